@@ -1,0 +1,175 @@
+"""Checkpoints load through torch's safe loader, and hostile ones do not."""
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import torch
+from mmengine.logging import history_buffer
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from emoreg_mm.compat import UnsafeCheckpointError, convert_trusted
+from plain_config import plain_config  # noqa: F401  (fixture)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _replace_pickle(path, payload):
+    """Swap the pickle inside a torch zip checkpoint for ``payload``."""
+    with zipfile.ZipFile(path) as src:
+        entries = {n: src.read(n) for n in src.namelist()}
+    name = next(n for n in entries if n.endswith('/data.pkl'))
+    entries[name] = payload
+    with zipfile.ZipFile(path, 'w') as dst:
+        for n, data in entries.items():
+            dst.writestr(n, data)
+
+
+class _RunsCode:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path):
+    marker = tmp_path / 'code_ran'
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'x': _RunsCode(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        _load_checkpoint(path, map_location='cpu')
+    assert path in str(err.value) and 'system' in str(err.value)
+    assert not marker.exists()
+
+
+def _getattr_attack(key):
+    """getattr(getattr(HistoryBuffer, '__init__'), '__globals__')[key] = 1."""
+    def unicode(s):
+        data = s.encode()
+        return pickle.BINUNICODE + len(data).to_bytes(4, 'little') + data
+
+    return (pickle.PROTO + b'\x02' + pickle.GLOBAL + b'builtins\ngetattr\n' +
+            pickle.GLOBAL + b'builtins\ngetattr\n' + pickle.GLOBAL +
+            b'mmengine.logging.history_buffer\nHistoryBuffer\n' +
+            unicode('__init__') + pickle.TUPLE2 + pickle.REDUCE +
+            unicode('__globals__') + pickle.TUPLE2 + pickle.REDUCE +
+            unicode(key) + pickle.BININT1 + b'\x01' + pickle.SETITEM +
+            pickle.STOP)
+
+
+@pytest.mark.parametrize('loader', ['safe_load', 'convert_trusted'])
+def test_getattr_attack_cannot_overwrite_globals(tmp_path, loader):
+    key = 'EMOREG_TEST_OVERWRITTEN'
+    path = str(tmp_path / 'attack.pth')
+    torch.save({}, path)
+    _replace_pickle(path, _getattr_attack(key))
+    # The payload really is the attack: plain pickle would run it.
+    assert 'builtins.getattr' in \
+        torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        if loader == 'safe_load':
+            _load_checkpoint(path, map_location='cpu')
+        else:
+            convert_trusted(path, str(tmp_path / 'out.pth'))
+    assert key not in vars(history_buffer)
+    assert ('getattr' in str(err.value) or '__init__' in str(err.value))
+
+
+def _train(config, work_dir, *args):
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+           '--work-dir', work_dir, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def test_runner_checkpoints_resume_load_and_test(tmp_path, plain_config):
+    work_dir = str(tmp_path / 'work')
+    _train(plain_config, work_dir, '--cfg-options', 'train_cfg.max_epochs=1')
+    ckpt = osp.join(work_dir, 'epoch_1.pth')
+    # Only tensors and plain data: nothing for the safe loader to refuse.
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(ckpt) == []
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved['meta']['epoch'] == 1
+
+    log = _train(plain_config, work_dir, '--resume')
+    assert 'resumed epoch: 1' in log
+    assert 'Epoch(train) [2]' in log and 'Epoch(train) [1]' not in log
+    resumed = torch.load(
+        osp.join(work_dir, 'epoch_2.pth'), weights_only=True)
+    # The scheduler's state came back: milestone 1 halved the lr at epoch 2.
+    assert resumed['optimizer']['param_groups'][0]['lr'] == pytest.approx(
+        0.05)
+    assert resumed['param_schedulers'][0]['last_step'] == 2
+    hub = resumed['message_hub']['log_scalars']['train/loss']
+    assert len(hub['log_history']) == 4  # 2 iters/epoch, both epochs
+    # Momentum buffers and schedule were restored: the resumed run ends
+    # with the weights of an uninterrupted one.
+    straight = str(tmp_path / 'straight')
+    _train(plain_config, straight)
+    expected = torch.load(
+        osp.join(straight, 'epoch_2.pth'), weights_only=True)
+    for key, value in expected['state_dict'].items():
+        torch.testing.assert_close(resumed['state_dict'][key], value)
+
+    log = _train(plain_config, str(tmp_path / 'from'), '--cfg-options',
+                 f'load_from={ckpt}', 'train_cfg.max_epochs=1')
+    assert f'Load checkpoint from {ckpt}' in log
+
+    out = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'test.py'), plain_config, '--checkpoint',
+        ckpt, '--work-dir',
+        str(tmp_path / 'test')
+    ], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'accuracy/top1' in out.stdout + out.stderr
+
+
+def test_stock_checkpoint_is_refused_then_converted(tmp_path, plain_config):
+    # Written by mmengine alone, without the plugin's plain message hub.
+    script = (
+        'from mmengine.config import Config\n'
+        'from mmengine.runner import Runner\n'
+        f'cfg = Config.fromfile({plain_config!r}, '
+        'import_custom_modules=False)\n'
+        'cfg.pop("custom_imports")\n'
+        f'cfg.work_dir = {str(tmp_path / "stock")!r}\n'
+        'cfg.train_cfg.max_epochs = 1\n'
+        'runner = Runner.from_cfg(cfg)\n'
+        'runner.train()\n'
+        'import sys, torch; assert "emoreg_mm" not in sys.modules\n'
+        'torch.save(runner.model.state_dict(), "weights.pth")\n')
+    out = subprocess.run([sys.executable, '-c', script],
+                         capture_output=True, text=True, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    stock = str(tmp_path / 'stock' / 'epoch_1.pth')
+    with pytest.raises(UnsafeCheckpointError) as err:
+        _load_checkpoint(stock, map_location='cpu')
+    assert 'builtins.getattr' in str(err.value) and stock in str(err.value)
+    assert 'convert_checkpoint.py' in str(err.value)
+
+    safe = str(tmp_path / 'safe.pth')
+    out = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'misc', 'convert_checkpoint.py'), stock, safe
+    ], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(safe) == []
+    converted = _load_checkpoint(safe, map_location='cpu')
+    weights = torch.load(str(tmp_path / 'weights.pth'), weights_only=True)
+    for key, value in weights.items():
+        assert torch.equal(converted['state_dict'][key], value)
+    losses = converted['message_hub']['log_scalars']['train/loss']
+    assert len(losses['log_history']) == 2  # one epoch of 2 iterations
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    path = str(tmp_path / 'nowhere.pth')
+    with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+        _load_checkpoint(path, map_location='cpu')

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything emoreg_mm needs in ./.venv on a machine with only
+# Python 3.11 and pip: torch, torchvision, mmengine, mmpretrain, the `mmcv`
+# module, the package itself (editable) and the test requirements.
+# Safe to run again: it only installs what is missing.
+#
+# The `mmcv` module comes from mmcv-lite unless the environment already has
+# a full mmcv (compiled ops), which is never overwritten.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[setup_env] creating $VENV with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+fi
+extras="tests"
+if "$VENV/bin/python" -m pip show mmcv >/dev/null 2>&1; then
+    echo "[setup_env] full mmcv found: keeping it (mmcv-lite not installed)"
+else
+    extras="tests,lite"
+fi
+echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
+"$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"
+"$VENV/bin/python" -c "import emoreg_mm, mmcv, mmpretrain, torch; print(
+    f'[setup_env] ready: emoreg_mm {emoreg_mm.__version__}, '
+    f'torch {torch.__version__}, mmpretrain {mmpretrain.__version__}, '
+    f'mmcv {mmcv.__version__}')"

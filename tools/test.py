@@ -1,0 +1,92 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG --checkpoint CKPT``.
+
+The command-line interface is mmpretrain's ``tools/test.py``; the
+checkpoint may also be given as the second positional argument. It loads
+through torch's safe loader (see :mod:`emoreg_mm.compat.checkpoint`).
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmengine
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import emoreg_mm  # noqa: F401  (registers components, applies compat)
+from emoreg_mm.compat import ddp_wrapper_cfg
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    parser.add_argument(
+        '--checkpoint', dest='checkpoint_opt', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save evaluation metrics and logs')
+    parser.add_argument('--out', help='the file to write results to')
+    parser.add_argument(
+        '--out-item',
+        choices=['metrics', 'pred'],
+        help='write metrics or predictions to --out (default: predictions)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, as key=value pairs')
+    parser.add_argument(
+        '--amp', action='store_true', help='enable mixed-precision test')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.checkpoint and args.checkpoint_opt:
+        parser.error('give the checkpoint once, positionally or with '
+                     '--checkpoint')
+    args.checkpoint = args.checkpoint or args.checkpoint_opt
+    if args.checkpoint is None:
+        parser.error('a checkpoint is required (--checkpoint PATH)')
+    if args.out is None and args.out_item is not None:
+        parser.error('--out-item needs --out')
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge command-line arguments into the config."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.amp:
+        cfg.test_cfg.fp16 = True
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.launcher != 'none':
+        ddp_wrapper_cfg(cfg)
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
+    if args.out and args.out_item in ('pred', None):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()
