@@ -1,0 +1,43 @@
+# CIFAR-10 as a stage-2 target at 224 x 224, the input size of the
+# ImageNet-initialised ResNet-50 / ViT-B/16 and of their stage-1 training:
+# mmpretrain's CIFAR augmentation (random crop with padding 4, flip) on the
+# native 32 x 32 images, then upsampling; ImageNet normalisation, as stage 1.
+# Batch: 8 GPUs x 16 = 128 (mmpretrain's CIFAR recipe).
+dataset_type = 'CIFAR10'
+data_root = 'data/cifar10'
+data_preprocessor = dict(
+    num_classes=10,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=False)  # CIFAR arrays are RGB already
+train_pipeline = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='Resize', scale=224, interpolation='bicubic'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='Resize', scale=224, interpolation='bicubic'),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=4,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False))
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
