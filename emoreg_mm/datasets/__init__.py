@@ -1,0 +1,23 @@
+"""Affective datasets, read as their authors distribute them.
+
+Importing this package registers the classes in mmpretrain's ``DATASETS``
+and makes mmpretrain's CIFAR classes fail fast with a clear message when
+their files are missing on an offline machine.
+"""
+from . import cifar_offline
+from .abstract import Abstract
+from .affective_folder import AffectiveImageFolder
+from .base_affective import (BINARY_CLASSES, EMOTIONS, BaseAffectiveDataset,
+                             build_label_map, canonical_emotion,
+                             split_indices)
+from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
+from .emoset import EmoSet
+
+cifar_offline.apply()
+
+__all__ = [
+    'EMOTIONS', 'BINARY_CLASSES', 'EMOD_PLACEHOLDER_CLASSES',
+    'BaseAffectiveDataset', 'EmoSet', 'Abstract', 'EMOd', 'DiffusedEMOd',
+    'AffectiveImageFolder', 'build_label_map', 'canonical_emotion',
+    'split_indices'
+]

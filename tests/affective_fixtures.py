@@ -1,0 +1,302 @@
+"""Builders of tiny datasets in each set's native layout (real images).
+
+Plain functions, importable by any test (``from affective_fixtures import
+make_emoset``; ``tests/conftest.py`` puts ``tests/`` on ``sys.path`` and
+wraps the common ones as pytest fixtures). Each
+returns the dataset root and writes small encoded images (16x16 by
+default) whose pixels differ per image, so content hashes differ.
+"""
+import csv
+import json
+import os
+import os.path as osp
+import pickle
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
+            'disgust', 'fear', 'sadness')
+ABSTRACT_HEADER = ('Amusement', 'Anger', 'Awe', 'Content', 'Disgust',
+                   'Excitement', 'Fear', 'Sad')
+_counter = [0]
+
+
+def write_image(path: str, size: int = 16, seed: Optional[int] = None) -> str:
+    """Write a real encoded image (format from the extension) with unique
+    pixels; returns ``path``."""
+    import cv2
+    if seed is None:
+        _counter[0] += 1
+        seed = _counter[0]
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    ok = cv2.imwrite(path, img)
+    assert ok, path
+    return path
+
+
+def write_corrupt_image(path: str) -> str:
+    """Write bytes that no decoder reads, under an image name."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(b'\xff\xd8 this is not really a jpeg')
+    return path
+
+
+# --------------------------------------------------------------------------
+def emoset_info() -> dict:
+    """A small EmoSet info.json (real structure, reduced vocabularies)."""
+
+    def vocab(names):
+        return {
+            'label2idx': {n: i for i, n in enumerate(names)},
+            'idx2label': {str(i): n for i, n in enumerate(names)}
+        }
+
+    bins = [f'{i / 10:.1f}' for i in range(11)]
+    return {
+        'emotion': vocab(EMOTIONS),
+        'brightness': vocab(bins),
+        'colorfulness': vocab(bins),
+        'scene': vocab(['amusement park', 'beach', 'forest']),
+        'object': vocab(['person', 'dog', 'car']),
+        'facial_expression': vocab(['happy', 'sad', 'neutral']),
+        'human_action': vocab(['boxing ', 'running', 'sitting']),
+    }
+
+
+def make_emoset(root: str,
+                per_split: Optional[Dict[str, Dict[str, int]]] = None,
+                size: int = 16) -> str:
+    """EmoSet layout: info.json, {train,val,test}.json, image/, annotation/.
+
+    Args:
+        root: Output folder.
+        per_split: ``{split: {emotion: count}}``. Defaults to train: 2 per
+            emotion, val: 1 of amusement and fear, test: 1 of awe and
+            sadness.
+    Returns the root. The first train image of each emotion has every
+    attribute (``human_action='boxing '`` with its trailing space,
+    ``brightness=0.3``, ``object=['person', 'dog']``); others have none.
+    """
+    if per_split is None:
+        per_split = {
+            'train': {e: 2
+                      for e in EMOTIONS},
+            'val': {
+                'amusement': 1,
+                'fear': 1
+            },
+            'test': {
+                'awe': 1,
+                'sadness': 1
+            },
+        }
+    with open(osp.join(_mkdir(root), 'info.json'), 'w') as f:
+        json.dump(emoset_info(), f)
+    n = 0
+    for split, counts in per_split.items():
+        entries = []
+        for emotion, count in counts.items():
+            for k in range(count):
+                n += 1
+                image_id = f'{emotion}_{n:05d}'
+                rel_img = f'image/{emotion}/{image_id}.jpg'
+                rel_ann = f'annotation/{emotion}/{image_id}.json'
+                write_image(osp.join(root, rel_img), size)
+                ann = {}
+                if split == 'train' and k == 0:
+                    ann = {
+                        'brightness': 0.3,
+                        'colorfulness': 1.0,
+                        'scene': 'beach',
+                        'object': ['person', 'dog'],
+                        'facial_expression': 'happy',
+                        'human_action': 'boxing ',
+                    }
+                _write_json(osp.join(root, rel_ann), ann)
+                entries.append([emotion, image_id, rel_img, rel_ann])
+        _write_json(osp.join(root, f'{split}.json'), entries)
+    return root
+
+
+# --------------------------------------------------------------------------
+def abstract_rows() -> List[Tuple[str, List[int]]]:
+    """Vote rows in the CSV's column order (Amusement, Anger, Awe, Content,
+    Disgust, Excitement, Fear, Sad), with the expected canonical label.
+
+    Row 2 has a count of 10 beside a 9 ('9' > '10' string-wise); row 4 is a
+    tie (Awe = Sad = 5).
+    """
+    return [
+        ('abstract_001.jpg', [0, 1, 0, 6, 0, 2, 1, 0]),  # contentment
+        ('abstract_002.jpg', [9, 0, 0, 0, 0, 10, 0, 2]),  # excitement (10>9)
+        ('abstract_003.jpg', [0, 0, 1, 2, 0, 0, 0, 7]),  # sadness
+        ('abstract_004.jpg', [0, 0, 5, 0, 0, 0, 0, 5]),  # tie awe/sadness
+        ('abstract_005.jpg', [8, 0, 0, 1, 0, 0, 0, 0]),  # amusement
+        ('abstract_006.jpg', [0, 11, 0, 0, 3, 0, 2, 0]),  # anger
+        ('abstract_007.jpg', [0, 0, 0, 0, 0, 0, 12, 1]),  # fear
+    ]
+
+
+ABSTRACT_LABELS = {
+    'abstract_001.jpg': 2,
+    'abstract_002.jpg': 3,
+    'abstract_003.jpg': 7,
+    'abstract_005.jpg': 0,
+    'abstract_006.jpg': 4,
+    'abstract_007.jpg': 6,
+}
+
+
+def make_abstract(root: str,
+                  rows: Optional[Sequence[Tuple[str, List[int]]]] = None,
+                  size: int = 16,
+                  repeat: int = 1) -> str:
+    """``testImages_abstract`` layout: flat images + ABSTRACT_groundTruth.csv
+    with single-quoted cells, an empty first header cell and spaces after
+    commas. ``repeat`` > 1 adds copies of the rows under new names
+    (``abstract_r<k>_NNN.jpg``) for split tests. Returns the root."""
+    rows = list(abstract_rows() if rows is None else rows)
+    rows = rows + [(f'abstract_r{k}_{name[-7:]}', votes)
+                   for k in range(1, repeat) for name, votes in rows]
+    lines = [', '.join(["''"] + [f"'{h}'" for h in ABSTRACT_HEADER])]
+    for name, votes in rows:
+        write_image(osp.join(_mkdir(root), name), size)
+        lines.append(', '.join([f"'{name}'"] + [str(v) for v in votes]))
+    with open(osp.join(root, 'ABSTRACT_groundTruth.csv'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return root
+
+
+# --------------------------------------------------------------------------
+EMOD_CLASSES = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
+                'disgust', 'fear', 'sadness', 'neutral')
+
+
+def emod_matrix(n: int = 9) -> np.ndarray:
+    """``n`` rows x 16 columns: id, 5 filler columns, a 9-value emotion
+    distribution (cols 6:15, argmax = row index % 9), one filler column.
+    Row 1's id is 2352.2 (an IAPS id with a decimal)."""
+    mat = np.zeros((n, 16))
+    for i in range(n):
+        mat[i, 0] = 1000 + i
+        mat[i, 1:6] = [0.1, 0.2, 0.3, 0.4, 0.5]
+        dist = np.full(9, 0.5 / 8)
+        dist[i % 9] = 0.5
+        mat[i, 6:15] = dist
+        mat[i, 15] = 7
+    if n > 1:
+        mat[1, 0] = 2352.2
+    return mat
+
+
+def make_emod(root: str,
+              mat: Optional[np.ndarray] = None,
+              missing: Sequence[int] = (),
+              size: int = 16,
+              csv_export: bool = True) -> str:
+    """EMOd layout: allfindata1019_renamed.mat (var ``allfindata1019``,
+    written with scipy.io.savemat), its CSV export allfindata1019.csv (no
+    header) and EMOdImages1019/<id>.jpg for every row except the indices in
+    ``missing``. Returns the root."""
+    import scipy.io
+    mat = emod_matrix() if mat is None else mat
+    _mkdir(root)
+    scipy.io.savemat(
+        osp.join(root, 'allfindata1019_renamed.mat'), {'allfindata1019': mat})
+    if csv_export:
+        np.savetxt(
+            osp.join(root, 'allfindata1019.csv'), mat, delimiter=',',
+            fmt='%.10g')
+    for i, row in enumerate(mat):
+        if i in missing:
+            continue
+        write_image(
+            osp.join(root, 'EMOdImages1019', f'{emod_id(row[0])}.jpg'), size)
+    return root
+
+
+def emod_id(value: float) -> str:
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def make_diffused_emod(root: str,
+                       emod_root: str,
+                       source_ids: Sequence[str],
+                       per_source: int = 3,
+                       size: int = 16) -> str:
+    """Diffused-EMOd layout: manifest.csv (image,source_id,prompt) and
+    images/<source>/gen_<k>.png, ``per_source`` per EMOd source id.
+    Returns the root."""
+    lines = [['image', 'source_id', 'prompt']]
+    for src in source_ids:
+        for k in range(per_source):
+            rel = f'{src}/gen_{k}.png'
+            write_image(osp.join(_mkdir(root), 'images', rel), size)
+            lines.append([rel, src, f'variation {k} of {src}'])
+    with open(osp.join(root, 'manifest.csv'), 'w', newline='') as f:
+        csv.writer(f).writerows(lines)
+    return root
+
+
+# --------------------------------------------------------------------------
+def make_affective_folder(root: str,
+                          counts: Optional[Dict[str, int]] = None,
+                          size: int = 16,
+                          ext: str = '.png') -> str:
+    """Folder per emotion: ``root/<emotion>/img_<k>.png``. Defaults to 3
+    images for each of Amusement, Fear, Sad (set spellings). Returns the
+    root."""
+    counts = counts or {'Amusement': 3, 'Fear': 3, 'Sad': 3}
+    for name, count in counts.items():
+        for k in range(count):
+            write_image(osp.join(root, name, f'img_{k}{ext}'), size)
+    return root
+
+
+def make_label_file(root: str,
+                    labels: Sequence[Tuple[str, str]],
+                    ann_name: str = 'labels.txt',
+                    size: int = 16) -> str:
+    """Images ``root/images/<path>`` and ``root/<ann_name>`` with lines
+    ``<path> <label>``. Returns the label file's path."""
+    lines = []
+    for rel, label in labels:
+        write_image(osp.join(root, 'images', rel), size)
+        lines.append(f'{rel} {label}')
+    path = osp.join(_mkdir(root), ann_name)
+    with open(path, 'w') as f:
+        f.write('# path label\n' + '\n'.join(lines) + '\n')
+    return path
+
+
+# --------------------------------------------------------------------------
+def make_cifar10(root: str, num_per_batch: int = 4) -> str:
+    """A CIFAR-10 folder with the right file names but tiny contents, so
+    mmpretrain's md5 check fails (an 'incomplete' copy). Returns root."""
+    folder = _mkdir(osp.join(root, 'cifar-10-batches-py'))
+    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        with open(osp.join(folder, name), 'wb') as f:
+            pickle.dump({
+                'data': np.zeros((num_per_batch, 3072), np.uint8),
+                'labels': [0] * num_per_batch
+            }, f)
+    with open(osp.join(folder, 'batches.meta'), 'wb') as f:
+        pickle.dump({'label_names': [f'c{i}' for i in range(10)]}, f)
+    return root
+
+
+# --------------------------------------------------------------------------
+def _mkdir(path: str) -> str:
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _write_json(path: str, obj) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(obj, f)

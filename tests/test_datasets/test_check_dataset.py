@@ -1,0 +1,100 @@
+import importlib.util
+import os.path as osp
+import shutil
+
+import pytest
+
+from affective_fixtures import (make_affective_folder, make_label_file,
+                                write_corrupt_image)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'check_dataset.py')
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('check_dataset', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_config(path, train, val, test=None):
+    text = ("custom_imports = dict(imports=['emoreg_mm'], "
+            'allow_failed_imports=False)\n'
+            "pipeline = [dict(type='LoadImageFromFile'), "
+            "dict(type='PackInputs')]\n"
+            f'train_dataloader = dict(batch_size=2, dataset={train!r})\n'
+            f'val_dataloader = dict(batch_size=2, dataset={val!r})\n')
+    if test is not None:
+        text += f'test_dataloader = dict(batch_size=2, dataset={test!r})\n'
+    path.write_text(text)
+    return str(path)
+
+
+def folder_split(root, split):
+    return dict(type='AffectiveImageFolder', data_root=root, split=split,
+                split_ratios=(0.6, 0.2, 0.2),
+                pipeline=[dict(type='LoadImageFromFile')])
+
+
+def test_clean_dataset_passes(tool, tmp_path, capsys):
+    root = make_affective_folder(str(tmp_path / 'stim'),
+                                 {'awe': 5, 'fear': 5})
+    cfg = write_config(tmp_path / 'cfg.py', folder_split(root, 'train'),
+                       folder_split(root, 'val'), folder_split(root, 'val'))
+    assert tool.main([cfg]) == 0
+    out = capsys.readouterr().out
+    assert 'No problems found' in out
+    assert 'same dataset config as val' in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith('  ')}
+    assert rows['awe'] == ['3', '1', '1'] and rows['fear'] == ['3', '1', '1']
+    assert rows['total'] == ['6', '2', '2']
+    assert tool.main([cfg, '--split', 'train']) == 0
+
+
+def test_corrupt_and_duplicate_images_fail(tool, tmp_path, capsys):
+    ann_train = make_label_file(str(tmp_path), [('a.jpg', 'awe'),
+                                                ('b.jpg', 'fear'),
+                                                ('bad.jpg', 'fear')],
+                                'train.txt')
+    ann_val = make_label_file(str(tmp_path), [('c.jpg', 'awe')], 'val.txt')
+    shutil.copy(osp.join(tmp_path, 'images', 'a.jpg'),
+                osp.join(tmp_path, 'images', 'copy_of_a.jpg'))
+    with open(ann_val, 'a') as f:
+        f.write('copy_of_a.jpg awe\n')
+    write_corrupt_image(osp.join(tmp_path, 'images', 'bad.jpg'))
+
+    def ds(ann):
+        return dict(type='AffectiveImageFolder', data_root=str(tmp_path),
+                    data_prefix='images', ann_file=ann)
+
+    cfg = write_config(tmp_path / 'cfg.py', ds(ann_train), ds(ann_val))
+    assert tool.main([cfg]) == 1
+    out = capsys.readouterr().out
+    assert '2 problem(s) found' in out
+    assert 'bad.jpg: corrupt' in out
+    assert 'duplicate across train/val' in out and 'copy_of_a.jpg' in out
+    assert tool.main([cfg, '--no-decode', '--split', 'train']) == 0
+
+
+def test_missing_image_and_unbuildable(tool, tmp_path, capsys):
+    root = make_affective_folder(str(tmp_path / 'stim'), {'awe': 2})
+    cfg = write_config(tmp_path / 'cfg.py', folder_split(root, 'all'),
+                       folder_split(str(tmp_path / 'nowhere'), 'all'))
+    assert tool.main([cfg]) == 1
+    out = capsys.readouterr().out
+    assert '[val] the dataset cannot be built: FileNotFoundError' in out
+    assert 'nowhere' in out
+    # mmpretrain's CustomDataset does not check files: the tool does
+    lf = tmp_path / 'lf'
+    make_label_file(str(lf), [('x.jpg', '0')])
+    (lf / 'custom.txt').write_text('x.jpg 0\ngone.jpg 1\n')
+    custom = dict(type='CustomDataset', data_root=str(lf),
+                  data_prefix='images', ann_file='custom.txt',
+                  classes=['a', 'b'])
+    cfg2 = write_config(tmp_path / 'cfg2.py', custom, custom)
+    assert tool.main([cfg2]) == 1
+    out = capsys.readouterr().out
+    assert 'gone.jpg: missing' in out and '1 problem(s)' in out
