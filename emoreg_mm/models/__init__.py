@@ -1,0 +1,12 @@
+"""Emotional Regulation models, registered in mmpretrain's ``MODELS``."""
+from . import regulators  # noqa: F401  (registers the regulation modes)
+from .backbones import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .regulators import (ALL_BRANCHES, REGULATION_MODES, BaseRegulator,
+                         build_regulator)
+
+__all__ = [
+    'ALL_BRANCHES', 'REGULATION_MODES', 'BaseRegulator', 'build_regulator',
+    'EmotionalBackboneWrapper', 'EmotionalFeatures', 'PooledEncoder',
+    'RegulationHead', 'DEFAULT_EMOTION_CLASSES', 'fuse_log_probs'
+]

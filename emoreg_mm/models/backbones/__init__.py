@@ -1,0 +1,4 @@
+from .emotional_wrapper import (EmotionalBackboneWrapper, EmotionalFeatures,
+                                PooledEncoder)
+
+__all__ = ['EmotionalBackboneWrapper', 'EmotionalFeatures', 'PooledEncoder']
