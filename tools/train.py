@@ -7,6 +7,7 @@ The command-line interface is mmpretrain's ``tools/train.py``. Importing
 import argparse
 import os
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config, DictAction
@@ -16,6 +17,8 @@ from mmengine.runner import Runner
 
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
+                                     check_cfg_options, check_work_dir)
 
 
 def parse_args():
@@ -46,7 +49,15 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override settings in the config, as key=value pairs, e.g. '
-        'train_cfg.max_epochs=10 or key="[a,b]"')
+        'train_cfg.max_epochs=10 or key="[a,b]". Each dotted key must exist '
+        'in the config (a typo fails, naming the closest key); a key without '
+        'a dot may add a new top-level variable')
+    parser.add_argument(
+        '--cfg-add',
+        nargs='+',
+        action=DictAction,
+        help='add new keys to the config on purpose, unchecked, e.g. '
+        'model.backbone.drop_path_rate=0.1 when the config does not set it')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -79,7 +90,10 @@ def merge_args(cfg, args):
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    if args.cfg_add is not None:
+        cfg.merge_from_dict(args.cfg_add)
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)
     return cfg
@@ -87,7 +101,11 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    try:
+        cfg = merge_args(Config.fromfile(args.config), args)
+        check_work_dir(cfg.work_dir)  # before building anything heavy
+    except (ConfigKeyError, WorkDirError) as err:
+        sys.exit(f'tools/train.py: error: {err}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     if runner.distributed:

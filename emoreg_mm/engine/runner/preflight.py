@@ -1,0 +1,102 @@
+"""Checks that ``tools/train.py`` runs before building anything heavy.
+
+- :func:`check_cfg_options`: every ``--cfg-options`` key must name a setting
+  that the config has, so a typo fails at once, naming the closest key.
+- :func:`check_work_dir`: the work directory can be created and written.
+"""
+import difflib
+import os
+import tempfile
+from typing import Iterable, List, Mapping, Sequence
+
+
+class ConfigKeyError(ValueError):
+    """A ``--cfg-options`` key that the config does not have."""
+
+
+class WorkDirError(OSError):
+    """The work directory cannot be created or written."""
+
+
+def _closest(name: str, candidates: Iterable[str], prefix: str) -> List[str]:
+    candidates = [str(c) for c in candidates]
+    return [prefix + c for c in difflib.get_close_matches(
+        name, candidates, n=3, cutoff=0.6)]
+
+
+def check_cfg_options(cfg: Mapping, keys: Iterable[str],
+                      flag: str = '--cfg-options',
+                      add_flag: str = '--cfg-add') -> None:
+    """Check that each dotted key overrides a setting the config has.
+
+    The rule: every part of a key must exist in the config (list parts are
+    indices in range), with one exception: a key of one part (no dot) may
+    add a new top-level variable, which configs use freely (e.g. metadata
+    that tools read). A new key under an existing dict, e.g. a constructor
+    argument that the config does not set yet, must be passed on purpose
+    with ``add_flag`` (merged unchecked).
+
+    Args:
+        cfg (Config | Mapping): The config (after ``_base_``
+            inheritance).
+        keys (Iterable[str]): The dotted keys, e.g.
+            ``'train_cfg.max_epochs'``.
+        flag (str): The option named in the error. Defaults to
+            ``'--cfg-options'``.
+        add_flag (str): The option that adds new keys, named in the error.
+            Defaults to ``'--cfg-add'``.
+
+    Raises:
+        ConfigKeyError: A key the config does not have; the message names
+            the closest existing keys.
+    """
+    if not isinstance(cfg, Mapping):  # an mmengine Config
+        cfg = cfg.to_dict()
+    for key in keys:
+        parts = key.split('.')
+        if len(parts) == 1:
+            continue
+        node, path = cfg, ''
+        for part in parts:
+            if isinstance(node, Mapping):
+                if part in node:
+                    node, path = node[part], path + part + '.'
+                    continue
+                hint = _closest(part, node.keys(), path)
+            elif isinstance(node, Sequence) and not isinstance(node, str):
+                if part.lstrip('-').isdigit() and \
+                        -len(node) <= int(part) < len(node):
+                    node, path = node[int(part)], path + part + '.'
+                    continue
+                hint = [f'{path}0 ... {path}{len(node) - 1}'] if node else []
+            else:
+                raise ConfigKeyError(
+                    f"{flag} {key}: '{path.rstrip('.')}' is a value "
+                    f'({repr(node)[:60]}), not a dict or list.')
+            did_you_mean = f' Did you mean {" or ".join(hint)}?' \
+                if hint else ''
+            raise ConfigKeyError(
+                f"{flag} {key}: the config has no '{path + part}'."
+                f'{did_you_mean} To add a new key on purpose (e.g. a '
+                'constructor argument the config does not set), pass it '
+                f'with {add_flag}.')
+
+
+def check_work_dir(work_dir: str) -> None:
+    """Create ``work_dir`` if needed and check that files can be written.
+
+    Args:
+        work_dir (str): The work directory.
+
+    Raises:
+        WorkDirError: It cannot be created or written; the message names it.
+    """
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=work_dir) as probe:
+            probe.write(b'ok')
+    except OSError as err:
+        raise WorkDirError(
+            f"Work dir '{work_dir}' is not writable ({err.strerror or err}). "
+            'Choose another with --work-dir (or work_dir in the config), or '
+            'fix its permissions.') from None
