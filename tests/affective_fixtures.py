@@ -300,3 +300,28 @@ def _write_json(path: str, obj) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(obj, f)
+
+
+def make_cifar(root: str, num_classes: int = 10, per_file: int = 4) -> str:
+    """CIFAR-10 (``cifar-10-batches-py``) or CIFAR-100 (``cifar-100-python``)
+    in the native pickle layout, with ``per_file`` random images per file.
+    The contents are tiny, so mmpretrain's md5 check fails on them: tests
+    that load them bypass that check. Returns root."""
+    rng = np.random.default_rng(num_classes)
+    if num_classes == 10:
+        folder = _mkdir(osp.join(root, 'cifar-10-batches-py'))
+        files = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+        label_key, meta = 'labels', ('batches.meta', 'label_names')
+    else:
+        folder = _mkdir(osp.join(root, 'cifar-100-python'))
+        files, label_key, meta = ['train', 'test'], 'fine_labels', (
+            'meta', 'fine_label_names')
+    for name in files:
+        with open(osp.join(folder, name), 'wb') as f:
+            pickle.dump({
+                'data': rng.integers(0, 256, (per_file, 3072), np.uint8),
+                label_key: [int(i % num_classes) for i in range(per_file)],
+            }, f)
+    with open(osp.join(folder, meta[0]), 'wb') as f:
+        pickle.dump({meta[1]: [f'c{i}' for i in range(num_classes)]}, f)
+    return root

@@ -1,9 +1,25 @@
-# mmpretrain's runtime defaults, with the plugin imported and a fixed seed.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+# Runtime defaults: mmpretrain's (configs/_base_/default_runtime.py) with
+# the plugin imported, two checkpoints kept plus the best, and a fixed seed.
 custom_imports = dict(imports=['emoreg_mm'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2,
-        save_best='auto'))
+        save_best='auto'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+log_level = 'INFO'
+load_from = None
+resume = False
 randomness = dict(seed=0, deterministic=False)

@@ -3,6 +3,7 @@
 # mmpretrain's CIFAR augmentation (random crop with padding 4, flip) on the
 # native 32 x 32 images, then upsampling; ImageNet normalisation, as stage 1.
 # Batch: 8 GPUs x 16 = 128 (mmpretrain's CIFAR recipe).
+emoreg_target = 'cifar10'
 dataset_type = 'CIFAR10'
 data_root = 'data/cifar10'
 data_preprocessor = dict(

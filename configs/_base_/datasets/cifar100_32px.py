@@ -1,7 +1,10 @@
-# CIFAR-100 at its native 32 x 32 for the cheap CIFAR-resolution ResNet:
-# mmpretrain's own recipe (pipeline, CIFAR normalisation, 8 x 16 batch).
-_base_ = ['mmpretrain::_base_/datasets/cifar100_bs16.py']
+# CIFAR-100 at its native 32 x 32 for the cheap CIFAR-resolution ResNet
+# (see cifar10_32px.py).
+_base_ = ['./cifar10_32px.py']
+emoreg_target = 'cifar100'
+dataset_type = 'CIFAR100'
 data_root = 'data/cifar100'
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
+data_preprocessor = dict(num_classes=100)
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = val_dataloader

@@ -1,7 +1,14 @@
 # CIFAR-10 at its native 32 x 32 for the cheap CIFAR-resolution ResNet:
-# mmpretrain's own recipe (pipeline, CIFAR normalisation, 8 x 16 batch).
-_base_ = ['mmpretrain::_base_/datasets/cifar10_bs16.py']
-data_root = 'data/cifar10'
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
+# mmpretrain's own recipe (configs/_base_/datasets/cifar10_bs16.py: random
+# crop with padding 4, flip, CIFAR normalisation, 8 GPUs x 16).
+_base_ = ['./cifar10.py']
+data_preprocessor = dict(
+    mean=[125.307, 122.961, 113.8575], std=[51.5865, 50.847, 51.255])
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        dict(type='RandomCrop', crop_size=32, padding=4),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='PackInputs'),
+    ]))
+val_dataloader = dict(dataset=dict(pipeline=[dict(type='PackInputs')]))
 test_dataloader = val_dataloader

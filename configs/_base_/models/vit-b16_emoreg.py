@@ -1,0 +1,15 @@
+# Stage 2 with vit-b16: the same backbone (and pooling) as the stage-1
+# classifier in vit-b16.py, built three times by the EmotionalBackboneWrapper
+# (N from the backbone's own init_cfg, I and the frozen E from the stage-1
+# checkpoint) and read out by the RegulationHead.
+_base_ = ['./vit-b16.py']
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='EmotionalBackboneWrapper',
+        backbone=_base_.model.backbone,
+        neck=_base_.model.neck,
+        in_channels=768),
+    neck=None,
+    head=dict(_delete_=True, type='RegulationHead', num_classes=10,
+              in_channels=768))

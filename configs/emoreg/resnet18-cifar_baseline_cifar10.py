@@ -1,0 +1,10 @@
+# Baseline: plain CIFAR ResNet-18 at 32 px (cheap variant) classifier on CIFAR-10 (no emotional
+# encoder), the reference every regulation mode is compared with.
+_base_ = [
+    '../_base_/models/resnet18-cifar.py',
+    '../_base_/regulation/baseline.py',
+    '../_base_/datasets/cifar10_32px.py',
+    '../_base_/schedules/resnet_cifar.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))

@@ -1,0 +1,20 @@
+# CIFAR ResNet-18 at 32 px (cheap variant), regulation mode ereg, on CIFAR-100; emotional encoder
+# pre-trained on EmoSet (stage 1: configs/emoreg_pretrain/resnet18-cifar_emoset.py).
+_base_ = [
+    '../_base_/models/resnet18-cifar_emoreg.py',
+    '../_base_/regulation/ereg.py',
+    '../_base_/affective/emoset.py',
+    '../_base_/datasets/cifar100_32px.py',
+    '../_base_/schedules/resnet_cifar.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(
+        branches=_base_.branches,
+        num_emotions=_base_.num_emotions,
+        emotional_checkpoint='work_dirs/resnet18-cifar_emoset',
+        emotional_checkpoint_config='configs/emoreg_pretrain/resnet18-cifar_emoset.py'),
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        emotion_classes=_base_.emotion_classes))

@@ -1,0 +1,10 @@
+# Baseline: plain ResNet-50 at 224 px classifier on CIFAR-100 (no emotional
+# encoder), the reference every regulation mode is compared with.
+_base_ = [
+    '../_base_/models/resnet50.py',
+    '../_base_/regulation/baseline.py',
+    '../_base_/datasets/cifar100.py',
+    '../_base_/schedules/resnet_cifar.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))

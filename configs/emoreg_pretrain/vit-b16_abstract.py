@@ -1,0 +1,10 @@
+# Stage 1: ViT-B/16 at 224 px learns the emotions of Abstract.
+# Its checkpoints (work_dirs/vit-b16_abstract) feed every stage-2 config on
+# Abstract with this backbone.
+_base_ = [
+    '../_base_/models/vit-b16.py',
+    '../_base_/datasets/abstract.py',
+    '../_base_/schedules/affective_pretrain.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=_base_.num_emotions))

@@ -1,0 +1,169 @@
+"""Write the leaf configs of the experiment matrix from the ``_base_`` pieces.
+
+Usage: ``python tools/misc/gen_configs.py [--check]``
+
+Every leaf is a few lines: the ``_base_`` pieces of its backbone, affective
+set, regulation mode, target and schedule, and (stage 2) the wiring that
+hands the mode's regulator, the affective set's emotions and the stage-1
+checkpoint to the model. The matrix is defined here once; ``--check`` fails
+when a leaf on disk differs from what this script writes (the test suite
+runs it), so the leaves never drift apart.
+
+Stage 1 (``configs/emoreg_pretrain/{backbone}_{affective}.py``) writes its
+checkpoints to ``work_dirs/{backbone}_{affective}``; stage 2
+(``configs/emoreg/{backbone}_{mode}[_{affective}]_{target}.py``, the
+affective segment left out for the default, EmoSet) reads the latest one
+from there.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))), 'configs')
+
+BACKBONES = {
+    # name: (title, stage-1 dataset suffix, stage-2 schedule, targets suffix)
+    'resnet50': ('ResNet-50 at 224 px', '', 'resnet_cifar', ''),
+    'vit-b16': ('ViT-B/16 at 224 px', '', 'vit_finetune_cifar', ''),
+    'resnet18-cifar': ('CIFAR ResNet-18 at 32 px (cheap variant)', '_32px',
+                       'resnet_cifar', '_32px'),
+}
+AFFECTIVE = {
+    'emoset': 'EmoSet',
+    'abstract': 'Abstract',
+    'emod': 'EMOd',
+    'diffused-emod': 'Diffused-EMOd',
+}
+DEFAULT_AFFECTIVE = 'emoset'
+# The cheap variant ships for the default affective set only.
+CHEAP_AFFECTIVE = (DEFAULT_AFFECTIVE, )
+MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
+         'rand-learn-ereg')
+TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
+
+STAGE1 = """\
+# Stage 1: {title} learns the emotions of {affective_title}.
+# Its checkpoints (work_dirs/{name}) feed every stage-2 config on
+# {affective_title} with this backbone.
+_base_ = [
+    '../_base_/models/{backbone}.py',
+    '../_base_/datasets/{affective}{data_suffix}.py',
+    '../_base_/schedules/affective_pretrain.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=_base_.num_emotions))
+"""
+
+BASELINE = """\
+# Baseline: plain {title} classifier on {target_title} (no emotional
+# encoder), the reference every regulation mode is compared with.
+_base_ = [
+    '../_base_/models/{backbone}.py',
+    '../_base_/regulation/baseline.py',
+    '../_base_/datasets/{target}{target_suffix}.py',
+    '../_base_/schedules/{schedule}.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
+"""
+
+STAGE2 = """\
+# {title}, regulation mode {mode}, on {target_title}; emotional encoder
+# pre-trained on {affective_title} (stage 1: {stage1_config}).
+_base_ = [
+    '../_base_/models/{backbone}_emoreg.py',
+    '../_base_/regulation/{mode}.py',
+    '../_base_/affective/{affective}.py',
+    '../_base_/datasets/{target}{target_suffix}.py',
+    '../_base_/schedules/{schedule}.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(
+        branches=_base_.branches,
+        num_emotions=_base_.num_emotions,
+        emotional_checkpoint='work_dirs/{stage1}',
+        emotional_checkpoint_config='{stage1_config}'),
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        emotion_classes=_base_.emotion_classes))
+"""
+
+
+def stage1_name(backbone: str, affective: str) -> str:
+    return f'{backbone}_{affective}'
+
+
+def leaves() -> dict:
+    """Map each leaf's path (relative to configs/) to its text."""
+    out = {}
+    for backbone, (title, data_suffix, schedule,
+                   target_suffix) in BACKBONES.items():
+        affective_sets = CHEAP_AFFECTIVE if data_suffix else tuple(AFFECTIVE)
+        for affective in affective_sets:
+            name = stage1_name(backbone, affective)
+            out[f'emoreg_pretrain/{name}.py'] = STAGE1.format(
+                title=title, affective_title=AFFECTIVE[affective], name=name,
+                backbone=backbone, affective=affective,
+                data_suffix=data_suffix)
+        for target, target_title in TARGETS.items():
+            fields = dict(title=title, backbone=backbone, target=target,
+                          target_title=target_title, schedule=schedule,
+                          target_suffix=target_suffix)
+            out[f'emoreg/{backbone}_baseline_{target}.py'] = \
+                BASELINE.format(**fields)
+            for mode in MODES[1:]:
+                for affective in affective_sets:
+                    stage1 = stage1_name(backbone, affective)
+                    segment = '' if affective == DEFAULT_AFFECTIVE \
+                        else f'_{affective}'
+                    out[f'emoreg/{backbone}_{mode}{segment}_{target}.py'] = \
+                        STAGE2.format(
+                            mode=mode, affective=affective,
+                            affective_title=AFFECTIVE[affective],
+                            stage1=stage1,
+                            stage1_config=f'configs/emoreg_pretrain/'
+                            f'{stage1}.py',
+                            **fields)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--check', action='store_true',
+                        help='only report leaves that differ or are missing')
+    args = parser.parse_args()
+    expected = leaves()
+    stale = []
+    for rel, text in sorted(expected.items()):
+        path = osp.join(ROOT, rel)
+        current = open(path).read() if osp.isfile(path) else None
+        if current == text:
+            continue
+        stale.append(rel)
+        if not args.check:
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text)
+    extra = sorted(
+        f'{d}/{f}' for d in ('emoreg_pretrain', 'emoreg')
+        if osp.isdir(osp.join(ROOT, d))
+        for f in os.listdir(osp.join(ROOT, d))
+        if f.endswith('.py') and f'{d}/{f}' not in expected)
+    if args.check:
+        if stale or extra:
+            sys.exit('Leaf configs out of date (run python tools/misc/'
+                     f'gen_configs.py): differ or missing: {stale}; not in '
+                     f'the matrix: {extra}')
+        print(f'{len(expected)} leaf configs up to date.')
+    else:
+        print(f'Wrote {len(stale)} of {len(expected)} leaf configs.' +
+              (f' Not in the matrix (left as they are): {extra}'
+               if extra else ''))
+
+
+if __name__ == '__main__':
+    main()
