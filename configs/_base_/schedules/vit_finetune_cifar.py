@@ -6,7 +6,9 @@
 # of 8 GPUs x 16 = 128 (room for three encoders): lr 0.0025;
 # `--auto-scale-lr` rescales it for other batch sizes. 10k steps of 512 are
 # about 100 epochs of CIFAR's 50k images; the 500 warm-up steps are 5 epochs.
+# Frozen parameters (the emotional encoder) stay out of the optimizer.
 optim_wrapper = dict(
+    constructor='TrainableParamsOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.0025, momentum=0.9, weight_decay=0.0),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
@@ -15,7 +17,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=5, end=100,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=100, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=128)

@@ -8,11 +8,13 @@ branches it built on the same input tensor and returns
 affect, rho and the fused prediction.
 """
 import copy
+import os.path as osp
 from typing import NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
+from mmengine.runner import find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.registry import MODELS
 
@@ -100,8 +102,10 @@ class EmotionalBackboneWrapper(BaseModule):
             ``('N', 'I', 'E')``. Must equal the ``branches`` of the head's
             regulator. Defaults to ``('N', 'I', 'E')``.
         emotional_checkpoint (str, optional): Stage-1 checkpoint (a plain
-            mmpretrain ``ImageClassifier`` with a ``LinearClsHead``). Required
-            when ``'I'`` or ``'E'`` is in ``branches``. Defaults to None.
+            mmpretrain ``ImageClassifier`` with a ``LinearClsHead``), or the
+            stage-1 work dir, whose latest checkpoint (its
+            ``last_checkpoint`` record) is used. Required when ``'I'`` or
+            ``'E'`` is in ``branches``. Defaults to None.
         emotional_checkpoint_config (str, optional): The stage-1 config that
             produces ``emotional_checkpoint``, named in the error when the
             file is missing. Defaults to None.
@@ -247,19 +251,24 @@ class EmotionalBackboneWrapper(BaseModule):
 
     def _read_emotional_checkpoint(self) -> dict:
         """Read the stage-1 state dict through mmengine's loader."""
+        path = self.emotional_checkpoint
+        if osp.isdir(path):  # a stage-1 work dir: its latest checkpoint
+            path = find_latest_checkpoint(path) or osp.join(
+                path, 'last_checkpoint')
         try:
-            checkpoint = _load_checkpoint(self.emotional_checkpoint,
-                                          map_location='cpu')
+            checkpoint = _load_checkpoint(path, map_location='cpu')
         except FileNotFoundError as err:
             made_by = (
-                f"the stage-1 config '{self.emotional_checkpoint_config}'"
+                f"the stage-1 config: python tools/train.py "
+                f"{self.emotional_checkpoint_config}"
                 if self.emotional_checkpoint_config else
                 'its stage-1 config (set emotional_checkpoint_config '
                 'to name it here)')
             raise FileNotFoundError(
                 f"Stage-1 emotional checkpoint '{self.emotional_checkpoint}' "
-                f'not found. Train {made_by} first, or point '
-                'emotional_checkpoint at its checkpoint.') from err
+                f'not found. Train {made_by} first, or point to its '
+                'checkpoint with --cfg-options '
+                'model.backbone.emotional_checkpoint=PATH.') from err
         return checkpoint.get('state_dict', checkpoint)
 
     def _check_keys(self, expected: dict, given: dict) -> None:
