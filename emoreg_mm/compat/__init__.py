@@ -5,7 +5,11 @@ Applied once when :mod:`emoreg_mm` is imported:
 - :mod:`.checkpoint`: checkpoints load with torch's safe loader and the ones
   the Runner writes hold only tensors and plain data.
 - :mod:`.dist`: ``--launcher pytorch`` uses gloo where there is no GPU.
+- ``_base_ = 'emoreg_mm::emoreg/<config>.py'`` resolves like the OpenMMLab
+  packages mmengine knows by name (its ``MODULE2PACKAGE`` table).
 """
+from mmengine.config.utils import MODULE2PACKAGE
+
 from . import checkpoint, dist
 from .checkpoint import (UnsafeCheckpointError, convert_trusted, safe_load,
                          to_plain)
@@ -13,6 +17,7 @@ from .dist import ddp_wrapper_cfg
 
 checkpoint.apply()
 dist.apply()
+MODULE2PACKAGE.setdefault('emoreg_mm', 'emoreg_mm')
 
 __all__ = [
     'UnsafeCheckpointError', 'convert_trusted', 'safe_load', 'to_plain',

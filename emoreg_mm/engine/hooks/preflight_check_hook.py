@@ -3,7 +3,6 @@ from typing import List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.registry import HOOKS
 
 
@@ -88,8 +87,10 @@ class PreflightCheckHook(Hook):
         names = getattr(getattr(model, 'head', None), 'emotion_classes', None)
         if not wrappers or names is None:
             return
+        # init_weights, which the Runner calls before training, read it.
         path = wrappers[0].emotional_checkpoint
-        classes = stage1_classes(_load_checkpoint(path, map_location='cpu'))
+        classes = stage1_classes(
+            dict(meta=getattr(wrappers[0], 'emotional_meta', None)))
         if classes is None:
             runner.logger.warning(
                 f"Stage-1 checkpoint '{path}' records no emotion classes "

@@ -269,6 +269,8 @@ class EmotionalBackboneWrapper(BaseModule):
                 f'not found. Train {made_by} first, or point to its '
                 'checkpoint with --cfg-options '
                 'model.backbone.emotional_checkpoint=PATH.') from err
+        # What stage 1 recorded (e.g. its emotion classes), for checks.
+        self.emotional_meta = dict(checkpoint.get('meta') or {})
         return checkpoint.get('state_dict', checkpoint)
 
     def _check_keys(self, expected: dict, given: dict) -> None:

@@ -1,0 +1,115 @@
+"""Both stages of one combination, from a user's project outside the repo.
+
+The user's configs inherit installed emoreg_mm leaves (``emoreg_mm::``),
+swap in their own affective stimuli (the generic AffectiveImageFolder) and
+their own target (an image folder per class) and a tiny backbone, and keep
+the leaves' names, so stage 2 finds stage 1's checkpoint in stage 1's
+default work dir. Both stages run through tools/dist_train.sh with 2 CPU
+processes.
+"""
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import affective_fixtures as fx
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STAGE1 = 'resnet18-cifar_emoset'
+STAGE2 = 'resnet18-cifar_learn-ereg_cifar10'
+
+TINY = '''
+tiny = dict(base_channels=4, stem_channels=4)
+train_cfg = dict(max_epochs=1)
+'''
+
+STAGE1_CFG = '''
+_base_ = ['emoreg_mm::emoreg_pretrain/{name}.py']
+{tiny}# My own stimuli: a folder per emotion, mapped to the canonical emotions.
+stimuli = dict(_delete_=True, type='AffectiveImageFolder',
+               data_root={root!r}, split_ratios=(0.5, 0.25, 0.25),
+               pipeline=_base_.test_pipeline_32px)
+model = dict(backbone=tiny, head=dict(in_channels=32))
+train_dataloader = dict(batch_size=4, num_workers=0,
+                        dataset=dict(stimuli, split='train'))
+val_dataloader = dict(batch_size=4, num_workers=0,
+                      dataset=dict(stimuli, split='val'))
+test_dataloader = val_dataloader
+'''
+
+STAGE2_CFG = '''
+_base_ = ['emoreg_mm::emoreg/{name}.py']
+{tiny}# My own target: train/ and test/ folders with a sub-folder per class.
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+target = dict(_delete_=True, type='CustomDataset', data_root={root!r},
+              pipeline=pipeline)
+model = dict(backbone=dict(backbone=tiny, in_channels=32),
+             head=dict(in_channels=32))
+train_dataloader = dict(batch_size=4, num_workers=0,
+                        dataset=dict(target, data_prefix='train'))
+val_dataloader = dict(batch_size=4, num_workers=0,
+                      dataset=dict(target, data_prefix='test'))
+test_dataloader = val_dataloader
+'''
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _dist_train(config, cwd):
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
+               OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    out = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2'],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-5000:]
+    assert 'world size 2, backend gloo' in log
+    return log
+
+
+@pytest.mark.slow
+def test_two_stages_from_outside_the_repo(tmp_path):
+    project = tmp_path / 'my_project'
+    stimuli = fx.make_affective_folder(
+        str(tmp_path / 'stimuli'),
+        {name: 4 for name in ('Amusement', 'Awe', 'Content', 'Excitement',
+                              'Anger', 'Disgust', 'Fear', 'Sad')})
+    target = tmp_path / 'target'
+    for split, count in (('train', 2), ('test', 1)):
+        for c in range(10):
+            for k in range(count):
+                fx.write_image(str(target / split / f'c{c}' / f'{k}.png'),
+                               32)
+    for folder, name, text, root in (
+            ('emoreg_pretrain', STAGE1, STAGE1_CFG, stimuli),
+            ('emoreg', STAGE2, STAGE2_CFG, str(target))):
+        os.makedirs(project / 'configs' / folder, exist_ok=True)
+        (project / 'configs' / folder / f'{name}.py').write_text(
+            text.format(name=name, root=root, tiny=TINY))
+
+    _dist_train(f'configs/emoreg_pretrain/{STAGE1}.py', str(project))
+    stage1_dir = project / 'work_dirs' / STAGE1
+    stage1 = torch.load(
+        open(stage1_dir / 'last_checkpoint').read().strip(),
+        weights_only=True)
+    assert stage1['meta']['dataset_meta']['classes'][0] == 'amusement'
+
+    # No checkpoint given: the leaf's default is stage 1's work dir.
+    _dist_train(f'configs/emoreg/{STAGE2}.py', str(project))
+    stage2 = torch.load(
+        open(project / 'work_dirs' / STAGE2 / 'last_checkpoint').read()
+        .strip(), weights_only=True)['state_dict']
+    for key, value in stage1['state_dict'].items():
+        if key.startswith('backbone.'):
+            # The frozen emotional encoder is stage 1's backbone, exactly.
+            assert torch.equal(stage2['backbone.encoder_e.' + key], value)
+    assert torch.equal(stage2['backbone.emotion_head.weight'],
+                       stage1['state_dict']['head.fc.weight'])
