@@ -166,6 +166,7 @@ if __name__ == '__main__':
             'lite': parse_requirements('requirements/lite.txt'),
             'tests': parse_requirements('requirements/tests.txt'),
             'mim': parse_requirements('requirements/mminstall.txt'),
+            'demo': parse_requirements('requirements/demo.txt'),
         },
         cmdclass=cmdclass,
         zip_safe=False)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything emoreg_mm needs in ./.venv on a machine with only
 # Python 3.11 and pip: torch, torchvision, mmengine, mmpretrain, the `mmcv`
-# module, the package itself (editable) and the test requirements.
+# module, the package itself (editable), the test requirements and the
+# demo's (scikit-learn, for tools/run_demo.py).
 # Safe to run again: it only installs what is missing.
 #
 # The `mmcv` module comes from mmcv-lite unless the environment already has
@@ -15,11 +16,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup_env] creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
 fi
-extras="tests"
+extras="tests,demo"
 if "$VENV/bin/python" -m pip show mmcv >/dev/null 2>&1; then
     echo "[setup_env] full mmcv found: keeping it (mmcv-lite not installed)"
 else
-    extras="tests,lite"
+    extras="$extras,lite"
 fi
 echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
 "$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"

@@ -23,10 +23,12 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
-# Reliability (emoreg_mm/engine/hooks): checks before the first step, a stop
-# on non-finite losses that never overwrites good checkpoints, RNG state in
-# checkpoints for exact resumption, and a checkpoint on SIGTERM (pre-emption).
+# emoreg_mm/engine/hooks: rho and affective-state statistics in the logs;
+# reliability: checks before the first step, a stop on non-finite losses
+# that never overwrites good checkpoints, RNG state in checkpoints for exact
+# resumption, and a checkpoint on SIGTERM (pre-emption).
 custom_hooks = [
+    dict(type='RegulationMonitorHook'),
     dict(type='PreflightCheckHook'),
     dict(type='FiniteLossHook'),
     dict(type='RandomStateHook'),

@@ -2,8 +2,9 @@ from .finite_loss_hook import FiniteLossHook, NonFiniteError
 from .preemption_hook import PreemptionHook
 from .preflight_check_hook import PreflightCheckHook
 from .random_state_hook import RandomStateHook
+from .regulation_monitor_hook import RegulationMonitorHook
 
 __all__ = [
     'FiniteLossHook', 'NonFiniteError', 'PreemptionHook',
-    'PreflightCheckHook', 'RandomStateHook'
+    'PreflightCheckHook', 'RandomStateHook', 'RegulationMonitorHook'
 ]

@@ -1,0 +1,22 @@
+# Demo stage 2, regulation mode e-infl, on the digits; emotional encoder
+# pre-trained on the synthetic stimuli (stage 1:
+# configs/demo/tiny-resnet_synth-abstract.py, run it first).
+_base_ = [
+    './_base_/models/tiny-resnet_emoreg.py',
+    '../_base_/regulation/e-infl.py',
+    './_base_/affective/synth-abstract.py',
+    './_base_/datasets/digits_32px.py',
+    './_base_/schedules/demo_stage2.py',
+    './_base_/demo_runtime.py',
+]
+work_dir = 'work_dirs/demo/tiny-resnet_e-infl_digits'
+model = dict(
+    backbone=dict(
+        branches=_base_.branches,
+        num_emotions=_base_.num_emotions,
+        emotional_checkpoint='work_dirs/demo/tiny-resnet_synth-abstract',
+        emotional_checkpoint_config='configs/demo/tiny-resnet_synth-abstract.py'),
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        emotion_classes=_base_.emotion_classes))

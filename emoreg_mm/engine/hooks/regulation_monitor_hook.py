@@ -1,0 +1,180 @@
+"""Log what the regulation does: rho and the affective state."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+
+def regulation_stats(rho: torch.Tensor,
+                     affect: Optional[torch.Tensor],
+                     emotion_classes: Sequence[str],
+                     prefix: str = '') -> Dict[str, float]:
+    """Summary scalars of a set of predictions.
+
+    Args:
+        rho (Tensor): Regulation weights, ``(N, )``.
+        affect (Tensor, optional): Affective states, ``(N, K)``.
+        emotion_classes (Sequence[str]): The K emotion names.
+        prefix (str): Prepended to every key, e.g. ``'val_'``.
+
+    Returns:
+        dict: ``{prefix}rho/mean``, ``/std``, ``/min``, ``/max`` and, with
+        ``affect``, ``{prefix}affect/<emotion>`` (mean affect score) and
+        ``{prefix}affect_top/<emotion>`` (share of images whose top emotion
+        it is).
+    """
+    rho = rho.detach().float().flatten().cpu()
+    stats = {
+        f'{prefix}rho/mean': rho.mean().item(),
+        f'{prefix}rho/std':
+        rho.std(unbiased=False).item() if rho.numel() > 1 else 0.,
+        f'{prefix}rho/min': rho.min().item(),
+        f'{prefix}rho/max': rho.max().item(),
+    }
+    if affect is not None:
+        affect = affect.detach().float().cpu()
+        names = list(emotion_classes) if emotion_classes and len(
+            emotion_classes) == affect.size(1) else [
+                str(k) for k in range(affect.size(1))
+            ]
+        mean = affect.mean(0)
+        share = torch.bincount(
+            affect.argmax(1), minlength=affect.size(1)).float() / len(affect)
+        for k, name in enumerate(names):
+            stats[f'{prefix}affect/{name}'] = mean[k].item()
+            stats[f'{prefix}affect_top/{name}'] = share[k].item()
+    return stats
+
+
+@HOOKS.register_module()
+class RegulationMonitorHook(Hook):
+    """Log rho and the affective state during training, validation, test.
+
+    The scalars go through the message hub, so the LoggerHook prints them and
+    every visualizer backend (``vis_data/scalars.json``, TensorBoard, ...)
+    records them:
+
+    * training, every iteration (the logger averages over its interval):
+      ``rho/mean``, ``rho/std``, ``rho/min``, ``rho/max`` of the batch and,
+      when the model has an emotional encoder, ``affect/<emotion>`` (mean
+      affect score) and ``affect_top/<emotion>`` (share of the batch whose
+      top emotion it is). Read from a forward hook on the head's regulator
+      (no change to the model); the head's own loss dict logs ``rho``.
+    * validation / test, once per evaluation over all images: the same with
+      the prefix ``val_`` / ``test_``, from the predictions' ``rho`` and
+      ``affect_score``.
+
+    Models without a ``RegulationHead`` (``baseline``) log nothing.
+
+    Args:
+        log_train (bool): Log during training. Defaults to True.
+        log_eval (bool): Log during validation and test. Defaults to True.
+    """
+
+    priority = 'NORMAL'  # after RuntimeInfoHook, before LoggerHook
+
+    def __init__(self, log_train: bool = True, log_eval: bool = True):
+        self.log_train = log_train
+        self.log_eval = log_eval
+        self._handle = None
+        self._batch: Optional[tuple] = None
+        self._rho: List[torch.Tensor] = []
+        self._affect: List[torch.Tensor] = []
+        self.emotion_classes: Sequence[str] = ()
+
+    @staticmethod
+    def _head(runner):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        head = getattr(model, 'head', None)
+        return head if hasattr(head, 'regulator') else None
+
+    def before_run(self, runner) -> None:
+        head = self._head(runner)
+        if head is None:
+            return
+        self.emotion_classes = tuple(getattr(head, 'emotion_classes', ()))
+        if self.log_train:
+            self._handle = head.regulator.register_forward_hook(
+                self._capture)
+
+    def after_run(self, runner) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def _capture(self, module, inputs, output) -> None:
+        if module.training:
+            affect = inputs[0] if inputs else None
+            self._batch = (output.detach(), affect.detach()
+                           if isinstance(affect, torch.Tensor) else None)
+
+    # training ------------------------------------------------------------
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._batch = None
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        if self._batch is None:
+            return
+        rho, affect = self._batch
+        self._batch = None
+        for key, value in regulation_stats(rho, affect,
+                                           self.emotion_classes).items():
+            runner.message_hub.update_scalar(f'train/{key}', value)
+
+    # validation / test ---------------------------------------------------
+    def _reset(self, runner) -> None:
+        self._rho, self._affect = [], []
+
+    def _collect(self, outputs) -> None:
+        if not self.log_eval:
+            return
+        for sample in outputs or ():
+            if 'rho' not in sample:
+                return
+            self._rho.append(torch.as_tensor(sample.rho).reshape(1))
+            if 'affect_score' in sample:
+                self._affect.append(sample.affect_score.reshape(1, -1))
+
+    def _publish(self, runner, mode: str) -> None:
+        if not self._rho:
+            return
+        rho = torch.cat(self._rho)
+        affect = torch.cat(self._affect) if len(self._affect) == len(
+            self._rho) else None
+        self._reset(runner)
+        for key, value in regulation_stats(rho, affect, self.emotion_classes,
+                                           f'{mode}_').items():
+            runner.message_hub.update_scalar(f'{mode}/{key}', value)
+
+    def before_val_epoch(self, runner) -> None:
+        self._reset(runner)
+
+    def after_val_iter(self,
+                       runner,
+                       batch_idx,
+                       data_batch=None,
+                       outputs=None) -> None:
+        self._collect(outputs)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._publish(runner, 'val')
+
+    def before_test_epoch(self, runner) -> None:
+        self._reset(runner)
+
+    def after_test_iter(self,
+                        runner,
+                        batch_idx,
+                        data_batch=None,
+                        outputs=None) -> None:
+        self._collect(outputs)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._publish(runner, 'test')

@@ -1,0 +1,75 @@
+"""plot_regulation writes readable PNGs from saved predictions."""
+import os.path as osp
+import subprocess
+import sys
+
+import mmengine
+import torch
+from mmpretrain.structures import DataSample
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+
+import plot_regulation  # noqa: E402
+
+EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
+            'disgust', 'fear', 'sadness')
+
+
+def fake_preds(n=60, num_classes=10, affect=True):
+    g = torch.Generator().manual_seed(0)
+    preds = []
+    for i in range(n):
+        label = i % num_classes
+        s = DataSample().set_gt_label(label)
+        s.set_pred_score(torch.softmax(torch.randn(num_classes, generator=g),
+                                       0))
+        s.set_pred_label(int(s.pred_score.argmax()))
+        s.set_field(torch.rand((), generator=g), 'rho')
+        s.set_field(f'/data/digits/test/{label}/{i:04d}.png', 'img_path',
+                    field_type='metainfo')
+        if affect:
+            a = torch.softmax(torch.randn(8, generator=g) * 2, 0)
+            s.set_field(a, 'affect_score')
+            s.set_field(torch.tensor([int(a.argmax())]), 'affect_label')
+            s.set_field(EMOTIONS[int(a.argmax())], 'affect_class')
+        preds.append(s.to_dict())
+    return preds
+
+
+def test_plots_from_saved_predictions(tmp_path):
+    pkl = str(tmp_path / 'preds.pkl')
+    mmengine.dump(fake_preds(), pkl)
+    out = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/plot_regulation.py',
+         '--preds', pkl, '--out-dir', str(tmp_path / 'plots')],
+        cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for name in ('rho_hist.png', 'rho_per_class.png',
+                 'affect_per_class.png'):
+        path = tmp_path / 'plots' / name
+        assert path.is_file() and path.stat().st_size > 10_000, name
+        assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_names_inferred_and_no_affect(tmp_path):
+    preds = fake_preds(affect=False)
+    assert plot_regulation.infer_class_names(preds, 10) == \
+        [str(d) for d in range(10)]
+    paths = plot_regulation.plot_regulation(preds, str(tmp_path), title='t')
+    assert [osp.basename(p) for p in paths] == ['rho_hist.png',
+                                                'rho_per_class.png']
+    with_affect = fake_preds()
+    names = plot_regulation.infer_emotion_names(with_affect, 8)
+    assert names == list(EMOTIONS)
+
+
+def test_baseline_predictions_rejected(tmp_path):
+    preds = [{k: v for k, v in p.items() if k != 'rho'}
+             for p in fake_preds(affect=False)]
+    try:
+        plot_regulation.plot_regulation(preds, str(tmp_path))
+    except ValueError as err:
+        assert 'baseline' in str(err)
+    else:
+        raise AssertionError('baseline predictions must be rejected')

@@ -1,0 +1,265 @@
+"""Plot what the regulation did: rho and the affective state, per class.
+
+Usage::
+
+    # from saved predictions (python tools/test.py CONFIG CKPT --out p.pkl)
+    python tools/analysis_tools/plot_regulation.py --preds p.pkl \
+        [--config CONFIG] [--out-dir DIR]
+    # or run a checkpoint on the config's test dataloader first
+    python tools/analysis_tools/plot_regulation.py --config CONFIG \
+        --checkpoint CKPT [--out-dir DIR]
+
+Writes three PNGs to ``--out-dir`` (default: the predictions' folder, or
+the checkpoint's):
+
+* ``rho_hist.png``: histogram of rho over the images (how much the
+  emotionally-influenced encoder counts);
+* ``rho_per_class.png``: mean rho (+- std) per target class;
+* ``affect_per_class.png``: the mean affective state a(x) of each target
+  class, stacked by emotion (models with an emotional encoder only).
+
+Class names come from ``--classes``, else the config's test dataset, else
+the images' parent folders (class-folder layouts), else the indices.
+Emotion names come from the config's ``model.head.emotion_classes``, else
+the predictions' ``affect_class``.
+"""
+import argparse
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+DEFAULT_EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
+                    'disgust', 'fear', 'sadness')
+
+
+def _np(x) -> np.ndarray:
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def load_predictions(path: str) -> List[dict]:
+    """The prediction dicts that ``tools/test.py --out`` dumped."""
+    import mmengine
+    preds = mmengine.load(path)
+    if not isinstance(preds, list) or not preds:
+        raise ValueError(f'{path} holds no list of predictions.')
+    return preds
+
+
+def predict_checkpoint(config: str, checkpoint: str,
+                       work_dir: Optional[str] = None) -> List[dict]:
+    """Run ``checkpoint`` on the test dataloader of ``config``."""
+    from mmengine.config import Config
+    from mmengine.evaluator import DumpResults
+    from mmengine.runner import Runner
+
+    import emoreg_mm  # noqa: F401
+    cfg = Config.fromfile(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.work_dir = work_dir or tmp
+        cfg.load_from = checkpoint
+        runner = Runner.from_cfg(cfg)
+        out = osp.join(tmp, 'preds.pkl')
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))
+        runner.test()
+        return load_predictions(out)
+
+
+def names_from_config(config: str):
+    """(class names of the test dataset, emotion names of the head)."""
+    from mmengine.config import Config
+    from mmpretrain.registry import DATASETS
+
+    import emoreg_mm  # noqa: F401
+    cfg = Config.fromfile(config)
+    classes = None
+    try:
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+        classes = list(dataset.metainfo.get('classes') or []) or None
+    except Exception as err:  # dataset not on this machine: fall back
+        print(f'plot_regulation: class names not read from the test '
+              f'dataset ({type(err).__name__}: {err}); using fallbacks.')
+    head = cfg.model.get('head') or {}
+    emotions = head.get('emotion_classes') or cfg.get('emotion_classes')
+    return classes, (list(emotions) if emotions else None)
+
+
+def infer_class_names(preds: List[dict], num_classes: int) -> List[str]:
+    """Class names from the images' parent folders (class-folder layouts,
+    when they map one-to-one onto the labels), else the indices."""
+    folders: Dict[int, set] = {}
+    for p in preds:
+        if 'img_path' in p:
+            label = int(_np(p['gt_label']).reshape(-1)[0])
+            folders.setdefault(label, set()).add(
+                osp.basename(osp.dirname(p['img_path'])))
+    if len(folders) == num_classes and all(
+            len(v) == 1 for v in folders.values()):
+        return [next(iter(folders[i])) for i in range(num_classes)]
+    return [str(i) for i in range(num_classes)]
+
+
+def infer_emotion_names(preds: List[dict], num: int) -> List[str]:
+    names = list(DEFAULT_EMOTIONS[:num]) if num <= len(DEFAULT_EMOTIONS) \
+        else [str(i) for i in range(num)]
+    for p in preds:
+        if 'affect_class' in p and 'affect_label' in p:
+            names[int(_np(p['affect_label']).reshape(-1)[0])] = \
+                str(p['affect_class'])
+    return names
+
+
+def summarize(preds: List[dict]) -> dict:
+    """Arrays: ``rho`` (N,), ``gt`` (N,), ``pred`` (N,), ``affect``
+    (N, K) or None."""
+    if 'rho' not in preds[0]:
+        raise ValueError(
+            'The predictions carry no rho: the model has no RegulationHead '
+            '(baseline mode?). Plot a regulated run (const, ereg, '
+            'learn-ereg, ...).')
+    rho = np.array([float(_np(p['rho']).reshape(-1)[0]) for p in preds])
+    gt = np.array([int(_np(p['gt_label']).reshape(-1)[0]) for p in preds])
+    pred = np.array(
+        [int(_np(p['pred_label']).reshape(-1)[0]) for p in preds])
+    affect = np.stack([_np(p['affect_score']).astype(float) for p in preds]) \
+        if 'affect_score' in preds[0] else None
+    num_classes = int(_np(preds[0]['pred_score']).size)
+    return dict(rho=rho, gt=gt, pred=pred, affect=affect,
+                num_classes=num_classes)
+
+
+def plot_regulation(preds: List[dict],
+                    out_dir: str,
+                    class_names: Optional[Sequence[str]] = None,
+                    emotion_names: Optional[Sequence[str]] = None,
+                    title: str = '') -> List[str]:
+    """Write the PNGs; returns their paths."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    s = summarize(preds)
+    rho, gt, affect = s['rho'], s['gt'], s['affect']
+    num_classes = s['num_classes']
+    if not class_names or len(class_names) != num_classes:
+        class_names = infer_class_names(preds, num_classes)
+    os.makedirs(out_dir, exist_ok=True)
+    prefix = f'{title}: ' if title else ''
+    written = []
+    acc = 100 * float(np.mean(s['pred'] == gt))
+
+    # 1. histogram of rho
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lo, hi = float(rho.min()), float(rho.max())
+    bins = np.linspace(lo - 0.005, hi + 0.005, 31) if hi - lo < 0.05 \
+        else np.linspace(0, 1, 41)
+    ax.hist(rho, bins=bins, color='#4c72b0', edgecolor='white')
+    ax.axvline(rho.mean(), color='#c44e52', ls='--',
+               label=f'mean {rho.mean():.3f}')
+    ax.set_xlabel('rho (weight of the emotionally-influenced prediction)')
+    ax.set_ylabel('number of images')
+    ax.set_title(f'{prefix}distribution of rho\n(n = {len(rho)}, '
+                 f'std = {rho.std():.3f}, min = {lo:.3f}, max = {hi:.3f}, '
+                 f'top-1 = {acc:.1f}%)')
+    ax.legend()
+    written.append(_save(fig, osp.join(out_dir, 'rho_hist.png')))
+
+    # 2. mean rho per class
+    means = np.array([rho[gt == c].mean() if np.any(gt == c) else np.nan
+                      for c in range(num_classes)])
+    stds = np.array([rho[gt == c].std() if np.any(gt == c) else 0
+                     for c in range(num_classes)])
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * num_classes + 2), 4.5))
+    x = np.arange(num_classes)
+    ax.bar(x, means, yerr=stds, capsize=3, color='#55a868')
+    ax.axhline(rho.mean(), color='#c44e52', ls='--',
+               label=f'all images {rho.mean():.3f}')
+    ax.set_xticks(x, class_names, rotation=45 if num_classes > 12 else 0)
+    ax.set_xlabel('target class (ground truth)')
+    ax.set_ylabel('mean rho (+- std)')
+    span = max(float(np.nanmax(means + stds)) - float(np.nanmin(
+        means - stds)), 1e-3)
+    ax.set_ylim(max(0, float(np.nanmin(means - stds)) - 0.2 * span),
+                min(1.0, float(np.nanmax(means + stds)) + 0.2 * span))
+    ax.set_title(f'{prefix}mean rho per target class')
+    ax.legend()
+    written.append(_save(fig, osp.join(out_dir, 'rho_per_class.png')))
+
+    # 3. mean affective state per class
+    if affect is not None:
+        k = affect.shape[1]
+        if not emotion_names or len(emotion_names) != k:
+            emotion_names = infer_emotion_names(preds, k)
+        mix = np.stack([
+            affect[gt == c].mean(0) if np.any(gt == c) else np.zeros(k)
+            for c in range(num_classes)
+        ])
+        fig, ax = plt.subplots(figsize=(max(7, 0.6 * num_classes + 4), 4.8))
+        colors = plt.get_cmap('tab10').colors
+        bottom = np.zeros(num_classes)
+        for e in range(k):
+            ax.bar(x, mix[:, e], bottom=bottom, label=emotion_names[e],
+                   color=colors[e % len(colors)])
+            bottom += mix[:, e]
+        ax.set_xticks(x, class_names, rotation=45 if num_classes > 12 else 0)
+        ax.set_xlabel('target class (ground truth)')
+        ax.set_ylabel('mean affective state a(x)')
+        ax.set_ylim(0, 1)
+        ax.set_title(f'{prefix}affective state per target class')
+        ax.legend(title='emotion', bbox_to_anchor=(1.01, 1), loc='upper left')
+        written.append(_save(fig, osp.join(out_dir, 'affect_per_class.png')))
+    else:
+        print('plot_regulation: no affect_score in the predictions (no '
+              'emotional encoder, e.g. const): affect_per_class.png skipped.')
+    return written
+
+
+def _save(fig, path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--preds', help='predictions of tools/test.py --out')
+    parser.add_argument('--config', help='config (names; with --checkpoint '
+                        'its test dataloader is run)')
+    parser.add_argument('--checkpoint', help='checkpoint to run')
+    parser.add_argument('--out-dir', help='folder for the PNGs')
+    parser.add_argument('--classes', nargs='+', help='target class names')
+    parser.add_argument('--title', default=None,
+                        help='title prefix (default: the config / file name)')
+    args = parser.parse_args()
+    if bool(args.preds) == bool(args.checkpoint):
+        parser.error('give --preds, or --config with --checkpoint')
+    if args.checkpoint and not args.config:
+        parser.error('--checkpoint needs --config')
+    return args
+
+
+def main():
+    args = parse_args()
+    if args.preds:
+        preds = load_predictions(args.preds)
+        out_dir = args.out_dir or osp.dirname(osp.abspath(args.preds))
+    else:
+        preds = predict_checkpoint(args.config, args.checkpoint)
+        out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
+    classes, emotions = names_from_config(args.config) if args.config \
+        else (None, None)
+    title = args.title if args.title is not None else osp.splitext(
+        osp.basename(args.config or args.preds))[0]
+    for path in plot_regulation(preds, out_dir, args.classes or classes,
+                                emotions, title):
+        print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    main()
