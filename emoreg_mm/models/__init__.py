@@ -1,6 +1,8 @@
 """Emotional Regulation models, registered in mmpretrain's ``MODELS``."""
 from . import regulators  # noqa: F401  (registers the regulation modes)
+from .affect_cache import AffectCache, fill_affect_cache, sample_key
 from .backbones import *  # noqa: F401,F403
+from .classifiers import RegulatedImageClassifier
 from .heads import *  # noqa: F401,F403
 from .regulators import (ALL_BRANCHES, REGULATION_MODES, BaseRegulator,
                          build_regulator)
@@ -8,5 +10,7 @@ from .regulators import (ALL_BRANCHES, REGULATION_MODES, BaseRegulator,
 __all__ = [
     'ALL_BRANCHES', 'REGULATION_MODES', 'BaseRegulator', 'build_regulator',
     'EmotionalBackboneWrapper', 'EmotionalFeatures', 'PooledEncoder',
-    'RegulationHead', 'DEFAULT_EMOTION_CLASSES', 'fuse_log_probs'
+    'RegulationHead', 'DEFAULT_EMOTION_CLASSES', 'fuse_log_probs',
+    'AffectCache', 'fill_affect_cache', 'sample_key',
+    'RegulatedImageClassifier'
 ]

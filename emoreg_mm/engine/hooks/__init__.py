@@ -1,3 +1,4 @@
+from .affect_cache_hook import AffectCacheHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteError
 from .preemption_hook import PreemptionHook
 from .preflight_check_hook import PreflightCheckHook
@@ -5,6 +6,6 @@ from .random_state_hook import RandomStateHook
 from .regulation_monitor_hook import RegulationMonitorHook
 
 __all__ = [
-    'FiniteLossHook', 'NonFiniteError', 'PreemptionHook',
+    'AffectCacheHook', 'FiniteLossHook', 'NonFiniteError', 'PreemptionHook',
     'PreflightCheckHook', 'RandomStateHook', 'RegulationMonitorHook'
 ]

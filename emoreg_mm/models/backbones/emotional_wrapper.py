@@ -9,7 +9,7 @@ affect, rho and the fused prediction.
 """
 import copy
 import os.path as osp
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -18,7 +18,9 @@ from mmengine.runner import find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.registry import MODELS
 
+from ..affect_cache import AffectCache, sample_key, weights_fingerprint
 from ..regulators import ALL_BRANCHES
+from . import staged
 
 
 class EmotionalFeatures(NamedTuple):
@@ -59,7 +61,10 @@ class PooledEncoder(BaseModule):
         self.neck = MODELS.build(copy.deepcopy(neck)) if neck else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.backbone(x)
+        return self.pool(self.backbone(x))
+
+    def pool(self, out) -> torch.Tensor:
+        """Neck + last output of the backbone's output tuple."""
         if self.neck is not None:
             out = self.neck(out)
         feat = out[-1] if isinstance(out, (tuple, list)) else out
@@ -114,6 +119,24 @@ class EmotionalBackboneWrapper(BaseModule):
             Defaults to None.
         num_emotions (int): Number of emotion categories K of g_E.
             Defaults to 8.
+        frozen_stages_i (int, optional): ``frozen_stages`` of I only
+            (overrides the backbone config's for I; N keeps the config's, E
+            is frozen whole). Defaults to None.
+        share_frozen_prefix (bool): Compute the stages that I holds frozen
+            (from stage 1, like E's) once, with E's modules under no_grad,
+            and feed both E's and I's remaining stages. Exact (I's frozen
+            stages equal E's, checked after every load). ResNet family and
+            VisionTransformer. Defaults to False.
+        affect_cache (bool | dict): Reuse each training image's emotion
+            logits (:mod:`emoreg_mm.models.affect_cache`). ``True`` or a
+            dict with ``cache_dir`` (persist to disk), ``dataset_id`` (dataset
+            identity of a lazily filled cache) and ``eval`` (also use it in
+            eval mode; only when evaluating cached images). Needs the data
+            samples: use ``type='RegulatedImageClassifier'``. Defaults to
+            False.
+        channels_last (bool): Keep the encoders' 4-d weights and the input in
+            channels-last memory format (faster convolutions on recent CPUs
+            and on tensor-core GPUs). Defaults to False.
         init_cfg (dict, optional): The config to control the initialization
             of the wrapper. The stage-1 weights are loaded after it, so it
             never changes E, I or g_E. Defaults to None.
@@ -127,6 +150,10 @@ class EmotionalBackboneWrapper(BaseModule):
                  emotional_checkpoint_config: Optional[str] = None,
                  in_channels: Optional[int] = None,
                  num_emotions: int = 8,
+                 frozen_stages_i: Optional[int] = None,
+                 share_frozen_prefix: bool = False,
+                 affect_cache: Union[bool, dict] = False,
+                 channels_last: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         branches = tuple(branches)
@@ -146,8 +173,12 @@ class EmotionalBackboneWrapper(BaseModule):
         self.emotional_checkpoint = emotional_checkpoint
         self.emotional_checkpoint_config = emotional_checkpoint_config
 
+        backbone_i = dict(backbone)
+        if frozen_stages_i is not None:
+            backbone_i['frozen_stages'] = frozen_stages_i
         encoders = {
-            b: PooledEncoder(backbone, neck) if b in branches else None
+            b: PooledEncoder(backbone_i if b == 'I' else backbone, neck)
+            if b in branches else None
             for b in ALL_BRANCHES
         }
         self.encoder_n = encoders['N']
@@ -161,27 +192,174 @@ class EmotionalBackboneWrapper(BaseModule):
             self.encoder_e.eval()
             self.emotion_head.eval()
 
+        self.shared_stages = 0  # stages computed once for E and I
+        if share_frozen_prefix:
+            self.shared_stages = self._shared_stages()
+        self._prefix_checked = False
+
+        self.affect_cache = None
+        self.affect_cache_eval = False
+        if affect_cache:
+            if 'E' not in self.branches:
+                raise ValueError(
+                    f'affect_cache caches E, which branches={self.branches} '
+                    'does not build: unset it.')
+            cache_cfg = dict(affect_cache) if isinstance(affect_cache,
+                                                         dict) else {}
+            self.affect_cache_eval = bool(cache_cfg.pop('eval', False))
+            self.affect_cache = AffectCache(**cache_cfg)
+        self._weights_fp = None
+
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
     def frozen_parameters(self):
         """Parameters of E and g_E (empty when E is not built)."""
         for module in (self.encoder_e, self.emotion_head):
             if module is not None:
                 yield from module.parameters()
 
-    def forward(self, x: torch.Tensor) -> EmotionalFeatures:
+    def _shared_stages(self) -> int:
+        """Validate ``share_frozen_prefix``; the number of shared stages."""
+        if self.encoder_e is None or self.encoder_i is None:
+            raise ValueError(
+                'share_frozen_prefix shares I\'s frozen stages with E: '
+                f'branches={self.branches} lack one of them; unset it.')
+        backbone = self.encoder_i.backbone
+        total = staged.num_stages(backbone)  # raises if unsupported
+        k = getattr(backbone, 'frozen_stages', -1)
+        # ResNet: frozen_stages=0 freezes the stem; ViT freezes only > 0.
+        minimum = 0 if isinstance(backbone, staged.ResNet) else 1
+        if k < minimum or k > total:
+            raise ValueError(
+                'share_frozen_prefix needs I to freeze its first stages: '
+                'set frozen_stages_i (or the backbone\'s frozen_stages) to 1..'
+                f'{total}, got {k}.')
+        if min(staged.out_indices(backbone)) < k - 1:
+            raise ValueError('share_frozen_prefix needs out_indices >= '
+                             f'frozen_stages - 1 = {k - 1}.')
+        return k
+
+    def _check_shared_prefix(self) -> None:
+        """I's frozen prefix must hold E's weights (stage 1), else sharing
+        is not exact."""
+        k = self.shared_stages
+        mods_i = staged.prefix_modules(self.encoder_i.backbone, k)
+        mods_e = staged.prefix_modules(self.encoder_e.backbone, k)
+        tensors_i = list(staged.prefix_parameters(self.encoder_i.backbone, k))
+        tensors_e = list(staged.prefix_parameters(self.encoder_e.backbone, k))
+        for mi, me in zip(mods_i, mods_e):
+            tensors_i += list(mi.buffers())
+            tensors_e += list(me.buffers())
+        if any(t.requires_grad for t in tensors_i) or not all(
+                torch.equal(a, b) for a, b in zip(tensors_i, tensors_e)):
+            raise RuntimeError(
+                'share_frozen_prefix: the first '
+                f'{k} stages of I differ from E\'s or are trainable; they '
+                'must be frozen and hold the stage-1 weights.')
+        self._prefix_checked = True
+
+    @staticmethod
+    def _frozen_context():
+        """inference_mode for E (no autograd bookkeeping at all); no_grad
+        under torch.compile, which traces it more reliably."""
+        if torch.compiler.is_compiling():
+            return torch.no_grad()
+        return torch.inference_mode()
+
+    def _e_logits(self, x=None, state=None) -> torch.Tensor:
+        """g_E(E(x)) (or from E's shared-prefix ``state``), float32, a
+        normal tensor (cloned out of inference mode: learned regulators save
+        the affect for their backward pass)."""
+        with self._frozen_context():
+            if state is None:
+                feat = self.encoder_e(x)
+            else:
+                feat = self.encoder_e.pool(
+                    staged.suffix(self.encoder_e.backbone, state,
+                                  self.shared_stages))
+            logits = self.emotion_head(feat)
+        return logits.float() if logits.dtype != torch.float32 else \
+            logits.clone()
+
+    @torch.no_grad()
+    def emotion_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """g_E(E(x)) of a batch (used by the affect cache's fill pass)."""
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self._e_logits(x)
+
+    def bind_affect_cache(self, dataset_fp: Optional[str] = None) -> None:
+        """Bind the affect cache to the current E / g_E weights (hashed once
+        per load) and ``dataset_fp``."""
+        if self._weights_fp is None:
+            self._weights_fp = weights_fingerprint(
+                [self.encoder_e, self.emotion_head])
+        self.affect_cache.bind(self._weights_fp, dataset_fp)
+
+    def _cached_logits(self, x, data_samples, state=None):
+        """Emotion logits from the cache; misses computed and stored."""
+        if data_samples is None:
+            raise ValueError(
+                'affect_cache needs the data samples (their img_path / '
+                "sample_idx): build the model with type="
+                "'RegulatedImageClassifier'.")
+        self.bind_affect_cache()
+        cache = self.affect_cache
+        keys = [sample_key(s) for s in data_samples]
+        _, miss = cache.lookup(keys)
+        if miss:
+            if len(miss) == len(keys):
+                logits = self._e_logits(x, state)
+            else:
+                idx = torch.tensor(miss, device=x.device)
+                sub = None if state is None else (
+                    state[idx] if torch.is_tensor(state) else
+                    (state[0][idx], ) + tuple(state[1:]))
+                logits = self._e_logits(x[idx], sub)
+            cache.store([keys[i] for i in miss], logits)
+        return cache.get(keys).to(x.device, non_blocking=True)
+
+    def forward(self,
+                x: torch.Tensor,
+                data_samples: Optional[list] = None) -> EmotionalFeatures:
         """Run every built encoder on the same ``x`` (no copy per encoder).
+
+        Args:
+            x (Tensor): The batch.
+            data_samples (list, optional): Its data samples; needed (for
+                their keys) only with ``affect_cache``.
 
         Returns:
             EmotionalFeatures: ``feat_n``, ``feat_i`` and ``emotion_logits``
             (None for a branch not built).
         """
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        use_cache = self.affect_cache is not None and (
+            self.training or self.affect_cache_eval)
+        # E first: its transient activations are freed before N's and I's
+        # saved activations pile up (a lower peak memory).
+        emotion_logits = feat_i = None
+        if self.shared_stages:
+            if not self._prefix_checked:
+                self._check_shared_prefix()
+            with torch.no_grad():  # I's backward needs it: no inference_mode
+                state = staged.prefix(self.encoder_e.backbone, x,
+                                      self.shared_stages)
+            emotion_logits = self._cached_logits(x, data_samples, state) \
+                if use_cache else self._e_logits(state=state)
+            feat_i = self.encoder_i.pool(
+                staged.suffix(self.encoder_i.backbone, state,
+                              self.shared_stages))
+            del state
+        elif self.encoder_e is not None:
+            emotion_logits = self._cached_logits(x, data_samples) \
+                if use_cache else self._e_logits(x)
         feat_n = self.encoder_n(x) if self.encoder_n is not None else None
-        feat_i = self.encoder_i(x) if self.encoder_i is not None else None
-        emotion_logits = None
-        if self.encoder_e is not None:
-            # no_grad, not inference_mode: learned regulators save the affect
-            # for their own backward pass.
-            with torch.no_grad():
-                emotion_logits = self.emotion_head(self.encoder_e(x))
+        if feat_i is None and self.encoder_i is not None:
+            feat_i = self.encoder_i(x)
         return EmotionalFeatures(feat_n, feat_i, emotion_logits)
 
     def train(self, mode: bool = True) -> 'EmotionalBackboneWrapper':
@@ -191,7 +369,17 @@ class EmotionalBackboneWrapper(BaseModule):
         for module in (self.encoder_e, self.emotion_head):
             if module is not None:
                 module.eval()
+        if self.shared_stages:  # I's shared stages run as E's: eval too
+            for module in staged.prefix_modules(self.encoder_i.backbone,
+                                                self.shared_stages):
+                module.eval()
         return self
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        # New weights: re-hash E for the cache, re-check the shared prefix.
+        self._weights_fp = None
+        self._prefix_checked = False
+        super()._load_from_state_dict(*args, **kwargs)
 
     def init_weights(self) -> None:
         """Initialise N from its ``init_cfg``, then load the stage-1
@@ -248,6 +436,8 @@ class EmotionalBackboneWrapper(BaseModule):
                     for k, v in given.items() if k.startswith('head.fc.')
                 },
                 strict=True)
+        self._weights_fp = None
+        self._prefix_checked = False
 
     def _read_emotional_checkpoint(self) -> dict:
         """Read the stage-1 state dict through mmengine's loader."""

@@ -1,0 +1,47 @@
+"""Fill the affect cache before training (see docs/performance.md)."""
+import copy
+
+from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
+
+from emoreg_mm.models.affect_cache import fill_affect_cache
+
+
+@HOOKS.register_module()
+class AffectCacheHook(Hook):
+    """Fill the affect cache before training from the un-augmented training
+    set: the train dataset with the val (else test) pipeline, or
+    ``pipeline``.
+
+    Args:
+        pipeline (list, optional): The clean pipeline. Defaults to the
+            val / test dataloader's.
+        batch_size (int): Batch size of the fill pass. Defaults to 64.
+        num_workers (int): Workers of the fill pass. Defaults to 0.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, pipeline=None, batch_size: int = 64,
+                 num_workers: int = 0):
+        self.pipeline = pipeline
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+
+    def before_train(self, runner) -> None:
+        cfg = runner.cfg
+        dataset = copy.deepcopy(cfg.train_dataloader.dataset)
+        pipeline = self.pipeline
+        for name in ('val_dataloader', 'test_dataloader'):
+            if pipeline is None and cfg.get(name):
+                pipeline = cfg.get(name).dataset.get('pipeline')
+        if pipeline is None:
+            raise ValueError('AffectCacheHook needs the clean pipeline: set '
+                             'its pipeline or a val/test dataloader.')
+        dataset['pipeline'] = copy.deepcopy(pipeline)
+        computed = fill_affect_cache(runner.model, dataset, self.batch_size,
+                                     self.num_workers)
+        wrapper = getattr(runner.model, 'module', runner.model).backbone
+        runner.logger.info(
+            f'Affect cache: {len(wrapper.affect_cache)} samples, '
+            f'{computed} computed, file {wrapper.affect_cache.path}')
