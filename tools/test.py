@@ -9,6 +9,7 @@ import os
 import os.path as osp
 
 import mmengine
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
@@ -84,6 +85,11 @@ def main():
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    # Leave together: a rank that exits while another still tears down its
+    # process group can abort (seen with gloo on busy CPUs).
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
 

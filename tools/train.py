@@ -113,6 +113,11 @@ def main():
             f'Distributed training: world size {get_world_size()}, '
             f'backend {torch.distributed.get_backend()}')
     runner.train()
+    # Leave together: a rank that exits while another still tears down its
+    # process group can abort (seen with gloo on busy CPUs).
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == '__main__':

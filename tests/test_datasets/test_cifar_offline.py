@@ -73,7 +73,8 @@ def test_download_false_names_layout(tmp_path):
 
 def test_probe_is_bounded_when_dns_hangs(monkeypatch):
     def hang(*args, **kwargs):
-        time.sleep(30)
+        time.sleep(30)  # a name lookup that never answers
+        raise OSError('timed out')
 
     monkeypatch.setattr(socket, 'create_connection', hang)
     start = time.monotonic()
