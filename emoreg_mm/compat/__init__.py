@@ -5,18 +5,21 @@ Applied once when :mod:`emoreg_mm` is imported:
 - :mod:`.checkpoint`: checkpoints load with torch's safe loader and the ones
   the Runner writes hold only tensors and plain data.
 - :mod:`.dist`: ``--launcher pytorch`` uses gloo where there is no GPU.
+- :mod:`.offline`: pretrained weights from a URL load from torch's hub
+  cache without network, and fail at once, clearly, when offline.
 - ``_base_ = 'emoreg_mm::emoreg/<config>.py'`` resolves like the OpenMMLab
   packages mmengine knows by name (its ``MODULE2PACKAGE`` table).
 """
 from mmengine.config.utils import MODULE2PACKAGE
 
-from . import checkpoint, dist
+from . import checkpoint, dist, offline
 from .checkpoint import (UnsafeCheckpointError, convert_trusted, safe_load,
                          to_plain)
 from .dist import ddp_wrapper_cfg
 
 checkpoint.apply()
 dist.apply()
+offline.apply()
 MODULE2PACKAGE.setdefault('emoreg_mm', 'emoreg_mm')
 
 __all__ = [

@@ -12,48 +12,19 @@ download runs unchanged. ``download=False`` gets the same message.
 """
 import functools
 import os.path as osp
-import socket
-import threading
-import urllib.parse
-import urllib.request
 from typing import List
 
 from mmpretrain.datasets import cifar as _cifar
 from mmpretrain.datasets.utils import check_md5
 
-PROBE_TIMEOUT = 3.0  # seconds
+from ..compat.offline import url_reachable
+
 _LAYOUTS = {
     'cifar-10-batches-py': ('data_batch_1', 'data_batch_2', 'data_batch_3',
                             'data_batch_4', 'data_batch_5', 'test_batch',
                             'batches.meta'),
     'cifar-100-python': ('train', 'test', 'meta'),
 }
-
-
-def url_reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
-    """Whether a TCP connection to ``url``'s host (or its proxy) opens
-    within ``timeout`` seconds (name resolution included)."""
-    parts = urllib.parse.urlsplit(url)
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy:
-        parts = urllib.parse.urlsplit(proxy if '//' in proxy else
-                                      '//' + proxy)
-    host = parts.hostname
-    port = parts.port or (443 if parts.scheme == 'https' else 80)
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            pass
-
-    # getaddrinfo ignores socket timeouts; bound the whole probe.
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    return bool(result)
 
 
 def cifar_problems(root: str, dataset_cls) -> List[str]:
