@@ -9,12 +9,12 @@ data_preprocessor = dict(
     std=[64.0, 64.0, 64.0],
     to_rgb=True)
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+digits = dict(type='CustomDataset', data_root=data_root)
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,
     dataset=dict(
-        type='CustomDataset',
-        data_root=data_root,
+        digits,
         data_prefix='train',
         pipeline=[
             dict(type='LoadImageFromFile'),
@@ -25,20 +25,10 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=0,
-    dataset=dict(
-        type='CustomDataset',
-        data_root=data_root,
-        data_prefix='val',
-        pipeline=test_pipeline),
+    dataset=dict(digits, data_prefix='val', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False))
 test_dataloader = dict(
-    batch_size=128,
-    num_workers=0,
-    dataset=dict(
-        type='CustomDataset',
-        data_root=data_root,
-        data_prefix='test',
-        pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False))
+    val_dataloader,
+    dataset=dict(digits, data_prefix='test', pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
