@@ -7,8 +7,7 @@ from mmpretrain.datasets import CustomDataset
 from emoreg_mm.datasets import Abstract
 from emoreg_mm.demo import ABSTRACT_HEADER, EMOTION_RULES, make_stimuli
 
-EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
-            'disgust', 'fear', 'sadness')
+from affective_fixtures import EMOTIONS  # the canonical order
 # Abstract column -> canonical name
 CANONICAL = dict(zip(ABSTRACT_HEADER, ('amusement', 'anger', 'awe',
                                        'contentment', 'disgust',

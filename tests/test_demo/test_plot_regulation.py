@@ -7,13 +7,12 @@ import mmengine
 import torch
 from mmpretrain.structures import DataSample
 
+from affective_fixtures import EMOTIONS  # the canonical order
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 
 import plot_regulation  # noqa: E402
-
-EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
-            'disgust', 'fear', 'sadness')
 
 
 def fake_preds(n=60, num_classes=10, affect=True):

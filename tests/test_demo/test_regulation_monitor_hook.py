@@ -12,9 +12,9 @@ import emoreg_mm  # noqa: F401
 from emoreg_mm.demo import make_digits, make_stimuli
 from emoreg_mm.engine.hooks.regulation_monitor_hook import regulation_stats
 
+from affective_fixtures import EMOTIONS  # the canonical order
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
-            'disgust', 'fear', 'sadness')
 
 
 @pytest.fixture

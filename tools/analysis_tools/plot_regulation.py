@@ -31,8 +31,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-DEFAULT_EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
-                    'disgust', 'fear', 'sadness')
+from emoreg_mm.datasets.base_affective import EMOTIONS
+
 
 
 def _np(x) -> np.ndarray:
@@ -104,7 +104,7 @@ def infer_class_names(preds: List[dict], num_classes: int) -> List[str]:
 
 
 def infer_emotion_names(preds: List[dict], num: int) -> List[str]:
-    names = list(DEFAULT_EMOTIONS[:num]) if num <= len(DEFAULT_EMOTIONS) \
+    names = list(EMOTIONS[:num]) if num <= len(EMOTIONS) \
         else [str(i) for i in range(num)]
     for p in preds:
         if 'affect_class' in p and 'affect_label' in p:

@@ -17,11 +17,12 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..backbones.emotional_wrapper import EmotionalFeatures
+from ...datasets.base_affective import EMOTIONS
 from ..regulators import ALL_BRANCHES, build_regulator
 
-#: The canonical 8 emotion categories (Mikels' model).
-DEFAULT_EMOTION_CLASSES = ('amusement', 'awe', 'contentment', 'excitement',
-                           'anger', 'disgust', 'fear', 'sadness')
+#: The canonical 8 emotion categories (Mikels' model, EmoSet's order), as
+#: the affective datasets define them.
+DEFAULT_EMOTION_CLASSES = EMOTIONS
 
 
 def safe_log(x: torch.Tensor) -> torch.Tensor:
