@@ -9,14 +9,13 @@ processes.
 """
 import os
 import os.path as osp
-import socket
 import subprocess
-import sys
 
 import pytest
 import torch
 
 import affective_fixtures as fx
+from launch_utils import dist_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE1 = 'resnet18-cifar_emoset'
@@ -57,18 +56,11 @@ test_dataloader = val_dataloader
 '''
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _dist_train(config, cwd):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     out = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2'],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+        capture_output=True, text=True, env=dist_env(), cwd=cwd,
+        timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
     assert 'world size 2, backend gloo' in log

@@ -13,7 +13,6 @@ step; after 8 SGD steps we allow 1e-5 (absolute) on losses and weights.
 """
 import json
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -21,15 +20,10 @@ import pytest
 import torch
 
 from engine_configs import write_regulated_config
+from launch_utils import free_port
 from runs import REPO, env, train
 
 TOL = dict(rtol=1e-4, atol=1e-5)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -47,7 +41,7 @@ def test_two_ranks_match_one_process(tmp_path):
          '--work-dir', dist, '--cfg-options', 'train_dataloader.batch_size=2',
          f'custom_hooks.5.out_dir={dist}/rec'],
         capture_output=True, text=True, cwd=REPO, timeout=300,
-        env=env(PYTHON=sys.executable, PORT=_free_port()))
+        env=env(PYTHON=sys.executable, PORT=free_port()))
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert 'world size 2, backend gloo' in out.stdout + out.stderr
 

@@ -1,29 +1,14 @@
 """tools/dist_train.sh trains on a machine without GPUs (gloo backend)."""
-import os
 import os.path as osp
-import socket
 import subprocess
-import sys
 
 import pytest
 
+from launch_utils import dist_env
 from plain_config import plain_config  # noqa: F401  (fixture)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'dist_train.sh')
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _env(**extra):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
 
 
 @pytest.mark.slow
@@ -31,7 +16,7 @@ def test_dist_train_two_processes(tmp_path, plain_config):
     work_dir = str(tmp_path / 'work')
     out = subprocess.run(
         ['bash', SCRIPT, plain_config, '2', '--work-dir', work_dir],
-        capture_output=True, text=True, env=_env(), timeout=300)
+        capture_output=True, text=True, env=dist_env(), timeout=300)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'world size 2, backend gloo' in log
@@ -41,7 +26,7 @@ def test_dist_train_two_processes(tmp_path, plain_config):
 @pytest.mark.slow
 def test_dist_train_two_nodes(tmp_path, plain_config):
     work_dir = str(tmp_path / 'work')
-    env = _env(NNODES=2)
+    env = dist_env(NNODES=2)
     procs = [
         subprocess.Popen(
             ['bash', SCRIPT, plain_config, '1', '--work-dir', work_dir],
