@@ -25,27 +25,25 @@ def regulation_stats(rho: torch.Tensor,
         ``{prefix}affect_top/<emotion>`` (share of images whose top emotion
         it is).
     """
-    rho = rho.detach().float().flatten().cpu()
-    stats = {
-        f'{prefix}rho/mean': rho.mean().item(),
-        f'{prefix}rho/std':
-        rho.std(unbiased=False).item() if rho.numel() > 1 else 0.,
-        f'{prefix}rho/min': rho.min().item(),
-        f'{prefix}rho/max': rho.max().item(),
-    }
+    # Statistics on the tensors' device, one copy to the host: this runs
+    # every training iteration.
+    rho = rho.detach().float().flatten()
+    spread = rho.std(unbiased=False) if rho.numel() > 1 else rho.new_zeros(())
+    keys = [f'{prefix}rho/{s}' for s in ('mean', 'std', 'min', 'max')]
+    values = [torch.stack([rho.mean(), spread, rho.min(), rho.max()])]
     if affect is not None:
-        affect = affect.detach().float().cpu()
+        affect = affect.detach().float()
+        num = affect.size(1)
         names = list(emotion_classes) if emotion_classes and len(
-            emotion_classes) == affect.size(1) else [
-                str(k) for k in range(affect.size(1))
-            ]
-        mean = affect.mean(0)
-        share = torch.bincount(
-            affect.argmax(1), minlength=affect.size(1)).float() / len(affect)
-        for k, name in enumerate(names):
-            stats[f'{prefix}affect/{name}'] = mean[k].item()
-            stats[f'{prefix}affect_top/{name}'] = share[k].item()
-    return stats
+            emotion_classes) == num else [str(k) for k in range(num)]
+        keys += [f'{prefix}affect/{name}' for name in names]
+        keys += [f'{prefix}affect_top/{name}' for name in names]
+        values += [
+            affect.mean(0),
+            torch.bincount(affect.argmax(1), minlength=num).float() /
+            len(affect)
+        ]
+    return dict(zip(keys, torch.cat(values).tolist()))
 
 
 @HOOKS.register_module()
