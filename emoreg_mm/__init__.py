@@ -7,6 +7,6 @@ training without a GPU).
 """
 from .version import __version__, version_info
 from . import compat  # noqa: F401  (applies the patches on import)
-from . import datasets, engine, models  # noqa: F401  (registers components)
+from . import datasets, engine, evaluation, models  # noqa: F401
 
 __all__ = ['__version__', 'version_info']

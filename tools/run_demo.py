@@ -9,7 +9,7 @@ Usage: ``python tools/run_demo.py [--quick] [--modes ...] [--work-root DIR]``
 3. stage 2: ``tools/train.py configs/demo/tiny-resnet_<mode>_digits.py`` for
    each mode (default: baseline, const, ereg, learn-ereg);
 4. evaluation: ``tools/test.py`` of each run's last checkpoint on the test
-   split, predictions to ``<run>/preds.pkl``;
+   split, predictions to ``<run>/preds.npz``;
 5. plots of rho and the affective state (``<run>/plots/*.png``) and the
    results table (``tools/analysis_tools/results_table.py`` ->
    ``WORK_ROOT/results.md``).
@@ -208,7 +208,7 @@ class Demo:
             tests.append((f'test-{mode}', [
                 'tools/test.py', f'configs/demo/{stem}.py', '--checkpoint',
                 ckpt, '--work-dir', wd, '--out',
-                osp.join(wd, 'preds.pkl'), '--cfg-options'
+                osp.join(wd, 'preds.npz'), '--cfg-options'
             ] + self.overrides(stem, True, 0)))
         self.run_all(tests)
 
@@ -222,7 +222,7 @@ class Demo:
             wd = self.work_dir(stem)
             _, emotions = names_from_config(f'configs/demo/{stem}.py')
             paths = plot_regulation(
-                load_predictions(osp.join(wd, 'preds.pkl')),
+                load_predictions(osp.join(wd, 'preds.npz')),
                 osp.join(wd, 'plots'), emotion_names=emotions, title=mode)
             self.say(f'      {mode}: ' + ', '.join(paths))
         self.run('results_table', [

@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.evaluation.predictions import SavePredictions
 
 
 def parse_args():
@@ -27,7 +28,16 @@ def parse_args():
         '--checkpoint', dest='checkpoint_opt', help='checkpoint file')
     parser.add_argument(
         '--work-dir', help='the dir to save evaluation metrics and logs')
-    parser.add_argument('--out', help='the file to write results to')
+    parser.add_argument(
+        '--out',
+        help='the file to write results to: predictions as .npz (read '
+        'without unpickling by emoreg_mm.evaluation.load_predictions), '
+        'metrics as .json/.yaml')
+    parser.add_argument(
+        '--out-pickle',
+        action='store_true',
+        help='allow a .pkl --out (mmengine DumpResults format); a pickle '
+        'runs code when it is read, so only trusted tools should read it')
     parser.add_argument(
         '--out-item',
         choices=['metrics', 'pred'],
@@ -55,6 +65,19 @@ def parse_args():
         parser.error('a checkpoint is required (--checkpoint PATH)')
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
+    if args.out:
+        pickled = args.out.endswith(('.pkl', '.pickle'))
+        if pickled and not args.out_pickle:
+            parser.error(f'--out {args.out}: pickle files run code when they '
+                         'are read; write FILE.npz (predictions) or '
+                         'FILE.json (metrics), or pass --out-pickle to write '
+                         'a pickle anyway')
+        if args.out_pickle and not pickled:
+            parser.error('--out-pickle needs a .pkl --out')
+        if args.out_item in ('pred', None) and not pickled \
+                and not args.out.endswith('.npz'):
+            parser.error(f'--out {args.out}: predictions are written as '
+                         '.npz (or .pkl with --out-pickle)')
     return args
 
 
@@ -83,7 +106,8 @@ def main():
         else RUNNERS.build(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
+            DumpResults(out_file_path=args.out) if args.out_pickle else
+            SavePredictions(out_file_path=args.out))
     metrics = runner.test()
     # Leave together: a rank that exits while another still tears down its
     # process group can abort (seen with gloo on busy CPUs).

@@ -3,9 +3,10 @@ import os.path as osp
 import subprocess
 import sys
 
-import mmengine
 import torch
 from mmpretrain.structures import DataSample
+
+from emoreg_mm.evaluation import save_predictions
 
 from affective_fixtures import EMOTIONS  # the canonical order
 
@@ -37,11 +38,10 @@ def fake_preds(n=60, num_classes=10, affect=True):
 
 
 def test_plots_from_saved_predictions(tmp_path):
-    pkl = str(tmp_path / 'preds.pkl')
-    mmengine.dump(fake_preds(), pkl)
+    npz = save_predictions(str(tmp_path / 'preds.npz'), fake_preds())
     out = subprocess.run(
         [sys.executable, 'tools/analysis_tools/plot_regulation.py',
-         '--preds', pkl, '--out-dir', str(tmp_path / 'plots')],
+         '--preds', npz, '--out-dir', str(tmp_path / 'plots')],
         cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     for name in ('rho_hist.png', 'rho_per_class.png',
@@ -72,3 +72,33 @@ def test_baseline_predictions_rejected(tmp_path):
         assert 'baseline' in str(err)
     else:
         raise AssertionError('baseline predictions must be rejected')
+
+
+def test_pickle_preds_need_trust_flag(tmp_path):
+    """A .pkl --preds is never unpickled unless --trust-pickle is given."""
+    import mmengine
+    marker = tmp_path / 'ran'
+    pkl = str(tmp_path / 'preds.pkl')
+    mmengine.dump(_Payload(str(marker)), pkl)
+    cmd = [sys.executable, 'tools/analysis_tools/plot_regulation.py',
+           '--preds', pkl, '--out-dir', str(tmp_path / 'plots')]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    assert pkl in out.stderr and '--trust-pickle' in out.stderr
+    assert not marker.exists()
+    # A trusted pickle of DumpResults still plots.
+    mmengine.dump(fake_preds(), pkl)
+    out = subprocess.run(cmd + ['--trust-pickle'], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / 'plots' / 'rho_hist.png').is_file()
+
+
+class _Payload:
+    """Pickles into a call that creates a marker file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))

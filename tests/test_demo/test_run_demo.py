@@ -21,7 +21,7 @@ def test_run_demo_quick(tmp_path):
     assert 'main job finished' in out.stdout
     assert (root / 'results.md').is_file()
     run = root / 'tiny-resnet_learn-ereg_digits'
-    assert (run / 'preds.pkl').is_file()
+    assert (run / 'preds.npz').is_file()
     for name in ('rho_hist.png', 'rho_per_class.png',
                  'affect_per_class.png'):
         assert (run / 'plots' / name).stat().st_size > 10_000

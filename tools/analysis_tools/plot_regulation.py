@@ -2,8 +2,8 @@
 
 Usage::
 
-    # from saved predictions (python tools/test.py CONFIG CKPT --out p.pkl)
-    python tools/analysis_tools/plot_regulation.py --preds p.pkl \
+    # from saved predictions (python tools/test.py CONFIG CKPT --out p.npz)
+    python tools/analysis_tools/plot_regulation.py --preds p.npz \
         [--config CONFIG] [--out-dir DIR]
     # or run a checkpoint on the config's test dataloader first
     python tools/analysis_tools/plot_regulation.py --config CONFIG \
@@ -22,49 +22,56 @@ Class names come from ``--classes``, else the config's test dataset, else
 the images' parent folders (class-folder layouts), else the indices.
 Emotion names come from the config's ``model.head.emotion_classes``, else
 the predictions' ``affect_class``.
+
+``--preds`` reads the ``.npz`` of :mod:`emoreg_mm.evaluation.predictions`
+without unpickling. A ``.pkl`` (mmengine's ``DumpResults``) is refused
+unless ``--trust-pickle`` is given: unpickling runs any code the file holds.
 """
 import argparse
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from emoreg_mm.datasets.base_affective import EMOTIONS
 
+Predictions = Dict[str, np.ndarray]
 
 
-def _np(x) -> np.ndarray:
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
+def as_arrays(preds: Union[Predictions, Sequence[dict]]) -> Predictions:
+    """The arrays of :mod:`emoreg_mm.evaluation.predictions` (prediction
+    dicts, as the model returns them, are stacked)."""
+    if isinstance(preds, dict):
+        return preds
+    from emoreg_mm.evaluation import samples_to_arrays
+    return samples_to_arrays(preds)
 
 
-def load_predictions(path: str) -> List[dict]:
-    """The prediction dicts that ``tools/test.py --out`` dumped."""
-    import mmengine
-    preds = mmengine.load(path)
-    if not isinstance(preds, list) or not preds:
-        raise ValueError(f'{path} holds no list of predictions.')
-    return preds
+def load_predictions(path: str, trust_pickle: bool = False) -> Predictions:
+    """The predictions that ``tools/test.py --out FILE.npz`` saved (a
+    ``.pkl`` only with ``trust_pickle``)."""
+    from emoreg_mm.evaluation import load_predictions as load
+    return load(path, trust_pickle=trust_pickle)
 
 
 def predict_checkpoint(config: str, checkpoint: str,
-                       work_dir: Optional[str] = None) -> List[dict]:
+                       work_dir: Optional[str] = None) -> Predictions:
     """Run ``checkpoint`` on the test dataloader of ``config``."""
     from mmengine.config import Config
-    from mmengine.evaluator import DumpResults
     from mmengine.runner import Runner
 
     import emoreg_mm  # noqa: F401
+    from emoreg_mm.evaluation.predictions import SavePredictions
     cfg = Config.fromfile(config)
     with tempfile.TemporaryDirectory() as tmp:
         cfg.work_dir = work_dir or tmp
         cfg.load_from = checkpoint
         runner = Runner.from_cfg(cfg)
-        out = osp.join(tmp, 'preds.pkl')
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))
+        out = osp.join(tmp, 'preds.npz')
+        runner.test_evaluator.metrics.append(
+            SavePredictions(out_file_path=out))
         runner.test()
         return load_predictions(out)
 
@@ -88,51 +95,50 @@ def names_from_config(config: str):
     return classes, (list(emotions) if emotions else None)
 
 
-def infer_class_names(preds: List[dict], num_classes: int) -> List[str]:
+def infer_class_names(preds: Union[Predictions, Sequence[dict]],
+                      num_classes: int) -> List[str]:
     """Class names from the images' parent folders (class-folder layouts,
     when they map one-to-one onto the labels), else the indices."""
+    preds = as_arrays(preds)
     folders: Dict[int, set] = {}
-    for p in preds:
-        if 'img_path' in p:
-            label = int(_np(p['gt_label']).reshape(-1)[0])
-            folders.setdefault(label, set()).add(
-                osp.basename(osp.dirname(p['img_path'])))
+    if 'img_path' in preds:
+        for label, path in zip(preds['gt_label'], preds['img_path']):
+            folders.setdefault(int(label), set()).add(
+                osp.basename(osp.dirname(str(path))))
     if len(folders) == num_classes and all(
             len(v) == 1 for v in folders.values()):
         return [next(iter(folders[i])) for i in range(num_classes)]
     return [str(i) for i in range(num_classes)]
 
 
-def infer_emotion_names(preds: List[dict], num: int) -> List[str]:
+def infer_emotion_names(preds: Union[Predictions, Sequence[dict]],
+                        num: int) -> List[str]:
+    preds = as_arrays(preds)
     names = list(EMOTIONS[:num]) if num <= len(EMOTIONS) \
         else [str(i) for i in range(num)]
-    for p in preds:
-        if 'affect_class' in p and 'affect_label' in p:
-            names[int(_np(p['affect_label']).reshape(-1)[0])] = \
-                str(p['affect_class'])
+    if 'affect_class' in preds and 'affect_score' in preds:
+        for score, name in zip(preds['affect_score'], preds['affect_class']):
+            names[int(np.argmax(score))] = str(name)
     return names
 
 
-def summarize(preds: List[dict]) -> dict:
+def summarize(preds: Union[Predictions, Sequence[dict]]) -> dict:
     """Arrays: ``rho`` (N,), ``gt`` (N,), ``pred`` (N,), ``affect``
     (N, K) or None."""
-    if 'rho' not in preds[0]:
+    preds = as_arrays(preds)
+    if 'rho' not in preds:
         raise ValueError(
             'The predictions carry no rho: the model has no RegulationHead '
             '(baseline mode?). Plot a regulated run (const, ereg, '
             'learn-ereg, ...).')
-    rho = np.array([float(_np(p['rho']).reshape(-1)[0]) for p in preds])
-    gt = np.array([int(_np(p['gt_label']).reshape(-1)[0]) for p in preds])
-    pred = np.array(
-        [int(_np(p['pred_label']).reshape(-1)[0]) for p in preds])
-    affect = np.stack([_np(p['affect_score']).astype(float) for p in preds]) \
-        if 'affect_score' in preds[0] else None
-    num_classes = int(_np(preds[0]['pred_score']).size)
-    return dict(rho=rho, gt=gt, pred=pred, affect=affect,
-                num_classes=num_classes)
+    affect = preds['affect_score'].astype(float) \
+        if 'affect_score' in preds else None
+    return dict(rho=preds['rho'].astype(float), gt=preds['gt_label'],
+                pred=preds['pred_label'], affect=affect,
+                num_classes=int(preds['pred_score'].shape[1]))
 
 
-def plot_regulation(preds: List[dict],
+def plot_regulation(preds: Union[Predictions, Sequence[dict]],
                     out_dir: str,
                     class_names: Optional[Sequence[str]] = None,
                     emotion_names: Optional[Sequence[str]] = None,
@@ -142,6 +148,7 @@ def plot_regulation(preds: List[dict],
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    preds = as_arrays(preds)
     s = summarize(preds)
     rho, gt, affect = s['rho'], s['gt'], s['affect']
     num_classes = s['num_classes']
@@ -228,7 +235,13 @@ def _save(fig, path: str) -> str:
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--preds', help='predictions of tools/test.py --out')
+    parser.add_argument(
+        '--preds', help='predictions of tools/test.py --out FILE.npz')
+    parser.add_argument(
+        '--trust-pickle',
+        action='store_true',
+        help='read a .pkl --preds (mmengine DumpResults); unpickling runs '
+        'any code the file holds: only for files you trust')
     parser.add_argument('--config', help='config (names; with --checkpoint '
                         'its test dataloader is run)')
     parser.add_argument('--checkpoint', help='checkpoint to run')
@@ -247,7 +260,10 @@ def parse_args():
 def main():
     args = parse_args()
     if args.preds:
-        preds = load_predictions(args.preds)
+        try:
+            preds = load_predictions(args.preds, args.trust_pickle)
+        except ValueError as err:
+            raise SystemExit(f'plot_regulation: {err}')
         out_dir = args.out_dir or osp.dirname(osp.abspath(args.preds))
     else:
         preds = predict_checkpoint(args.config, args.checkpoint)

@@ -1,0 +1,254 @@
+"""Predictions on disk that load without unpickling.
+
+``tools/test.py --out FILE.npz`` writes the test predictions with
+:func:`save_predictions`; the project's tools read them back with
+:func:`load_predictions`. The file is a NumPy ``.npz`` archive holding only
+numeric and fixed-width string arrays, read with ``allow_pickle=False``, so
+opening a predictions file a colleague sent cannot run code. Keys:
+
+==================  ========  ===============================================
+key                 shape     meaning
+==================  ========  ===============================================
+``sample_idx``      (N,)      index of the image in the test dataset
+``gt_label``        (N,)      ground-truth class
+``pred_label``      (N,)      predicted class
+``pred_score``      (N, C)    class scores
+``rho``             (N,)      regulation weight (RegulationHead only)
+``affect_score``    (N, K)    affective state a(x) (emotional encoder only)
+``affect_class``    (N,)      name of the top emotion (str)
+``img_path``        (N,)      image file (str), where the dataset gives one
+==================  ========  ===============================================
+
+A ``.pkl`` (mmengine's ``DumpResults`` format, a pickled list of dicts) is
+read only with ``trust_pickle=True``: unpickling a file runs whatever code
+it holds.
+"""
+import os
+import os.path as osp
+import tempfile
+import zipfile
+from typing import Any, Dict, Mapping, Sequence
+
+import numpy as np
+
+REQUIRED_KEYS = ('sample_idx', 'gt_label', 'pred_label', 'pred_score')
+OPTIONAL_KEYS = ('rho', 'affect_score', 'affect_class', 'img_path')
+PICKLE_SUFFIXES = ('.pkl', '.pickle')
+
+
+class PredictionsFileError(ValueError):
+    """A predictions file is missing, malformed or needs unpickling."""
+
+
+def _np(x: Any) -> np.ndarray:
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _as_dict(sample: Any) -> Mapping:
+    return sample.to_dict() if hasattr(sample, 'to_dict') else sample
+
+
+def samples_to_arrays(samples: Sequence[Any]) -> Dict[str, np.ndarray]:
+    """Stack prediction samples into the arrays of this module's format.
+
+    Args:
+        samples (Sequence[dict | DataSample]): What the model's
+            ``predict`` returns (or ``DataSample.to_dict()`` of it), one per
+            image.
+
+    Returns:
+        dict[str, numpy.ndarray]: The keys of the module docstring; optional
+        keys only where every sample has them.
+    """
+    samples = [_as_dict(s) for s in samples]
+    if not samples:
+        raise PredictionsFileError('no predictions to save')
+    for key in ('gt_label', 'pred_label', 'pred_score'):
+        missing = [i for i, s in enumerate(samples) if key not in s]
+        if missing:
+            raise PredictionsFileError(
+                f'{len(missing)} prediction(s) lack {key!r} (first: sample '
+                f'{missing[0]}); expected DataSample predictions of a '
+                'classifier.')
+
+    def scalar(s, key, dtype):
+        return _np(s[key]).reshape(-1)[0].astype(dtype)
+
+    out = {
+        'sample_idx': np.array([
+            int(_np(s['sample_idx']).reshape(-1)[0]) if 'sample_idx' in s
+            else i for i, s in enumerate(samples)
+        ], dtype=np.int64),
+        'gt_label': np.array([scalar(s, 'gt_label', np.int64)
+                              for s in samples]),
+        'pred_label': np.array([scalar(s, 'pred_label', np.int64)
+                                for s in samples]),
+        'pred_score': np.stack([_np(s['pred_score']).astype(np.float32)
+                                for s in samples]),
+    }
+    if all('rho' in s for s in samples):
+        out['rho'] = np.array([scalar(s, 'rho', np.float32)
+                               for s in samples])
+    if all('affect_score' in s for s in samples):
+        out['affect_score'] = np.stack(
+            [_np(s['affect_score']).astype(np.float32) for s in samples])
+    for key in ('affect_class', 'img_path'):
+        if all(key in s for s in samples):
+            out[key] = np.array([str(s[key]) for s in samples], dtype=str)
+    return out
+
+
+def save_predictions(path: str, samples: Sequence[Any]) -> str:
+    """Write predictions to ``path`` (``.npz``), atomically.
+
+    The archive is written under a temporary name in the same folder,
+    flushed to disk and renamed over ``path``, so a reader never sees a
+    partial file.
+
+    Args:
+        path (str): Output file; must end with ``.npz``.
+        samples (Sequence[dict | DataSample]): Predictions, one per image.
+
+    Returns:
+        str: ``path``.
+    """
+    if not path.endswith('.npz'):
+        raise PredictionsFileError(
+            f'{path}: predictions are saved as .npz (loads without '
+            'unpickling); give a file name ending in .npz')
+    arrays = samples_to_arrays(samples)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    if missing:
+        raise PredictionsFileError(
+            f'{path}: not a predictions file: missing key(s) {missing} '
+            f'(expected {list(REQUIRED_KEYS)})')
+    n = len(arrays['gt_label'])
+    for key, value in arrays.items():
+        if value.dtype.kind not in 'biufU':
+            raise PredictionsFileError(
+                f'{path}: {key!r} has dtype {value.dtype}; expected numbers '
+                'or strings')
+        if value.ndim == 0 or value.shape[0] != n:
+            raise PredictionsFileError(
+                f'{path}: {key!r} has shape {value.shape}; expected {n} rows '
+                'like gt_label')
+    if arrays['pred_score'].ndim != 2:
+        raise PredictionsFileError(
+            f'{path}: pred_score has shape {arrays["pred_score"].shape}; '
+            'expected (N, C)')
+
+
+def load_predictions(path: str,
+                     trust_pickle: bool = False) -> Dict[str, np.ndarray]:
+    """Read predictions written by :func:`save_predictions`.
+
+    Args:
+        path (str): A ``.npz`` file of :func:`save_predictions`, or a
+            ``.pkl`` of mmengine's ``DumpResults`` (only with
+            ``trust_pickle``).
+        trust_pickle (bool): Unpickle a ``.pkl``/``.pickle`` file. Only for
+            files you trust: unpickling runs the code a file holds.
+            Defaults to False.
+
+    Returns:
+        dict[str, numpy.ndarray]: The arrays of the module docstring.
+
+    Raises:
+        PredictionsFileError: the file is missing, malformed, or a pickle
+            without ``trust_pickle``; the message names the file.
+    """
+    if not osp.isfile(path):
+        raise PredictionsFileError(f'{path}: predictions file not found')
+    if path.endswith(PICKLE_SUFFIXES):
+        if not trust_pickle:
+            raise PredictionsFileError(
+                f'{path}: a pickle file; reading it would run any code it '
+                'holds. Write predictions as .npz (tools/test.py --out '
+                'FILE.npz), or, for a file you trust, pass trust_pickle=True '
+                '(--trust-pickle on the command line).')
+        import mmengine
+        try:
+            samples = mmengine.load(path, file_format='pkl')
+        except Exception as err:
+            raise PredictionsFileError(
+                f'{path}: not a readable pickle of predictions '
+                f'({type(err).__name__}: {err})') from None
+        if not isinstance(samples, list):
+            raise PredictionsFileError(
+                f'{path}: holds {type(samples).__name__}; expected the list '
+                'of prediction dicts that DumpResults writes')
+        try:
+            arrays = samples_to_arrays(samples)
+        except PredictionsFileError as err:
+            raise PredictionsFileError(f'{path}: {err}') from None
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile,
+                KeyError) as err:
+            raise PredictionsFileError(
+                f'{path}: not a predictions .npz archive readable without '
+                f'unpickling ({type(err).__name__}: {err})') from None
+    _check(path, arrays)
+    return arrays
+
+
+def _metric_base():
+    from mmengine.evaluator import BaseMetric
+    return BaseMetric
+
+
+class SavePredictions(_metric_base()):
+    """Metric that saves the test predictions with :func:`save_predictions`.
+
+    The ``.npz`` counterpart of mmengine's ``DumpResults``: predictions of
+    every rank are gathered and rank 0 writes ``out_file_path``.
+
+    Args:
+        out_file_path (str): Output ``.npz`` file.
+        collect_device (str): Device to gather results on, ``'cpu'`` or
+            ``'gpu'``. Defaults to ``'cpu'``.
+    """
+
+    def __init__(self, out_file_path: str,
+                 collect_device: str = 'cpu') -> None:
+        super().__init__(collect_device=collect_device)
+        if not out_file_path.endswith('.npz'):
+            raise PredictionsFileError(
+                f'{out_file_path}: SavePredictions writes .npz files')
+        self.out_file_path = out_file_path
+
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        """Keep the arrays of each prediction, on the CPU."""
+        self.results.extend(
+            {k: v[0] for k, v in samples_to_arrays([s]).items()}
+            for s in data_samples)
+
+    def compute_metrics(self, results: list) -> dict:
+        """Write the gathered predictions (rank 0)."""
+        from mmengine.logging import print_log
+        save_predictions(self.out_file_path, results)
+        print_log(f'Predictions saved to {self.out_file_path}',
+                  logger='current')
+        return {}

@@ -1,0 +1,116 @@
+"""Predictions saved by tools/test.py load without unpickling."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+from emoreg_mm.evaluation import (PredictionsFileError, load_predictions,
+                                  save_predictions)
+from emoreg_mm.evaluation.predictions import SavePredictions
+
+
+def samples(n=5, affect=True):
+    out = []
+    for i in range(n):
+        s = DataSample().set_gt_label(i % 3)
+        s.set_pred_score(torch.tensor([0.2, 0.5, 0.3]) + i)
+        s.set_pred_label(1)
+        s.set_field(i + 10, 'sample_idx', field_type='metainfo')
+        s.set_field(torch.tensor(0.25 * i), 'rho')
+        if affect:
+            s.set_field(torch.full((8, ), i / 8.), 'affect_score')
+            s.set_field('awe', 'affect_class')
+        out.append(s)
+    return out
+
+
+def test_round_trip_and_atomic(tmp_path):
+    path = save_predictions(str(tmp_path / 'p.npz'), samples())
+    assert os.listdir(tmp_path) == ['p.npz']  # no temporary file left
+    p = load_predictions(path)
+    assert p['sample_idx'].tolist() == [10, 11, 12, 13, 14]
+    assert p['gt_label'].tolist() == [0, 1, 2, 0, 1]
+    assert p['pred_label'].tolist() == [1] * 5
+    assert p['pred_score'].shape == (5, 3)
+    np.testing.assert_allclose(p['pred_score'][4], [4.2, 4.5, 4.3],
+                               rtol=1e-6)
+    np.testing.assert_allclose(p['rho'], [0, .25, .5, .75, 1.])
+    assert p['affect_score'].shape == (5, 8)
+    assert p['affect_class'].tolist() == ['awe'] * 5
+    # Optional keys appear only where the model produced them.
+    q = load_predictions(save_predictions(str(tmp_path / 'q.npz'),
+                                          samples(affect=False)))
+    assert 'affect_score' not in q and 'affect_class' not in q
+
+
+def test_metric_gathers_and_writes(tmp_path):
+    metric = SavePredictions(str(tmp_path / 'm.npz'))
+    metric.dataset_meta = {}
+    all_samples = samples(4)
+    metric.process({}, [s.to_dict() for s in all_samples[:2]])
+    metric.process({}, [s.to_dict() for s in all_samples[2:]])
+    assert metric.evaluate(4) == {}
+    assert load_predictions(str(tmp_path / 'm.npz'))['sample_idx'].tolist() \
+        == [10, 11, 12, 13]
+
+
+class _Payload:
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+def test_pickle_needs_trust(tmp_path):
+    import mmengine
+    marker = tmp_path / 'ran'
+    pkl = str(tmp_path / 'p.pkl')
+    mmengine.dump(_Payload(str(marker)), pkl)
+    with pytest.raises(PredictionsFileError) as err:
+        load_predictions(pkl)
+    assert pkl in str(err.value) and 'trust_pickle' in str(err.value)
+    assert not marker.exists()
+    mmengine.dump([s.to_dict() for s in samples()], pkl)
+    assert load_predictions(pkl, trust_pickle=True)['rho'].shape == (5, )
+
+
+def test_object_array_in_npz_is_not_unpickled(tmp_path):
+    marker = tmp_path / 'ran'
+    path = str(tmp_path / 'evil.npz')
+    obj = np.empty(1, dtype=object)
+    obj[0] = _Payload(str(marker))
+    np.savez(path, gt_label=obj)
+    with pytest.raises(PredictionsFileError, match='evil.npz'):
+        load_predictions(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('content,reason', [
+    (b'', 'not a predictions .npz'),
+    (os.urandom(300), 'not a predictions .npz'),
+])
+def test_damaged_files_named(tmp_path, content, reason):
+    path = tmp_path / 'bad.npz'
+    path.write_bytes(content)
+    with pytest.raises(PredictionsFileError, match=reason) as err:
+        load_predictions(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_wrong_keys_and_shapes(tmp_path):
+    path = str(tmp_path / 'x.npz')
+    np.savez(path, gt_label=np.zeros(3))
+    with pytest.raises(PredictionsFileError, match='missing key'):
+        load_predictions(path)
+    np.savez(path, sample_idx=np.arange(3), gt_label=np.zeros(3),
+             pred_label=np.zeros(2), pred_score=np.zeros((3, 2)))
+    with pytest.raises(PredictionsFileError, match="'pred_label' has shape"):
+        load_predictions(path)
+    with pytest.raises(PredictionsFileError, match='not found'):
+        load_predictions(str(tmp_path / 'none.npz'))
+    with pytest.raises(PredictionsFileError, match='.npz'):
+        save_predictions(str(tmp_path / 'p.pkl'), samples())
