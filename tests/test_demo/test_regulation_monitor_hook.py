@@ -1,4 +1,5 @@
-"""RegulationMonitorHook writes rho / affect scalars into the JSON log."""
+"""RegulationMonitorHook: rho mean / std in the log line, every statistic
+in the visualizer's scalars.json."""
 import glob
 import json
 import os.path as osp
@@ -63,6 +64,12 @@ def _records(work_dir):
         return [json.loads(line) for line in f]
 
 
+def _log_lines(work_dir):
+    path, = glob.glob(osp.join(str(work_dir), '2*', '2*.log'))
+    with open(path) as f:
+        return f.read().splitlines()
+
+
 def test_hook_logs_rho_and_affect(tmp_path, one_thread):
     stimuli = make_stimuli(str(tmp_path / 'abstract'), per_emotion=2,
                            size=32)
@@ -90,11 +97,22 @@ def test_hook_logs_rho_and_affect(tmp_path, one_thread):
         extra={'model.backbone.emotional_checkpoint': str(stage1)},
         data=digits)
     records = _records(work_dir)
-    train = [r for r in records if 'loss' in r]
-    val = [r for r in records if 'accuracy/top1' in r]
+    # The LoggerHook's record and the hook's visualizer-only record of a
+    # step, merged (each key written once per step); validation steps count
+    # epochs, training steps iterations.
+    merged = {}
+    for r in records:
+        kind = 'val' if any(k.startswith('val_') or k == 'accuracy/top1'
+                            for k in r) else 'train'
+        into = merged.setdefault((kind, r['step']), {})
+        assert not set(r) & set(into) - {'step'}, (r, into)
+        into.update(r)
+    train = [r for (kind, _), r in merged.items() if kind == 'train']
+    val = [r for (kind, _), r in merged.items() if kind == 'val']
     assert train and val
-    for key in ('rho/mean', 'rho/std', 'rho/min', 'rho/max'):
+    for key in ('rho', 'rho/mean', 'rho/std', 'rho/min', 'rho/max'):
         assert key in train[-1], train[-1].keys()
+    assert abs(train[-1]['rho'] - train[-1]['rho/mean']) < 1e-6
     for e in EMOTIONS:
         assert f'affect/{e}' in train[-1]
         assert f'val_affect/{e}' in val[-1]
@@ -104,6 +122,19 @@ def test_hook_logs_rho_and_affect(tmp_path, one_thread):
     assert abs(sum(val[-1][f'val_affect/{e}'] for e in EMOTIONS) - 1) < 1e-4
     assert abs(sum(val[-1][f'val_affect_top/{e}'] for e in EMOTIONS) -
                1) < 1e-4
+
+    # The log lines keep loss, lr, rho mean / std; the per-emotion
+    # statistics are only in the visualizer's records.
+    log = _log_lines(work_dir)
+    line = [x for x in log if 'Epoch(train)' in x][-1]
+    val_line = [x for x in log if 'Epoch(val)' in x and 'accuracy' in x][-1]
+    for key in ('lr:', 'loss:', ' rho:', 'rho/std:'):
+        assert key in line, line
+    for key in ('val_rho/mean:', 'val_rho/std:'):
+        assert key in val_line, val_line
+    for text in (line, val_line):
+        assert 'affect' not in text and 'rho/min' not in text, text
+        assert 'rho/mean: ' not in text.replace('val_rho/mean: ', ''), text
 
     # baseline (no RegulationHead): the hook stays silent, training works
     base = tmp_path / 'baseline'

@@ -2,7 +2,7 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.hooks import Hook
+from mmengine.hooks import Hook, LoggerHook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
@@ -46,23 +46,32 @@ def regulation_stats(rho: torch.Tensor,
     return dict(zip(keys, torch.cat(values).tolist()))
 
 
+#: Statistics that stay in the log line (with the prefix); the rest of
+#: :func:`regulation_stats` goes only to the visualizer backends.
+LINE_STATS = ('rho/mean', 'rho/std')
+
+
 @HOOKS.register_module()
 class RegulationMonitorHook(Hook):
     """Log rho and the affective state during training, validation, test.
 
-    The scalars go through the message hub, so the LoggerHook prints them and
-    every visualizer backend (``vis_data/scalars.json``, TensorBoard, ...)
-    records them:
+    The log line keeps what is read at a glance, the mean and spread of rho;
+    every statistic of :func:`regulation_stats` goes to the visualizer
+    backends (``vis_data/scalars.json``, TensorBoard, ...):
 
-    * training, every iteration (the logger averages over its interval):
-      ``rho/mean``, ``rho/std``, ``rho/min``, ``rho/max`` of the batch and,
-      when the model has an emotional encoder, ``affect/<emotion>`` (mean
-      affect score) and ``affect_top/<emotion>`` (share of the batch whose
-      top emotion it is). Read from a forward hook on the head's regulator
-      (no change to the model); the head's own loss dict logs ``rho``.
+    * training: per iteration (read from a forward hook on the head's
+      regulator, no change to the model) ``rho/mean``, ``rho/std``,
+      ``rho/min``, ``rho/max`` of the batch and, when the model has an
+      emotional encoder, ``affect/<emotion>`` (mean affect score) and
+      ``affect_top/<emotion>`` (share of the batch whose top emotion it
+      is). The log line shows ``rho/std`` next to the head's own ``rho``
+      (the batch mean, from its loss dict; ``rho/mean`` when the head does
+      not log it); the others are averaged over the LoggerHook's interval
+      and written at its steps.
     * validation / test, once per evaluation over all images: the same with
       the prefix ``val_`` / ``test_``, from the predictions' ``rho`` and
-      ``affect_score``.
+      ``affect_score``; the line shows ``val_rho/mean`` and ``val_rho/std``
+      (``test_`` ...).
 
     Models without a ``RegulationHead`` (``baseline``) log nothing.
 
@@ -80,6 +89,9 @@ class RegulationMonitorHook(Hook):
         self._batch: Optional[tuple] = None
         self._rho: List[torch.Tensor] = []
         self._affect: List[torch.Tensor] = []
+        self._sums: Dict[str, float] = {}
+        self._count = 0
+        self._interval, self._by_epoch = 1, True
         self.emotion_classes: Sequence[str] = ()
 
     @staticmethod
@@ -90,6 +102,12 @@ class RegulationMonitorHook(Hook):
         return head if hasattr(head, 'regulator') else None
 
     def before_run(self, runner) -> None:
+        # Write the visualizer-only statistics at the LoggerHook's steps.
+        logger = next(
+            (h for h in runner.hooks if isinstance(h, LoggerHook)), None)
+        if logger is not None:
+            self._interval = logger.interval
+            self._by_epoch = logger.log_metric_by_epoch
         head = self._head(runner)
         if head is None:
             return
@@ -110,6 +128,9 @@ class RegulationMonitorHook(Hook):
                            if isinstance(affect, torch.Tensor) else None)
 
     # training ------------------------------------------------------------
+    def before_train_epoch(self, runner) -> None:
+        self._sums, self._count = {}, 0
+
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         self._batch = None
 
@@ -122,9 +143,22 @@ class RegulationMonitorHook(Hook):
             return
         rho, affect = self._batch
         self._batch = None
-        for key, value in regulation_stats(rho, affect,
-                                           self.emotion_classes).items():
-            runner.message_hub.update_scalar(f'train/{key}', value)
+        stats = regulation_stats(rho, affect, self.emotion_classes)
+        # The head's loss dict logs the batch mean as ``rho`` already.
+        line = ('rho/std', ) if 'rho' in (outputs or {}) else LINE_STATS
+        for key in line:
+            runner.message_hub.update_scalar(f'train/{key}', stats[key])
+        for key, value in stats.items():
+            self._sums[key] = self._sums.get(key, 0.0) + value
+        self._count += 1
+        if self.every_n_inner_iters(batch_idx, self._interval) or \
+                self.end_of_epoch(runner.train_dataloader, batch_idx):
+            # Keys as the LoggerHook writes them: without 'train/'.
+            runner.visualizer.add_scalars(
+                {k: v / self._count
+                 for k, v in self._sums.items() if k not in line},
+                step=runner.iter + 1)
+            self._sums, self._count = {}, 0
 
     # validation / test ---------------------------------------------------
     def _reset(self, runner) -> None:
@@ -147,9 +181,17 @@ class RegulationMonitorHook(Hook):
         affect = torch.cat(self._affect) if len(self._affect) == len(
             self._rho) else None
         self._reset(runner)
-        for key, value in regulation_stats(rho, affect, self.emotion_classes,
-                                           f'{mode}_').items():
-            runner.message_hub.update_scalar(f'{mode}/{key}', value)
+        stats = regulation_stats(rho, affect, self.emotion_classes,
+                                 f'{mode}_')
+        line = [f'{mode}_{key}' for key in LINE_STATS]
+        for key in line:
+            runner.message_hub.update_scalar(f'{mode}/{key}', stats[key])
+        # The step of the LoggerHook's record of this evaluation.
+        loop = runner._train_loop
+        step = 0 if mode == 'test' or loop is None or isinstance(
+            loop, dict) else runner.epoch if self._by_epoch else runner.iter
+        runner.visualizer.add_scalars(
+            {k: v for k, v in stats.items() if k not in line}, step=step)
 
     def before_val_epoch(self, runner) -> None:
         self._reset(runner)
