@@ -29,6 +29,12 @@ openmim looks for ``configs/``, ``tools/`` and ``model-index.yml`` in
   Nothing else reads its first line alone: pip and importlib ignore it or
   read every line. Regular wheels keep the plain ``top_level.txt``.
   ``tests/test_packaging/test_mim.py`` checks both install kinds.
+* Config names: mim finds a config only by a file named exactly as typed,
+  so ``.mim/names/`` holds one marker file per leaf config, named as
+  ``mim search`` lists it (``mim train emoreg_mm vit-b16_learn-ereg_cifar100``
+  without ``.py``); the tools resolve the name (``emoreg_mm.config_names``).
+  An editable install writes them at install time: reinstall after adding a
+  leaf config to train it by name through mim.
 """
 import os
 import os.path as osp
@@ -80,9 +86,43 @@ def _clear(path):
         shutil.rmtree(path)
 
 
+def leaf_config_names():
+    """``configs/<collection>/<name>.py`` -> (name, relative path); the
+    leaves ``tools/misc/gen_metafiles.py`` lists, i.e. what mim search
+    shows."""
+    root = osp.join(HERE, 'configs')
+    found = []
+    for folder in sorted(os.listdir(root)) if osp.isdir(root) else []:
+        if folder.startswith(('_', '.')) or not osp.isdir(
+                osp.join(root, folder)):
+            continue
+        for fname in sorted(os.listdir(osp.join(root, folder))):
+            if fname.endswith('.py') and not fname.startswith(('_', '.')):
+                found.append((fname[:-3], f'configs/{folder}/{fname}'))
+    return found
+
+
+def write_config_names(mim_dir):
+    """One marker file per leaf config, named as mim search lists it.
+
+    mim train/test look for a file named exactly as typed, so without these
+    ``mim train emoreg_mm NAME`` (no ``.py``) finds nothing. mim passes the
+    marker's path to the tools, which read a path without extension as a
+    config name (:func:`emoreg_mm.config_names.resolve_config`).
+    """
+    names_dir = osp.join(mim_dir, 'names')
+    _clear(names_dir)
+    os.makedirs(names_dir)
+    for name, rel in leaf_config_names():
+        with open(osp.join(names_dir, name), 'w') as f:
+            f.write(f'emoreg_mm config name of {rel}\n')
+
+
 def write_mim_files(mim_dir, link):
-    """Fill ``mim_dir`` with :data:`MIM_FILES`: symlinks or copies."""
+    """Fill ``mim_dir`` with :data:`MIM_FILES` (symlinks or copies) and the
+    config name markers."""
     os.makedirs(mim_dir, exist_ok=True)
+    write_config_names(mim_dir)
     for name in MIM_FILES:
         src, dst = osp.join(HERE, name), osp.join(mim_dir, name)
         _clear(dst)
@@ -167,6 +207,7 @@ if __name__ == '__main__':
             'tests': parse_requirements('requirements/tests.txt'),
             'mim': parse_requirements('requirements/mminstall.txt'),
             'demo': parse_requirements('requirements/demo.txt'),
+            'diffusion': parse_requirements('requirements/diffusion.txt'),
         },
         cmdclass=cmdclass,
         zip_safe=False)

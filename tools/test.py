@@ -17,12 +17,16 @@ from mmengine.runner import Runner
 
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.config_names import resolve_config
 from emoreg_mm.evaluation.predictions import SavePredictions
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
-    parser.add_argument('config', help='test config file path')
+    parser.add_argument(
+        'config',
+        help='test config file path, or a config name as `mim search '
+        'emoreg_mm` lists it')
     parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
     parser.add_argument(
         '--checkpoint', dest='checkpoint_opt', help='checkpoint file')
@@ -57,6 +61,10 @@ def parse_args():
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    try:
+        args.config = resolve_config(args.config)
+    except FileNotFoundError as err:
+        parser.error(str(err))
     if args.checkpoint and args.checkpoint_opt:
         parser.error('give the checkpoint once, positionally or with '
                      '--checkpoint')

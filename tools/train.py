@@ -17,13 +17,17 @@ from mmengine.runner import Runner
 
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.config_names import resolve_config
 from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
                                      check_cfg_options, check_work_dir)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
-    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        'config',
+        help='train config file path, or a config name as `mim search '
+        'emoreg_mm` lists it')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
@@ -66,6 +70,10 @@ def parse_args():
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    try:
+        args.config = resolve_config(args.config)
+    except FileNotFoundError as err:
+        parser.error(str(err))
     return args
 
 
