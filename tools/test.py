@@ -2,11 +2,16 @@
 
 The command-line interface is mmpretrain's ``tools/test.py``; the
 checkpoint may also be given as the second positional argument. It loads
-through torch's safe loader (see :mod:`emoreg_mm.compat.checkpoint`).
+through torch's safe loader (see :mod:`emoreg_mm.compat.checkpoint`), and
+every weight must fit the model (``--non-strict`` evaluates anyway).
+``--out FILE.npz`` saves the predictions in a file that loads without
+unpickling (:mod:`emoreg_mm.evaluation.predictions`); a ``.pkl`` (mmengine's
+``DumpResults``) only with ``--out-pickle``.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 
 import mmengine
 import torch
@@ -16,7 +21,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
-from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
+                              ddp_wrapper_cfg)
 from emoreg_mm.config_names import resolve_config
 from emoreg_mm.evaluation.predictions import SavePredictions
 
@@ -53,6 +59,12 @@ def parse_args():
         help='override settings in the config, as key=value pairs')
     parser.add_argument(
         '--amp', action='store_true', help='enable mixed-precision test')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='evaluate even if the checkpoint does not fit the model '
+        '(missing, unexpected or differently shaped weights are skipped '
+        'with a warning); by default that is an error')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -97,7 +109,8 @@ def merge_args(cfg, args):
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    # Strict loading happens in main(); --non-strict keeps mmengine's.
+    cfg.load_from = args.checkpoint if args.non_strict else None
     if args.amp:
         cfg.test_cfg.fp16 = True
     if args.cfg_options is not None:
@@ -107,11 +120,31 @@ def merge_args(cfg, args):
     return cfg
 
 
+def load_strict(runner, checkpoint: str, config: str) -> None:
+    """Load ``checkpoint`` into the model, every weight; exit with a clear
+    error naming the file when it cannot be read or does not fit."""
+    try:
+        runner.load_checkpoint(checkpoint, strict=True)
+    except (FileNotFoundError, DamagedCheckpointError,
+            UnsafeCheckpointError) as err:
+        sys.exit(f'tools/test.py: error: {err}')
+    except RuntimeError as err:
+        detail = ' '.join(str(err).split())
+        if len(detail) > 800:
+            detail = detail[:800] + ' ...'
+        sys.exit(f'tools/test.py: error: checkpoint {checkpoint} does not fit '
+                 f'the model of {config} (another architecture or number of '
+                 f'classes?): {detail}. Pass --non-strict to evaluate with '
+                 'the weights that do fit.')
+
+
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    if not args.non_strict:
+        load_strict(runner, args.checkpoint, args.config)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out) if args.out_pickle else

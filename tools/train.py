@@ -8,6 +8,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
 
 import torch
 from mmengine.config import Config, DictAction
@@ -20,6 +21,9 @@ from emoreg_mm.compat import ddp_wrapper_cfg
 from emoreg_mm.config_names import resolve_config
 from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
                                      check_cfg_options, check_work_dir)
+from emoreg_mm.engine.runner.resume import (describe_resume,
+                                            find_resumable_checkpoint)
+from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
 
 
 def parse_args():
@@ -35,7 +39,9 @@ def parse_args():
         type=str,
         const='auto',
         help='resume from the given checkpoint, or with no value from the '
-        'latest checkpoint in the work directory')
+        'checkpoint last_checkpoint names in the work directory (the newest '
+        'intact one if that file is missing or damaged, with a warning; '
+        'from scratch, with a warning, when there is none)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -107,15 +113,35 @@ def merge_args(cfg, args):
     return cfg
 
 
+def resolve_resume(cfg, args):
+    """``--resume`` without a file: the checkpoint ``last_checkpoint``
+    names if intact, else the newest intact one; none: start from scratch.
+    Returns the warning to log, or None."""
+    if args.resume != 'auto':
+        return None
+    chosen, skipped = find_resumable_checkpoint(cfg.work_dir)
+    cfg.resume, cfg.load_from = chosen is not None, chosen
+    return describe_resume(cfg.work_dir, chosen, skipped)
+
+
 def main():
     args = parse_args()
+    notes = []
     try:
         cfg = merge_args(Config.fromfile(args.config), args)
         check_work_dir(cfg.work_dir)  # before building anything heavy
+        if launcher_rank() == 0:  # the ranks of one job share the work dir
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                WorkDirLock(cfg.work_dir).acquire()
+            notes += [str(w.message) for w in caught]
+        notes.append(resolve_resume(cfg, args))
     except (ConfigKeyError, WorkDirError) as err:
         sys.exit(f'tools/train.py: error: {err}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    for note in filter(None, notes):
+        runner.logger.warning(note)
     if runner.distributed:
         runner.logger.info(
             f'Distributed training: world size {get_world_size()}, '

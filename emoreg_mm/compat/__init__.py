@@ -13,8 +13,8 @@ Applied once when :mod:`emoreg_mm` is imported:
 from mmengine.config.utils import MODULE2PACKAGE
 
 from . import checkpoint, dist, offline
-from .checkpoint import (UnsafeCheckpointError, convert_trusted, safe_load,
-                         to_plain)
+from .checkpoint import (DamagedCheckpointError, UnsafeCheckpointError,
+                         convert_trusted, safe_load, to_plain)
 from .dist import ddp_wrapper_cfg
 
 checkpoint.apply()
@@ -23,6 +23,6 @@ offline.apply()
 MODULE2PACKAGE.setdefault('emoreg_mm', 'emoreg_mm')
 
 __all__ = [
-    'UnsafeCheckpointError', 'convert_trusted', 'safe_load', 'to_plain',
-    'ddp_wrapper_cfg'
+    'DamagedCheckpointError', 'UnsafeCheckpointError', 'convert_trusted',
+    'safe_load', 'to_plain', 'ddp_wrapper_cfg'
 ]

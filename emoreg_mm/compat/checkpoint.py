@@ -4,29 +4,41 @@ mmengine 0.10.7 saves the message hub's :class:`HistoryBuffer` objects as
 pickled instances, and their pickles call ``builtins.getattr``. Allow-listing
 ``getattr`` would let a crafted file reach any module's globals, so instead:
 
-- :func:`history_to_plain` / :func:`plain_to_history` turn the message hub's
-  history into plain lists when a checkpoint is saved and back when it is
-  loaded, so the checkpoints the Runner writes hold only tensors, containers
-  and numbers;
+- :func:`save_checkpoint` (what the Runner saves through) writes the message
+  hub's history and every numpy value as plain lists and numbers, so the
+  checkpoints this plugin writes hold only tensors, containers and numbers
+  and need no global at all; it writes atomically (temporary file in the
+  same folder, fsync, rename), so a kill or a full disk never leaves a
+  partial file under the checkpoint's name. ``MessageHub.state_dict()``
+  itself is untouched: the conversion happens only inside the checkpoint,
+  and ``MessageHub.load_state_dict`` rebuilds the :class:`HistoryBuffer`
+  objects (statistics methods included);
 - :func:`safe_load` is the loader mmengine uses for local files: it keeps
-  ``weights_only=True``, allows a few inert numpy types and refuses anything
-  else with an :class:`UnsafeCheckpointError` that names the globals and the
-  file;
+  ``weights_only=True`` with no extra global (not even numpy's: a forged
+  ``numpy.dtype`` can make numpy read file bytes as object pointers) and
+  refuses anything else with an :class:`UnsafeCheckpointError` that names
+  the globals and the file; empty, truncated or corrupted files give a
+  :class:`DamagedCheckpointError` naming the file and what is wrong;
+- ``Runner.resume`` never executes the config string stored in a
+  checkpoint (mmengine passes ``meta['config']`` to ``Config.fromstring``):
+  what it reads from it comes from the running config instead;
 - ``tools/misc/convert_checkpoint.py`` rewrites a stock mmengine checkpoint
-  that the user trusts into the safe form (:func:`convert_trusted`).
+  that the user trusts into the safe form (:func:`convert_trusted`); even
+  there numpy arrays and dtypes are rebuilt by checked stand-ins, never by
+  numpy's own unpickling.
 """
+import errno
+import os
 import os.path as osp
 import pickle
-from typing import Any, Dict, List, Optional
+import shutil
+import tempfile
+import zipfile
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
-
-# Inert numpy types: constructing them runs no user-chosen code.
-_NUMPY_SAFE = [np.ndarray, np.dtype, np._core.multiarray._reconstruct,
-               np._core.multiarray.scalar] + [
-                   getattr(np.dtypes, name) for name in np.dtypes.__all__]
 
 # Marker of a HistoryBuffer turned into plain data.
 _HISTORY_KEY = '__history_buffer__'
@@ -38,32 +50,44 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint asks for globals that the safe loader does not allow."""
 
 
+class DamagedCheckpointError(ValueError):
+    """A checkpoint file is empty, truncated or corrupted."""
+
+
 def history_to_plain(buffer: HistoryBuffer) -> dict:
     """Return ``buffer`` as a dict of plain lists and numbers."""
     return {
         _HISTORY_KEY: True,
-        'log_history': np.asarray(buffer._log_history).tolist(),
-        'count_history': np.asarray(buffer._count_history).tolist(),
+        'log_history': _plain_array(buffer._log_history),
+        'count_history': _plain_array(buffer._count_history),
         'max_length': int(buffer.max_length),
+        'statistics': sorted(buffer._statistics_methods),
     }
 
 
 def plain_to_history(value: Any) -> Any:
-    """Rebuild a :class:`HistoryBuffer` from :func:`history_to_plain`."""
-    if isinstance(value, dict) and value.get(_HISTORY_KEY):
-        return HistoryBuffer(value['log_history'], value['count_history'],
-                             value['max_length'])
-    return value
+    """Rebuild a :class:`HistoryBuffer` from :func:`history_to_plain`,
+    with the statistics methods it was saved with (those HistoryBuffer
+    knows by name: its own and any registered in this process)."""
+    if not (isinstance(value, dict) and value.get(_HISTORY_KEY)):
+        return value
+    buffer = HistoryBuffer(value['log_history'], value['count_history'],
+                           value['max_length'])
+    for name in value.get('statistics', ()):
+        method = HistoryBuffer._statistics_methods.get(name) or getattr(
+            HistoryBuffer, name, None) if isinstance(name, str) else None
+        if callable(method):
+            buffer._statistics_methods.setdefault(name, method)
+    return buffer
 
 
 def to_plain(value: Any) -> Any:
-    """Turn numpy scalars and arrays nested in containers into plain data."""
+    """Turn numpy scalars and arrays and HistoryBuffers nested in containers
+    into plain data."""
     if isinstance(value, HistoryBuffer):
         return history_to_plain(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, (np.generic, np.ndarray, _NumpyArray, _NumpyDType)):
+        return _plain_array(value)
     if isinstance(value, dict):
         return type(value)((k, to_plain(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
@@ -71,8 +95,64 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def _unsafe_globals(filename: str) -> List[str]:
-    allowed = {f'{g.__module__}.{g.__qualname__}' for g in _NUMPY_SAFE}
+def _plain_array(value: Any) -> Any:
+    if isinstance(value, _NumpyArray):
+        value = value.array
+    if isinstance(value, _NumpyDType):
+        return value.dtype.str
+    if isinstance(value, (np.generic, np.ndarray)):
+        if value.dtype.kind in 'OV':
+            raise UnsafeCheckpointError(
+                f'refusing a numpy value of dtype {value.dtype}')
+        return value.tolist()
+    return np.asarray(value).tolist()
+
+
+def _describe_damage(filename: str) -> Optional[str]:
+    """What is wrong with the file, or None if it looks like an intact
+    torch checkpoint."""
+    size = osp.getsize(filename)
+    if size == 0:
+        return 'the file is empty (0 bytes; an interrupted save?)'
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    if head[:2] == b'PK':
+        try:
+            with zipfile.ZipFile(filename) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            return (f'it is a truncated or damaged zip archive ({size} '
+                    f'bytes; {err}); an interrupted copy or save?')
+        if bad is not None:
+            return (f'its member {bad} fails its CRC check (the file is '
+                    'corrupted)')
+        return None
+    if head[:1] != b'\x80':  # neither zip nor a legacy torch pickle
+        return (f'it is not a PyTorch checkpoint (starts with bytes '
+                f'{head!r}, expected a zip archive)')
+    return None
+
+
+def check_intact(filename: str) -> Optional[str]:
+    """Why ``filename`` is not a complete checkpoint, or None.
+
+    Checks without unpickling: the file exists, is not empty, and is a zip
+    archive whose members pass their CRC checks.
+    """
+    if not osp.isfile(filename):
+        return 'the file does not exist'
+    try:
+        return _describe_damage(filename)
+    except OSError as err:
+        return f'it cannot be read ({err})'
+
+
+def _unsafe_globals(filename: str,
+                    allowed_extra: Optional[list] = None) -> List[str]:
+    allowed = set()
+    for g in allowed_extra or []:
+        allowed.add(g[1] if isinstance(g, tuple) else
+                    f'{g.__module__}.{g.__qualname__}')
     try:
         found = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
     except Exception:  # not a zip checkpoint: the load error says more
@@ -100,29 +180,249 @@ def safe_load(filename: str,
         FileNotFoundError: ``filename`` does not exist.
         UnsafeCheckpointError: the pickle asks for a global outside the
             allowed set; the message names the globals and the file.
+        DamagedCheckpointError: the file is empty, truncated or corrupted;
+            the message names the file and the damage.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint file not found: {filename}')
+    damage = _describe_damage(filename)
+    if damage is not None:
+        raise DamagedCheckpointError(
+            f'Cannot load checkpoint {filename}: {damage}.')
     try:
-        with torch.serialization.safe_globals(_NUMPY_SAFE +
-                                              (extra_safe_globals or [])):
+        with torch.serialization.safe_globals(extra_safe_globals or []):
             checkpoint = torch.load(
                 filename, map_location=map_location, weights_only=True)
+    except UnsafeCheckpointError:
+        raise
     except pickle.UnpicklingError as err:
-        names = _unsafe_globals(filename) or [
+        names = _unsafe_globals(filename, extra_safe_globals) or [
             line.strip() for line in str(err).splitlines()
             if 'Unsupported global' in line or 'Unsupported operand' in line
         ] or ['(unknown: not a torch zip checkpoint?)']
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {filename}: it needs the global(s) '
             f'{", ".join(names)}, which the safe loader (weights_only=True) '
-            'does not allow, since unpickling them can run code. Checkpoints '
-            'written with emoreg_mm imported hold only tensors and plain '
-            'data. If you trust this file (e.g. written by stock mmengine), '
-            'convert it once with: python tools/misc/convert_checkpoint.py '
-            f'{filename} OUT.pth') from None
+            'does not allow, since unpickling them can run code or read '
+            'forged data. Checkpoints written with emoreg_mm imported hold '
+            'only tensors and plain data. If you trust this file (e.g. '
+            'written by stock mmengine), convert it once with: python '
+            f'tools/misc/convert_checkpoint.py {filename} OUT.pth') from None
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError,
+            zipfile.BadZipFile) as err:
+        raise DamagedCheckpointError(
+            f'Cannot load checkpoint {filename}: it is damaged or not a '
+            f'PyTorch checkpoint ({type(err).__name__}: {err}).') from None
     return checkpoint
+
+
+def load_from_local(filename: str, map_location: Optional[Any] = None):
+    """mmengine's local-file checkpoint loader, through :func:`safe_load`."""
+    return safe_load(filename, map_location)
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. not supported on this platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _disk_full_error(path: str, err: BaseException,
+                     free: Optional[int]) -> Optional[OSError]:
+    chain, seen = [], err
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC
+               for e in chain) or any('No space left' in str(e)
+                                      for e in chain)
+    if not full and (free is None or free > 1 << 20):
+        return None
+    return OSError(
+        errno.ENOSPC,
+        f'No space left on the device of {osp.dirname(path)} while saving '
+        f'{path} ({free if free is not None else "?"} bytes free). Nothing '
+        'was written under that name; the previous checkpoint is intact. '
+        'Free some space and resume.')
+
+
+def atomic_write(path: str, write: Callable[[Any], None]) -> str:
+    """Write ``path`` atomically: ``write(file)`` fills a temporary file in
+    the same folder, which is flushed, fsynced and renamed over ``path``.
+
+    A kill leaves either the old file or the new one, never a partial one
+    (and at most a hidden ``.NAME.*.tmp`` file, which the next save of that
+    name removes). A full disk raises ``OSError(ENOSPC)`` naming ``path``.
+
+    Args:
+        path (str): The file to write.
+        write (Callable): Called with the open binary file.
+
+    Returns:
+        str: ``path``.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    name = osp.basename(path)
+    for stale in os.listdir(folder):  # left by a killed save of this name
+        if stale.startswith(f'.{name}.') and stale.endswith('.tmp'):
+            pid = stale[len(name) + 2:-4].split('-')[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                _remove(osp.join(folder, stale))
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{name}.{os.getpid()}-', suffix='.tmp', dir=folder)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = None
+        _remove(tmp)
+        full = _disk_full_error(path, err, free) if isinstance(
+            err, Exception) else None
+        if full is not None:
+            raise full from err
+        raise
+    _fsync_dir(folder)
+    return path
+
+
+def atomic_write_text(path: str, text: str) -> str:
+    """:func:`atomic_write` of a text file (e.g. ``last_checkpoint``)."""
+    return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def save_checkpoint(checkpoint: dict,
+                    filename: str,
+                    file_client_args: Optional[dict] = None,
+                    backend_args: Optional[dict] = None) -> None:
+    """What the Runner saves checkpoints through: plain data, atomically.
+
+    Local files are written with :func:`atomic_write` after
+    :func:`to_plain`; other backends (``s3://`` ...) go through mmengine's
+    own ``save_checkpoint`` (still with plain data).
+
+    Args:
+        checkpoint (dict): The checkpoint.
+        filename (str): Where to write it.
+        file_client_args (dict, optional): Deprecated mmengine argument.
+            Defaults to None.
+        backend_args (dict, optional): mmengine file backend arguments.
+            Defaults to None.
+    """
+    from mmengine.runner import checkpoint as mm_checkpoint
+    checkpoint = to_plain(checkpoint)
+    if file_client_args or backend_args or '://' in filename:
+        return mm_checkpoint.save_checkpoint(checkpoint, filename,
+                                             file_client_args, backend_args)
+    os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
+    atomic_write(filename, lambda f: torch.save(checkpoint, f))
+
+
+def _refuse(what: str):
+    raise UnsafeCheckpointError(
+        f'convert_checkpoint: refusing {what}; only plain numeric numpy '
+        'arrays, scalars and dtypes and HistoryBuffer statistics are '
+        'rebuilt.')
+
+
+class _NumpyDType:
+    """Stands for ``numpy.dtype`` while converting: only plain numeric and
+    string dtypes, with the flags numpy itself gives them."""
+
+    def __init__(self, spec: Any = None, align: bool = False,
+                 copy: bool = False):
+        if not isinstance(spec, str):
+            _refuse(f'numpy.dtype({spec!r})')
+        try:
+            self.dtype = np.dtype(spec)
+        except TypeError:
+            _refuse(f'numpy.dtype({spec!r})')
+        if self.dtype.kind not in 'biufcUSmM' or self.dtype.fields or \
+                self.dtype.subdtype:
+            _refuse(f'numpy.dtype({spec!r})')
+
+    def __setstate__(self, state: tuple) -> None:
+        if not isinstance(state, tuple) or len(state) < 8:
+            _refuse(f'dtype state {state!r}')
+        _, order, subarray, names, fields, elsize, align, flags = state[:8]
+        if (subarray, names, fields) != (None, None, None) or \
+                flags != self.dtype.flags or \
+                elsize not in (-1, self.dtype.itemsize) or \
+                order not in ('<', '>', '|', '='):
+            _refuse(f'dtype {self.dtype} with state {state!r}')
+        if order in '<>':
+            self.dtype = self.dtype.newbyteorder(order)
+
+
+class _NumpyArray:
+    """Stands for ``numpy.ndarray`` while converting; the array is built
+    from raw bytes of a checked dtype, never from pickled objects."""
+
+    array = None
+
+    def __setstate__(self, state: tuple) -> None:
+        if not isinstance(state, tuple) or len(state) != 5:
+            _refuse(f'array state of {len(state)} items')
+        _, shape, dtype, fortran, raw = state
+        if not isinstance(dtype, _NumpyDType) or not isinstance(
+                raw, (bytes, bytearray)) or not all(
+                    isinstance(n, int) and n >= 0 for n in shape):
+            _refuse('an array that is not raw bytes of a plain dtype')
+        count = int(np.prod(shape, dtype=np.int64))
+        if count * dtype.dtype.itemsize != len(raw):
+            _refuse(f'an array of shape {shape} on {len(raw)} bytes')
+        self.array = np.frombuffer(bytes(raw), dtype=dtype.dtype).reshape(
+            shape, order='F' if fortran else 'C').copy()
+
+
+def _reconstruct(cls: Any, shape: Any = (0, ), code: Any = b'b'):
+    if cls is not _NumpyArray:
+        _refuse(f'numpy reconstruction of {cls!r}')
+    return _NumpyArray()
+
+
+def _scalar(dtype: Any, raw: Any = b''):
+    if not isinstance(dtype, _NumpyDType) or not isinstance(
+            raw, (bytes, bytearray)) or len(raw) != dtype.dtype.itemsize:
+        _refuse('a numpy scalar that is not raw bytes of a plain dtype')
+    return np.frombuffer(bytes(raw), dtype=dtype.dtype)[0].item()
 
 
 def _history_getattr(obj: Any, name: str) -> Any:
@@ -139,12 +439,28 @@ def _history_getattr(obj: Any, name: str) -> Any:
         f'{_HISTORY_STATISTICS} are rebuilt.')
 
 
+_CONVERT_GLOBALS = [
+    HistoryBuffer,
+    (_history_getattr, 'builtins.getattr'),
+    (_NumpyDType, 'numpy.dtype'),
+    (_NumpyArray, 'numpy.ndarray'),
+    (_reconstruct, 'numpy._core.multiarray._reconstruct'),
+    (_reconstruct, 'numpy.core.multiarray._reconstruct'),
+    (_scalar, 'numpy._core.multiarray.scalar'),
+    (_scalar, 'numpy.core.multiarray.scalar'),
+]
+
+
 def convert_trusted(src: str, dst: str) -> List[str]:
     """Rewrite a stock mmengine checkpoint into the safe form.
 
     The pickle's ``builtins.getattr`` is served by a stand-in that resolves
-    only HistoryBuffer's statistic methods, so even this path never grants
-    general attribute access. Any other unknown global is still refused.
+    only HistoryBuffer's statistic methods, and numpy's ``dtype``,
+    ``ndarray`` and scalars by stand-ins that accept only plain numeric or
+    string data (a forged dtype is refused, not handed to numpy), so even
+    this path never grants general attribute access or reads file bytes as
+    objects. Any other unknown global is still refused. The output is
+    written atomically.
 
     Args:
         src (str): The checkpoint to convert (a file you trust).
@@ -155,27 +471,30 @@ def convert_trusted(src: str, dst: str) -> List[str]:
     """
     needed = _unsafe_globals(src)
     checkpoint = safe_load(
-        src,
-        map_location='cpu',
-        extra_safe_globals=[HistoryBuffer,
-                            (_history_getattr, 'builtins.getattr')])
-    torch.save(to_plain(checkpoint), dst)
+        src, map_location='cpu', extra_safe_globals=_CONVERT_GLOBALS)
+    save_checkpoint(checkpoint, dst)
     safe_load(dst, map_location='cpu')  # the result must load strictly
     return needed
+def _config_from_running(runner) -> Optional[str]:
+    """The part of a checkpoint's ``meta['config']`` that
+    ``Runner.resume`` reads (``gpu_ids``), from the running config."""
+    gpu_ids = runner.cfg.get('gpu_ids') if runner.cfg is not None else None
+    if isinstance(gpu_ids, (list, tuple)) and all(
+            isinstance(i, int) for i in gpu_ids):
+        return f'gpu_ids = {list(gpu_ids)!r}\n'
+    return None
 
 
 def apply() -> None:
-    """Make mmengine save plain message hubs and load through
-    :func:`safe_load`."""
+    """Make mmengine's Runner save plain, atomic checkpoints, load through
+    :func:`safe_load` and resume without executing stored configs."""
+    from mmengine.runner import Runner
+    from mmengine.runner import runner as runner_module
     from mmengine.runner.checkpoint import CheckpointLoader
 
     if getattr(MessageHub, '_emoreg_safe', False):
         return
-    state_dict, load_state_dict = MessageHub.state_dict, \
-        MessageHub.load_state_dict
-
-    def plain_state_dict(self):
-        return to_plain(state_dict(self))
+    load_state_dict = MessageHub.load_state_dict
 
     def rebuilding_load_state_dict(self, state):
         if isinstance(state, dict) and isinstance(
@@ -188,9 +507,38 @@ def apply() -> None:
                 })
         return load_state_dict(self, state)
 
-    MessageHub.state_dict = plain_state_dict
+    rebuilding_load_state_dict.__doc__ = load_state_dict.__doc__
     MessageHub.load_state_dict = rebuilding_load_state_dict
     MessageHub._emoreg_safe = True
+
+    # Runner.save_checkpoint calls this module-level name.
+    runner_module.save_checkpoint = save_checkpoint
+
+    resume = Runner.resume
+
+    def resume_without_stored_config(self, filename, *args, **kwargs):
+        load = self.load_checkpoint
+
+        def load_checkpoint(*a, **k):
+            checkpoint = load(*a, **k)
+            meta = checkpoint.get('meta') if isinstance(checkpoint,
+                                                        dict) else None
+            if isinstance(meta, dict) and 'config' in meta:
+                running = _config_from_running(self)
+                if running is None:
+                    meta.pop('config')
+                else:
+                    meta['config'] = running
+            return checkpoint
+
+        self.load_checkpoint = load_checkpoint
+        try:
+            return resume(self, filename, *args, **kwargs)
+        finally:
+            del self.load_checkpoint
+
+    resume_without_stored_config.__doc__ = resume.__doc__
+    Runner.resume = resume_without_stored_config
+
     CheckpointLoader.register_scheme(
-        prefixes='', loader=lambda filename, map_location: safe_load(
-            filename, map_location), force=True)
+        prefixes='', loader=load_from_local, force=True)

@@ -4,11 +4,15 @@
 timeout; the CIFAR guard in :mod:`emoreg_mm.datasets.cifar_offline` and the
 checkpoint loader below use it. mmengine's ``http(s)://`` checkpoint loader
 (``init_cfg=dict(type='Pretrained', checkpoint=URL)``: the configs' ImageNet
-weights) is wrapped so that a file already in torch's hub cache loads through
-:func:`~emoreg_mm.compat.checkpoint.safe_load` without any network, and an
-uncached file on an unreachable host fails at once, naming the URL, where to
-put the file and how to do without it.
+weights; ``load_from``; ``tools/test.py --checkpoint URL``) is replaced so
+that every load, the first download included, goes through
+:func:`~emoreg_mm.compat.checkpoint.safe_load` (torch.hub would unpickle a
+first download with the full pickle loader): a file already in torch's hub
+cache loads without any network, an uncached one is downloaded into the
+cache and then loaded safely, and on an unreachable host the load fails at
+once, naming the URL, where to put the file and how to do without it.
 """
+import os
 import os.path as osp
 import socket
 import threading
@@ -54,27 +58,56 @@ def cached_path(url: str, model_dir: str = None) -> str:
     return osp.join(model_dir, osp.basename(urllib.parse.urlsplit(url).path))
 
 
+def download(url: str, dst: str, progress: bool = False) -> str:
+    """Download ``url`` to ``dst`` (through a temporary file in the same
+    folder, so ``dst`` is never partial); fail at once, clearly, when the
+    host is unreachable."""
+    if not url_reachable(url):
+        raise FileNotFoundError(
+            f'Cannot download the checkpoint {url}: its host is '
+            f'unreachable within {PROBE_TIMEOUT:.0f} s (offline?). Put '
+            f'the file at {dst}, or point the config at a local copy '
+            "(init_cfg=dict(type='Pretrained', checkpoint=PATH)), or "
+            'train from scratch: --cfg-options model.backbone.init_cfg=None '
+            '(a plain classifier, stage 1) or '
+            'model.backbone.backbone.init_cfg=None (the '
+            'EmotionalBackboneWrapper, stage 2).')
+    os.makedirs(osp.dirname(dst), exist_ok=True)
+    torch.hub.download_url_to_file(url, dst, progress=progress)
+    return dst
+
+
+def load_from_http(filename: str,
+                   map_location=None,
+                   model_dir: str = None,
+                   progress: bool = False,
+                   **kwargs):
+    """mmengine's ``http(s)://`` checkpoint loader, safe on every load.
+
+    torch.hub unpickles a first download with the full pickle loader; here
+    the file is downloaded into the hub cache first (rank 0, the other
+    ranks wait) and then, like every later load, read by
+    :func:`~emoreg_mm.compat.checkpoint.safe_load`.
+    """
+    from mmengine.dist import get_dist_info
+    cached = cached_path(filename, model_dir)
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.isfile(cached):
+        download(filename, cached, progress)
+    if world_size > 1:
+        torch.distributed.barrier()
+    if not osp.isfile(cached):  # another node's rank 0 downloaded it
+        download(filename, cached, progress)
+    return safe_load(cached, map_location)
+
+
 def apply() -> None:
-    """Wrap mmengine's ``http://`` / ``https://`` checkpoint loader."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-    download = CheckpointLoader._schemes['https://']
-    if getattr(download, '_emoreg_offline_aware', False):
+    """Route mmengine's ``http://`` / ``https://`` checkpoint loading (also
+    what ``torchvision://`` and ``open-mmlab://`` resolve to) through
+    :func:`load_from_http`."""
+    from mmengine.runner import checkpoint as mm_checkpoint
+    if mm_checkpoint.load_from_http is load_from_http:
         return
-
-    def load_from_http(filename, map_location=None, model_dir=None,
-                       **kwargs):
-        cached = cached_path(filename, model_dir)
-        if osp.isfile(cached):
-            return safe_load(cached, map_location)
-        if not url_reachable(filename):
-            raise FileNotFoundError(
-                f'Cannot download the checkpoint {filename}: its host is '
-                f'unreachable within {PROBE_TIMEOUT:.0f} s (offline?). Put '
-                f'the file at {cached}, or point the config at a local copy '
-                "(init_cfg=dict(type='Pretrained', checkpoint=PATH)), or "
-                'train from scratch (init_cfg=None).')
-        return download(filename, map_location, model_dir, **kwargs)
-
-    load_from_http._emoreg_offline_aware = True
-    CheckpointLoader.register_scheme(
+    mm_checkpoint.load_from_http = load_from_http
+    mm_checkpoint.CheckpointLoader.register_scheme(
         prefixes=('http://', 'https://'), loader=load_from_http, force=True)

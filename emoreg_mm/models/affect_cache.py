@@ -25,6 +25,7 @@ unchanged.
 import hashlib
 import os
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,6 +33,9 @@ import torch
 import torch.nn as nn
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS
+
+from emoreg_mm.compat.checkpoint import (UnsafeCheckpointError, atomic_write,
+                                         safe_load)
 
 
 def sample_key(data_sample) -> str:
@@ -127,10 +131,28 @@ class AffectCache:
         self.computed = 0
         path = self.path
         if path is not None and osp.isfile(path):
-            saved = torch.load(path, map_location='cpu', weights_only=True)
-            if tuple(saved['fingerprint']) == fingerprint:
-                self.rows = dict(zip(saved['keys'], saved['logits']))
+            self.rows = self._read(path, fingerprint)
         return True
+
+    @staticmethod
+    def _read(path: str, fingerprint: Tuple[str, str]) -> dict:
+        """The rows of the cache file ``path``; a damaged file is reported
+        and recomputed (an empty cache)."""
+        try:
+            saved = safe_load(path, map_location='cpu')
+            keys, logits = saved['keys'], saved['logits']
+            if not (isinstance(keys, list) and torch.is_tensor(logits) and
+                    len(keys) == len(logits) and
+                    all(isinstance(k, str) for k in keys)):
+                raise ValueError('keys and logits do not match')
+            if tuple(saved['fingerprint']) != fingerprint:
+                return {}
+        except (OSError, ValueError, KeyError, TypeError,
+                UnsafeCheckpointError) as err:
+            warnings.warn(f'Affect cache file {path} is unreadable '
+                          f'({type(err).__name__}: {err}); recomputing it.')
+            return {}
+        return dict(zip(keys, logits))
 
     def lookup(self, keys: List[str]) -> Tuple[List[int], List[int]]:
         """Indices of ``keys`` found and missing."""
@@ -156,11 +178,10 @@ class AffectCache:
         keys = sorted(self.rows)
         logits = torch.stack([self.rows[k] for k in keys]) if keys else \
             torch.zeros(0)
-        tmp = f'{path}.tmp{os.getpid()}'
-        torch.save(dict(fingerprint=list(self.fingerprint), keys=keys,
-                        logits=logits), tmp)
-        os.replace(tmp, path)
-        return path
+        return atomic_write(
+            path, lambda f: torch.save(
+                dict(fingerprint=list(self.fingerprint), keys=keys,
+                     logits=logits), f))
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

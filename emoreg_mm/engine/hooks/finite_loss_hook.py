@@ -1,5 +1,4 @@
 """Stop training as soon as it turns non-finite, keeping good checkpoints."""
-import os.path as osp
 from typing import Optional
 
 import torch
@@ -7,19 +6,18 @@ from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from emoreg_mm.engine.runner.resume import find_resumable_checkpoint
+
 
 class NonFiniteError(FloatingPointError):
     """The loss or the weights to be saved are NaN or infinite."""
 
 
 def last_good_checkpoint(runner) -> Optional[str]:
-    """The checkpoint in ``work_dir/last_checkpoint`` (written only after a
-    checkpoint is complete), or None."""
-    path = osp.join(runner.work_dir, 'last_checkpoint')
-    if osp.isfile(path):
-        with open(path) as f:
-            return f.read().strip() or None
-    return None
+    """The checkpoint to resume from: the one ``work_dir/last_checkpoint``
+    names if it is intact, else the newest intact one; None if there is
+    none."""
+    return find_resumable_checkpoint(runner.work_dir)[0]
 
 
 @HOOKS.register_module()

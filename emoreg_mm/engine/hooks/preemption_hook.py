@@ -10,6 +10,9 @@ from mmengine.dist import all_reduce, barrier, get_world_size, \
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from emoreg_mm.compat.checkpoint import atomic_write_text
+from .checkpoint_hook import PREEMPTION_KEY, remove_checkpoint
+
 
 @HOOKS.register_module()
 class PreemptionHook(Hook):
@@ -19,7 +22,9 @@ class PreemptionHook(Hook):
     SIGTERM before they kill a job. This hook installs a handler that only
     raises a flag; after the iteration in progress (optimizer step and
     scheduler step done) it saves ``iter_{N}.pth`` (N: iterations trained),
-    points ``last_checkpoint`` at it and exits. ``--resume auto`` then
+    atomically, points ``last_checkpoint`` at it and exits.
+    :class:`AtomicCheckpointHook` removes that file once a later checkpoint
+    is complete. ``--resume auto`` then
     continues from iteration N + 1; with ``ResumableEpochBasedTrainLoop``
     an epoch-based run does not replay the epoch's first N batches either.
 
@@ -102,11 +107,15 @@ class PreemptionHook(Hook):
             f'{self.requested or "Stop requested on another rank"}: saving '
             f'{path} after iteration {done} (epoch {runner.epoch + 1}, batch '
             f'{batch_idx + 1}), then exiting with status {self.exit_code}.')
+        previous = runner.message_hub.get_info(PREEMPTION_KEY)
+        runner.message_hub.update_info(PREEMPTION_KEY, path)
+        runner.message_hub.update_info('last_ckpt', path)
         runner.save_checkpoint(runner.work_dir, filename, by_epoch=False)
         if is_main_process():
-            runner.message_hub.update_info('last_ckpt', path)
-            with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
-                f.write(path)
+            atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'),
+                              path)
+            if previous and osp.abspath(previous) != osp.abspath(path):
+                remove_checkpoint(previous)  # only once the new one is safe
         barrier()
         runner.logger.warning(
             f'Saved {path}. Continue with: tools/train.py CONFIG --resume '
