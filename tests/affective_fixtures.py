@@ -46,30 +46,43 @@ def write_corrupt_image(path: str) -> str:
 
 
 # --------------------------------------------------------------------------
-def emoset_info() -> dict:
-    """A small EmoSet info.json (real structure, reduced vocabularies)."""
-
-    def vocab(names):
-        return {
-            'label2idx': {n: i for i, n in enumerate(names)},
-            'idx2label': {str(i): n for i, n in enumerate(names)}
-        }
-
-    bins = [f'{i / 10:.1f}' for i in range(11)]
+def _vocab(names) -> dict:
     return {
-        'emotion': vocab(EMOTIONS),
-        'brightness': vocab(bins),
-        'colorfulness': vocab(bins),
-        'scene': vocab(['amusement park', 'beach', 'forest']),
-        'object': vocab(['person', 'dog', 'car']),
-        'facial_expression': vocab(['happy', 'sad', 'neutral']),
-        'human_action': vocab(['boxing ', 'running', 'sitting']),
+        'label2idx': {n: i for i, n in enumerate(names)},
+        'idx2label': {str(i): n for i, n in enumerate(names)}
+    }
+
+
+def emoset_info(form: str = 'full') -> dict:
+    """A small EmoSet info.json in one of its two real forms.
+
+    ``'full'``: the repository's (one vocabulary per key, attribute names
+    spelt as there: capitalised objects, underscored scenes, no neutral
+    facial expression, ``'boxing '`` with its trailing space, 11 bins
+    keyed ``'0.0'`` .. ``'1.0'`` whose idx2label values are numbers), the
+    vocabularies reduced; ``'emotion'``: the download's emotion-only file.
+    """
+    if form == 'emotion':
+        return _vocab(EMOTIONS)
+    bins = _vocab([f'{i / 10:.1f}' for i in range(11)])
+    bins['idx2label'] = {str(i): i / 10 for i in range(11)}
+    return {
+        'emotion': _vocab(EMOTIONS),
+        'brightness': bins,
+        'colorfulness': dict(bins),
+        'scene': _vocab(['amusement_park', 'bakery/shop', 'beach']),
+        'object': _vocab(['Car', 'Person', 'Teddy bear', 'Toy']),
+        'facial_expression': _vocab(['angry', 'disgust', 'fear', 'happy',
+                                     'sad', 'surprise']),
+        'human_action': _vocab(['bowling', 'boxing ', 'braiding hair']),
     }
 
 
 def make_emoset(root: str,
                 per_split: Optional[Dict[str, Dict[str, int]]] = None,
-                size: int = 16) -> str:
+                size: int = 16,
+                entry_form: int = 3,
+                info_form: str = 'full') -> str:
     """EmoSet layout: info.json, {train,val,test}.json, image/, annotation/.
 
     Args:
@@ -77,9 +90,16 @@ def make_emoset(root: str,
         per_split: ``{split: {emotion: count}}``. Defaults to train: 2 per
             emotion, val: 1 of amusement and fear, test: 1 of awe and
             sadness.
-    Returns the root. The first train image of each emotion has every
-    attribute (``human_action='boxing '`` with its trailing space,
-    ``brightness=0.3``, ``object=['person', 'dog']``); others have none.
+        entry_form: 3 (as distributed: ``[emotion, rel_image,
+            rel_annotation]``) or 4 (as the README shows: ``[emotion,
+            image_id, rel_image, rel_annotation]``).
+        info_form: ``'full'`` or ``'emotion'``, see :func:`emoset_info`.
+    Returns the root. Image ids are ``<emotion>_<5 digits>``. The first
+    train image of each emotion has every attribute
+    (``scene='amusement_park'``, ``object=['Toy', 'Car']``,
+    ``facial_expression='happy'``, ``human_action='boxing '`` with its
+    trailing space, ``brightness=0.3``, ``colorfulness=1``); others have
+    none.
     """
     if per_split is None:
         per_split = {
@@ -95,7 +115,7 @@ def make_emoset(root: str,
             },
         }
     with open(osp.join(_mkdir(root), 'info.json'), 'w') as f:
-        json.dump(emoset_info(), f)
+        json.dump(emoset_info(info_form), f, indent=2)
     n = 0
     for split, counts in per_split.items():
         entries = []
@@ -110,14 +130,16 @@ def make_emoset(root: str,
                 if split == 'train' and k == 0:
                     ann = {
                         'brightness': 0.3,
-                        'colorfulness': 1.0,
-                        'scene': 'beach',
-                        'object': ['person', 'dog'],
+                        'colorfulness': 1,
+                        'scene': 'amusement_park',
+                        'object': ['Toy', 'Car'],
                         'facial_expression': 'happy',
                         'human_action': 'boxing ',
                     }
                 _write_json(osp.join(root, rel_ann), ann)
-                entries.append([emotion, image_id, rel_img, rel_ann])
+                entries.append([emotion, image_id, rel_img, rel_ann]
+                               if entry_form == 4 else
+                               [emotion, rel_img, rel_ann])
         _write_json(osp.join(root, f'{split}.json'), entries)
     return root
 
@@ -131,43 +153,54 @@ def abstract_rows() -> List[Tuple[str, List[int]]]:
     tie (Awe = Sad = 5).
     """
     return [
-        ('abstract_001.jpg', [0, 1, 0, 6, 0, 2, 1, 0]),  # contentment
-        ('abstract_002.jpg', [9, 0, 0, 0, 0, 10, 0, 2]),  # excitement (10>9)
-        ('abstract_003.jpg', [0, 0, 1, 2, 0, 0, 0, 7]),  # sadness
-        ('abstract_004.jpg', [0, 0, 5, 0, 0, 0, 0, 5]),  # tie awe/sadness
-        ('abstract_005.jpg', [8, 0, 0, 1, 0, 0, 0, 0]),  # amusement
-        ('abstract_006.jpg', [0, 11, 0, 0, 3, 0, 2, 0]),  # anger
-        ('abstract_007.jpg', [0, 0, 0, 0, 0, 0, 12, 1]),  # fear
+        ('abstract_0001.jpg', [0, 1, 0, 6, 0, 2, 1, 0]),  # contentment
+        ('abstract_0002.jpg', [9, 0, 0, 0, 0, 10, 0, 2]),  # excitement
+        ('abstract_0003.jpg', [0, 0, 1, 2, 0, 0, 0, 7]),  # sadness
+        ('abstract_0004.jpg', [0, 0, 5, 0, 0, 0, 0, 5]),  # tie awe/sadness
+        ('abstract_0005.jpg', [8, 0, 0, 1, 0, 0, 0, 0]),  # amusement
+        ('abstract_0006.jpg', [0, 11, 0, 0, 3, 0, 2, 0]),  # anger
+        ('abstract_0007.jpg', [0, 0, 0, 0, 0, 0, 12, 1]),  # fear
     ]
 
 
 ABSTRACT_LABELS = {
-    'abstract_001.jpg': 2,
-    'abstract_002.jpg': 3,
-    'abstract_003.jpg': 7,
-    'abstract_005.jpg': 0,
-    'abstract_006.jpg': 4,
-    'abstract_007.jpg': 6,
+    'abstract_0001.jpg': 2,
+    'abstract_0002.jpg': 3,
+    'abstract_0003.jpg': 7,
+    'abstract_0005.jpg': 0,
+    'abstract_0006.jpg': 4,
+    'abstract_0007.jpg': 6,
 }
 
 
 def make_abstract(root: str,
                   rows: Optional[Sequence[Tuple[str, List[int]]]] = None,
                   size: int = 16,
-                  repeat: int = 1) -> str:
-    """``testImages_abstract`` layout: flat images + ABSTRACT_groundTruth.csv
-    with single-quoted cells, an empty first header cell and spaces after
-    commas. ``repeat`` > 1 adds copies of the rows under new names
-    (``abstract_r<k>_NNN.jpg``) for split tests. Returns the root."""
+                  repeat: int = 1,
+                  quote: str = "'",
+                  sep: str = ',',
+                  newline: str = '\n') -> str:
+    """``testImages_abstract`` layout: flat images ``abstract_NNNN.jpg``
+    and ABSTRACT_groundTruth.csv with an empty first header cell and the
+    header and file-name cells wrapped in ``quote`` (``"'"`` as
+    distributed; ``'"'`` or ``''`` for re-saved copies), cells separated by
+    ``sep`` (``', '`` adds spaces) and lines ended by ``newline``.
+    ``repeat`` > 1 adds copies of the rows under the next numbers (row k of
+    copy c is ``abstract_{c * len(rows) + k:04d}.jpg``) for split tests.
+    Returns the root."""
     rows = list(abstract_rows() if rows is None else rows)
-    rows = rows + [(f'abstract_r{k}_{name[-7:]}', votes)
-                   for k in range(1, repeat) for name, votes in rows]
-    lines = [', '.join(["''"] + [f"'{h}'" for h in ABSTRACT_HEADER])]
+    rows = rows + [(f'abstract_{c * len(rows) + k + 1:04d}.jpg', votes)
+                   for c in range(1, repeat)
+                   for k, (_, votes) in enumerate(rows)]
+    lines = [sep.join([quote * 2] + [f'{quote}{h}{quote}'
+                                     for h in ABSTRACT_HEADER])]
     for name, votes in rows:
         write_image(osp.join(_mkdir(root), name), size)
-        lines.append(', '.join([f"'{name}'"] + [str(v) for v in votes]))
-    with open(osp.join(root, 'ABSTRACT_groundTruth.csv'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+        lines.append(sep.join([f'{quote}{name}{quote}'] +
+                              [str(v) for v in votes]))
+    with open(osp.join(root, 'ABSTRACT_groundTruth.csv'), 'w',
+              newline='') as f:
+        f.write(newline.join(lines) + newline)
     return root
 
 
@@ -240,6 +273,115 @@ def make_diffused_emod(root: str,
             lines.append([rel, src, f'variation {k} of {src}'])
     with open(osp.join(root, 'manifest.csv'), 'w', newline='') as f:
         csv.writer(f).writerows(lines)
+    return root
+
+
+# --------------------------------------------------------------------------
+FI_FOLDERS = ('amusement', 'anger', 'awe', 'contentment', 'disgust',
+              'excitement', 'fear', 'sadness')
+FI_PLACEHOLDERS = ('amusement/amusement_9001.jpg', 'fear/fear_9002.jpg',
+                   'sadness/sadness_9003.jpg')
+FI_INVALID = ('awe/awe_9004.jpg', 'anger/anger_9005.jpg')
+
+
+def make_fi(root: str,
+            count: int = 4,
+            size: int = 16,
+            quirks: bool = True) -> str:
+    """FI layout (``emotion_dataset``): ``<emotion>/<emotion>_<n>.jpg``,
+    ``count`` per folder. With ``quirks``, as in copies of FI: the same
+    placeholder picture under 3 names (:data:`FI_PLACEHOLDERS`, a valid
+    PNG saved as .jpg), an HTML error page and an empty file under image
+    names (:data:`FI_INVALID`), a ``.DS_Store`` per folder and a stray
+    ``Thumbs.db``. Returns the root."""
+    n = 0
+    for emotion in FI_FOLDERS:
+        for _ in range(count):
+            n += 1
+            write_image(osp.join(root, emotion, f'{emotion}_{n:04d}.jpg'),
+                        size)
+    if quirks:
+        import cv2
+        placeholder = cv2.imencode('.png', np.full((12, 20, 3), 200,
+                                                   np.uint8))[1].tobytes()
+        for rel in FI_PLACEHOLDERS:
+            with open(osp.join(root, rel), 'wb') as f:
+                f.write(placeholder)
+        with open(osp.join(root, FI_INVALID[0]), 'wb') as f:
+            f.write(b'<html><body>This photo is no longer available'
+                    b'</body></html>')
+        open(osp.join(root, FI_INVALID[1]), 'wb').close()
+        for emotion in FI_FOLDERS:
+            with open(osp.join(root, emotion, '.DS_Store'), 'wb') as f:
+                f.write(b'\x00\x00\x00\x01Bud1')
+        with open(osp.join(root, 'fear', 'Thumbs.db'), 'wb') as f:
+            f.write(b'\xd0\xcf\x11\xe0')
+    return root
+
+
+ARTPHOTO_COUNTS = {'amusement': 3, 'anger': 3, 'awe': 3, 'contentment': 3,
+                   'disgust': 3, 'excitement': 3, 'fear': 3, 'sad': 4}
+
+
+def make_artphoto(root: str,
+                  counts: Optional[Dict[str, int]] = None,
+                  size: int = 16) -> str:
+    """ArtPhoto layout (``testImages_artphoto``): flat
+    ``<prefix>_<n>.jpg`` (prefixes as distributed: ``sad`` for sadness),
+    ``counts`` per prefix (default :data:`ARTPHOTO_COUNTS`), plus the
+    ``ReadMe.rtf`` and ``.DS_Store`` the download carries. Returns the
+    root."""
+    counts = counts or ARTPHOTO_COUNTS
+    n = 0
+    for prefix, count in counts.items():
+        for _ in range(count):
+            n += 1
+            write_image(osp.join(root, f'{prefix}_{1000 + n}.jpg'), size)
+    with open(osp.join(root, 'ReadMe.rtf'), 'w') as f:
+        f.write('{\\rtf1\\ansi ArtPhoto: the file name prefix is the '
+                'emotion.}')
+    with open(osp.join(root, '.DS_Store'), 'wb') as f:
+        f.write(b'\x00\x00\x00\x01Bud1')
+    return root
+
+
+EMOTION6_CLASSES = ('anger', 'disgust', 'fear', 'joy', 'sadness', 'surprise',
+                    'neutral')
+EMOTION6_ROWS = (
+    # image (folder = search keyword), valence, arousal, 7 probabilities,
+    # expected own label (None: tied)
+    ('anger/1.jpg', 3.1, 6.2, (0.6, 0.1, 0.1, 0, 0.1, 0.1, 0), 0),
+    ('anger/2.jpg', 4.0, 5.0, (0.1, 0.2, 0.1, 0, 0.5, 0, 0.1), 4),
+    ('disgust/1.jpg', 2.5, 3.8, (0.133333, 0.7, 0, 0.0666667, 0.1, 0, 0),
+     1),
+    ('fear/1.jpg', 3.0, 6.5, (0, 0.1, 0.3, 0, 0.3, 0.2, 0.1), None),
+    ('joy/1.jpg', 7.2, 5.1, (0, 0, 0, 0.8, 0, 0.1, 0.1), 3),
+    ('joy/2.jpg', 5.0, 2.0, (0, 0, 0, 0.2, 0, 0.1, 0.7), 6),
+    ('sadness/1.jpg', 2.1, 3.3, (0, 0, 0.2, 0, 0.7, 0, 0.1), 4),
+    ('surprise/1.jpg', 6.0, 6.8, (0, 0, 0.5, 0, 0, 0.4, 0.1), 2),
+    ('surprise/2.jpg', 6.3, 6.0, (0, 0, 0, 0.3, 0, 0.6, 0.1), 5),
+)
+"""Emotion6 rows: four images whose keyword folder is not their label
+(anger/2, joy/2, surprise/1, and the tie fear/1), one tie, labels of all 7
+classes."""
+
+
+def make_emotion6(root: str, repeat: int = 1, size: int = 16) -> str:
+    """Emotion6 layout: ``images/<keyword>/<n>.jpg`` and the tab-separated
+    ``ground_truth.txt`` with its bracketed header (LF line ends).
+    ``repeat`` > 1 adds copies of :data:`EMOTION6_ROWS` as
+    ``<keyword>/<n + 10 * c>.jpg``. Returns the root."""
+    lines = ['\t'.join(['[image_filename]', '[valence]', '[arousal]'] +
+                       [f'[prob. {c}]' for c in EMOTION6_CLASSES])]
+    for c in range(repeat):
+        for name, valence, arousal, probs, _ in EMOTION6_ROWS:
+            keyword, n = name[:-4].split('/')
+            name = f'{keyword}/{int(n) + 10 * c}.jpg'
+            write_image(osp.join(root, 'images', name), size)
+            lines.append('\t'.join([name, f'{valence:g}', f'{arousal:g}'] +
+                                   [f'{p:g}' for p in probs]))
+    with open(osp.join(root, 'ground_truth.txt'), 'w', newline='') as f:
+        f.write('\n'.join(lines) + '\n')
     return root
 
 

@@ -7,17 +7,21 @@ their files are missing on an offline machine.
 from . import cifar_offline
 from .abstract import Abstract
 from .affective_folder import AffectiveImageFolder
+from .artphoto import ARTPHOTO_CLASSES, ArtPhoto
 from .base_affective import (BINARY_CLASSES, EMOTIONS, BaseAffectiveDataset,
                              build_label_map, canonical_emotion,
                              split_indices)
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
+from .emotion6 import EMOTION6_CLASSES, Emotion6
+from .fi import FI, FI_CLASSES
 
 cifar_offline.apply()
 
 __all__ = [
     'EMOTIONS', 'BINARY_CLASSES', 'EMOD_PLACEHOLDER_CLASSES',
+    'EMOTION6_CLASSES', 'ARTPHOTO_CLASSES', 'FI_CLASSES',
     'BaseAffectiveDataset', 'EmoSet', 'Abstract', 'EMOd', 'DiffusedEMOd',
-    'AffectiveImageFolder', 'build_label_map', 'canonical_emotion',
-    'split_indices'
+    'FI', 'ArtPhoto', 'Emotion6', 'AffectiveImageFolder', 'build_label_map',
+    'canonical_emotion', 'split_indices'
 ]

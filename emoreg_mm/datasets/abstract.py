@@ -1,17 +1,14 @@
 """Abstract paintings (Machajdik & Hanbury, ACM MM 2010)."""
-import logging
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
-from mmengine.logging import print_log
 
 from mmpretrain.registry import DATASETS
 from .base_affective import (TIE_POLICIES, BaseAffectiveDataset,
-                             check_choice, check_split_args,
-                             labels_from_scores, normalize_scores,
-                             parse_count, read_csv_rows, remap_scores,
-                             split_indices)
+                             check_choice, labels_from_scores,
+                             normalize_scores, parse_count, read_csv_rows,
+                             remap_scores)
 
 
 @DATASETS.register_module()
@@ -75,15 +72,9 @@ class Abstract(BaseAffectiveDataset):
                  num_folds: int = 5,
                  tie_policy: str = 'drop',
                  **kwargs):
-        check_split_args(split, split_ratios, fold, num_folds)
+        self._init_split(split, split_ratios, seed, fold, num_folds)
         check_choice('tie_policy', tie_policy, TIE_POLICIES)
-        self.split = split
-        self.split_ratios = tuple(split_ratios)
-        self.seed = seed
-        self.fold = fold
-        self.num_folds = num_folds
         self.tie_policy = tie_policy
-        self.tied_images: List[str] = []
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -124,29 +115,18 @@ class Abstract(BaseAffectiveDataset):
                                   [f'{self.ann_file}: {n}' for n in names])
         labels, tied = labels_from_scores(votes)
 
-        keep = split_indices(labels, self.split, self.split_ratios,
-                             self.seed, self.fold, self.num_folds)
-        self.tied_images = [names[i] for i in keep if tied[i]]
-        if self.tie_policy == 'drop':
-            keep = [i for i in keep if not tied[i]]
-            if self.tied_images:
-                print_log(
-                    f'Abstract ({self.split}): dropped {len(self.tied_images)}'
-                    f' of {len(keep) + len(self.tied_images)} images whose '
-                    f'top vote is tied (tie_policy="drop"): '
-                    f'{self.tied_images}',
-                    logger='current',
-                    level=logging.INFO)
         data_list = []
-        for i in keep:
+        for i in self._split(labels):
             info = dict(
                 img_path=osp.join(self.img_root, names[i]),
                 img_id=names[i],
                 gt_label=int(labels[i]),
-                votes=votes[i].astype(int).tolist())
+                votes=votes[i].astype(int).tolist(),
+                tied=bool(tied[i]))
             if self.tie_policy == 'soft':
                 info['gt_score'] = scores[i]
             data_list.append(info)
+        data_list = self._drop_ties(data_list, self.tie_policy)
         return self._keep_existing(data_list, f'{what} {self.ann_file}',
                                    self.img_root)
 

@@ -5,8 +5,7 @@ from typing import List, Optional, Sequence, Union
 
 from mmpretrain.registry import DATASETS
 from .base_affective import (IMG_EXTENSIONS, BaseAffectiveDataset,
-                             check_dir, check_file, check_split_args,
-                             split_indices)
+                             check_dir, check_file)
 
 
 @DATASETS.register_module()
@@ -66,7 +65,7 @@ class AffectiveImageFolder(BaseAffectiveDataset):
                  fold: Optional[int] = None,
                  num_folds: int = 5,
                  **kwargs):
-        check_split_args(split, split_ratios, fold, num_folds)
+        self._init_split(split, split_ratios, seed, fold, num_folds)
         if not data_root and not data_prefix:
             raise ValueError('AffectiveImageFolder needs data_root or '
                              'data_prefix (the image folder).')
@@ -81,11 +80,6 @@ class AffectiveImageFolder(BaseAffectiveDataset):
             ]
         self.own_classes = tuple(classes) if classes is not None else None
         self.extensions = tuple(e.lower() for e in extensions)
-        self.split = split
-        self.split_ratios = tuple(split_ratios)
-        self.seed = seed
-        self.fold = fold
-        self.num_folds = num_folds
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -174,10 +168,10 @@ class AffectiveImageFolder(BaseAffectiveDataset):
                 dict(img_path=osp.join(root, rel), gt_label=gt,
                      emotion=label))
         data_list = self._keep_existing(data_list, where, root)
-        keep = split_indices([d['gt_label'] for d in data_list], self.split,
-                             self.split_ratios, self.seed, self.fold,
-                             self.num_folds)
-        return [data_list[i] for i in keep]
+        return [
+            data_list[i]
+            for i in self._split([d['gt_label'] for d in data_list])
+        ]
 
     def extra_repr(self) -> List[str]:
         return super().extra_repr() + [f'Split: \t{self.split}']

@@ -8,13 +8,16 @@
 * validation helpers that turn a bad file into an early, clear error naming
   the file, the entry and what was expected;
 * seeded, stratified (optionally grouped) splits and k-fold for the sets
-  that ship without an official split.
+  that ship without an official split;
+* reports of what a set skips (missing, invalid, tied or unmapped images):
+  the count and names are logged and kept in ``dataset.skipped``.
 
 One helper per idea; every dataset class reuses them.
 """
 import csv
 import json
 import logging
+import os
 import os.path as osp
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
                     Tuple)
@@ -98,17 +101,25 @@ def clean_cell(cell: str) -> str:
     return cell
 
 
-def read_csv_rows(path: str, what: str) -> List[Tuple[int, List[str]]]:
+def read_csv_rows(path: str,
+                  what: str,
+                  delimiter: str = ',') -> List[Tuple[int, List[str]]]:
     """Read a CSV defensively: ``[(line_number, cleaned_cells), ...]``.
 
-    Tolerates a BOM, blank lines, spaces after commas and cells wrapped in
-    single or double quotes (every cell is passed through
-    :func:`clean_cell`).
+    Tolerates a BOM, CRLF or LF line ends, blank lines, spaces after the
+    delimiter and cells wrapped in single or double quotes (every cell is
+    passed through :func:`clean_cell`).
+
+    Args:
+        path (str): The file to read.
+        what (str): What the file is (used in the error messages).
+        delimiter (str): The cell separator (``'\\t'`` for a TSV).
+            Defaults to ``','``.
     """
     check_file(path, what)
     rows = []
     with open(path, encoding='utf-8-sig', newline='') as f:
-        reader = csv.reader(f, skipinitialspace=True)
+        reader = csv.reader(f, delimiter=delimiter, skipinitialspace=True)
         try:
             for cells in reader:
                 cells = [clean_cell(c) for c in cells]
@@ -140,6 +151,20 @@ def parse_count(cell: str, where: str) -> int:
     return int(value)
 
 
+def shown(names: Sequence[str]) -> str:
+    """The first names of a list, comma-separated (``...`` past 20)."""
+    more = ', ...' if len(names) > _MAX_LISTED else ''
+    return ', '.join(str(n) for n in names[:_MAX_LISTED]) + more
+
+
+def report_skipped(names: Sequence[str], message: str,
+                   level: int = logging.WARNING) -> None:
+    """Log ``'<count> <message>: <names>'`` when ``names`` is not empty."""
+    if names:
+        print_log(f'{len(names)} {message}: {shown(names)}',
+                  logger='current', level=level)
+
+
 def report_missing(missing: Sequence[str], what: str, skip_missing: bool,
                    where: str) -> None:
     """Report images an annotation names but the disk lacks.
@@ -149,15 +174,45 @@ def report_missing(missing: Sequence[str], what: str, skip_missing: bool,
     """
     if not missing:
         return
-    shown = ', '.join(missing[:_MAX_LISTED])
-    more = ', ...' if len(missing) > _MAX_LISTED else ''
-    msg = (f'{len(missing)} image(s) named by {what} are missing under '
-           f'{where}: {shown}{more}')
+    msg = (f'image(s) named by {what} are missing under {where}')
     if not skip_missing:
         raise FileNotFoundError(
-            msg + '. Set skip_missing=True to skip them.')
-    print_log(msg + '; skipped (skip_missing=True).', logger='current',
-              level=logging.WARNING)
+            f'{len(missing)} {msg}: {shown(missing)}. Set skip_missing=True '
+            'to skip them.')
+    report_skipped(missing, msg + ' (skipped: skip_missing=True)')
+
+
+# Leading bytes of the image formats mmcv / OpenCV decode.
+_IMAGE_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'GIF87a',
+                     b'GIF89a', b'BM', b'II*\x00', b'MM\x00*', b'RIFF')
+
+
+def image_file_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not an image file (None when it looks like one).
+
+    Only the first bytes are read: an empty file, or one whose bytes are
+    not a JPEG / PNG / GIF / BMP / TIFF / WebP signature (an HTML error
+    page saved under an image name, say), is reported; a truncated image
+    with a valid header is left to the decoder (see ``check_dataset``).
+    """
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(12)
+    except OSError as e:
+        return f'unreadable ({e.strerror})'
+    if not head:
+        return 'empty file'
+    if not head.startswith(_IMAGE_SIGNATURES) or (
+            head.startswith(b'RIFF') and head[8:12] != b'WEBP'):
+        return f'not an image (starts with {head[:8]!r})'
+    return None
+
+
+def visible_files(folder: str) -> List[str]:
+    """Sorted names in ``folder``, without hidden ones (``.DS_Store``,
+    ``._*``) and macOS ``__MACOSX`` folders."""
+    return sorted(n for n in os.listdir(folder)
+                  if not n.startswith('.') and n != '__MACOSX')
 
 
 # --------------------------------------------------------------------------
@@ -194,7 +249,9 @@ def canonical_emotion(name: str,
 def build_label_map(source_names: Sequence[str],
                     label_space: str,
                     name_map: Optional[Mapping[str, str]] = None,
-                    where: str = '') -> Tuple[Tuple[str, ...], List[int]]:
+                    where: str = '',
+                    unmapped: Sequence[str] = ()
+                    ) -> Tuple[Tuple[str, ...], List[int]]:
     """Classes of ``label_space`` and where each source class goes.
 
     Args:
@@ -206,29 +263,38 @@ def build_label_map(source_names: Sequence[str],
         name_map (dict, optional): Extra aliases, see
             :func:`canonical_emotion`.
         where (str): The file the names come from, for error messages.
+        unmapped (Sequence[str]): Source classes without a canonical
+            counterpart (unless ``name_map`` gives one): they map to -1
+            instead of raising. Defaults to ().
 
     Returns:
         tuple: ``(classes, index_map)`` with ``index_map[i]`` the target
-        index of source class ``i``.
+        index of source class ``i`` (-1 for an unmapped class).
     """
     check_choice('label_space', label_space, LABEL_SPACES)
     if label_space == 'own':
         return tuple(source_names), list(range(len(source_names)))
+    mapped = {k.lower() for k in (name_map or {})}
+    skip = {n.lower() for n in unmapped} - mapped
     canon = [
-        EMOTIONS.index(canonical_emotion(n, name_map, where))
-        for n in source_names
+        -1 if n.lower() in skip else EMOTIONS.index(
+            canonical_emotion(n, name_map, where)) for n in source_names
     ]
     if label_space == 'canonical':
         return EMOTIONS, canon
-    return BINARY_CLASSES, [int(i >= len(POSITIVE)) for i in canon]
+    return BINARY_CLASSES, [
+        -1 if i < 0 else int(i >= len(POSITIVE)) for i in canon
+    ]
 
 
 def remap_scores(scores: np.ndarray, index_map: Sequence[int],
                  num_classes: int) -> np.ndarray:
-    """Sum ``(N, S)`` source scores into ``(N, num_classes)`` target bins."""
+    """Sum ``(N, S)`` source scores into ``(N, num_classes)`` target bins
+    (sources mapped to -1 are left out)."""
     out = np.zeros((scores.shape[0], num_classes), dtype=np.float64)
     for src, dst in enumerate(index_map):
-        out[:, dst] += scores[:, src]
+        if dst >= 0:
+            out[:, dst] += scores[:, src]
     return out
 
 
@@ -352,6 +418,10 @@ class BaseAffectiveDataset(BaseDataset):
     ``RuntimeError`` naming the sample's ``img_path`` (mmcv's decoder does
     not always name the file of a corrupt image).
 
+    What a set leaves out while building (missing images with
+    ``skip_missing``, tied votes, invalid files...) is logged with its count
+    and names and kept in ``self.skipped``: ``{reason: [names]}``.
+
     Args:
         label_space (str): ``'canonical'``: the 8 emotions in EmoSet's order;
             ``'binary'``: positive (amusement, awe, contentment, excitement)
@@ -380,6 +450,8 @@ class BaseAffectiveDataset(BaseDataset):
         self.label_space = label_space
         self.name_map = dict(name_map or {})
         self.skip_missing = skip_missing
+        self.skipped: Dict[str, List[str]] = {}
+        self.tied_images: List[str] = []
         super().__init__(ann_file=ann_file, **kwargs)
 
     # ---- helpers for subclasses ------------------------------------------
@@ -387,26 +459,81 @@ class BaseAffectiveDataset(BaseDataset):
         """Record the classes of the label space in ``metainfo``."""
         self._metainfo['classes'] = tuple(classes)
 
-    def _label_map(self, source_names: Sequence[str],
-                   where: str) -> List[int]:
-        """Set the classes and return the source -> target index map."""
+    def _label_map(self, source_names: Sequence[str], where: str,
+                   unmapped: Sequence[str] = ()) -> List[int]:
+        """Set the classes and return the source -> target index map
+        (see :func:`build_label_map`)."""
         classes, index_map = build_label_map(source_names, self.label_space,
-                                             self.name_map, where)
+                                             self.name_map, where, unmapped)
         self._set_classes(classes)
         return index_map
 
-    def _keep_existing(self, data_list: List[dict], what: str,
-                       where: str) -> List[dict]:
-        """Drop (or raise on) data infos whose ``img_path`` is missing."""
-        missing = [d['img_path'] for d in data_list
-                   if not osp.isfile(d['img_path'])]
-        report_missing(
-            [osp.relpath(p, where) for p in missing], what,
-            self.skip_missing, where)
+    def _skip(self, names: Sequence[str], reason: str,
+              level: int = logging.WARNING) -> None:
+        """Record (in ``self.skipped``) and log the images left out."""
+        if names:
+            self.skipped.setdefault(reason, []).extend(names)
+            report_skipped(names, f'file(s) left out by '
+                           f'{type(self).__name__} ({reason})', level)
+
+    def _keep_existing(self, data_list: List[dict], what: str, where: str,
+                       key: Optional[str] = None) -> List[dict]:
+        """Drop (or raise on) data infos whose ``img_path`` is missing.
+
+        Args:
+            data_list (list[dict]): The data infos.
+            what (str): The annotation that names the images.
+            where (str): The image folder (names are relative to it).
+            key (str, optional): Name the missing images by this data-info
+                key (e.g. ``'img_id'``) instead of their relative path.
+                Defaults to None.
+        """
+        missing = [d for d in data_list if not osp.isfile(d['img_path'])]
+        names = [
+            str(d[key]) if key else osp.relpath(d['img_path'], where)
+            for d in missing
+        ]
+        report_missing(names, what, self.skip_missing, where)
         if not missing:
             return data_list
-        missing = set(missing)
-        return [d for d in data_list if d['img_path'] not in missing]
+        self.skipped.setdefault('missing', []).extend(names)
+        gone = {d['img_path'] for d in missing}
+        return [d for d in data_list if d['img_path'] not in gone]
+
+    def _init_split(self, split: str, split_ratios: Sequence[float],
+                    seed: int, fold: Optional[int], num_folds: int) -> None:
+        """Check and keep the arguments of :func:`split_indices`."""
+        check_split_args(split, split_ratios, fold, num_folds)
+        self.split = split
+        self.split_ratios = tuple(split_ratios)
+        self.seed = seed
+        self.fold = fold
+        self.num_folds = num_folds
+
+    def _split(self, labels: Sequence[int],
+               groups: Optional[Sequence[Any]] = None) -> List[int]:
+        """Indices of ``self.split`` (see :func:`split_indices`)."""
+        return split_indices(labels, self.split, self.split_ratios,
+                             self.seed, self.fold, self.num_folds, groups)
+
+    def _drop_ties(self, data_list: List[dict],
+                   tie_policy: str) -> List[dict]:
+        """Apply ``tie_policy`` to data infos marked ``tied`` (popped).
+
+        The tied images' ``img_id`` are kept in ``self.tied_images``; with
+        ``'drop'`` they are removed, logged and recorded in ``skipped``.
+        """
+        tied = [d.pop('tied') for d in data_list]
+        self.tied_images = [d['img_id'] for d, t in zip(data_list, tied) if t]
+        if tie_policy != 'drop' or not self.tied_images:
+            return data_list
+        print_log(
+            f'{type(self).__name__} ({self.split}): dropped '
+            f'{len(self.tied_images)} of {len(data_list)} images whose top '
+            f'score is tied (tie_policy="drop"): {shown(self.tied_images)}',
+            logger='current', level=logging.INFO)
+        self.skipped.setdefault('tied', []).extend(self.tied_images)
+        return [d for d, t in zip(data_list, tied) if not t]
 
     @property
     def img_root(self) -> str:

@@ -9,9 +9,9 @@ from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 from .base_affective import (TIE_POLICIES, BaseAffectiveDataset,
                              check_choice, check_dir, check_file,
-                             check_split_args, labels_from_scores,
+                             labels_from_scores,
                              normalize_scores, parse_number, read_csv_rows,
-                             remap_scores, split_indices)
+                             remap_scores)
 
 EMOD_PLACEHOLDER_CLASSES = tuple(f'emod_{i}' for i in range(9))
 """EMOd's 9 category names and their order are not public: set
@@ -107,8 +107,11 @@ class EMOd(BaseAffectiveDataset):
     image id and columns ``score_cols[0]:score_cols[1]`` the emotion
     distribution, whose argmax is the label. Ids with decimals (IAPS ids
     such as 2352.2) become file names through ``filename_tmpl`` and
-    ``id_decimal_sep``. Images the annotation names but ``img_dir`` lacks
-    are reported (count and names) and raise unless ``skip_missing``.
+    ``id_decimal_sep``. The download may lack some IAPS images: images the
+    annotation names but ``img_dir`` lacks are reported (count and ids, a
+    warning) and left out; they are also kept in
+    ``self.skipped['missing']``. ``skip_missing=False`` makes them an
+    error instead.
 
     EMOd has no official split: ``split`` / ``split_ratios`` / ``seed`` /
     ``fold`` / ``num_folds`` work as in :class:`Abstract` (seeded,
@@ -141,6 +144,9 @@ class EMOd(BaseAffectiveDataset):
             distribution as ``gt_score``). Defaults to ``'first'``.
         split, split_ratios, seed, fold, num_folds: see :class:`Abstract`.
             ``split`` defaults to ``'all'``.
+        skip_missing (bool): Leave out (with a warning naming their ids)
+            images the annotation names but ``img_dir`` lacks; False raises
+            ``FileNotFoundError`` instead. Defaults to True.
         **kwargs: Other arguments of :class:`BaseAffectiveDataset`.
     """
 
@@ -161,8 +167,9 @@ class EMOd(BaseAffectiveDataset):
                  seed: int = 0,
                  fold: Optional[int] = None,
                  num_folds: int = 5,
+                 skip_missing: bool = True,
                  **kwargs):
-        check_split_args(split, split_ratios, fold, num_folds)
+        self._init_split(split, split_ratios, seed, fold, num_folds)
         check_choice('tie_policy', tie_policy, TIE_POLICIES)
         if (len(score_cols) != 2 or not all(
                 isinstance(c, int) for c in score_cols)
@@ -194,16 +201,11 @@ class EMOd(BaseAffectiveDataset):
         self.filename_tmpl = filename_tmpl
         self.id_decimal_sep = id_decimal_sep
         self.tie_policy = tie_policy
-        self.split = split
-        self.split_ratios = tuple(split_ratios)
-        self.seed = seed
-        self.fold = fold
-        self.num_folds = num_folds
-        self.tied_images: List[str] = []
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
             label_space=label_space,
+            skip_missing=skip_missing,
             **kwargs)
 
     # ---- annotations -----------------------------------------------------
@@ -242,19 +244,8 @@ class EMOd(BaseAffectiveDataset):
     def _select(self, infos: List[dict], labels: List[int],
                 groups: Optional[List[str]] = None) -> List[dict]:
         """Apply the split and the tie policy to a data list."""
-        keep = split_indices(labels, self.split, self.split_ratios, self.seed,
-                             self.fold, self.num_folds, groups)
-        infos = [infos[i] for i in keep]
-        self.tied_images = [d['img_id'] for d in infos if d.pop('tied')]
-        if self.tie_policy == 'drop':
-            tied = set(self.tied_images)
-            infos = [d for d in infos if d['img_id'] not in tied]
-            if tied:
-                print_log(
-                    f'{type(self).__name__} ({self.split}): dropped '
-                    f'{len(tied)} images whose top score is tied: '
-                    f'{self.tied_images}',
-                    logger='current')
+        infos = [infos[i] for i in self._split(labels, groups)]
+        infos = self._drop_ties(infos, self.tie_policy)
         if self.tie_policy != 'soft':
             for d in infos:
                 d.pop('gt_score')
@@ -273,9 +264,10 @@ class EMOd(BaseAffectiveDataset):
         folder = check_dir(osp.join(self.data_root, self.img_dir),
                            'EMOd image folder')
         infos = [self._image_info(i, dict(a), folder) for i, a in anns.items()]
-        infos = self._keep_existing(infos,
-                                    f'EMOd annotation {self.ann_file}',
-                                    folder)
+        infos = self._keep_existing(
+            infos, f'EMOd annotation {self.ann_file} (ids; file names '
+            f'from filename_tmpl={self.filename_tmpl!r}, id_decimal_sep='
+            f'{self.id_decimal_sep!r})', folder, key='img_id')
         return self._select(infos, [d['gt_label'] for d in infos])
 
     def extra_repr(self) -> List[str]:
@@ -321,6 +313,9 @@ class DiffusedEMOd(EMOd):
             Defaults to ``'EMOdImages1019'``.
         include_sources (bool): Add each referenced EMOd source image too.
             Defaults to False.
+        skip_missing (bool): Skip (with a warning) generated or source
+            images the disk lacks instead of raising. Defaults to False:
+            a generated set is expected whole.
         **kwargs: The annotation arguments of :class:`EMOd` (``ann_file``
             relative to ``emod_root``, ``mat_key``, ``id_col``,
             ``score_cols``, ``class_names``, ``filename_tmpl``,
@@ -335,6 +330,7 @@ class DiffusedEMOd(EMOd):
                  img_dir: str = 'images',
                  emod_img_dir: str = 'EMOdImages1019',
                  include_sources: bool = False,
+                 skip_missing: bool = False,
                  **kwargs):
         if not emod_root:
             raise ValueError('DiffusedEMOd needs emod_root (the EMOd folder '
@@ -345,7 +341,8 @@ class DiffusedEMOd(EMOd):
         self.include_sources = include_sources
         ann_file = kwargs.get('ann_file', 'allfindata1019_renamed.mat')
         self.emod_ann_file = osp.join(emod_root, ann_file)
-        super().__init__(data_root=data_root, img_dir=img_dir, **kwargs)
+        super().__init__(data_root=data_root, img_dir=img_dir,
+                         skip_missing=skip_missing, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         ann_file = self.emod_ann_file  # relative to emod_root
@@ -403,7 +400,8 @@ class DiffusedEMOd(EMOd):
                      generated=False) for s in sources
             ]
             infos += self._keep_existing(
-                originals, f'EMOd annotation {ann_file}', src_dir)
+                originals, f'EMOd annotation {ann_file}', src_dir,
+                key='img_id')
         return self._select(infos, [d['gt_label'] for d in infos],
                             groups=[d['source_id'] for d in infos])
 

@@ -7,7 +7,7 @@ from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
 from affective_fixtures import ABSTRACT_LABELS, EMOTIONS, make_abstract
-from emoreg_mm.datasets import abstract as abstract_module
+from emoreg_mm.datasets import base_affective
 
 
 def build(root, **kwargs):
@@ -24,26 +24,43 @@ def labels_by_name(ds):
 def test_votes_are_ints_and_ties_dropped(abstract_root, pipeline,
                                          monkeypatch):
     logged = []
-    monkeypatch.setattr(abstract_module, 'print_log',
+    monkeypatch.setattr(base_affective, 'print_log',
                         lambda msg, **kw: logged.append(msg))
     ds = build(abstract_root, pipeline=pipeline)
     assert ds.CLASSES == EMOTIONS
     # 10 votes beat 9 (a string-wise max would pick amusement, '9' > '10')
     assert labels_by_name(ds) == ABSTRACT_LABELS
-    assert ds.tied_images == ['abstract_004.jpg']
+    assert ds.tied_images == ['abstract_0004.jpg']
+    assert ds.skipped == {'tied': ['abstract_0004.jpg']}
     assert len(logged) == 1 and 'dropped 1 of 7' in logged[0]
-    assert 'abstract_004.jpg' in logged[0]
+    assert 'abstract_0004.jpg' in logged[0]
     out = ds[1]
     assert out['inputs'].shape == (3, 8, 8)
     assert out['data_samples'].gt_label.item() == 3
     assert 'gt_score' not in out['data_samples']
 
 
+@pytest.mark.parametrize('quote,sep,newline', [
+    ("'", ',', '\r\n'),  # as distributed, with Windows line ends
+    ("'", ', ', '\n'),  # spaces after the commas
+    ('"', ',', '\n'),  # re-saved with double quotes
+    ('', ',', '\n'),  # re-saved without quotes (empty first header cell)
+])
+def test_header_and_quoting_variants(tmp_path, quote, sep, newline):
+    root = make_abstract(str(tmp_path), quote=quote, sep=sep,
+                         newline=newline)
+    text = open(osp.join(root, 'ABSTRACT_groundTruth.csv'), newline='').read()
+    assert text.startswith(sep.join([quote * 2, f'{quote}Amusement{quote}']))
+    assert newline in text
+    ds = build(root)
+    assert labels_by_name(ds) == ABSTRACT_LABELS
+
+
 def test_soft_ties(abstract_root, pipeline):
     ds = build(abstract_root, tie_policy='soft', pipeline=pipeline)
     assert len(ds) == 7
     tie = next(i for i in range(len(ds))
-               if ds.get_data_info(i)['img_id'] == 'abstract_004.jpg')
+               if ds.get_data_info(i)['img_id'] == 'abstract_0004.jpg')
     sample = ds[tie]['data_samples']
     # awe (1) and sadness (7) share the votes; gt_label = first tied class
     np.testing.assert_allclose(sample.gt_score.numpy(),
@@ -64,7 +81,7 @@ def test_binary_and_own(abstract_root):
     own = build(abstract_root, label_space='own')
     assert own.CLASSES == ('Amusement', 'Anger', 'Awe', 'Content', 'Disgust',
                            'Excitement', 'Fear', 'Sad')
-    assert labels_by_name(own)['abstract_002.jpg'] == 5
+    assert labels_by_name(own)['abstract_0002.jpg'] == 5
 
 
 def test_split_is_seeded_stratified_and_disjoint(tmp_path):
@@ -128,15 +145,15 @@ def rewrite_csv(root, old, new):
 
 
 def test_non_integer_vote(abstract_root):
-    rewrite_csv(abstract_root, "'abstract_003.jpg', 0, 0, 1",
-                "'abstract_003.jpg', 0, 0, x")
+    rewrite_csv(abstract_root, "'abstract_0003.jpg',0,0,1",
+                "'abstract_0003.jpg',0,0,x")
     with pytest.raises(ValueError, match=r"line 4, column 'Awe': 'x' is not"
                        ' a non-negative integer'):
         build(abstract_root)
 
 
 def test_short_row(abstract_root):
-    rewrite_csv(abstract_root, ', 12, 1\n', ', 12\n')
+    rewrite_csv(abstract_root, ',12,1\n', ',12\n')
     with pytest.raises(ValueError, match=r'line 8: 8 cells, expected 9'):
         build(abstract_root)
 
@@ -149,7 +166,7 @@ def test_unknown_emotion_in_header(abstract_root):
 
 
 def test_missing_image(abstract_root):
-    os.remove(osp.join(abstract_root, 'abstract_005.jpg'))
-    with pytest.raises(FileNotFoundError, match=r'1 image.*abstract_005'):
+    os.remove(osp.join(abstract_root, 'abstract_0005.jpg'))
+    with pytest.raises(FileNotFoundError, match=r'1 image.*abstract_0005'):
         build(abstract_root)
     assert len(build(abstract_root, skip_missing=True)) == 5

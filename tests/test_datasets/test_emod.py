@@ -8,7 +8,7 @@ from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
 from affective_fixtures import EMOD_CLASSES, emod_matrix, make_emod
-from emoreg_mm.datasets import EMOD_PLACEHOLDER_CLASSES
+from emoreg_mm.datasets import EMOD_PLACEHOLDER_CLASSES, base_affective
 
 
 def build(root, **kwargs):
@@ -69,20 +69,34 @@ def test_decimal_id_file_names(tmp_path):
     root = make_emod(str(tmp_path))
     os.rename(osp.join(root, 'EMOdImages1019', '2352.2.jpg'),
               osp.join(root, 'EMOdImages1019', '2352_2.jpg'))
-    with pytest.raises(FileNotFoundError, match=r'2352\.2\.jpg'):
-        build(root)
+    with pytest.raises(FileNotFoundError, match=r"filename_tmpl='\{\}\.jpg'"
+                       r".*id_decimal_sep='\.'.*: 2352\.2\. Set"):
+        build(root, skip_missing=False)
     ds = build(root, id_decimal_sep='_')
     assert ds.get_data_info(1)['img_path'].endswith('2352_2.jpg')
+    assert ds.skipped == {}
 
 
-def test_missing_images_reported(tmp_path):
-    root = make_emod(str(tmp_path), missing=(3, 5))
+def test_missing_images_reported_and_skipped(tmp_path, monkeypatch):
+    """The download may lack some IAPS images: by default they are
+    reported by count and id and the set goes on."""
+    logged = []
+    monkeypatch.setattr(base_affective, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    root = make_emod(str(tmp_path), missing=(1, 3, 5))
+    ds = build(root)
+    assert len(ds) == 6
+    assert not {'2352.2', '1003', '1005'} & set(ids_labels(ds))
+    assert ds.skipped == {'missing': ['2352.2', '1003', '1005']}
+    assert len(logged) == 1
+    assert logged[0].startswith('3 image(s) named by EMOd annotation')
+    assert logged[0].endswith('(skipped: skip_missing=True): 2352.2, '
+                              '1003, 1005')
+    # the strict behaviour is one option away
     with pytest.raises(FileNotFoundError,
-                       match=r'2 image\(s\).*1003\.jpg, 1005\.jpg.*'
+                       match=r'3 image\(s\).*: 2352\.2, 1003, 1005\. Set '
                        'skip_missing=True'):
-        build(root)
-    ds = build(root, skip_missing=True)
-    assert len(ds) == 7 and '1003' not in ids_labels(ds)
+        build(root, skip_missing=False)
 
 
 def test_ties(tmp_path):

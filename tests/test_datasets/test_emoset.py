@@ -40,11 +40,40 @@ def test_attributes_verbatim(emoset_root):
         d = ds.get_data_info(i)
         by_emotion.setdefault(d['emotion'], []).append(d)
     full, empty = by_emotion['awe']
-    # info.json vocabularies: bins '0.0'..'1.0'; 'boxing ' keeps its space
+    # info.json vocabularies as distributed: bins '0.0'..'1.0' looked up as
+    # str(value) (colorfulness 1 -> '1.0'), 'amusement_park', capitalised
+    # objects, 'boxing ' keeps its trailing space
     assert full['brightness'] == 3 and full['colorfulness'] == 10
-    assert full['scene'] == 1 and full['object'] == [0, 1]
-    assert full['facial_expression'] == 0 and full['human_action'] == 0
+    assert full['scene'] == 0 and full['object'] == [3, 0]
+    assert full['facial_expression'] == 3 and full['human_action'] == 1
     assert empty['scene'] == -1 and empty['object'] == []
+
+
+@pytest.mark.parametrize('entry_form', [3, 4])
+@pytest.mark.parametrize('info_form', ['full', 'emotion'])
+def test_entry_and_info_forms(tmp_path, entry_form, info_form):
+    """The distributed (3 strings, emotion-only info.json) and the README
+    (4 strings, full info.json) forms, in every combination."""
+    root = make_emoset(str(tmp_path), entry_form=entry_form,
+                       info_form=info_form)
+    entry = json.load(open(osp.join(root, 'val.json')))[0]
+    assert len(entry) == entry_form
+    info = json.load(open(osp.join(root, 'info.json')))
+    assert ('label2idx' in info) == (info_form == 'emotion')
+    val = build(root, split='val')
+    assert val.get_gt_labels().tolist() == [0, 6]
+    d = val.get_data_info(0)
+    assert d['img_id'] == osp.splitext(osp.basename(d['img_path']))[0]
+    assert d['img_id'] == 'amusement_00017'
+    # attributes where info.json has their vocabularies, by default
+    assert ('scene' in d) == (info_form == 'full')
+    assert 'scene' not in build(root, split='val',
+                                with_attributes=False).get_data_info(0)
+    if info_form == 'emotion':
+        with pytest.raises(ValueError, match=r'info\.json has no vocabulary '
+                           r"for the attributes \['brightness'.*emotion-only"
+                           r'.*with_attributes=False'):
+            build(root, split='val', with_attributes=True)
 
 
 def test_binary_and_own_label_space(emoset_root):
@@ -94,17 +123,36 @@ def test_missing_info(emoset_root):
 
 def test_malformed_json(emoset_root):
     with open(osp.join(emoset_root, 'test.json'), 'w') as f:
-        f.write('[["awe", "awe_1", "image/awe/a.jpg",\n')
+        f.write('[["awe", "image/awe/a.jpg",\n')
     with pytest.raises(ValueError, match=r'test\.json is not valid JSON.*'
-                       r'line 2.*4-element list'):
+                       r'line 2.*list of 3 strings'):
         build(emoset_root, split='test')
 
 
-def test_bad_entry_shape(emoset_root):
-    with open(osp.join(emoset_root, 'test.json'), 'w') as f:
-        json.dump([['awe', 'awe_1', 'image/awe/awe_1.jpg']], f)
-    with pytest.raises(ValueError, match=r'test\.json, entry 0.*4-element'):
+@pytest.mark.parametrize('entry', [
+    ['awe', 'image/awe/awe_1.jpg'],
+    ['awe', 'awe_1', 'image/awe/awe_1.jpg', 'annotation/awe/awe_1.json', 'x'],
+    ['awe', 1, 'image/awe/awe_1.jpg'],
+    'image/awe/awe_1.jpg',
+])
+def test_bad_entry_shape(emoset_root, entry):
+    path = osp.join(emoset_root, 'test.json')
+    entries = json.load(open(path))
+    json.dump(entries + [entry], open(path, 'w'))
+    with pytest.raises(ValueError, match=r'test\.json, entry 2: .*expected a '
+                       r'list of 3 strings.*or of 4 strings'):
         build(emoset_root, split='test')
+
+
+def test_bad_info(emoset_root):
+    path = osp.join(emoset_root, 'info.json')
+    json.dump({'emotions': {'amusement': 0}}, open(path, 'w'))
+    with pytest.raises(ValueError, match=r'info\.json: no emotion vocabulary'
+                       r'.*emotion-only'):
+        build(emoset_root)
+    json.dump([1, 2], open(path, 'w'))
+    with pytest.raises(ValueError, match=r'info\.json: expected .*got list'):
+        build(emoset_root)
 
 
 def test_unknown_emotion(emoset_root):
@@ -135,7 +183,7 @@ def test_missing_image_and_annotation(emoset_root):
     img = ds.get_data_info(0)['img_path']
     os.remove(img)
     with pytest.raises(FileNotFoundError,
-                       match=r'1 image\(s\) named by EmoSet split file.*'
+                       match=r'1 image\(s\) named by EmoSet test split file.*'
                        + osp.basename(img)):
         build(emoset_root, split='test')
     assert len(build(emoset_root, split='test', skip_missing=True)) == 1
