@@ -149,6 +149,16 @@ class SlurmCluster:
                            f'logs in {self.root}/log')
 
     def stop(self) -> None:
+        """Cancel this cluster's jobs, then stop its daemons by PID."""
+        if self.env:
+            subprocess.run(['scancel', '--full', '--signal=KILL',
+                            f'--user={os.getuid()}'], capture_output=True)
+            subprocess.run(['scancel', f'--user={os.getuid()}'],
+                           capture_output=True)
+            try:
+                self.wait_idle(timeout=30)
+            except TimeoutError as err:
+                _say(f'stopping with jobs left: {err}')
         for pid_file in reversed(self.pid_files):
             try:
                 with open(pid_file) as f:

@@ -1,0 +1,177 @@
+"""tools/sweep.py: the plan, its checks, and running it here.
+
+The Slurm demonstration (stage 1 + 3 modes x 2 seeds through the
+scheduler, a killed and a pre-empted run) is in test_sweep_slurm.py.
+"""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SWEEP = osp.join(REPO, 'tools', 'sweep.py')
+
+
+def load_sweep():
+    spec = importlib.util.spec_from_file_location('sweep', SWEEP)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def sweep(*args, cwd, check=None):
+    """Run tools/sweep.py as a user does, from ``cwd``."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
+               PYTHONWARNINGS='ignore')
+    out = subprocess.run([sys.executable, SWEEP, *args], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=900)
+    if check is not None:
+        assert out.returncode == check, out.stdout[-4000:] + out.stderr[-4000:]
+    return out
+
+
+def demo_data(root, per_emotion=6, limit=20):
+    """The demo's data where its configs look: ``work_dirs/demo/data``."""
+    pytest.importorskip('sklearn')
+    from emoreg_mm.demo import make_digits, make_stimuli
+    data = osp.join(str(root), 'work_dirs', 'demo', 'data')
+    make_stimuli(osp.join(data, 'testImages_abstract'),
+                 per_emotion=per_emotion)
+    return make_digits(osp.join(data, 'digits'), limit=limit)
+
+
+def test_plan_of_the_paper_table():
+    mod = load_sweep()
+    runs = mod.plan(mod.parse_args([]))
+    stage1 = [r for r in runs if r.stage == 1]
+    stage2 = [r for r in runs if r.stage == 2]
+    # 2 backbones x 4 sets; baseline once per backbone x target x seed
+    assert len(stage1) == 8
+    assert len(stage2) == 2 * 2 * 3 * (1 + 5 * 4) == 252
+    assert len({r.work_dir for r in runs}) == len(runs)
+    by_name = {r.name: r for r in runs}
+    run = by_name['vit-b16_learn-ereg_abstract_cifar100_s2']
+    assert run.deps == ('vit-b16_abstract', ) and run.seed == 2
+    assert run.config.endswith('configs/emoreg/'
+                               'vit-b16_learn-ereg_abstract_cifar100.py')
+    assert by_name['resnet50_const_cifar10_s0'].deps == ('resnet50_emoset', )
+    assert by_name['resnet50_baseline_cifar10_s1'].deps == ()
+    assert all(r.deps[0] in by_name for r in stage2 if r.deps)
+
+
+def test_unknown_names_list_the_valid_ones(tmp_path):
+    out = sweep('--dry-run', '--backbones', 'vit-b17', cwd=tmp_path, check=2)
+    assert 'unknown backbones vit-b17' in out.stderr
+    assert 'valid: resnet50, vit-b16, resnet18-cifar' in out.stderr
+    out = sweep('--dry-run', '--modes', 'ereg', 'learnereg', cwd=tmp_path,
+                check=2)
+    assert 'unknown modes learnereg' in out.stderr
+    assert 'rand-learn-ereg' in out.stderr
+
+
+def test_dry_run_reports_missing_data_and_stage1_config(tmp_path):
+    out = sweep('--dry-run', '--backbones', 'resnet18-cifar', '--affective',
+                'abstract', '--modes', 'baseline', 'ereg', '--targets',
+                'cifar10', '--seeds', '0', cwd=tmp_path, check=2)
+    assert 'Plan (paper): 3 runs = 1 stage-1 + 2 stage-2' in out.stdout
+    assert ('resnet18-cifar_abstract: stage-1 config '
+            f'{REPO}/configs/emoreg_pretrain/resnet18-cifar_abstract.py '
+            'does not exist') in out.stderr
+    assert ('resnet18-cifar_baseline_cifar10_s0: dataset folder data/cifar10'
+            in out.stderr)
+    assert 'nothing would run' in out.stderr
+    # nothing was written or submitted
+    assert not osp.exists(tmp_path / 'work_dirs')
+
+
+def test_dry_run_gpu_hours_and_demo_plan(tmp_path):
+    counts = demo_data(tmp_path)
+    n_train = sum(counts['train'].values())
+    # baseline: 6 epochs on the digits' training split; 2.0 h by design
+    tput = 6 * n_train / 3600 / 2.0
+    out = sweep('--preset', 'demo', '--dry-run', '--modes', 'baseline',
+                '--seeds', '0', '--throughput', f'tiny-resnet={tput}',
+                cwd=tmp_path, check=0)
+    assert 'GPU-hours: 2.00 for 1 runs' in out.stdout
+    out = sweep('--preset', 'demo', '--dry-run', '--modes', 'ereg', 'const',
+                cwd=tmp_path, check=0)
+    assert 'Plan (demo): 5 runs = 1 stage-1 + 4 stage-2' in out.stdout
+    assert 'tiny-resnet_ereg_digits_s1' in out.stdout
+    assert 'after tiny-resnet_synth-abstract' in out.stdout
+    assert 'No problems found.' in out.stdout
+
+
+@pytest.mark.slow
+def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
+    demo_data(tmp_path)
+    args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', '--seeds',
+            '0', '--jobs', '2', '--cfg-options', 'train_cfg.max_epochs=1')
+    out = sweep(*args, cwd=tmp_path, check=0)
+    assert 'started tiny-resnet_synth-abstract (attempt 1)' in out.stdout
+    assert 'done: 3' in out.stdout
+    assert (tmp_path / 'work_dirs/sweep/results.md').is_file()
+    table = (tmp_path / 'work_dirs/sweep/results.md').read_text()
+    assert '| ereg |' in table and '| baseline |' in table
+    run = tmp_path / 'work_dirs/sweep/tiny-resnet_ereg_digits_s0'
+    assert (run / 'preds.npz').is_file()
+    # again: everything is finished, nothing runs
+    out = sweep(*args, cwd=tmp_path, check=0)
+    assert 'started' not in out.stdout
+    assert 'done: 3' in out.stdout
+    out = sweep(*args[:6], '--status', cwd=tmp_path, check=0)
+    assert 'tiny-resnet_ereg_digits_s0' in out.stdout
+    assert 'Results table:' in out.stdout
+
+
+def run_readme(command, cwd):
+    """A README command exactly, with this Python for ``python``."""
+    argv = command.split()
+    assert argv[:2] == ['python', 'tools/sweep.py']
+    return sweep(*argv[2:], cwd=cwd)
+
+
+@pytest.mark.readme('python tools/sweep.py --dry-run --throughput '
+                    'vit-b16=400 resnet50=1200')
+def test_readme_dry_run(tmp_path):
+    out = run_readme('python tools/sweep.py --dry-run --throughput '
+                     'vit-b16=400 resnet50=1200', tmp_path)
+    assert out.returncode == 2  # no data here: reported, nothing runs
+    assert 'Plan (paper): 260 runs = 8 stage-1 + 252 stage-2' in out.stdout
+    assert 'not counted (260, no throughput or data)' in out.stdout
+    assert 'dataset folder data/EmoSet-118K' in out.stderr
+
+
+@pytest.mark.readme('python tools/sweep.py --slurm PARTITION --gpus 16 '
+                    '--gpus-per-node 8 --backbones vit-b16 --affective '
+                    'emoset --modes learn-ereg --targets cifar100 --seeds 0')
+@pytest.mark.readme('python tools/sweep.py --slurm PARTITION --gpus 8')
+@pytest.mark.readme('python tools/sweep.py --jobs 1 --gpus 8')
+@pytest.mark.parametrize('command', [
+    'python tools/sweep.py --slurm PARTITION --gpus 16 --gpus-per-node 8 '
+    '--backbones vit-b16 --affective emoset --modes learn-ereg --targets '
+    'cifar100 --seeds 0',
+    'python tools/sweep.py --slurm PARTITION --gpus 8',
+    'python tools/sweep.py --jobs 1 --gpus 8',
+    'python tools/sweep.py --slurm PARTITION --gpus 8 --backbones vit-b16 '
+    '--targets cifar100',
+])
+def test_readme_runs_check_before_submitting(tmp_path, command):
+    """Without the datasets, every README sweep stops before submitting
+    or starting anything, naming what is missing."""
+    out = run_readme(command, tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert 'nothing submitted' in out.stderr
+    assert 'dataset folder data/cifar100' in out.stderr
+    assert not osp.exists(tmp_path / 'work_dirs')
+
+
+@pytest.mark.readme('python tools/sweep.py --status')
+def test_readme_status(tmp_path):
+    out = run_readme('python tools/sweep.py --status', tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert 'todo: 260' in out.stdout
+    assert 'vit-b16_learn-ereg_emod_cifar100_s2' in out.stdout
+    assert 'Results table' not in out.stdout

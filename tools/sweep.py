@@ -1,0 +1,658 @@
+"""Run a whole results table: every stage-1 run and the stage-2 runs on it.
+
+Usage::
+
+    python tools/sweep.py [--preset paper|demo] [--backbones ...]
+        [--affective ...] [--modes ...] [--targets ...] [--seeds ...]
+        [--work-root DIR] [--dry-run | --status]
+        [--slurm PARTITION | --jobs N] [--gpus G] [--wait]
+
+From a selection of the matrix (default: the paper's table) it plans one
+stage-1 run per (backbone, affective set) and the stage-2 runs reading it
+(``baseline`` needs no stage 1 and is run once per backbone, target and
+seed). ``--dry-run`` prints the plan, the run counts, the problems found
+(missing configs or datasets) and, given ``--throughput``, the GPU-hours.
+Without it, the runs are submitted to Slurm (``--slurm PARTITION``: one
+``sbatch`` job per run, stage 2 ``--dependency=afterok`` on its stage 1) or
+run here, ``--jobs`` at a time. Each run's work dir holds the job script
+(``sweep_job.sh``), what the sweep submitted (``sweep_submit.json``) and
+what the job reports (``sweep_status.json``), so state is read from the run
+dirs, not the scheduler's history. Re-running the same command is safe:
+finished runs are skipped, killed or pre-empted ones resume from their last
+checkpoint, failed ones are resubmitted up to ``--max-retries`` times. A
+pre-empted Slurm job (SIGTERM, exit 143) requeues itself and resumes.
+``--status`` shows each run's state and last epoch; once every run is done,
+the results table is written to ``WORK_ROOT/results.{md,csv}``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, namedtuple
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
+         'rand-learn-ereg')  # emoreg_mm.models.regulators.REGULATION_MODES
+
+#: Where a preset's configs live and which names its matrix has. The
+#: affective segment of a stage-2 config name is left out for
+#: ``default_affective`` (README: "Leaves are named as a spec").
+PRESETS = {
+    'paper': dict(
+        config_root='configs',
+        stage1='emoreg_pretrain/{backbone}_{affective}.py',
+        stage2='emoreg/{backbone}_{mode}{affective_part}_{target}.py',
+        default_affective='emoset',
+        backbones=('resnet50', 'vit-b16', 'resnet18-cifar'),
+        default_backbones=('resnet50', 'vit-b16'),
+        affective=('emoset', 'abstract', 'emod', 'diffused-emod'),
+        targets=('cifar10', 'cifar100'),
+        seeds=(0, 1, 2)),
+    'demo': dict(
+        config_root='configs/demo',
+        stage1='{backbone}_{affective}.py',
+        stage2='{backbone}_{mode}{affective_part}_{target}.py',
+        default_affective='synth-abstract',
+        backbones=('tiny-resnet', ),
+        default_backbones=('tiny-resnet', ),
+        affective=('synth-abstract', ),
+        targets=('digits', ),
+        seeds=(0, 1)),
+}
+STATUS, SUBMIT, SCRIPT = ('sweep_status.json', 'sweep_submit.json',
+                          'sweep_job.sh')
+
+Run = namedtuple('Run', 'name stage config work_dir seed deps key')
+
+
+# ---------------------------------------------------------------- planning
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Plan, run and follow a whole results table.')
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='paper',
+                        help='the config tree and its names (default: '
+                        'paper, configs/emoreg*; demo: configs/demo)')
+    for axis, help_ in (('backbones', 'backbones'),
+                        ('affective', 'affective sets'),
+                        ('modes', 'regulation modes'),
+                        ('targets', 'targets')):
+        parser.add_argument(f'--{axis}', nargs='+', metavar='NAME',
+                            help=f'{help_} (default: the preset\'s table)')
+    parser.add_argument('--seeds', nargs='+', type=int,
+                        help='stage-2 seeds (default: the preset\'s)')
+    parser.add_argument('--work-root', default='work_dirs/sweep',
+                        help='one work dir per run under it, and the '
+                        'results table (default: work_dirs/sweep)')
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument('--dry-run', action='store_true',
+                      help='print the plan, counts, problems and GPU-hours')
+    what.add_argument('--status', action='store_true',
+                      help='print each run\'s state; write the results '
+                      'table when all are done')
+    parser.add_argument('--slurm', metavar='PARTITION',
+                        help='submit one sbatch job per run to PARTITION')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='without --slurm: runs at once here (default 1)')
+    parser.add_argument('--gpus', type=int, default=1,
+                        help='GPUs (tasks) per run (default 1)')
+    parser.add_argument('--gpus-per-node', type=int, default=None,
+                        help='with --slurm (default: --gpus)')
+    parser.add_argument('--cpus-per-task', type=int, default=5,
+                        help='with --slurm (default 5)')
+    parser.add_argument('--gres', default=None,
+                        help='with --slurm: the --gres request (default: '
+                        'gpu:GPUS_PER_NODE where the partition has GPUs; '
+                        '"" for none), as tools/slurm_train.sh')
+    parser.add_argument('--sbatch-args', default='',
+                        help='extra sbatch options, e.g. "--time=24:00:00 '
+                        '--account=X"')
+    parser.add_argument('--max-retries', type=int, default=2,
+                        help='resubmit a failed or killed run at most this '
+                        'often (default 2)')
+    parser.add_argument('--wait', action='store_true',
+                        help='with --slurm: follow the runs until all end, '
+                        'then write the results table')
+    parser.add_argument('--throughput', nargs='+', default=[],
+                        metavar='NAME=IMG_PER_S',
+                        help='training images per second on one GPU, per '
+                        'backbone (vit-b16=400), or per backbone and stage '
+                        '/ mode (vit-b16:stage1=900, vit-b16:const=250); '
+                        'for the GPU-hours of --dry-run')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        metavar='KEY=VALUE',
+                        help='passed to every run (e.g. '
+                        'train_cfg.max_epochs=1)')
+    args = parser.parse_args(argv)
+    preset = PRESETS[args.preset]
+    choices = dict(backbones=preset['backbones'],
+                   affective=preset['affective'], modes=MODES,
+                   targets=preset['targets'])
+    defaults = dict(backbones=preset['default_backbones'],
+                    affective=preset['affective'], modes=MODES,
+                    targets=preset['targets'])
+    for axis, valid in choices.items():
+        given = getattr(args, axis)
+        unknown = [n for n in given or () if n not in valid]
+        if unknown:
+            parser.error(f'unknown {axis} {", ".join(unknown)} for preset '
+                         f'{args.preset}; valid: {", ".join(valid)}')
+        setattr(args, axis, tuple(dict.fromkeys(given or defaults[axis])))
+    args.seeds = tuple(dict.fromkeys(args.seeds or preset['seeds']))
+    for item in args.throughput:
+        name, _, value = item.partition('=')
+        if not re.fullmatch(r'[\d.]+', value) or float(value) <= 0:
+            parser.error(f'--throughput {item!r}: expected NAME=IMAGES_PER_'
+                         'SECOND with a positive number')
+    args.gpus_per_node = args.gpus_per_node or args.gpus
+    return args
+
+
+def config_path(preset: dict, template: str, **names) -> str:
+    aff = names.get('affective')
+    names['affective_part'] = ('' if aff in (None, preset['default_affective'])
+                               else f'_{aff}')
+    return osp.join(REPO, preset['config_root'], template.format(**names))
+
+
+def plan(args) -> list:
+    """The runs of the selection, stage 1 first; each stage-2 run names
+    the stage-1 run it waits for in ``deps``."""
+    preset = PRESETS[args.preset]
+    runs, stage1 = {}, {}
+    for backbone in args.backbones:
+        for target in args.targets:
+            for mode in args.modes:
+                for aff in (args.affective if mode != 'baseline' else
+                            (None, )):
+                    deps = ()
+                    if aff is not None:
+                        s1 = config_path(preset, preset['stage1'],
+                                         backbone=backbone, affective=aff)
+                        name1 = osp.splitext(osp.basename(s1))[0]
+                        stage1.setdefault(name1, Run(
+                            name1, 1, s1, osp.join(args.work_root, name1),
+                            None, (), (backbone, 'stage1', aff, None)))
+                        deps = (name1, )
+                    cfg = config_path(preset, preset['stage2'],
+                                      backbone=backbone, mode=mode,
+                                      affective=aff, target=target)
+                    for seed in args.seeds:
+                        name = f'{osp.splitext(osp.basename(cfg))[0]}_s{seed}'
+                        runs[name] = Run(name, 2, cfg,
+                                         osp.join(args.work_root, name),
+                                         seed, deps,
+                                         (backbone, mode, aff, target))
+    return list(stage1.values()) + list(runs.values())
+
+
+def _data_roots(cfg) -> list:
+    """The data folders a config's training and validation sets read."""
+    roots = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get('data_root'):
+                roots.append(node['data_root'])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    for key in ('train_dataloader', 'val_dataloader'):
+        walk((cfg.get(key) or {}).get('dataset'))
+    return list(dict.fromkeys(roots))
+
+
+def check(runs: list, cfg_options: list) -> tuple:
+    """Problems found before anything runs, and per run what the GPU-hours
+    need (epochs, training images) where the config could be read.
+
+    One config per stage-1 run and one per (backbone, target) of stage 2 is
+    read (the matrix shares datasets and schedules across modes); every
+    stage-2 config file must exist.
+    """
+    from mmengine.config import Config, DictAction
+    problems, facts, loaded = [], {}, {}
+    opts = {}
+    if cfg_options:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--o', nargs='+', action=DictAction)
+        opts = parser.parse_args(['--o', *cfg_options]).o
+    for run in runs:
+        if not osp.isfile(run.config):
+            what = 'stage-1 config' if run.stage == 1 else 'config'
+            problems.append(f'{run.name}: {what} {run.config} does not exist')
+            continue
+        group = run.name if run.stage == 1 else (run.key[0], run.key[3])
+        if group not in loaded:
+            try:
+                cfg = Config.fromfile(run.config)
+            except Exception as err:  # a broken file is a problem to list
+                problems.append(f'{run.name}: {run.config} cannot be read: '
+                                f'{type(err).__name__}: {err}')
+                loaded[group] = (None, None)
+                facts[run.name] = loaded[group]
+                continue
+            cfg.merge_from_dict({k: v for k, v in opts.items()
+                                 if not k.startswith('model.')})
+            missing = [r for r in _data_roots(cfg) if not osp.isdir(r)]
+            for root in missing:
+                problems.append(f'{run.name}: dataset folder {root} '
+                                f'(from {osp.relpath(run.config, REPO)}) '
+                                'does not exist (docs/datasets.md)')
+            loaded[group] = (cfg.train_cfg.get('max_epochs'),
+                             None if missing else cfg)
+        facts[run.name] = loaded[group]
+    return problems, facts
+
+
+def train_images(cfg, cache: dict):
+    """Training images per epoch (the dataset is built once per dict)."""
+    key = repr(cfg.train_dataloader.dataset)
+    if key not in cache:
+        import emoreg_mm  # noqa: F401
+        from mmengine.registry import init_default_scope
+        from mmpretrain.registry import DATASETS
+        init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+        cache[key] = len(DATASETS.build(cfg.train_dataloader.dataset))
+    return cache[key]
+
+
+def throughput_of(run: Run, table: dict):
+    backbone, mode = run.key[0], run.key[1]
+    for name in (f'{backbone}:{mode}', backbone):
+        if name in table:
+            return table[name]
+    return None
+
+
+def dry_run(args, runs: list) -> int:
+    problems, facts = check(runs, args.cfg_options)
+    n1 = sum(r.stage == 1 for r in runs)
+    print(f'Plan ({args.preset}): {len(runs)} runs = {n1} stage-1 + '
+          f'{len(runs) - n1} stage-2 | backbones {", ".join(args.backbones)}'
+          f' | affective {", ".join(args.affective)} | modes '
+          f'{", ".join(args.modes)} | targets {", ".join(args.targets)} | '
+          f'seeds {", ".join(map(str, args.seeds))}')
+    for run in runs:
+        after = f'  after {run.deps[0]}' if run.deps else ''
+        print(f'  stage {run.stage}  {run.name:<48} '
+              f'{osp.relpath(run.config, REPO)}{after}')
+    per_stage = Counter((r.stage, r.key[0]) for r in runs)
+    for (stage, backbone), n in sorted(per_stage.items()):
+        print(f'  {n:4d} stage-{stage} runs of {backbone}')
+    if args.throughput:
+        table = {k: float(v) for k, v in
+                 (t.split('=', 1) for t in args.throughput)}
+        cache, hours, unknown = {}, 0.0, []
+        for run in runs:
+            epochs, cfg = facts.get(run.name, (None, None))
+            tput = throughput_of(run, table)
+            if cfg is None or not epochs or tput is None:
+                unknown.append(run.name)
+                continue
+            hours += epochs * train_images(cfg, cache) / tput / 3600
+        print(f'GPU-hours: {hours:.2f} for {len(runs) - len(unknown)} runs '
+              f'(epochs x training images / throughput)' +
+              (f'; not counted ({len(unknown)}, no throughput or data): ' +
+               ', '.join(unknown) if unknown else ''))
+    if problems:
+        print(f'{len(problems)} problem(s); nothing would run:',
+              file=sys.stderr)
+        for p in problems:
+            print(f'  {p}', file=sys.stderr)
+        return 2
+    print('No problems found.')
+    return 0
+
+
+# ------------------------------------------------------------------- state
+def _read_json(path: str):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def last_epoch(work_dir: str) -> str:
+    """The last checkpoint's epoch (``3``) or iteration (``iter 120``)."""
+    try:
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            name = osp.basename(f.read().strip())
+    except OSError:
+        return '-'
+    m = re.match(r'(epoch|iter)_(\d+)\.pth$', name)
+    if not m:
+        return name
+    return m.group(2) if m.group(1) == 'epoch' else f'iter {m.group(2)}'
+
+
+def live_jobs(submits: list) -> set:
+    """Which submitted jobs are still queued or running: one squeue call
+    for Slurm jobs, a signal-0 probe for local processes."""
+    live = set()
+    if any(s and s.get('scheduler') == 'slurm' for s in submits):
+        out = subprocess.run(['squeue', '-h', '-o', '%i'],
+                             capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(f'squeue failed: {out.stderr.strip()}')
+        live.update(line.strip() for line in out.stdout.split())
+    for s in submits:
+        if s and s.get('scheduler') == 'local' and \
+                s.get('host') == socket.gethostname():
+            try:
+                os.kill(int(s['job']), 0)
+                live.add(str(s['job']))
+            except (OSError, ValueError):
+                pass
+    return live
+
+
+def states(runs: list) -> dict:
+    """``name -> (state, attempts, job)``: ``todo``, ``queued``,
+    ``running``, ``done``, ``failed``, ``killed`` (the job is gone without
+    a result), ``preempted`` (exit 143, waiting to be requeued)."""
+    submits = {r.name: _read_json(osp.join(r.work_dir, SUBMIT)) for r in runs}
+    live = live_jobs(list(submits.values()))
+    out = {}
+    for run in runs:
+        sub = submits[run.name]
+        if not sub:
+            out[run.name] = ('todo', 0, None)
+            continue
+        job = str(sub['job'])
+        status = _read_json(osp.join(run.work_dir, STATUS)) or {}
+        ours = str(status.get('job')) == job
+        state = status.get('state') if ours else None
+        if state in ('done', 'failed'):
+            pass
+        elif job in live:
+            state = 'queued' if state is None else (
+                'running' if state == 'running' else 'requeued')
+        elif state != 'preempted':
+            state = 'killed'
+        out[run.name] = (state, sub['attempt'], job)
+    return out
+
+
+def print_status(runs: list, st: dict) -> None:
+    print(f'{"run":<48} {"stage":>5} {"state":<9} {"epoch":>9} '
+          f'{"tries":>5}  job')
+    for run in runs:
+        state, attempts, job = st[run.name]
+        print(f'{run.name:<48} {run.stage:>5} {state:<9} '
+              f'{last_epoch(run.work_dir):>9} {attempts:>5}  {job or "-"}')
+    counts = Counter(s[0] for s in st.values())
+    print('  '.join(f'{k}: {v}' for k, v in sorted(counts.items())))
+
+
+def results_table(args, runs: list) -> None:
+    dirs = [r.work_dir for r in runs if r.stage == 2]
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'analysis_tools',
+                                    'results_table.py'), *dirs, '--out',
+           osp.join(args.work_root, 'results')]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    print(out.stdout, end='')
+    if out.returncode:
+        sys.exit(f'tools/sweep.py: the results table failed: '
+                 f'{out.stderr.strip()[-2000:]}')
+    print(f'Results table: {args.work_root}/results.md (.csv)')
+
+
+# -------------------------------------------------------------- execution
+def job_script(args, run: Run, attempt: int, port: int) -> str:
+    """The bash script of one run, for sbatch or for running here. It
+    records its state in the run dir, resumes from the last checkpoint,
+    requeues itself when pre-empted, and tests stage-2 runs."""
+    wd = osp.abspath(run.work_dir)
+    opts = list(args.cfg_options)
+    if run.stage == 2:
+        opts.append(f'randomness.seed={run.seed}')
+        if run.deps:
+            s1 = osp.abspath(osp.join(args.work_root, run.deps[0]))
+            s1_cfg = config_path(PRESETS[args.preset],
+                                 PRESETS[args.preset]['stage1'],
+                                 backbone=run.key[0], affective=run.key[2])
+            opts += [f'model.backbone.emotional_checkpoint={s1}',
+                     f'model.backbone.emotional_checkpoint_config={s1_cfg}']
+    opt_str = ' '.join(shlex.quote(o) for o in opts)
+    q = shlex.quote
+    tools = osp.join(REPO, 'tools')
+    if args.slurm:
+        env = (f'GPUS={args.gpus} GPUS_PER_NODE={args.gpus_per_node} '
+               f'CPUS_PER_TASK={args.cpus_per_task} GRES={q(args.gres)}')
+        train = (f'{env} bash {tools}/slurm_train.sh {q(args.slurm)} '
+                 f'{q(run.name)} {q(run.config)} "$WD"')
+        test = (f'{env} bash {tools}/slurm_test.sh {q(args.slurm)} '
+                f'{q(run.name)} {q(run.config)} "$CKPT"')
+        nodes = -(-args.gpus // args.gpus_per_node)
+        head = [f'#SBATCH --job-name={run.name}',
+                f'#SBATCH --partition={args.slurm}',
+                f'#SBATCH --nodes={nodes}', f'#SBATCH --ntasks={args.gpus}',
+                f'#SBATCH --ntasks-per-node={args.gpus_per_node}',
+                f'#SBATCH --cpus-per-task={args.cpus_per_task}',
+                f'#SBATCH --output={wd}/slurm-%j.out',
+                *([f'#SBATCH --gres={args.gres}'] if args.gres else []),
+                '#SBATCH --open-mode=append', '#SBATCH --requeue']
+        job_id = '${SLURM_JOB_ID}'
+        port_line = ('export MASTER_PORT=${MASTER_PORT:-$((20000 + '
+                     'SLURM_JOB_ID % 40000))}')
+    else:
+        if args.gpus > 1:
+            train = (f'PORT={port} bash {tools}/dist_train.sh '
+                     f'{q(run.config)} {args.gpus} --work-dir "$WD"')
+            test = (f'PORT={port} bash {tools}/dist_test.sh '
+                    f'{q(run.config)} "$CKPT" {args.gpus}')
+        else:
+            train = f'"$PYTHON" {tools}/train.py {q(run.config)} --work-dir "$WD"'
+            test = (f'"$PYTHON" {tools}/test.py {q(run.config)} '
+                    '--checkpoint "$CKPT"')
+        head, job_id, port_line = [], '$$', ''
+    opt_arg = f' --cfg-options {opt_str}' if opts else ''
+    lines = ['#!/usr/bin/env bash', *head,
+             f'# {run.name}, attempt {attempt}; written by tools/sweep.py',
+             f'cd {q(os.getcwd())}', port_line, f'WD={q(wd)}',
+             # the interpreter of the sweep, unless PYTHON names another
+             f'export PYTHON="${{PYTHON:-{sys.executable}}}"',
+             f'mark() {{ printf \'{{"state": "%s", "job": "%s", "exit": %s}}'
+             f'\\n\' "$1" "{job_id}" "${{2:-null}}" > "$WD/{STATUS}.tmp" '
+             f'&& mv "$WD/{STATUS}.tmp" "$WD/{STATUS}"; }}',
+             # wait for the training step on SIGTERM instead of dying first
+             "trap 'echo sweep: SIGTERM received' TERM",
+             f'echo "sweep: {run.name} attempt {attempt}, job {job_id}, '
+             'restart ${SLURM_RESTART_COUNT:-0}"',
+             'mark running',
+             'RESUME=; [ -f "$WD/last_checkpoint" ] && RESUME=--resume',
+             f'{train} $RESUME{opt_arg}', 'rc=$?',
+             'if [ $rc -eq 143 ]; then mark preempted 143; '
+             + ('scontrol requeue "$SLURM_JOB_ID"; ' if args.slurm else '')
+             + 'exit 143; fi',
+             'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']
+    if run.stage == 2:
+        lines += ['CKPT=$(cat "$WD/last_checkpoint")',
+                  f'{test} --work-dir "$WD" --out "$WD/preds.npz"{opt_arg}',
+                  'rc=$?',
+                  'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']
+    lines += ['mark done 0', '']
+    return '\n'.join(line for line in lines if line != '')
+
+
+def to_submit(args, runs: list, st: dict) -> tuple:
+    """Runs to (re)submit now, and those left out with the reason."""
+    go, left = [], []
+    for run in runs:
+        state, attempts, _ = st[run.name]
+        if state in ('done', 'queued', 'running', 'requeued'):
+            continue
+        if attempts > args.max_retries:
+            left.append((run.name, f'{state} after {attempts} attempts '
+                         f'(--max-retries {args.max_retries})'))
+            continue
+        dep = run.deps and st[run.deps[0]][0]
+        if dep and dep not in ('done', 'queued', 'running', 'requeued') \
+                and run.deps[0] not in {r.name for r in go}:
+            left.append((run.name, f'stage 1 {run.deps[0]} is {dep}'))
+            continue
+        go.append(run)
+    return go, left
+
+
+def slurm_gres(args) -> str:
+    """The --gres request of each job: ``--gres`` as given, else what
+    tools/slurm_gres.sh chooses for the partition."""
+    if args.gres is not None:
+        return args.gres
+    return subprocess.run(
+        ['bash', '-c', 'PARTITION=$0 GPUS_PER_NODE=$1; source "$2"; '
+         'echo "$GRES"', args.slurm, str(args.gpus_per_node),
+         osp.join(REPO, 'tools', 'slurm_gres.sh')],
+        capture_output=True, text=True).stdout.strip()
+
+
+def submit_slurm(args, runs: list, st: dict) -> None:
+    args.gres = slurm_gres(args)
+    go, left = to_submit(args, runs, st)
+    jobs = {name: job for name, (state, _, job) in st.items()
+            if state in ('queued', 'running', 'requeued')}
+    for run in go:
+        attempt = st[run.name][1] + 1
+        os.makedirs(run.work_dir, exist_ok=True)
+        path = osp.join(run.work_dir, SCRIPT)
+        with open(path, 'w') as f:
+            f.write(job_script(args, run, attempt, 0))
+        cmd = ['sbatch', '--parsable', *shlex.split(args.sbatch_args)]
+        if run.deps and run.deps[0] in jobs:
+            cmd += [f'--dependency=afterok:{jobs[run.deps[0]]}',
+                    '--kill-on-invalid-dep=yes']
+        out = subprocess.run(cmd + [path], capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f'tools/sweep.py: sbatch failed for {run.name}: '
+                     f'{out.stderr.strip()}')
+        jobs[run.name] = out.stdout.strip().split(';')[0]
+        _write_json(osp.join(run.work_dir, SUBMIT), dict(
+            job=jobs[run.name], attempt=attempt, scheduler='slurm'))
+        print(f'submitted {run.name}: job {jobs[run.name]}' +
+              (f' after {run.deps[0]}' if run.deps and
+               run.deps[0] in jobs else '') + f' (attempt {attempt})')
+    for name, why in left:
+        print(f'not submitted {name}: {why}')
+    print(f'{len(go)} job(s) submitted, {len(left)} left out; follow with '
+          '--status')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_local(args, runs: list, st: dict) -> None:
+    """Run the plan here, ``args.jobs`` at a time: the stage-1 runs, then
+    the stage-2 runs whose stage 1 is done; the same job scripts as on
+    Slurm, output in ``<run>/sweep-local.log``."""
+    go, left = to_submit(args, runs, st)
+    for name, why in left:
+        print(f'not run {name}: {why}')
+    lock = threading.Lock()
+
+    def one(run):
+        attempt = st[run.name][1] + 1
+        os.makedirs(run.work_dir, exist_ok=True)
+        path = osp.join(run.work_dir, SCRIPT)
+        with open(path, 'w') as f:
+            f.write(job_script(args, run, attempt, _free_port()))
+        with open(osp.join(run.work_dir, 'sweep-local.log'), 'a') as log:
+            proc = subprocess.Popen(['bash', path], stdout=log,
+                                    stderr=subprocess.STDOUT)
+            _write_json(osp.join(run.work_dir, SUBMIT), dict(
+                job=proc.pid, attempt=attempt, scheduler='local',
+                host=socket.gethostname()))
+            with lock:
+                print(f'started {run.name} (attempt {attempt})', flush=True)
+            rc = proc.wait()
+        with lock:
+            print(f'{"finished" if rc == 0 else "FAILED (exit %d)" % rc} '
+                  f'{run.name}; log: {run.work_dir}/sweep-local.log',
+                  flush=True)
+
+    for stage in (1, 2):
+        done = {n for n, s in states(runs).items() if s[0] == 'done'}
+        batch = [r for r in go if r.stage == stage
+                 and all(d in done for d in r.deps)]
+        for r in go:
+            if r.stage == stage and r not in batch:
+                print(f'not run {r.name}: stage 1 {r.deps[0]} did not finish')
+        queue = list(batch)
+
+        def worker():
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    run = queue.pop(0)
+                one(run)
+
+        threads = [threading.Thread(target=worker)
+                   for _ in range(max(1, min(args.jobs, len(batch))))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    runs = plan(args)
+    if args.dry_run:
+        return dry_run(args, runs)
+    if args.status:
+        st = states(runs)
+        print_status(runs, st)
+        if all(s[0] == 'done' for s in st.values()):
+            results_table(args, runs)
+        return 0
+    problems, _ = check(runs, args.cfg_options)
+    if problems:
+        print(f'{len(problems)} problem(s); nothing submitted:',
+              file=sys.stderr)
+        for p in problems:
+            print(f'  {p}', file=sys.stderr)
+        return 2
+    if args.slurm:
+        submit_slurm(args, runs, states(runs))
+        if not args.wait:
+            return 0
+        while True:
+            st = states(runs)
+            if not any(s[0] in ('queued', 'running', 'requeued')
+                       for s in st.values()):
+                break
+            time.sleep(5)
+    else:
+        run_local(args, runs, states(runs))
+        st = states(runs)
+    print_status(runs, st)
+    if all(s[0] == 'done' for s in st.values()):
+        results_table(args, runs)
+        return 0
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
