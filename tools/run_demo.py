@@ -18,6 +18,10 @@ Every step runs the tools a user runs, on the config files under
 ``configs/demo/``; the full output of each is kept in ``WORK_ROOT/logs``.
 See docs/demo.md. ``--quick`` (tests) uses less data and 1 epoch per stage
 and writes to ``work_dirs/demo_quick``.
+
+``WORK_ROOT`` is relative to the current directory, wherever this script
+lives: run from an installed package (``emoreg_mm/.mim/tools/run_demo.py``)
+it writes nothing inside the package.
 """
 import argparse
 import os
@@ -34,6 +38,17 @@ STAGE1 = 'tiny-resnet_synth-abstract'
 ALL_MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
              'rand-learn-ereg')
 DEFAULT_MODES = ('baseline', 'const', 'ereg', 'learn-ereg')
+
+
+def tool(*path: str) -> str:
+    """A tool next to this script (absolute: runs from any directory)."""
+    return osp.join(REPO, 'tools', *path)
+
+
+def demo_config(stem: str) -> str:
+    return osp.join(REPO, 'configs', 'demo', f'{stem}.py')
+
+
 # what a progress line keeps of mmengine's log line
 KEEP = re.compile(r'\b(lr|loss|rho|accuracy/top1|val_rho/mean|val_rho/std|'
                   r'test_rho/mean|test_rho/std): (\S+)')
@@ -50,7 +65,8 @@ def parse_args():
     parser.add_argument('--work-root', default=None,
                         help='where data, runs, logs and the table go '
                         '(default: work_dirs/demo, --quick: '
-                        'work_dirs/demo_quick)')
+                        'work_dirs/demo_quick, under the current '
+                        'directory)')
     parser.add_argument('--jobs', type=int, default=None,
                         help='stage-2 runs and evaluations at once (default: '
                         'the usable cores, at most 4)')
@@ -67,8 +83,8 @@ class Demo:
 
     def __init__(self, args):
         self.args = args
-        self.root = args.work_root or ('work_dirs/demo_quick' if args.quick
-                                       else 'work_dirs/demo')
+        self.root = osp.abspath(args.work_root or (
+            'work_dirs/demo_quick' if args.quick else 'work_dirs/demo'))
         self.data = osp.join(self.root, 'data')
         self.logs = osp.join(self.root, 'logs')
         self.t0 = time.time()
@@ -119,7 +135,7 @@ class Demo:
         start = time.time()
         tail = []
         with open(log, 'w') as f, subprocess.Popen(
-                [sys.executable] + cmd, cwd=REPO, env=self.env,
+                [sys.executable] + cmd, env=self.env,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 text=True, bufsize=1) as proc:
             for line in proc.stdout:
@@ -187,14 +203,14 @@ class Demo:
 
         self.say('[2/5] stage 1: emotional pre-training')
         self.run('stage1', [
-            'tools/train.py', f'configs/demo/{STAGE1}.py', '--work-dir',
+            tool('train.py'), demo_config(STAGE1), '--work-dir',
             self.work_dir(STAGE1), '--cfg-options'
         ] + self.overrides(STAGE1, False, 2 if args.quick else 0))
 
         self.say(f'[3/5] stage 2: {", ".join(modes)}')
         stems = [f'tiny-resnet_{m}_digits' for m in modes]
         self.run_all([(mode, [
-            'tools/train.py', f'configs/demo/{stem}.py', '--work-dir',
+            tool('train.py'), demo_config(stem), '--work-dir',
             self.work_dir(stem), '--cfg-options'
         ] + self.overrides(stem, True, 1 if args.quick else 0))
                       for mode, stem in zip(modes, stems)])
@@ -206,7 +222,7 @@ class Demo:
             with open(osp.join(wd, 'last_checkpoint')) as f:
                 ckpt = f.read().strip()
             tests.append((f'test-{mode}', [
-                'tools/test.py', f'configs/demo/{stem}.py', '--checkpoint',
+                tool('test.py'), demo_config(stem), '--checkpoint',
                 ckpt, '--work-dir', wd, '--out',
                 osp.join(wd, 'preds.npz'), '--cfg-options'
             ] + self.overrides(stem, True, 0)))
@@ -214,19 +230,20 @@ class Demo:
 
         self.say('[5/5] plots and the results table')
         sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-        from plot_regulation import (load_predictions, names_from_config,
-                                     plot_regulation)
+        from mmengine.config import Config
+        from plot_regulation import load_predictions, plot_regulation
         for mode, stem in zip(modes, stems):
             if mode not in ('ereg', 'learn-ereg', 'rand-learn-ereg'):
                 continue
             wd = self.work_dir(stem)
-            _, emotions = names_from_config(f'configs/demo/{stem}.py')
+            emotions = Config.fromfile(
+                demo_config(stem)).model.head.emotion_classes
             paths = plot_regulation(
                 load_predictions(osp.join(wd, 'preds.npz')),
                 osp.join(wd, 'plots'), emotion_names=emotions, title=mode)
             self.say(f'      {mode}: ' + ', '.join(paths))
         self.run('results_table', [
-            'tools/analysis_tools/results_table.py',
+            tool('analysis_tools', 'results_table.py'),
             *[self.work_dir(s) for s in stems], '--out',
             osp.join(self.root, 'results')
         ])
@@ -244,7 +261,6 @@ class Demo:
 def main():
     warnings.filterwarnings('ignore', message='Fail to import')  # mmcv-lite
     args = parse_args()
-    os.chdir(REPO)
     Demo(args).main()
 
 

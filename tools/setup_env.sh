@@ -22,8 +22,32 @@ if "$VENV/bin/python" -m pip show mmcv >/dev/null 2>&1; then
 else
     extras="$extras,lite"
 fi
-echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
-"$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"
+# Already complete (every requirement of emoreg_mm[extras] met, this
+# checkout installed editable at its version)? Then pip is not run: no
+# rebuild, no network.
+if "$VENV/bin/python" - "$extras" >/dev/null 2>&1 <<'EOF'
+import os.path as osp, sys
+from importlib import metadata
+from packaging.requirements import Requirement
+sys.path.insert(0, '.')
+from setup import get_version, parse_requirements
+for name in ['runtime'] + sys.argv[1].split(','):
+    for line in parse_requirements(f'requirements/{name}.txt'):
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate():
+            assert req.specifier.contains(metadata.version(req.name),
+                                          prereleases=True), line
+assert metadata.version('emoreg_mm') == get_version()
+from importlib.util import find_spec
+assert osp.realpath(osp.dirname(find_spec('emoreg_mm').origin)) == \
+    osp.realpath('emoreg_mm')
+EOF
+then
+    echo "[setup_env] $VENV already has emoreg_mm[$extras] and its requirements"
+else
+    echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
+    "$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"
+fi
 "$VENV/bin/python" -c "import emoreg_mm, mmcv, mmpretrain, torch; print(
     f'[setup_env] ready: emoreg_mm {emoreg_mm.__version__}, '
     f'torch {torch.__version__}, mmpretrain {mmpretrain.__version__}, '
