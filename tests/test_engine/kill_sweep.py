@@ -1,0 +1,192 @@
+"""Kill a short run at many points and resume it, in one process tree.
+
+``python kill_sweep.py ROOT PLAN.json`` imports ``tools/train.py`` once,
+then runs each step of the plan in a forked child (``main()`` of the real
+tool, ``--resume``), so a step costs no interpreter start. A step is
+``[config, work_dir_name, kill]`` with ``kill`` one of
+
+- ``null``: run to the end;
+- ``["iter", N]``: SIGKILL after the N-th iteration;
+- ``["write", NAME]``: SIGKILL in the middle of writing checkpoint NAME;
+- ``["written", NAME]``: SIGKILL right after NAME is complete (before
+  ``last_checkpoint`` points at it);
+- ``["pointer", NAME]``: SIGKILL in the middle of rewriting
+  ``last_checkpoint`` to NAME;
+- ``["remove", NAME]``: SIGKILL just before an outdated NAME is removed;
+- ``["slow", NAME]``: NAME is written slowly and this driver sends SIGKILL
+  from outside once part of it is on disk;
+- ``["truncate", NAME]``: no run; cut NAME to half its size.
+
+Prints one JSON line: per step the exit status (negative: signal), the
+checkpoint a resume would pick afterwards with its iteration, and what it
+skipped. Child output goes to ``ROOT/<work_dir_name>.step<i>.log``.
+"""
+import glob
+import importlib.util
+import json
+import os
+import os.path as osp
+import signal
+import sys
+import time
+import traceback
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(osp.dirname(HERE))
+
+
+def _train_tool():
+    spec = importlib.util.spec_from_file_location(
+        'emoreg_train_tool', osp.join(REPO, 'tools', 'train.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _KillingFile:
+    """File proxy that SIGKILLs the process after ``limit`` bytes (or, with
+    ``delay``, writes in 512-byte pieces, sleeping between them)."""
+
+    def __init__(self, f, limit=None, delay=0.):
+        self.f, self.limit, self.delay, self.written = f, limit, delay, 0
+
+    def write(self, data):
+        data = bytes(data)
+        step = 512 if self.delay else len(data) or 1
+        for i in range(0, len(data), step):
+            piece = data[i:i + step]
+            if self.limit is not None and self.written + len(
+                    piece) >= self.limit:
+                self.f.write(piece[:max(0, self.limit - self.written)])
+                self.f.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            self.f.write(piece)
+            self.written += len(piece)
+            if self.delay:
+                self.f.flush()
+                time.sleep(self.delay)
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+def _arm(kill):
+    """Install the kill point ``kill`` in this (child) process."""
+    from mmengine.runner import EpochBasedTrainLoop
+
+    from emoreg_mm.compat import checkpoint as ck
+    from emoreg_mm.engine.hooks import checkpoint_hook as hk
+    what, arg = kill
+    if what == 'iter':
+        run_iter = EpochBasedTrainLoop.run_iter
+
+        def killing_run_iter(self, *a, **k):
+            run_iter(self, *a, **k)
+            if self._iter == arg:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        EpochBasedTrainLoop.run_iter = killing_run_iter
+    elif what in ('write', 'written', 'pointer', 'slow'):
+        atomic_write = ck.atomic_write
+
+        def killing_write(path, write):
+            name = osp.basename(path)
+            if what == 'pointer' and name == 'last_checkpoint':
+                text = []
+                write(type('T', (), {'write': lambda s, b: text.append(b)})())
+                if osp.basename(b''.join(text).decode()) == arg:
+                    return atomic_write(path, lambda f: write(
+                        _KillingFile(f, limit=len(b''.join(text)) // 2)))
+            elif name == arg and what == 'write':
+                return atomic_write(
+                    path, lambda f: write(_KillingFile(f, limit=8192)))
+            elif name == arg and what == 'slow':
+                return atomic_write(
+                    path, lambda f: write(_KillingFile(f, delay=0.05)))
+            out = atomic_write(path, write)
+            if name == arg and what == 'written':
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+
+        ck.atomic_write = killing_write
+    elif what == 'remove':
+        remove = hk.remove_checkpoint
+
+        def killing_remove(path):
+            if osp.basename(path) == arg:
+                os.kill(os.getpid(), signal.SIGKILL)
+            remove(path)
+
+        hk.remove_checkpoint = killing_remove
+
+
+def run_step(tool, config, work_dir, kill, log):
+    pid = os.fork()
+    if pid == 0:  # child: the real tools/train.py main(), then leave
+        code = 0
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            if kill:
+                _arm(kill)
+            sys.argv = ['train.py', config, '--work-dir', work_dir,
+                        '--resume']
+            tool.main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    if kill and kill[0] == 'slow':
+        deadline = time.time() + 120
+        pattern = osp.join(work_dir, f'.{kill[1]}.*.tmp')
+        while time.time() < deadline:
+            tmp = glob.glob(pattern)
+            if tmp and osp.getsize(tmp[0]) > 2048:
+                os.kill(pid, signal.SIGKILL)
+                break
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return 'never reached the slow write'
+            time.sleep(0.005)
+    status = os.waitpid(pid, 0)[1]
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
+        os.WEXITSTATUS(status)
+
+
+def main():
+    root, plan = sys.argv[1], json.load(open(sys.argv[2]))
+    tool = _train_tool()
+    # Import what the Runner would import lazily, once, before forking.
+    from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    from emoreg_mm.compat.checkpoint import safe_load
+    from emoreg_mm.engine.runner.resume import find_resumable_checkpoint
+    results = []
+    for i, (config, name, kill) in enumerate(plan):
+        start = time.time()
+        work_dir = osp.join(root, name)
+        log = osp.join(root, f'{name}.step{i}.log')
+        if kill and kill[0] == 'truncate':
+            path = osp.join(work_dir, kill[1])
+            os.truncate(path, osp.getsize(path) // 2)
+            status = None
+        else:
+            status = run_step(tool, config, work_dir, kill, log)
+        chosen, skipped = find_resumable_checkpoint(work_dir)
+        results.append(dict(
+            step=i, work_dir=name, kill=kill, status=status, log=log,
+            seconds=round(time.time() - start, 1),
+            chosen=chosen and osp.basename(chosen),
+            iter=chosen and safe_load(chosen)['meta']['iter'],
+            skipped=[osp.basename(p) for p, _ in skipped]))
+    print(json.dumps(results))
+
+
+if __name__ == '__main__':
+    main()
