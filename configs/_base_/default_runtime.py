@@ -28,11 +28,13 @@ randomness = dict(seed=0, deterministic=False)
 # emoreg_mm/engine/hooks: rho and affective-state statistics in the logs;
 # reliability: checks before the first step, a stop on non-finite losses
 # that never overwrites good checkpoints, RNG state in checkpoints for exact
-# resumption, and a checkpoint on SIGTERM (pre-emption).
+# resumption, and a checkpoint on SIGTERM (pre-emption); paired runs: at one
+# seed every regulation mode starts N and its head from the same weights.
 custom_hooks = [
     dict(type='RegulationMonitorHook'),
     dict(type='PreflightCheckHook'),
     dict(type='FiniteLossHook'),
     dict(type='RandomStateHook'),
     dict(type='PreemptionHook'),
+    dict(type='PairedInitHook'),
 ]

@@ -7,4 +7,6 @@ _base_ = [
     '../_base_/schedules/resnet_cifar.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    head=dict(num_classes=_base_.data_preprocessor.num_classes))

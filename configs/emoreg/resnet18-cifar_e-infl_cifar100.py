@@ -9,6 +9,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
+    train_cfg=_base_.model_train_cfg,
     backbone=dict(
         branches=_base_.branches,
         num_emotions=_base_.num_emotions,

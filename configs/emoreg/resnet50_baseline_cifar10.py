@@ -4,7 +4,9 @@ _base_ = [
     '../_base_/models/resnet50.py',
     '../_base_/regulation/baseline.py',
     '../_base_/datasets/cifar10.py',
-    '../_base_/schedules/resnet_cifar.py',
+    '../_base_/schedules/bit_finetune_cifar.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    head=dict(num_classes=_base_.data_preprocessor.num_classes))

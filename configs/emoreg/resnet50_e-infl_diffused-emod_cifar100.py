@@ -5,10 +5,11 @@ _base_ = [
     '../_base_/regulation/e-infl.py',
     '../_base_/affective/diffused-emod.py',
     '../_base_/datasets/cifar100.py',
-    '../_base_/schedules/resnet_cifar.py',
+    '../_base_/schedules/bit_finetune_cifar.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
+    train_cfg=_base_.model_train_cfg,
     backbone=dict(
         branches=_base_.branches,
         num_emotions=_base_.num_emotions,

@@ -8,3 +8,16 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_emotions))
+# Schedule sized to about 180 training images (the rule of
+# schedules/affective_pretrain.py): 500 steps at total batch 32
+# (8 GPUs x 4), lr 0.0001875; 84 epochs of 6 steps.
+train_dataloader = dict(batch_size=4)
+optim_wrapper = dict(optimizer=dict(lr=0.0001875))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
+         end=17, convert_to_iter_based=True),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[33, 50, 67],
+         gamma=0.1),
+]
+train_cfg = dict(max_epochs=84)
+auto_scale_lr = dict(base_batch_size=32)

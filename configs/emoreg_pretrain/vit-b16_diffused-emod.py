@@ -8,3 +8,16 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_emotions))
+# Schedule sized to about 3,260 training images (the rule of
+# schedules/affective_pretrain.py): 500 steps at total batch 256
+# (8 GPUs x 32), lr 0.0015; 39 epochs of 13 steps.
+train_dataloader = dict(batch_size=32)
+optim_wrapper = dict(optimizer=dict(lr=0.0015))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
+         end=8, convert_to_iter_based=True),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[15, 23, 31],
+         gamma=0.1),
+]
+train_cfg = dict(max_epochs=39)
+auto_scale_lr = dict(base_batch_size=256)

@@ -8,3 +8,16 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_emotions))
+# Schedule sized to about 815 training images (the rule of
+# schedules/affective_pretrain.py): 500 steps at total batch 128
+# (8 GPUs x 16), lr 0.00075; 72 epochs of 7 steps.
+train_dataloader = dict(batch_size=16)
+optim_wrapper = dict(optimizer=dict(lr=0.00075))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
+         end=14, convert_to_iter_based=True),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[29, 43, 57],
+         gamma=0.1),
+]
+train_cfg = dict(max_epochs=72)
+auto_scale_lr = dict(base_batch_size=128)

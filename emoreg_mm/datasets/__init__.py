@@ -11,6 +11,7 @@ from .artphoto import ARTPHOTO_CLASSES, ArtPhoto
 from .base_affective import (BINARY_CLASSES, EMOTIONS, BaseAffectiveDataset,
                              build_label_map, canonical_emotion,
                              split_indices)
+from .cifar_split import HeldOutCIFAR10, HeldOutCIFAR100
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
 from .emotion6 import EMOTION6_CLASSES, Emotion6
@@ -23,5 +24,6 @@ __all__ = [
     'EMOTION6_CLASSES', 'ARTPHOTO_CLASSES', 'FI_CLASSES',
     'BaseAffectiveDataset', 'EmoSet', 'Abstract', 'EMOd', 'DiffusedEMOd',
     'FI', 'ArtPhoto', 'Emotion6', 'AffectiveImageFolder', 'build_label_map',
-    'canonical_emotion', 'split_indices'
+    'canonical_emotion', 'split_indices', 'HeldOutCIFAR10',
+    'HeldOutCIFAR100'
 ]

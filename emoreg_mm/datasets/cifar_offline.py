@@ -6,9 +6,13 @@ can hang and then dies with a bare ``URLError``. :func:`apply` (run on
 import of :mod:`emoreg_mm.datasets`) wraps the download function that
 ``mmpretrain.datasets.cifar`` calls: it first probes the host (or the
 configured proxy) with a short timeout and, when unreachable, raises a
-``FileNotFoundError`` naming the expected layout, the files that are
+:class:`CIFARFilesMissing` naming the expected layout, the files that are
 missing or corrupt, and where to get them. With internet the original
 download runs unchanged. ``download=False`` gets the same message.
+
+:class:`CIFARFilesMissing` is both a ``FileNotFoundError`` and a
+``RuntimeError`` (what mmpretrain raises for a missing CIFAR folder), so
+code that catches either keeps working.
 """
 import functools
 import os.path as osp
@@ -25,6 +29,14 @@ _LAYOUTS = {
                             'batches.meta'),
     'cifar-100-python': ('train', 'test', 'meta'),
 }
+
+
+class CIFARFilesMissing(FileNotFoundError, RuntimeError):
+    """CIFAR files are missing or corrupt and cannot be downloaded.
+
+    A ``RuntimeError`` as mmpretrain's own error for a missing folder, and a
+    ``FileNotFoundError`` for what it is.
+    """
 
 
 def cifar_problems(root: str, dataset_cls) -> List[str]:
@@ -67,7 +79,7 @@ def guard_download(download_fn):
     @functools.wraps(download_fn)
     def guarded(url, download_root, *args, **kwargs):
         if not url_reachable(url):
-            raise FileNotFoundError(layout_message(download_root, url))
+            raise CIFARFilesMissing(layout_message(download_root, url))
         return download_fn(url, download_root, *args, **kwargs)
 
     guarded._emoreg_guarded = True
@@ -81,7 +93,7 @@ def guard_no_download(load_data_list):
     @functools.wraps(load_data_list)
     def guarded(self):
         if not self.download and not self._check_integrity():
-            raise FileNotFoundError(
+            raise CIFARFilesMissing(
                 layout_message(self.data_prefix['root'], self.url).replace(
                     'cannot be reached (offline?)',
                     'is not used (download=False)'))

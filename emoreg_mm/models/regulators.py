@@ -179,12 +179,16 @@ class RandLearnERegRegulator(LearnERegRegulator):
     """``rand-learn-ereg`` (Rand-Learn-E-Reg): rho = sigmoid(w . a + b) with
     ``w``, ``b`` drawn from N(0, std^2).
 
-    The draw uses its own ``torch.Generator`` seeded with ``seed``, so it is
-    reproducible and leaves the global RNG untouched.
+    The draw uses its own ``torch.Generator``, so it is reproducible and
+    leaves the global generator untouched. Its seed is ``seed`` when given,
+    else the global generator's initial seed (``torch.initial_seed()``):
+    built by a runner, that is the config's ``randomness.seed``, so runs at
+    different seeds start from different draws.
 
     Args:
         num_emotions (int): Number of emotion categories K.
-        seed (int): Seed of the initial draw. Defaults to 0.
+        seed (int, optional): Seed of the initial draw; None follows the
+            run's seed. Defaults to None.
         std (float): Standard deviation of the initial draw. Defaults to 1.
         init_cfg (dict, optional): The config to control the initialization.
             Defaults to None.
@@ -192,10 +196,12 @@ class RandLearnERegRegulator(LearnERegRegulator):
 
     def __init__(self,
                  num_emotions: int,
-                 seed: int = 0,
+                 seed: Optional[int] = None,
                  std: float = 1.,
                  init_cfg: Optional[dict] = None):
         super().__init__(num_emotions=num_emotions, init_cfg=init_cfg)
+        if seed is None:
+            seed = torch.initial_seed()
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             self.weight.copy_(

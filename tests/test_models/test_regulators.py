@@ -116,3 +116,42 @@ def test_learned_regulator_checks_number_of_emotions():
     regulator = build_regulator('learn-ereg', K)
     with pytest.raises(ValueError, match='8 emotions'):
         regulator(torch.full((2, 5), 0.2), 2)
+
+
+def test_rand_learn_ereg_draw_follows_the_run_seed():
+    """Without its own seed the draw follows torch's initial seed (the
+    runner's randomness.seed): three seeds, three starts."""
+    draws = {}
+    for seed in (0, 1, 0):
+        torch.manual_seed(seed)
+        regulator = build_regulator('rand-learn-ereg', K)
+        assert regulator.seed == seed
+        draws.setdefault(seed, []).append(regulator.weight.detach().clone())
+    assert torch.equal(draws[0][0], draws[0][1])
+    assert not torch.equal(draws[0][0], draws[1][0])
+    torch.manual_seed(1)
+    fixed = build_regulator(dict(type='rand-learn-ereg', seed=0), K)
+    assert torch.equal(fixed.weight, draws[0][0])  # its own seed wins
+
+
+@pytest.mark.parametrize('paramwise', [False, True])
+def test_regulator_gets_no_weight_decay(paramwise, resnet_stage1):
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+
+    from conftest import build_regulated
+    init_default_scope('mmpretrain')
+    model = build_regulated('resnet', 'learn-ereg', resnet_stage1[0])
+    cfg = dict(constructor='TrainableParamsOptimWrapperConstructor',
+               optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4))
+    if paramwise:
+        cfg['paramwise_cfg'] = dict(norm_decay_mult=0.)
+    optimizer = build_optim_wrapper(model, cfg).optimizer
+    decay = {id(p): g['weight_decay'] for g in optimizer.param_groups
+             for p in g['params']}
+    regulator = [id(p) for p in model.head.regulator.parameters()]
+    assert len(regulator) == 2 and all(decay[i] == 0. for i in regulator)
+    assert decay[id(model.head.fc_n.weight)] == 1e-4
+    assert decay[id(model.backbone.encoder_n.backbone.conv1.weight)] == 1e-4
+    assert not any(id(p) in decay
+                   for p in model.backbone.frozen_parameters())

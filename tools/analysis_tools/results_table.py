@@ -1,71 +1,181 @@
-"""Collect evaluation results of many runs into a paper-style table.
+"""Compare the evaluated runs of many work dirs in one paired table.
 
 Usage::
 
     python tools/analysis_tools/results_table.py 'work_dirs/*' \
         [--metric accuracy/top1] [--out results]
 
-Each work dir is one run: its dumped config names the combination (the
+Each work dir is one run. Nothing in it is executed: its config is the one
+mmengine dumped there (``<config name>.py``), read by :func:`read_config`, a
+parser that admits only literals and ``dict(...)`` calls (a ``.py`` file
+holding anything else is reported and ignored). The config's
 ``emoreg_backbone``, ``emoreg_affective``, ``emoreg_mode``, ``emoreg_target``
-keys that the ``configs/_base_`` pieces set; the config file name and the
-random seed otherwise) and its logs hold the evaluation. The result of
-``tools/test.py`` (``<timestamp>/<timestamp>.json``) is used where present,
-else the last validation during training (``vis_data/scalars.json``).
+keys name the combination, ``randomness.seed`` the seed. The value is the
+``tools/test.py`` result (``<timestamp>/<timestamp>.json``) where present,
+else the last validation during training (``vis_data/scalars.json``,
+marked ``val``). Per-image test predictions are read from
+``predictions.npz`` in the work dir (``tools/test.py ... --out
+WORK_DIR/predictions.npz``) with
+:func:`emoreg_mm.evaluation.load_predictions`.
 
-Rows are backbone x affective set x mode, columns are targets: top-1 as
-mean +- standard deviation over seeds (with their count), and its difference
-to ``baseline`` (same backbone and target) and to ``const`` (same backbone,
-affective set and target). Written to ``OUT.md`` and ``OUT.csv``.
+Rows are backbone x affective set x mode; per target: the metric as mean
+± std over seeds (n), then, for every regulated mode, the paired
+difference to ``baseline`` (same backbone and target) and to ``const``
+(same backbone, affective set and target) over the seeds both have: mean,
+95% confidence interval from the t distribution, n, and a verdict ("no
+evidence" unless the interval excludes zero); and McNemar's exact test
+against ``const`` on the same test images, one p-value per seed where both
+runs wrote predictions. Two runs are paired only when their configs differ
+in nothing but the mode and the seed; otherwise the differing keys are
+reported. Seeds that one side lacks are reported by name. A result marked
+``†`` was selected on the data it was evaluated on (the run validated, and
+kept its best checkpoint, on its test data). Written to ``OUT.md`` and
+``OUT.csv``. :func:`results_table` is the entry point for other tools.
 """
 import argparse
+import ast
 import csv
 import glob
 import json
+import math
 import os.path as osp
 import statistics
 from collections import defaultdict
-from typing import Dict, List, Optional
-
-from mmengine.config import Config
+from typing import Dict, List, Optional, Sequence, Tuple
 
 TAGS = ('backbone', 'affective', 'mode', 'target')
+PREDICTIONS = 'predictions.npz'
+#: Keys a mode sets (compared through the normalised model instead) and
+#: bookkeeping of a run that does not change what it trains.
+MODE_KEYS = ('emoreg_mode', 'regulator', 'branches', 'model',
+             'randomness.seed')
+RUN_KEYS = ('work_dir', 'resume', 'load_from', 'launcher',
+            'experiment_name')
+#: What the affective set adds; a baseline has none of it.
+AFFECTIVE_KEYS = ('emoreg_affective', 'emotion_classes', 'num_emotions')
 
 
-def find_config(work_dir: str) -> Optional[str]:
-    """The config that mmengine dumped into ``work_dir``."""
-    configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
-    return configs[0] if configs else None
+class UnsafeConfigError(ValueError):
+    """A config file holds something other than literals and dict()."""
 
 
-def read_run(work_dir: str, metric: str) -> Optional[dict]:
-    """Return the combination, seed and evaluation of one run.
+# --------------------------------------------------------------------------
+# Reading runs (no code is executed)
+# --------------------------------------------------------------------------
+def _literal(node: ast.AST, path: str):
+    """Evaluate a literal / ``dict(key=literal, ...)`` node."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_literal(n, path) for n in node.elts]
+        return {ast.List: list, ast.Tuple: tuple,
+                ast.Set: set}[type(node)](items)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k, path): _literal(v, path)
+                for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.UnaryOp) and isinstance(
+            node.op, (ast.USub, ast.UAdd)) and isinstance(
+                node.operand, ast.Constant) and isinstance(
+                    node.operand.value, (int, float)):
+        value = node.operand.value
+        return -value if isinstance(node.op, ast.USub) else value
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == 'dict' and not node.args
+            and all(k.arg is not None for k in node.keywords)):
+        return {k.arg: _literal(k.value, path) for k in node.keywords}
+    raise UnsafeConfigError(
+        f'{path}, line {getattr(node, "lineno", "?")}: '
+        f'{ast.dump(node)[:60]} is not a literal or dict(...); the file is '
+        'not read (it is never executed).')
+
+
+def read_config(path: str) -> dict:
+    """Read a config that mmengine dumped, without executing it.
+
+    Only ``name = value`` statements whose values are literals (numbers,
+    strings, None, booleans, lists, tuples, dicts) or ``dict(key=...)``
+    calls are admitted.
+
+    Raises:
+        UnsafeConfigError: Anything else (imports, other calls, names...);
+            the message names the file and line.
+    """
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        tree = ast.parse(text, path)
+    except SyntaxError as err:
+        raise UnsafeConfigError(f'{path}: not Python ({err}).') from None
+    cfg = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise UnsafeConfigError(
+                f'{path}, line {node.lineno}: a {type(node).__name__} '
+                'statement, not name = literal; the file is not read (it is '
+                'never executed).')
+        cfg[node.targets[0].id] = _literal(node.value, path)
+    return cfg
+
+
+def find_config(work_dir: str) -> Tuple[Optional[str], Optional[dict],
+                                        List[str]]:
+    """The dumped config of ``work_dir``: (path, config, problems)."""
+    found, problems = [], []
+    for path in sorted(glob.glob(osp.join(work_dir, '*.py'))):
+        try:
+            found.append((path, read_config(path)))
+        except UnsafeConfigError as err:
+            problems.append(str(err))
+    if len(found) > 1:
+        problems.append(f'{work_dir}: several configs '
+                        f'({", ".join(p for p, _ in found)}); which one the '
+                        'run used is unknown, so none is used.')
+        found = []
+    path, cfg = found[0] if found else (None, None)
+    return path, cfg, problems
+
+
+def _dataset(cfg: dict, split: str) -> Optional[dict]:
+    ds = dict((cfg.get(f'{split}_dataloader') or {}).get('dataset') or {})
+    ds.pop('pipeline', None)
+    ds.pop('test_mode', None)
+    return ds or None
+
+
+def read_run(work_dir: str, metric: str) -> Tuple[Optional[dict],
+                                                   List[str]]:
+    """The combination, seed, config and evaluation of one run.
 
     Args:
         work_dir (str): A run's work dir.
         metric (str): The metric key, e.g. ``accuracy/top1``.
 
     Returns:
-        dict | None: Keys ``backbone``, ``affective``, ``mode``, ``target``,
-        ``seed``, ``value``, ``source`` (where the value came from) and
-        ``work_dir``; None when the dir holds no config or no evaluation.
+        tuple: (run, problems). ``run`` has the keys of ``TAGS`` and
+        ``seed``, ``value``, ``source`` (``test`` or ``val``), ``step``,
+        ``selected_on_eval`` (validated on the test data), ``config``,
+        ``predictions`` (path or None) and ``work_dir``; None when the dir
+        holds no readable config or no evaluation.
     """
-    config = find_config(work_dir)
-    if config is None:
-        return None
-    cfg = Config.fromfile(config, import_custom_modules=False)
-    run = {
-        tag: str(cfg.get(f'emoreg_{tag}', '-'))
-        for tag in TAGS
-    }
+    path, cfg, problems = find_config(work_dir)
+    if cfg is None:
+        return None, problems + [f'{work_dir}: no readable config.']
+    run = {tag: str(cfg.get(f'emoreg_{tag}', '-')) for tag in TAGS}
     if run['mode'] == '-':
-        run['mode'] = osp.splitext(osp.basename(config))[0]
+        run['mode'] = osp.splitext(osp.basename(path))[0]
     run['seed'] = (cfg.get('randomness') or {}).get('seed')
-    run['work_dir'] = work_dir
-    value, source = _latest_evaluation(work_dir, metric)
+    value, source, step = _latest_evaluation(work_dir, metric)
     if value is None:
-        return None
-    run.update(value=value, source=source)
-    return run
+        return None, problems + [f'{work_dir}: no {metric!r} evaluation.']
+    predictions = osp.join(work_dir, PREDICTIONS)
+    val_data = _dataset(cfg, 'val')
+    run.update(
+        value=value, source=source, step=step, config=cfg, work_dir=work_dir,
+        selected_on_eval=val_data is not None
+        and val_data == _dataset(cfg, 'test'),
+        predictions=predictions if osp.isfile(predictions) else None)
+    return run, problems
 
 
 def _latest_evaluation(work_dir: str, metric: str):
@@ -78,72 +188,372 @@ def _latest_evaluation(work_dir: str, metric: str):
             with open(test_json) as f:
                 record = json.load(f)
             if metric in record:
-                test = (float(record[metric]), f'test {stamp}')
+                test = (float(record[metric]), 'test', stamp)
         scalars = osp.join(log_dir, 'vis_data', 'scalars.json')
         if osp.isfile(scalars):
             with open(scalars) as f:
                 for line in f:
                     record = json.loads(line)
                     if metric in record:
-                        val = (float(record[metric]),
-                               f'val step {record.get("step")}')
-    return test or val or (None, None)
+                        val = (float(record[metric]), 'val',
+                               f'step {record.get("step")}')
+    return test or val or (None, None, None)
 
 
-def aggregate(runs: List[dict]) -> Dict[tuple, dict]:
-    """Group runs by combination: mean, std and count over seeds."""
-    groups = defaultdict(list)
-    for run in runs:
-        groups[tuple(run[t] for t in TAGS)].append(run['value'])
-    return {
-        key: dict(
-            mean=statistics.fmean(values),
-            std=statistics.stdev(values) if len(values) > 1 else 0.0,
-            n=len(values))
-        for key, values in groups.items()
+# --------------------------------------------------------------------------
+# Statistics (no scipy needed; the tests compare with scipy)
+# --------------------------------------------------------------------------
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1., a - 1.
+    c, d = 1., 1. - qab * x / qap
+    d = 1. / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1. + aa * d
+            d = 1. / (d if abs(d) > tiny else tiny)
+            c = 1. + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.) < 1e-15:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function I_x(a, b)."""
+    if x <= 0. or x >= 1.:
+        return 0. if x <= 0. else 1.
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) +
+        a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.) / (a + b + 2.):
+        return front * _betacf(a, b, x) / a
+    return 1. - front * _betacf(b, a, 1. - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
+    tail = 0.5 * betainc(df / 2., 0.5, df / (df + t * t))
+    return 1. - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t (bisection on :func:`t_cdf`)."""
+    if not 0. < p < 1.:
+        raise ValueError(f'p={p} must lie in (0, 1).')
+    if p < 0.5:
+        return -t_quantile(1. - p, df)
+    lo, hi = 0., 1.
+    while t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2.
+    for _ in range(200):
+        mid = (lo + hi) / 2.
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+        if hi - lo < 1e-12 * max(1., hi):
+            break
+    return (lo + hi) / 2.
+
+
+def paired_ci(diffs: Sequence[float], level: float = 0.95) -> dict:
+    """Mean, t confidence interval and count of paired differences; the
+    interval is None for fewer than two pairs."""
+    n = len(diffs)
+    mean = statistics.fmean(diffs) if n else float('nan')
+    if n < 2:
+        return dict(mean=mean, low=None, high=None, n=n)
+    half = t_quantile(0.5 + level / 2., n - 1) * statistics.stdev(
+        diffs) / math.sqrt(n)
+    return dict(mean=mean, low=mean - half, high=mean + half, n=n)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts ``b``
+    (only the first model right) and ``c`` (only the second right)."""
+    n = b + c
+    if n == 0:
+        return 1.
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2.**n
+    return min(1., 2. * tail)
+
+
+def verdict(ci: dict) -> str:
+    """'better' / 'worse' when the interval excludes zero, else no
+    evidence."""
+    if ci['low'] is None:
+        return f'no evidence (n={ci["n"]}: no interval)'
+    if ci['low'] > 0:
+        return 'better'
+    if ci['high'] < 0:
+        return 'worse'
+    return 'no evidence'
+
+
+# --------------------------------------------------------------------------
+# Pairing
+# --------------------------------------------------------------------------
+def _flatten(value, prefix: str = '') -> dict:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f'{prefix}{k}.'))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _model_parts(cfg: dict, regulated_pair: bool) -> dict:
+    """The parts of the model that are not the mode's own."""
+    model = dict(cfg.get('model') or {})
+    backbone = dict(model.get('backbone') or {})
+    head = dict(model.get('head') or {})
+    wrapped = backbone.get('type') == 'EmotionalBackboneWrapper'
+    parts = {
+        'encoder': backbone.get('backbone') if wrapped else backbone,
+        'neck': backbone.get('neck') if wrapped else model.get('neck'),
+        'num_classes': head.get('num_classes'),
+        'train_cfg': model.get('train_cfg'),
     }
+    if regulated_pair and wrapped:
+        for key in ('backbone', 'neck', 'branches', 'type'):
+            backbone.pop(key, None)
+        for key in ('regulator', 'type'):
+            head.pop(key, None)
+        parts.update(wrapper=backbone, head=head)
+    return parts
 
 
-def build_table(stats: Dict[tuple, dict]):
-    """Return (header, rows) of the table, one row per combination."""
-    targets = sorted({key[3] for key in stats})
+def config_differences(a: dict, b: dict) -> List[str]:
+    """Keys (dotted) in which two runs' configs differ beyond the mode and
+    the seed."""
+    regulated_pair = 'baseline' not in (a.get('emoreg_mode'),
+                                        b.get('emoreg_mode'))
+    ignored = MODE_KEYS + RUN_KEYS + (() if regulated_pair else
+                                      AFFECTIVE_KEYS)
+
+    def signature(cfg):
+        flat = _flatten({k: v for k, v in cfg.items()})
+        flat = {k: v for k, v in flat.items()
+                if not any(k == i or k.startswith(i + '.') for i in ignored)}
+        flat.update(_flatten(_model_parts(cfg, regulated_pair), 'model/'))
+        return flat
+
+    sa, sb = signature(a), signature(b)
+    return sorted(k for k in sa.keys() | sb.keys() if sa.get(k) != sb.get(k))
+
+
+def _mcnemar(run: dict, ref: dict) -> Tuple[Optional[float], str]:
+    """McNemar's exact p of ``run`` against ``ref`` on the same images."""
+    if not (run['predictions'] and ref['predictions']):
+        return None, ''
+    from emoreg_mm.evaluation.predictions import load_predictions
+    p, q = load_predictions(run['predictions']), load_predictions(
+        ref['predictions'])
+    ids_p, ids_q = list(p['sample_idx']), list(q['sample_idx'])
+    if sorted(ids_p) != sorted(ids_q) or not (
+            (p['gt_label'][_order(ids_p)] ==
+             q['gt_label'][_order(ids_q)]).all()):
+        return None, (f'{run["work_dir"]} and {ref["work_dir"]}: '
+                      'predictions on different images; no McNemar test.')
+    right_p = (p['pred_label'] == p['gt_label'])[_order(ids_p)]
+    right_q = (q['pred_label'] == q['gt_label'])[_order(ids_q)]
+    b = int((right_p & ~right_q).sum())
+    c = int((~right_p & right_q).sum())
+    return mcnemar_exact(b, c), ''
+
+
+def _order(ids):
+    return sorted(range(len(ids)), key=lambda i: ids[i])
+
+
+def compare(runs: List[dict], refs: List[dict], notes: List[str],
+            what: str, mcnemar: bool = False) -> Optional[dict]:
+    """Pair ``runs`` with ``refs`` by seed; the paired statistics."""
+    if not refs:
+        return None
+    by_seed = {r['seed']: r for r in runs}
+    ref_seed = {r['seed']: r for r in refs}
+    missing = sorted(set(by_seed) ^ set(ref_seed), key=str)
+    if missing:
+        only = [(s, (by_seed.get(s) or ref_seed[s])['work_dir'])
+                for s in missing]
+        notes.append(f'{what}: seeds without a partner, not paired: ' +
+                     ', '.join(f'{s} (only {d})' for s, d in only))
+    diffs, pvalues = [], []
+    for seed in sorted(set(by_seed) & set(ref_seed), key=str):
+        run, ref = by_seed[seed], ref_seed[seed]
+        differ = config_differences(run['config'], ref['config'])
+        if differ:
+            notes.append(f'{what}, seed {seed}: {run["work_dir"]} and '
+                         f'{ref["work_dir"]} differ in {", ".join(differ)};'
+                         ' not paired.')
+            continue
+        diffs.append(run['value'] - ref['value'])
+        if mcnemar:
+            pvalue, note = _mcnemar(run, ref)
+            if note:
+                notes.append(note)
+            if pvalue is not None:
+                pvalues.append((seed, pvalue))
+    ci = paired_ci(diffs)
+    ci.update(verdict=verdict(ci) if diffs else 'not paired',
+              mcnemar=pvalues)
+    return ci
+
+
+def _unique_seeds(runs: List[dict], notes: List[str], what: str):
+    """Runs of one cell, one per seed; duplicated seeds are left out of
+    the pairing (and reported)."""
+    seen = defaultdict(list)
+    for run in runs:
+        seen[run['seed']].append(run)
+    for seed, group in seen.items():
+        if len(group) > 1:
+            notes.append(f'{what}: {len(group)} runs at seed {seed} ('
+                         + ', '.join(r['work_dir'] for r in group) +
+                         '); not paired.')
+    return [g[0] for g in seen.values() if len(g) == 1]
+
+
+# --------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------
+def _fmt_ci(ci: Optional[dict]) -> str:
+    if ci is None:
+        return 'n/a'
+    if ci['n'] == 0:
+        return 'not paired'
+    interval = '' if ci['low'] is None else \
+        f' [{ci["low"]:+.2f}, {ci["high"]:+.2f}]'
+    return f'{ci["mean"]:+.2f}{interval} (n={ci["n"]}): {ci["verdict"]}'
+
+
+def build_table(runs: List[dict]) -> Tuple[List[str], List[list],
+                                           List[List[str]], List[str]]:
+    """Return (csv header, csv rows, markdown rows, notes)."""
+    notes = []
+    cells = defaultdict(list)
+    for run in runs:
+        cells[tuple(run[t] for t in TAGS)].append(run)
+    targets = sorted({key[3] for key in cells})
+    combos = sorted({key[:3] for key in cells},
+                    key=lambda k: (k[0], k[2] != 'baseline', k[2] != 'const',
+                                   k[1], k[2]))
     header = ['backbone', 'affective', 'mode']
-    for target in targets:
-        header += [f'{target} top-1', f'{target} n', f'{target} vs baseline',
-                   f'{target} vs const']
-    combos = sorted({key[:3] for key in stats},
-                    key=lambda k: (k[0], k[2] != 'baseline', k[1], k[2]))
-    rows = []
+    for t in targets:
+        header += [f'{t} mean', f'{t} std', f'{t} n', f'{t} source',
+                   f'{t} selected on eval data']
+        for ref in ('baseline', 'const'):
+            header += [f'{t} vs {ref} {k}' for k in (
+                'mean', 'ci low', 'ci high', 'n', 'verdict')]
+        header.append(f'{t} McNemar vs const p')
+    rows, md_rows = [], []
     for backbone, affective, mode in combos:
-        row = [backbone, affective, mode]
+        row, md = [backbone, affective, mode], [backbone, affective, mode]
         for target in targets:
-            cell = stats.get((backbone, affective, mode, target))
-            if cell is None:
-                row += ['', '', '', '']
+            cell = cells.get((backbone, affective, mode, target))
+            if not cell:
+                row += [''] * 21
+                md += ['', '', '', '']
                 continue
-            base = next((s for k, s in stats.items() if k[0] == backbone
-                         and k[2] == 'baseline' and k[3] == target), None)
-            const = stats.get((backbone, affective, 'const', target))
-            row += [
-                f'{cell["mean"]:.2f} ± {cell["std"]:.2f}', str(cell['n']),
-                _delta(cell, base, mode == 'baseline'),
-                _delta(cell, const, mode == 'const')
-            ]
+            values = [r['value'] for r in cell]
+            mean = statistics.fmean(values)
+            std = statistics.stdev(values) if len(values) > 1 else 0.
+            sources = sorted({r['source'] for r in cell})
+            flagged = any(r['selected_on_eval'] for r in cell)
+            row += [f'{mean:.4f}', f'{std:.4f}', len(values),
+                    '+'.join(sources), 'yes' if flagged else 'no']
+            mark = ('†' if flagged else '') + (
+                ' (val)' if 'val' in sources else '')
+            md.append(f'{mean:.2f} ± {std:.2f}{mark} (n={len(values)})')
+            name = f'{backbone} {affective} {mode} on {target}'
+            mine = _unique_seeds(cell, notes, name)
+            stats = {}
+            for ref_mode in ('baseline', 'const'):
+                refs = [r for k, rs in cells.items() if k[0] == backbone
+                        and k[2] == ref_mode and k[3] == target and
+                        (ref_mode == 'baseline' or k[1] == affective)
+                        for r in rs]
+                stats[ref_mode] = None if mode in ('baseline', ref_mode) \
+                    else compare(mine, _unique_seeds(refs, [], ''), notes,
+                                 f'{name} vs {ref_mode}',
+                                 mcnemar=ref_mode == 'const')
+                ci = stats[ref_mode]
+                if ci is None:
+                    row += ['-' if mode == ref_mode else 'n/a'] + [''] * 4
+                else:
+                    row += [_num(ci['mean']), _num(ci['low']),
+                            _num(ci['high']), ci['n'], ci['verdict']]
+                md.append('-' if mode == ref_mode else _fmt_ci(ci))
+            pvalues = (stats['const'] or {}).get('mcnemar') or []
+            row.append('; '.join(f'seed {s}: {p:.4g}' for s, p in pvalues))
+            md.append(', '.join(f'{p:.3g}' for _, p in pvalues) or '')
         rows.append(row)
-    return header, rows
+        md_rows.append(md)
+    return header, rows, md_rows, notes
 
 
-def _delta(cell: dict, ref: Optional[dict], is_ref: bool) -> str:
-    if is_ref or ref is None:
-        return '-' if is_ref else 'n/a'
-    return f'{cell["mean"] - ref["mean"]:+.2f}'
+def _num(x) -> str:
+    return '' if x is None else f'{x:.4f}'
 
 
-def to_markdown(header, rows) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+def to_markdown(targets: List[str], md_rows: List[List[str]]) -> str:
+    header = ['backbone', 'affective', 'mode']
+    for t in targets:
+        header += [f'{t}', f'{t} vs baseline', f'{t} vs const',
+                   f'{t} McNemar p vs const']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(row) + ' |' for row in md_rows]
     return '\n'.join(lines) + '\n'
+
+
+def results_table(patterns: Sequence[str],
+                  metric: str = 'accuracy/top1',
+                  out: Optional[str] = None) -> dict:
+    """Read the runs matching ``patterns`` and build the table.
+
+    Args:
+        patterns (Sequence[str]): Work dirs or glob patterns of them.
+        metric (str): Metric key. Defaults to ``'accuracy/top1'``.
+        out (str, optional): Write ``OUT.md`` and ``OUT.csv``. Defaults to
+            None (nothing written).
+
+    Returns:
+        dict: ``runs``, ``header`` and ``rows`` (the CSV), ``markdown`` and
+        ``notes`` (skipped dirs, refused pairs, unpaired seeds).
+    """
+    dirs = sorted({d for pattern in patterns for d in glob.glob(pattern)
+                   if osp.isdir(d)})
+    runs, notes = [], []
+    for work_dir in dirs:
+        run, problems = read_run(work_dir, metric)
+        notes += problems
+        if run:
+            runs.append(run)
+    if not runs:
+        raise SystemExit(f'No evaluated runs found in {list(patterns)}' +
+                         ''.join(f'\n  {n}' for n in notes))
+    header, rows, md_rows, table_notes = build_table(runs)
+    notes += table_notes
+    targets = sorted({r['target'] for r in runs})
+    markdown = (
+        f'{metric}: mean ± std over seeds (n); vs baseline / const: paired '
+        'difference over seeds, mean [95% t interval] (n pairs): verdict; '
+        'McNemar: exact p per seed on the same test images. † selected on '
+        'the data it was evaluated on (validated on the test data); (val) '
+        'a validation score, no test result.\n\n' +
+        to_markdown(targets, md_rows))
+    if notes:
+        markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
+    if out:
+        with open(f'{out}.md', 'w') as f:
+            f.write(markdown)
+        with open(f'{out}.csv', 'w', newline='') as f:
+            csv.writer(f).writerows([header] + rows)
+    return dict(runs=runs, header=header, rows=rows, markdown=markdown,
+                notes=notes)
 
 
 def main():
@@ -154,27 +564,10 @@ def main():
     parser.add_argument('--out', default='results',
                         help='write OUT.md and OUT.csv')
     args = parser.parse_args()
-
-    dirs = sorted({d for pattern in args.work_dirs
-                   for d in glob.glob(pattern) if osp.isdir(d)})
-    runs, skipped = [], []
-    for work_dir in dirs:
-        run = read_run(work_dir, args.metric)
-        (runs if run else skipped).append(run or work_dir)
-    if skipped:
-        print(f'{len(skipped)} dir(s) without a config or a {args.metric!r} '
-              f'evaluation, left out: {", ".join(skipped)}')
-    if not runs:
-        raise SystemExit(f'No evaluated runs found in {args.work_dirs}')
-    header, rows = build_table(aggregate(runs))
-    table = to_markdown(header, rows)
-    print(table)
-    with open(f'{args.out}.md', 'w') as f:
-        f.write(f'{args.metric} (mean ± std over seeds; n = seeds; '
-                'deltas in points)\n\n' + table)
-    with open(f'{args.out}.csv', 'w', newline='') as f:
-        csv.writer(f).writerows([header] + rows)
-    print(f'Wrote {args.out}.md and {args.out}.csv from {len(runs)} run(s).')
+    table = results_table(args.work_dirs, args.metric, args.out)
+    print(table['markdown'])
+    print(f'Wrote {args.out}.md and {args.out}.csv from '
+          f'{len(table["runs"])} run(s).')
 
 
 if __name__ == '__main__':

@@ -25,7 +25,7 @@ ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 
 BACKBONES = {
     # name: (title, stage-1 dataset suffix, stage-2 schedule, targets suffix)
-    'resnet50': ('ResNet-50 at 224 px', '', 'resnet_cifar', ''),
+    'resnet50': ('ResNet-50 at 224 px', '', 'bit_finetune_cifar', ''),
     'vit-b16': ('ViT-B/16 at 224 px', '', 'vit_finetune_cifar', ''),
     'resnet18-cifar': ('CIFAR ResNet-18 at 32 px (cheap variant)', '_32px',
                        'resnet_cifar', '_32px'),
@@ -35,6 +35,21 @@ AFFECTIVE = {
     'abstract': 'Abstract',
     'emod': 'EMOd',
     'diffused-emod': 'Diffused-EMOd',
+}
+# Training images of each affective set (the 'train' side of its split as
+# its dataset piece configures it), the input of the stage-1 schedule rule
+# (stage1_schedule). Approximate counts suffice: the rule changes only at
+# powers of two and at 20k / 500k images. A set in AFFECTIVE needs a size.
+TRAIN_SIZES = {
+    'emoset': 94_500,  # official train split, about 94.5k
+    'abstract': 180,  # 80 % of about 280, tied votes dropped
+    'emod': 815,  # 80 % of 1019
+    # 80 % of EMOd's sources times the generated images per source; four
+    # assumed: any size from 1,024 to 20k gets the same steps and batch.
+    'diffused-emod': 3_260,
+    'fi': 18_600,  # 80 % of about 23.3k
+    'artphoto': 645,  # 80 % of 806
+    'emotion6': 1_516,  # 80 % of 1980 less 85 tied
 }
 DEFAULT_AFFECTIVE = 'emoset'
 # The cheap variant ships for the default affective set only.
@@ -54,6 +69,19 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_emotions))
+# Schedule sized to about {size} training images (the rule of
+# schedules/affective_pretrain.py): {steps} steps at total batch {batch}
+# (8 GPUs x {per_gpu}), lr {lr}; {epochs} epochs of {per_epoch} steps.
+train_dataloader = dict(batch_size={per_gpu})
+optim_wrapper = dict(optimizer=dict(lr={lr}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
+         end={warmup}, convert_to_iter_based=True),
+    dict(type='MultiStepLR', by_epoch=True, milestones={milestones},
+         gamma=0.1),
+]
+train_cfg = dict(max_epochs={epochs})
+auto_scale_lr = dict(base_batch_size={batch})
 """
 
 BASELINE = """\
@@ -66,7 +94,9 @@ _base_ = [
     '../_base_/schedules/{schedule}.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    head=dict(num_classes=_base_.data_preprocessor.num_classes))
 """
 
 STAGE2 = """\
@@ -81,6 +111,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
+    train_cfg=_base_.model_train_cfg,
     backbone=dict(
         branches=_base_.branches,
         num_emotions=_base_.num_emotions,
@@ -97,6 +128,35 @@ def stage1_name(backbone: str, affective: str) -> str:
     return f'{backbone}_{affective}'
 
 
+def stage1_schedule(size: int, gpus: int = 8) -> dict:
+    """BiT-HyperRule's schedule for ``size`` training images, in epochs.
+
+    Steps: 500 below 20k images, 10k below 500k, else 20k (warm-up over the
+    first 100 / 500 / 500, lr x0.1 at 40 / 60 / 80 % (small) or 30 / 60 /
+    90 %); total batch the largest power of two <= min(256, size / 4); lr
+    0.003 x batch / 512. Steps are converted to whole epochs.
+    """
+    if size < 4 * gpus:
+        raise ValueError(f'{size} training images are too few for a total '
+                         f'batch of at least {gpus} (one per GPU).')
+    supports = ([100, 200, 300, 400, 500] if size < 20_000 else
+                [500, 3000, 6000, 9000, 10_000] if size < 500_000 else
+                [500, 6000, 12_000, 18_000, 20_000])
+    batch = 1 << (min(256, size // 4).bit_length() - 1)
+    batch = max(batch, gpus)
+    per_epoch = -(-size // batch)
+    epochs = -(-supports[-1] // per_epoch)
+    points = [max(1, round(s / per_epoch)) for s in supports[:4]]
+    for i in range(1, 4):  # strictly increasing, before the end
+        points[i] = max(points[i], points[i - 1] + 1)
+    if points[-1] >= epochs:
+        epochs = points[-1] + 1
+    return dict(size=f'{size:,}', steps=f'{supports[-1]:,}', batch=batch,
+                per_gpu=batch // gpus, lr=round(0.003 * batch / 512, 8),
+                per_epoch=per_epoch, epochs=epochs, warmup=points[0],
+                milestones=points[1:])
+
+
 def leaves() -> dict:
     """Map each leaf's path (relative to configs/) to its text."""
     out = {}
@@ -105,10 +165,16 @@ def leaves() -> dict:
         affective_sets = CHEAP_AFFECTIVE if data_suffix else tuple(AFFECTIVE)
         for affective in affective_sets:
             name = stage1_name(backbone, affective)
+            if affective not in TRAIN_SIZES:
+                raise KeyError(
+                    f'No training-set size for the affective set '
+                    f'{affective!r}: add it to TRAIN_SIZES in {__file__} '
+                    '(it sizes the stage-1 schedule).')
             out[f'emoreg_pretrain/{name}.py'] = STAGE1.format(
                 title=title, affective_title=AFFECTIVE[affective], name=name,
                 backbone=backbone, affective=affective,
-                data_suffix=data_suffix)
+                data_suffix=data_suffix,
+                **stage1_schedule(TRAIN_SIZES[affective]))
         for target, target_title in TARGETS.items():
             fields = dict(title=title, backbone=backbone, target=target,
                           target_title=target_title, schedule=schedule,

@@ -1,6 +1,7 @@
 # CIFAR-10 at its native 32 x 32 for the cheap CIFAR-resolution ResNet:
 # mmpretrain's own recipe (configs/_base_/datasets/cifar10_bs16.py: random
-# crop with padding 4, flip, CIFAR normalisation, 8 GPUs x 16).
+# crop with padding 4, flip, CIFAR normalisation, 8 GPUs x 16), with the
+# held-out validation split of cifar10.py.
 _base_ = ['./cifar10.py']
 data_preprocessor = dict(
     mean=[125.307, 122.961, 113.8575], std=[51.5865, 50.847, 51.255])
@@ -11,4 +12,4 @@ train_dataloader = dict(
         dict(type='PackInputs'),
     ]))
 val_dataloader = dict(dataset=dict(pipeline=[dict(type='PackInputs')]))
-test_dataloader = val_dataloader
+test_dataloader = dict(dataset=dict(pipeline=[dict(type='PackInputs')]))

@@ -1,7 +1,14 @@
-# Stage 2 for ResNets: mmpretrain's CIFAR recipe (configs/_base_/schedules/
-# cifar10_bs128.py): SGD lr 0.1, momentum 0.9, weight decay 1e-4, 200 epochs,
-# lr x0.1 at epochs 100 and 150, total batch 128.
+# Stage 2 for the CIFAR ResNet-18 (N trained from scratch at 32 px):
+# mmpretrain's from-scratch CIFAR recipe (configs/_base_/schedules/
+# cifar10_bs128.py): SGD lr 0.1, momentum 0.9, weight decay 1e-4 (not on
+# the regulator), 200 epochs, lr x0.1 at epochs 100 and 150, total batch 128.
+#
+# Default: 8 GPUs x 16 = total batch 128; 352 steps per epoch of the 45,000
+# training images, 70,400 steps in all. --auto-scale-lr scales lr by
+# (GPUs x 16) / 128, e.g. 0.05 on 4 GPUs; epochs stay.
 # Frozen parameters (the emotional encoder) stay out of the optimizer.
+# model_train_cfg: the model's train_cfg (no batch augmentation here).
+model_train_cfg = None
 optim_wrapper = dict(
     constructor='TrainableParamsOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0001))

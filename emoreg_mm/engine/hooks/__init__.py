@@ -1,11 +1,13 @@
 from .affect_cache_hook import AffectCacheHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteError
+from .paired_init_hook import PairedInitHook
 from .preemption_hook import PreemptionHook
 from .preflight_check_hook import PreflightCheckHook
 from .random_state_hook import RandomStateHook
 from .regulation_monitor_hook import RegulationMonitorHook
 
 __all__ = [
-    'AffectCacheHook', 'FiniteLossHook', 'NonFiniteError', 'PreemptionHook',
-    'PreflightCheckHook', 'RandomStateHook', 'RegulationMonitorHook'
+    'AffectCacheHook', 'FiniteLossHook', 'NonFiniteError', 'PairedInitHook',
+    'PreemptionHook', 'PreflightCheckHook', 'RandomStateHook',
+    'RegulationMonitorHook'
 ]

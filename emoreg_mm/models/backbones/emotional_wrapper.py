@@ -90,6 +90,11 @@ class EmotionalBackboneWrapper(BaseModule):
       and ``head.fc.*``; frozen (``requires_grad=False``, always in eval
       mode, run under ``torch.no_grad()``), never re-initialised.
 
+    Paired runs: N is built first and I, E, g_E on a forked generator, so
+    at one seed N gets the weights a plain classifier's backbone gets (with
+    :class:`~emoreg_mm.engine.hooks.PairedInitHook` reseeding before
+    ``init_weights``); modes differ only by what they add.
+
     Stage-1 weights load strictly. A stage-2 checkpoint already holds E, I
     and g_E, so a model built for inference and loaded from it never reads
     the stage-1 file (only :meth:`init_weights` does).
@@ -176,17 +181,19 @@ class EmotionalBackboneWrapper(BaseModule):
         backbone_i = dict(backbone)
         if frozen_stages_i is not None:
             backbone_i['frozen_stages'] = frozen_stages_i
-        encoders = {
-            b: PooledEncoder(backbone_i if b == 'I' else backbone, neck)
-            if b in branches else None
-            for b in ALL_BRANCHES
-        }
-        self.encoder_n = encoders['N']
-        self.encoder_i = encoders['I']
-        self.encoder_e = encoders['E']
-        self.emotion_head = None
+        # Paired runs: N draws from the global generator exactly as the
+        # backbone of a plain classifier would; I, E and g_E (overwritten by
+        # stage 1) draw from a fork, so they shift nothing built after them.
+        self.encoder_n = PooledEncoder(backbone, neck) \
+            if 'N' in branches else None
+        self.encoder_i = self.encoder_e = self.emotion_head = None
+        with torch.random.fork_rng(devices=[]):
+            if 'I' in branches:
+                self.encoder_i = PooledEncoder(backbone_i, neck)
+            if 'E' in branches:
+                self.encoder_e = PooledEncoder(backbone, neck)
+                self.emotion_head = nn.Linear(in_channels, num_emotions)
         if 'E' in branches:
-            self.emotion_head = nn.Linear(in_channels, num_emotions)
             for param in self.frozen_parameters():
                 param.requires_grad_(False)
             self.encoder_e.eval()
@@ -479,6 +486,17 @@ class EmotionalBackboneWrapper(BaseModule):
             if k in given and given[k].shape != v.shape
         ]
         if missing or unexpected or shapes:
+            emotions = ''
+            if 'head.fc.weight' in given and self.emotion_head is not None \
+                    and given['head.fc.weight'].shape[0] != \
+                    self.emotion_head.out_features:
+                emotions = (
+                    f"\n  stage 1 has {given['head.fc.weight'].shape[0]} "
+                    f'emotions, this model {self.emotion_head.out_features}:'
+                    ' set model.backbone.num_emotions and '
+                    'model.head.emotion_classes (the stage-1 classes, in '
+                    'order) in the model; top-level num_emotions / '
+                    'emotion_classes in a child config do not reach it.')
             raise RuntimeError(
                 f"Stage-1 checkpoint '{self.emotional_checkpoint}' does not "
                 'match the wrapper architecture (the backbone, neck and '
@@ -486,4 +504,5 @@ class EmotionalBackboneWrapper(BaseModule):
                 f'  missing keys ({len(missing)}): {listing(missing)}\n'
                 f'  unexpected keys ({len(unexpected)}): '
                 f'{listing(unexpected)}\n'
-                f'  shape mismatches ({len(shapes)}): {listing(shapes)}')
+                f'  shape mismatches ({len(shapes)}): {listing(shapes)}'
+                f'{emotions}')

@@ -1,0 +1,123 @@
+"""Paired runs: at one seed every mode starts N and its head from the same
+weights and trains on the same batches.
+
+The real stage-2 leaves of the cheap variant (backbone swapped for a tiny
+one of the same type) train one epoch through mmengine's Runner with the
+default runtime's hooks on a tiny CIFAR-10 in its native layout.
+"""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+from mmpretrain.datasets import CIFAR10
+from mmpretrain.registry import HOOKS, MODELS
+
+import affective_fixtures as fx
+from emoreg_mm.datasets import EMOTIONS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = dict(type='ResNet_CIFAR', depth=18, base_channels=4, stem_channels=4,
+            out_indices=(3, ))
+MODES = ('baseline', 'const', 'ereg', 'learn-ereg')
+
+
+@HOOKS.register_module(force=True)
+class PairedRecorderHook(Hook):
+    """Keep the initial weights and the first epoch's batches."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.weights, self.batches = {}, []
+
+    def before_train(self, runner):
+        model = runner.model
+        if hasattr(model.backbone, 'encoder_n'):
+            n, head = model.backbone.encoder_n.backbone, model.head
+            h_n, h_i = head.fc_n, head.fc_i
+        else:
+            n, h_n, h_i = model.backbone, model.head.fc, None
+        self.weights = {
+            'N': {k: v.clone() for k, v in n.state_dict().items()},
+            'h_N': {k: v.clone() for k, v in h_n.state_dict().items()},
+            'h_I': h_i and {k: v.clone() for k, v in h_i.state_dict().items()}
+        }
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.epoch == 0:
+            self.batches.append(
+                ([int(s.sample_idx) for s in data_batch['data_samples']],
+                 torch.stack(data_batch['inputs']).clone()))
+
+
+@pytest.fixture(scope='module')
+def paired(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('paired')
+    root = fx.make_cifar(str(tmp / 'cifar10'), 10, per_file=8)  # 40 train
+    stage1 = Config.fromfile(
+        osp.join(REPO, 'configs/emoreg_pretrain/resnet18-cifar_emoset.py'))
+    stage1.model.backbone = TINY
+    stage1.model.head.in_channels = 32
+    torch.manual_seed(7)
+    emotional = MODELS.build(stage1.model)
+    emotional.init_weights()
+    ckpt = str(tmp / 'stage1.pth')
+    torch.save(dict(state_dict=emotional.state_dict(),
+                    meta=dict(emotion_classes=list(EMOTIONS))), ckpt)
+
+    runs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CIFAR10, '_check_integrity', lambda self: True)
+        for mode in MODES:
+            runs[mode] = train_one_epoch(mode, root, ckpt, str(tmp / mode))
+    return runs
+
+
+def train_one_epoch(mode, root, ckpt, work_dir):
+    cfg = Config.fromfile(
+        osp.join(REPO, f'configs/emoreg/resnet18-cifar_{mode}_cifar10.py'))
+    wrapper = cfg.model.backbone.type == 'EmotionalBackboneWrapper'
+    holder = cfg.model.backbone if wrapper else cfg.model
+    holder.backbone = TINY
+    cfg.model.head.in_channels = 32
+    if wrapper:
+        cfg.model.backbone.update(in_channels=32, emotional_checkpoint=ckpt)
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.update(batch_size=8, num_workers=0)
+        loader.dataset.update(data_root=root, val_size=8)
+    cfg.train_cfg.update(max_epochs=1, val_interval=1)
+    cfg.default_hooks.logger.interval = 1
+    cfg.custom_hooks.append(dict(type='PairedRecorderHook'))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=3, deterministic=False)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return next(h for h in runner.hooks
+                if isinstance(h, PairedRecorderHook))
+
+
+@pytest.mark.slow
+def test_paired_modes_start_alike(paired):
+    base = paired['baseline']
+    assert len(base.batches) == 4  # 32 training images, batches of 8
+    for mode in MODES[1:]:
+        run = paired[mode]
+        for part in ('N', 'h_N'):
+            ref = base.weights[part]
+            assert run.weights[part].keys() == ref.keys(), (mode, part)
+            for key, value in ref.items():
+                assert torch.equal(run.weights[part][key], value), \
+                    (mode, part, key)
+        for key, value in paired['const'].weights['h_I'].items():
+            assert torch.equal(run.weights['h_I'][key], value), (mode, key)
+        assert [ids for ids, _ in run.batches] == \
+            [ids for ids, _ in base.batches]
+        for (_, inputs), (_, ref) in zip(run.batches, base.batches):
+            assert torch.equal(inputs, ref), mode  # same augmentations
+    # Weights are drawn, not constant; N and I differ.
+    assert base.weights['N']['conv1.weight'].std() > 0
+    assert not torch.equal(paired['const'].weights['h_I']['weight'],
+                           base.weights['h_N']['weight'])
