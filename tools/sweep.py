@@ -99,7 +99,8 @@ def parse_args(argv=None):
     parser.add_argument('--slurm', metavar='PARTITION',
                         help='submit one sbatch job per run to PARTITION')
     parser.add_argument('--jobs', type=int, default=1,
-                        help='without --slurm: runs at once here (default 1)')
+                        help='without --slurm: runs at once here, each on '
+                        'its own --gpus GPUs (default 1)')
     parser.add_argument('--gpus', type=int, default=1,
                         help='GPUs (tasks) per run (default 1)')
     parser.add_argument('--gpus-per-node', type=int, default=None,
@@ -460,7 +461,8 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
             test = (f'PORT={port} bash {tools}/dist_test.sh '
                     f'{q(run.config)} "$CKPT" {args.gpus}')
         else:
-            train = f'"$PYTHON" {tools}/train.py {q(run.config)} --work-dir "$WD"'
+            train = (f'"$PYTHON" {tools}/train.py {q(run.config)} '
+                     '--work-dir "$WD"')
             test = (f'"$PYTHON" {tools}/test.py {q(run.config)} '
                     '--checkpoint "$CKPT"')
         head, job_id, port_line = [], '$$', ''
@@ -473,13 +475,17 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
              f'mark() {{ printf \'{{"state": "%s", "job": "%s", "exit": %s}}'
              f'\\n\' "$1" "{job_id}" "${{2:-null}}" > "$WD/{STATUS}.tmp" '
              f'&& mv "$WD/{STATUS}.tmp" "$WD/{STATUS}"; }}',
-             # wait for the training step on SIGTERM instead of dying first
-             "trap 'echo sweep: SIGTERM received' TERM",
+             # SIGTERM to this script: the job itself is ending (scancel,
+             # time limit, pre-emption by the scheduler); wait for the
+             # training step to save, then leave without requeueing
+             "trap 'ENDING=1; echo sweep: SIGTERM received' TERM",
              f'echo "sweep: {run.name} attempt {attempt}, job {job_id}, '
              'restart ${SLURM_RESTART_COUNT:-0}"',
              'mark running',
              'RESUME=; [ -f "$WD/last_checkpoint" ] && RESUME=--resume',
              f'{train} $RESUME{opt_arg}', 'rc=$?',
+             'if [ -n "$ENDING" ]; then mark killed $rc; exit $rc; fi',
+             # only the training step was signalled: pre-empted, requeue
              'if [ $rc -eq 143 ]; then mark preempted 143; '
              + ('scontrol requeue "$SLURM_JOB_ID"; ' if args.slurm else '')
              + 'exit 143; fi',
@@ -488,6 +494,7 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
         lines += ['CKPT=$(cat "$WD/last_checkpoint")',
                   f'{test} --work-dir "$WD" --out "$WD/preds.npz"{opt_arg}',
                   'rc=$?',
+                  'if [ -n "$ENDING" ]; then mark killed $rc; exit $rc; fi',
                   'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']
     lines += ['mark done 0', '']
     return '\n'.join(line for line in lines if line != '')
@@ -571,14 +578,19 @@ def run_local(args, runs: list, st: dict) -> None:
         print(f'not run {name}: {why}')
     lock = threading.Lock()
 
-    def one(run):
+    def one(run, slot):
         attempt = st[run.name][1] + 1
+        env = dict(os.environ)
+        if args.jobs > 1 and 'CUDA_VISIBLE_DEVICES' not in env:
+            # each concurrent run on its own GPUs
+            env['CUDA_VISIBLE_DEVICES'] = ','.join(
+                str(slot * args.gpus + i) for i in range(args.gpus))
         os.makedirs(run.work_dir, exist_ok=True)
         path = osp.join(run.work_dir, SCRIPT)
         with open(path, 'w') as f:
             f.write(job_script(args, run, attempt, _free_port()))
         with open(osp.join(run.work_dir, 'sweep-local.log'), 'a') as log:
-            proc = subprocess.Popen(['bash', path], stdout=log,
+            proc = subprocess.Popen(['bash', path], stdout=log, env=env,
                                     stderr=subprocess.STDOUT)
             _write_json(osp.join(run.work_dir, SUBMIT), dict(
                 job=proc.pid, attempt=attempt, scheduler='local',
@@ -600,16 +612,16 @@ def run_local(args, runs: list, st: dict) -> None:
                 print(f'not run {r.name}: stage 1 {r.deps[0]} did not finish')
         queue = list(batch)
 
-        def worker():
+        def worker(slot):
             while True:
                 with lock:
                     if not queue:
                         return
                     run = queue.pop(0)
-                one(run)
+                one(run, slot)
 
-        threads = [threading.Thread(target=worker)
-                   for _ in range(max(1, min(args.jobs, len(batch))))]
+        threads = [threading.Thread(target=worker, args=(slot, ))
+                   for slot in range(max(1, min(args.jobs, len(batch))))]
         for t in threads:
             t.start()
         for t in threads:

@@ -12,6 +12,7 @@ import pytest
 
 from launch_utils import dist_env, free_port
 from slurm_cluster import slurm_cluster  # noqa: F401  (fixture)
+from test_sweep import demo_data as write_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE1 = 'configs/demo/tiny-resnet_synth-abstract.py'
@@ -35,12 +36,9 @@ def demo_options(data: str, stage1_dir: str = None) -> list:
 @pytest.fixture(scope='module')
 def demo_data(tmp_path_factory):
     """The demo's data, small: stimuli in Abstract's layout, digits."""
-    pytest.importorskip('sklearn')
-    from emoreg_mm.demo import make_digits, make_stimuli
-    root = str(tmp_path_factory.mktemp('demo_data'))
-    make_stimuli(osp.join(root, 'testImages_abstract'), per_emotion=6)
-    make_digits(osp.join(root, 'digits'), limit=20)
-    return root
+    root = tmp_path_factory.mktemp('demo')
+    write_demo_data(root)
+    return str(root / 'work_dirs' / 'demo' / 'data')
 
 
 def slurm(script, *args, **env):

@@ -121,7 +121,7 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     out = sweep(*args, cwd=tmp_path, check=0)
     assert 'started' not in out.stdout
     assert 'done: 3' in out.stdout
-    out = sweep(*args[:6], '--status', cwd=tmp_path, check=0)
+    out = sweep(*args[:7], '--status', cwd=tmp_path, check=0)
     assert 'tiny-resnet_ereg_digits_s0' in out.stdout
     assert 'Results table:' in out.stdout
 

@@ -63,7 +63,7 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     assert not todo, f'never reached epoch 1: {todo}'
     slurm_cluster.wait_idle(timeout=900)
 
-    out = sweep(*args[:-3], '--status', cwd=tmp_path, check=0)
+    out = sweep(*args[:-2], '--status', cwd=tmp_path, check=0)
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()
             if line.startswith('tiny-resnet')}
     assert rows[KILLED][2] in ('killed', 'failed'), out.stdout
