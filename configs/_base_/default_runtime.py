@@ -26,13 +26,15 @@ load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
 # emoreg_mm/engine/hooks: rho and affective-state statistics in the logs;
-# reliability: checks before the first step, a stop on non-finite losses
+# reliability: checks before the first step (against what stage 1 recorded
+# in its checkpoints' meta, e.g. the preprocessing), a stop on non-finite losses
 # that never overwrites good checkpoints, RNG state in checkpoints for exact
 # resumption, and a checkpoint on SIGTERM (pre-emption); paired runs: at one
 # seed every regulation mode starts N and its head from the same weights.
 custom_hooks = [
     dict(type='RegulationMonitorHook'),
     dict(type='PreflightCheckHook'),
+    dict(type='PreprocessRecordHook'),
     dict(type='FiniteLossHook'),
     dict(type='RandomStateHook'),
     dict(type='PreemptionHook'),

@@ -3,11 +3,12 @@ from .finite_loss_hook import FiniteLossHook, NonFiniteError
 from .paired_init_hook import PairedInitHook
 from .preemption_hook import PreemptionHook
 from .preflight_check_hook import PreflightCheckHook
+from .preprocess_record_hook import PreprocessRecordHook
 from .random_state_hook import RandomStateHook
 from .regulation_monitor_hook import RegulationMonitorHook
 
 __all__ = [
     'AffectCacheHook', 'FiniteLossHook', 'NonFiniteError', 'PairedInitHook',
-    'PreemptionHook', 'PreflightCheckHook', 'RandomStateHook',
-    'RegulationMonitorHook'
+    'PreemptionHook', 'PreflightCheckHook', 'PreprocessRecordHook',
+    'RandomStateHook', 'RegulationMonitorHook'
 ]

@@ -24,6 +24,34 @@ def _closest(name: str, candidates: Iterable[str], prefix: str) -> List[str]:
         name, candidates, n=3, cutoff=0.6)]
 
 
+def _resolves(node, parts: Sequence[str]) -> bool:
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _nested(node: Mapping, parts: Sequence[str], path: str,
+            depth: int = 2) -> List[str]:
+    """Where the unknown key tail ``parts`` exists one or two dicts deeper
+    (e.g. ``model.backbone.backbone.init_cfg`` for
+    ``model.backbone.init_cfg`` in a stage-2 config), or one level up
+    without its first part (the reverse); full keys."""
+    found = [path + '.'.join(parts[1:])] if len(parts) > 1 and _resolves(
+        node, parts[1:]) else []
+    level = [('', node)]
+    for _ in range(depth):
+        level = [(prefix + name + '.', child)
+                 for prefix, parent in level for name, child in
+                 parent.items() if isinstance(child, Mapping)]
+        found += [path + prefix + '.'.join(parts)
+                  for prefix, child in level if _resolves(child, parts)]
+        if found:
+            break
+    return found
+
+
 def check_cfg_options(cfg: Mapping, keys: Iterable[str],
                       flag: str = '--cfg-options',
                       add_flag: str = '--cfg-add') -> None:
@@ -48,7 +76,10 @@ def check_cfg_options(cfg: Mapping, keys: Iterable[str],
 
     Raises:
         ConfigKeyError: A key the config does not have; the message names
-            the closest existing keys.
+            the same key one or two dicts deeper (or one level up) where it
+            exists, e.g. ``model.backbone.backbone.init_cfg`` for
+            ``model.backbone.init_cfg`` in a stage-2 config, else the
+            closest existing keys.
     """
     if not isinstance(cfg, Mapping):  # an mmengine Config
         cfg = cfg.to_dict()
@@ -57,12 +88,13 @@ def check_cfg_options(cfg: Mapping, keys: Iterable[str],
         if len(parts) == 1:
             continue
         node, path = cfg, ''
-        for part in parts:
+        for i, part in enumerate(parts):
             if isinstance(node, Mapping):
                 if part in node:
                     node, path = node[part], path + part + '.'
                     continue
-                hint = _closest(part, node.keys(), path)
+                hint = _nested(node, parts[i:], path) or _closest(
+                    part, node.keys(), path)
             elif isinstance(node, Sequence) and not isinstance(node, str):
                 if part.lstrip('-').isdigit() and \
                         -len(node) <= int(part) < len(node):

@@ -1,0 +1,223 @@
+"""What would fail late, or silently, is caught before the first step:
+stage 2's preprocessing against stage 1's record, evaluators that cannot
+run on the target, a broken val pipeline, an emotion vocabulary set where
+it does not reach the model, unreachable pretrained weights, and
+``--cfg-options`` keys one level off."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import affective_fixtures as fx
+from emoreg_mm.engine.runner import ConfigKeyError, check_cfg_options
+from engine_configs import ARCHS, EMOTIONS, write_regulated_config
+from plain_config import make_plain_config
+from runs import REPO
+
+STAGE1 = '''
+custom_imports = dict(imports=['emoreg_mm'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
+model = dict(type='ImageClassifier', backbone={backbone!r}, neck={neck!r},
+             head=dict(type='LinearClsHead', num_classes=3,
+                       in_channels={in_channels}))
+# Decoded BGR by LoadImageFromFile, fed to the model as RGB.
+data_preprocessor = dict(num_classes=3, mean=[127.5] * 3, std=[127.5] * 3,
+                         to_rgb=True)
+dataset = dict(type='CustomDataset', data_root={root!r}, with_label=True,
+               pipeline=[dict(type='LoadImageFromFile'),
+                         dict(type='PackInputs')])
+train_dataloader = dict(batch_size=4, num_workers=0, dataset=dataset,
+                        sampler=dict(type='DefaultSampler', shuffle=False))
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
+train_cfg = dict(by_epoch=True, max_epochs=1)
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1))
+custom_hooks = [dict(type='PreprocessRecordHook')]
+'''
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions gain nothing from threads, and OpenMP threads on
+    shared cores can be many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _runner(config, tmp_path, name, **changes):
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / name)
+    cfg.experiment_name = f'{tmp_path.name}_{name}'
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_dataloader.batch_size = 8
+    cfg.merge_from_dict(changes)
+    return Runner.from_cfg(cfg)
+
+
+#: The plain configs have no custom hooks.
+PREFLIGHT = [dict(type='PreflightCheckHook')]
+
+
+def _log(runner):
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
+        return f.read()
+
+
+@pytest.fixture
+def stage1(tmp_path):
+    """A stage-1 run of the tiny ResNet on three emotion folders of 8x8
+    images (RGB into the model); its checkpoint path."""
+    root = str(tmp_path / 'stimuli')
+    for name in EMOTIONS:
+        for k in range(4):
+            fx.write_image(osp.join(root, name, f'{k}.png'), size=8)
+    spec = ARCHS['resnet']
+    path = tmp_path / 'stage1.py'
+    path.write_text(STAGE1.format(root=root, **spec))
+    runner = _runner(str(path), tmp_path, 'stage1_work')
+    runner.train()
+    return osp.join(runner.work_dir, 'epoch_1.pth')
+
+
+def test_stage2_preprocessing_must_match_stage1(tmp_path, stage1):
+    meta = torch.load(stage1, weights_only=True)['meta']
+    assert meta['preprocess'] == dict(
+        channel_order='rgb', to_rgb=True, source_order='bgr',
+        mean=[127.5] * 3, std=[127.5] * 3, input_size=[8, 8])
+    # CustomDataset sorts the folders: the emotions in that order.
+    emotions = sorted(EMOTIONS)
+    assert list(meta['dataset_meta']['classes']) == emotions
+
+    # The target read with LoadImageFromFile (BGR) and to_rgb left False,
+    # and at another size: both named, with stage 1's values.
+    config = write_regulated_config(tmp_path, max_epochs=1,
+                                    emotions=emotions)
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='Resize', scale=(16, 16)),
+                dict(type='PackInputs')]
+    runner = _runner(
+        config, tmp_path, 'bgr', model=dict(
+            backbone=dict(emotional_checkpoint=stage1)),
+        train_dataloader=dict(dataset=dict(pipeline=pipeline)))
+    with pytest.raises(ValueError) as exc:
+        runner.train()
+    msg = str(exc.value)
+    assert f"stage-1 checkpoint '{stage1}'" in msg
+    assert ('channel order: stage 1 RGB (LoadImageFromFile decodes BGR, '
+            'data_preprocessor.to_rgb=True), this config BGR '
+            '(LoadImageFromFile decodes BGR, data_preprocessor.to_rgb=False)'
+            ': set data_preprocessor.to_rgb=True') in msg
+    assert 'input size: stage 1 8x8, this config 16x16' in msg
+    assert 'mean' not in msg.split('\n', 1)[1]
+    assert runner.iter == 0
+
+    # As stage 1: trains, and its own checkpoints record it.
+    runner = _runner(
+        config, tmp_path, 'rgb', model=dict(
+            backbone=dict(emotional_checkpoint=stage1)),
+        data_preprocessor=dict(to_rgb=True))
+    runner.train()
+    assert runner.iter > 0
+    assert 'records no preprocessing' not in _log(runner)
+
+
+def test_stage1_checkpoint_without_record_warns(tmp_path):
+    # write_regulated_config's stage-1 file holds weights and classes only,
+    # as checkpoints written before the record existed.
+    runner = _runner(write_regulated_config(tmp_path, max_epochs=1),
+                     tmp_path, 'old')
+    runner.train()
+    assert runner.iter > 0
+    assert "records no preprocessing (meta['preprocess']" in _log(runner)
+
+
+def test_topk_beyond_the_classes_fails_before_the_first_step(tmp_path):
+    config = make_plain_config(tmp_path)  # 2 classes
+    runner = _runner(config, tmp_path, 'topk', custom_hooks=PREFLIGHT,
+                     val_evaluator=dict(topk=(1, 5)),
+                     test_evaluator=dict(topk=(1, 5)))
+    with pytest.raises(ValueError) as exc:
+        runner.train()
+    msg = str(exc.value)
+    assert 'The model predicts 2 classes' in msg
+    assert 'val_evaluator.topk=(1,) test_evaluator.topk=(1,)' in msg
+    assert runner.iter == 0
+
+
+def test_broken_val_pipeline_and_metric_fail_before_the_first_step(
+        tmp_path):
+    config = make_plain_config(tmp_path)
+    # No LoadImageFromFile: PackInputs finds no image.
+    runner = _runner(config, tmp_path, 'pipeline', custom_hooks=PREFLIGHT,
+                     val_dataloader=dict(
+        dataset=dict(pipeline=[dict(type='PackInputs')])))
+    with pytest.raises(RuntimeError, match='first validation sample fails '
+                       'in the val pipeline.*val_dataloader.dataset.pipeline'):
+        runner.train()
+    assert runner.iter == 0
+
+    # Validation data without labels: Accuracy cannot be computed.
+    runner = _runner(config, tmp_path, 'labels', custom_hooks=PREFLIGHT,
+                     val_dataloader=dict(
+        dataset=dict(with_label=False)))
+    with pytest.raises(RuntimeError, match='val_evaluator: its metrics '
+                       'cannot be computed on the first validation sample'):
+        runner.train()
+    assert runner.iter == 0
+
+
+def test_emotion_vocabulary_set_where_the_model_reads_it(tmp_path):
+    config = write_regulated_config(tmp_path, max_epochs=1)
+    # A child config overriding only the top-level variables.
+    child = tmp_path / 'child.py'
+    child.write_text(f"_base_ = [{config!r}]\nnum_emotions = 3\n"
+                     "emotion_classes = ('joy', 'calm', 'awe')\n")
+    runner = _runner(str(child), tmp_path, 'child')
+    with pytest.raises(ValueError) as exc:
+        runner.train()
+    msg = str(exc.value)
+    assert 'model.head.emotion_classes=' in msg
+    assert 'model = dict(backbone=dict(num_emotions=K), head=dict(' \
+        'emotion_classes=[...]))' in msg
+    assert runner.iter == 0
+
+    # A stage 1 of 4 emotions: the load names both keys.
+    config = write_regulated_config(
+        tmp_path, max_epochs=1, stage1_emotions=EMOTIONS + ['awe'],
+        name='four.py')
+    runner = _runner(config, tmp_path, 'four')
+    with pytest.raises(RuntimeError, match=r'stage 1 has 4 emotions, this '
+                       r'model 3: set model.backbone.num_emotions and '
+                       r'model.head.emotion_classes'):
+        runner.train()
+
+
+def test_unreachable_pretrained_url_names_the_key_of_the_config(tmp_path):
+    config = write_regulated_config(tmp_path, max_epochs=1)
+    # Nothing listens on port 9 of this machine.
+    url = 'http://127.0.0.1:9/emoreg_preflight_missing_weights.pth'
+    runner = _runner(config, tmp_path, 'offline', model=dict(
+        backbone=dict(backbone=dict(
+            init_cfg=dict(type='Pretrained', checkpoint=url)))))
+    with pytest.raises(FileNotFoundError) as exc:
+        runner.train()
+    msg = str(exc.value)
+    assert url in msg and 'emoreg_preflight_missing_weights.pth' in msg
+    assert msg.endswith(
+        '--cfg-options model.backbone.backbone.init_cfg=None')
+
+
+@pytest.mark.parametrize('leaf,key,suggested', [
+    ('configs/emoreg/resnet50_learn-ereg_cifar10.py',
+     'model.backbone.init_cfg', 'model.backbone.backbone.init_cfg'),
+    ('configs/emoreg_pretrain/resnet50_emoset.py',
+     'model.backbone.backbone.init_cfg', 'model.backbone.init_cfg'),
+])
+def test_cfg_option_one_level_off_suggests_the_key(leaf, key, suggested):
+    cfg = Config.fromfile(osp.join(REPO, leaf))
+    with pytest.raises(ConfigKeyError, match=f'Did you mean {suggested}\\?'):
+        check_cfg_options(cfg, [key])
+    check_cfg_options(cfg, [suggested])
