@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 from mmpretrain.datasets import CIFAR10
 from mmpretrain.registry import DATASETS, MODELS
+from mmpretrain.structures import DataSample
 
 import affective_fixtures as fx
 
@@ -43,7 +44,13 @@ def test_leaves_match_the_matrix():
         [sys.executable, 'tools/misc/gen_configs.py', '--check'],
         capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
-    assert len(LEAVES) == 105
+    assert f'{len(LEAVES)} leaf configs up to date' in out.stdout
+    # 2 targets x (baseline + 5 modes per affective set of the backbone),
+    # plus one stage-1 leaf per backbone and affective set.
+    stage1 = [leaf for leaf in LEAVES if 'emoreg_pretrain/' in leaf]
+    assert len(LEAVES) - len(stage1) == sum(
+        2 * (1 + 5 * sum(1 for s in stage1 if f'/{backbone}_' in s))
+        for backbone in ('resnet50', 'vit-b16', 'resnet18-cifar'))
 
 
 def test_required_leaf_exists():
@@ -71,8 +78,16 @@ def data_roots(tmp_path_factory):
         'DiffusedEMOd': dict(
             data_root=fx.make_diffused_emod(str(tmp / 'diffused'), emod, ids),
             emod_root=emod),
-        'CIFAR10': dict(data_root=fx.make_cifar(str(tmp / 'c10'), 10)),
-        'CIFAR100': dict(data_root=fx.make_cifar(str(tmp / 'c100'), 100)),
+        'FI': dict(data_root=fx.make_fi(str(tmp / 'fi'), count=10)),
+        'ArtPhoto': dict(data_root=fx.make_artphoto(str(tmp / 'artphoto'))),
+        'Emotion6': dict(
+            data_root=fx.make_emotion6(str(tmp / 'emotion6'), repeat=4)),
+        # 20 training images each: hold out 4 for validation.
+        'HeldOutCIFAR10': dict(
+            data_root=fx.make_cifar(str(tmp / 'c10'), 10), val_size=4),
+        'HeldOutCIFAR100': dict(
+            data_root=fx.make_cifar(str(tmp / 'c100'), 100, per_file=20),
+            val_size=4),
     }
 
 
@@ -95,21 +110,38 @@ def test_leaf_builds(leaf, data_roots, monkeypatch):
             'emoreg/' in leaf else ('emoreg_backbone', 'emoreg_affective'):
         assert cfg[tag] in osp.basename(leaf), (tag, cfg[tag])
 
+    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(tiny_model(cfg.model))
     model.eval()
     with torch.no_grad():
         out = model(torch.rand(2, 3, 32, 32), mode='tensor')
     num_classes = cfg.model.head.num_classes
     assert out.shape == (2, num_classes)
+    if cfg.model.get('train_cfg'):  # batch augmentation (MixUp): a step
+        model.train()
+        data = model.data_preprocessor(dict(
+            inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+                    for _ in range(2)],
+            data_samples=[DataSample().set_gt_label(i) for i in range(2)]),
+            training=True)
+        assert data['data_samples'][0].gt_score.shape == (num_classes, )
+        loss = sum(model.loss(**data).values())
+        assert torch.isfinite(loss)
 
     # CIFAR fixtures are tiny, so their md5 differs from the real files.
     monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+    sizes = {}
     for split in ('train', 'val', 'test'):
         ds_cfg = cfg[f'{split}_dataloader'].dataset
         ds_cfg.update(data_roots[ds_cfg.type])
         dataset = DATASETS.build(ds_cfg)
         assert len(dataset) > 0
+        sizes[split] = len(dataset)
         assert len(dataset.metainfo['classes']) == num_classes
         sample = dataset[0]
         assert sample['inputs'].dim() == 3
         assert 0 <= int(sample['data_samples'].gt_label) < num_classes
+    if 'emoreg/' in leaf:  # validation held out of training, not the test
+        assert cfg.val_dataloader.dataset.split == 'val'
+        assert cfg.test_dataloader.dataset.split == 'test'
+        assert (sizes['train'], sizes['val']) == (16, 4)
