@@ -197,6 +197,13 @@ def safe_load(filename: str,
     except UnsafeCheckpointError:
         raise
     except pickle.UnpicklingError as err:
+        refused = [line[line.index('convert_checkpoint: refusing'):]
+                   for line in str(err).splitlines()
+                   if 'convert_checkpoint: refusing' in line]
+        if refused:  # a stand-in of convert_trusted said no
+            raise UnsafeCheckpointError(
+                f'Refusing to convert checkpoint {filename}: '
+                f'{refused[0]}') from None
         names = _unsafe_globals(filename, extra_safe_globals) or [
             line.strip() for line in str(err).splitlines()
             if 'Unsupported global' in line or 'Unsupported operand' in line

@@ -1,0 +1,245 @@
+"""Files a user is handed never run code, crash the process or load
+silently wrong: each attack goes through the entry point users use."""
+import functools
+import http.server
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from emoreg_mm.compat import DamagedCheckpointError, UnsafeCheckpointError
+from emoreg_mm.compat.checkpoint import safe_load
+from emoreg_mm.models.affect_cache import AffectCache
+from plain_config import make_plain_config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'emoreg_{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cli(*args, **env):
+    return subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1', **env))
+
+
+def _finish(proc):
+    out = proc.communicate(timeout=600)[0]
+    # Never killed by a signal (a crash at an address the file chooses).
+    assert proc.returncode >= 0, out[-3000:]
+    return proc.returncode, out
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """(config, checkpoint of epoch 1) of the tiny plain classifier."""
+    tmp = tmp_path_factory.mktemp('hostile')
+    config = make_plain_config(tmp, max_epochs=1)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp / 'work')
+    Runner.from_cfg(cfg).train()
+    return config, osp.join(cfg.work_dir, 'epoch_1.pth')
+
+
+def test_resume_never_executes_the_stored_config(tmp_path, trained):
+    config, good = trained
+    marker = tmp_path / 'code_ran'
+    checkpoint = torch.load(good, weights_only=True)
+    checkpoint['meta']['config'] = (
+        f"import os\nos.system('touch {marker}')\ngpu_ids = [0, 1, 2]\n")
+    # Only tensors and strings: the safe loader has nothing to refuse.
+    forged = str(tmp_path / 'forged.pth')
+    torch.save(checkpoint, forged)
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(forged) == []
+    # Auto-resume from a shared work dir takes the same path.
+    work_auto = tmp_path / 'auto'
+    work_auto.mkdir()
+    torch.save(checkpoint, str(work_auto / 'epoch_1.pth'))
+    (work_auto / 'last_checkpoint').write_text(str(work_auto / 'epoch_1.pth'))
+    procs = [
+        _cli('tools/train.py', config, '--work-dir', str(tmp_path / 'file'),
+             '--resume', forged, '--cfg-options', 'train_cfg.max_epochs=2'),
+        _cli('tools/train.py', config, '--work-dir', str(work_auto),
+             '--resume', '--cfg-options', 'train_cfg.max_epochs=2'),
+    ]
+    for proc in procs:
+        code, out = _finish(proc)
+        assert code == 0, out[-3000:]
+        assert 'resumed epoch: 1, iter: 2' in out
+    assert not marker.exists()
+
+
+class _ForgedDType:
+    """Pickles as numpy.dtype('i8') whose state claims object fields."""
+
+    def __reduce__(self):
+        return (np.dtype, ('i8', False, True),
+                (3, '<', None, None, None, -1, -1, 0x3f))
+
+
+class _ForgedArray:
+    """Pickles as an ndarray of the forged dtype on 8 bytes of the file."""
+
+    def __reduce__(self):
+        return (np._core.multiarray._reconstruct, (np.ndarray, (0, ), b'b'),
+                (1, (1, ), _ForgedDType(), False, b'\x41' * 8))
+
+
+def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained):
+    config, good = trained
+    checkpoint = torch.load(good, weights_only=True)
+    checkpoint['meta']['rng'] = _ForgedArray()
+    forged = str(tmp_path / 'forged_dtype.pth')
+    torch.save(checkpoint, forged)
+    assert 'numpy.dtype' in \
+        torch.serialization.get_unsafe_globals_in_checkpoint(forged)
+    with pytest.raises(UnsafeCheckpointError, match='numpy.dtype') as err:
+        safe_load(forged)
+    assert forged in str(err.value)
+    resume = _cli('tools/train.py', config, '--work-dir',
+                  str(tmp_path / 'work'), '--resume', forged)
+    convert = _cli('tools/misc/convert_checkpoint.py', forged,
+                   str(tmp_path / 'out.pth'))
+    code, out = _finish(resume)
+    assert code != 0 and 'UnsafeCheckpointError' in out
+    assert forged in out and 'numpy.dtype' in out
+    # Even the converter for trusted files rebuilds numpy values from
+    # checked raw bytes, never through numpy's unpickling.
+    code, out = _finish(convert)
+    assert code == 1 and 'refusing dtype' in out
+    assert not osp.exists(tmp_path / 'out.pth')
+
+
+class _RunsCode:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """(folder served over http://127.0.0.1, its base URL)."""
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+
+
+def test_first_http_download_goes_through_the_safe_loader(
+        tmp_path, trained, http_dir):
+    config, good = trained
+    folder, url = http_dir
+    marker = tmp_path / 'code_ran'
+    torch.save({'state_dict': {}, 'x': _RunsCode(marker)},
+               str(folder / 'evil.pth'))
+    os.link(good, folder / 'good.pth')
+    hub = str(tmp_path / 'torch_home')
+    code, out = _finish(_cli(
+        'tools/test.py', config, '--checkpoint', f'{url}/evil.pth',
+        '--work-dir', str(tmp_path / 'test'), TORCH_HOME=hub,
+        no_proxy='127.0.0.1', NO_PROXY='127.0.0.1'))
+    assert code == 1, out[-3000:]
+    assert 'Refusing to load checkpoint' in out and 'evil.pth' in out
+    assert 'posix.system' in out or 'os.system' in out
+    assert not marker.exists()
+    # A good file downloads once and loads through the same path.
+    code, out = _finish(_cli(
+        'tools/test.py', config, '--checkpoint', f'{url}/good.pth',
+        '--work-dir', str(tmp_path / 'test2'), TORCH_HOME=hub,
+        no_proxy='127.0.0.1', NO_PROXY='127.0.0.1'))
+    assert code == 0 and 'accuracy/top1' in out, out[-3000:]
+    assert osp.isfile(osp.join(hub, 'hub', 'checkpoints', 'good.pth'))
+
+
+def _damage(path, how, good):
+    if how == 'zero-byte':
+        open(path, 'wb').close()
+        return 'the file is empty'
+    if how == 'truncated':
+        data = open(good, 'rb').read()
+        open(path, 'wb').write(data[:len(data) // 2])
+        return 'truncated or damaged zip archive'
+    if how == 'random bytes':
+        open(path, 'wb').write(np.random.default_rng(0).bytes(4096))
+        return 'not a PyTorch checkpoint'
+    raise ValueError(how)
+
+
+@pytest.mark.parametrize('how', ['zero-byte', 'truncated', 'random bytes'])
+def test_damaged_checkpoint_names_file_and_damage(tmp_path, trained,
+                                                  monkeypatch, how):
+    config, good = trained
+    path = str(tmp_path / 'damaged.pth')
+    reason = _damage(path, how, good)
+    with pytest.raises(DamagedCheckpointError, match=reason) as err:
+        safe_load(path)
+    assert path in str(err.value)
+    tool = _tool('test')
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', config, '--checkpoint', path, '--work-dir',
+        str(tmp_path / 'test')])
+    with pytest.raises(SystemExit) as exc:
+        tool.main()
+    assert path in str(exc.value.code) and reason in str(exc.value.code)
+
+
+def test_another_models_checkpoint_is_an_error(tmp_path, trained):
+    config, good = trained
+    other = make_plain_config(tmp_path)
+    text = open(other).read().replace('num_classes=2, in_channels=4',
+                                      'num_classes=3, in_channels=4')
+    open(other, 'w').write(text)
+    code, out = _finish(_cli('tools/test.py', other, '--checkpoint', good,
+                             '--work-dir', str(tmp_path / 'strict')))
+    assert code == 1, out[-3000:]
+    assert f'checkpoint {good} does not fit the model of {other}' in out
+    assert 'head.fc.weight' in out and '--non-strict' in out
+    assert 'accuracy/top1' not in out
+    # On request, it evaluates with the weights that fit.
+    code, out = _finish(_cli('tools/test.py', other, '--checkpoint', good,
+                             '--work-dir', str(tmp_path / 'loose'),
+                             '--non-strict'))
+    assert code == 0 and 'accuracy/top1' in out, out[-3000:]
+
+
+def test_damaged_affect_cache_is_recomputed(tmp_path):
+    cache = AffectCache(str(tmp_path))
+    cache.bind('weights', 'data')
+    cache.store(['a', 'b'], torch.ones(2, 3))
+    path = cache.save()
+    assert [f for f in os.listdir(tmp_path)] == [osp.basename(path)]
+    open(path, 'wb').write(open(path, 'rb').read()[:50])
+    again = AffectCache(str(tmp_path))
+    with pytest.warns(UserWarning, match='Affect cache file .* is '
+                      'unreadable.*recomputing') as record:
+        again.bind('weights', 'data')
+    assert path in str(record[0].message)
+    assert len(again) == 0
+    again.store(['a'], torch.zeros(1, 3))
+    again.save()
+    third = AffectCache(str(tmp_path))
+    third.bind('weights', 'data')
+    assert torch.equal(third.get(['a']), torch.zeros(1, 3))
