@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 
-from affective_fixtures import (make_affective_folder, make_label_file,
+from affective_fixtures import (make_affective_folder, make_artphoto,
+                                make_emotion6, make_fi, make_label_file,
                                 write_corrupt_image)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -98,3 +99,44 @@ def test_missing_image_and_unbuildable(tool, tmp_path, capsys):
     assert tool.main([cfg2]) == 1
     out = capsys.readouterr().out
     assert 'gone.jpg: missing' in out and '1 problem(s)' in out
+
+
+def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
+    """FI / ArtPhoto / Emotion6 in their layouts: what a set leaves out by
+    its own rules is listed as a note; a file that only fails to decode is
+    a problem."""
+    fi = make_fi(str(tmp_path / 'emotion_dataset'), count=10)
+
+    def split(type_, root, name, **kw):
+        return dict(type=type_, data_root=root, split=name,
+                    pipeline=[dict(type='LoadImageFromFile')], **kw)
+
+    cfg = write_config(tmp_path / 'fi.py', split('FI', fi, 'train'),
+                       split('FI', fi, 'val'), split('FI', fi, 'test'))
+    assert tool.main([cfg]) == 0
+    out = capsys.readouterr().out
+    assert 'note: FI left out' in out and '(placeholder)' in out
+    assert 'awe/awe_9004.jpg' in out and 'No problems found' in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith('  ')}
+    assert sum(int(n) for n in rows['total']) == 80  # 85 found, 5 left out
+
+    # a JPEG header with nothing decodable behind it passes the dataset's
+    # cheap check; the tool's decode finds it
+    victim = osp.join(fi, 'anger', 'anger_0011.jpg')
+    with open(victim, 'wb') as f:
+        f.write(b'\xff\xd8\xff\xe0 truncated')
+    assert tool.main([cfg]) == 1
+    assert 'anger_0011.jpg: corrupt' in capsys.readouterr().out
+
+    e6 = make_emotion6(str(tmp_path / 'Emotion6'), repeat=2)
+    ap = make_artphoto(str(tmp_path / 'testImages_artphoto'))
+    cfg2 = write_config(
+        tmp_path / 'e6.py',
+        split('Emotion6', e6, 'all', label_space='canonical'),
+        split('ArtPhoto', ap, 'all'))
+    assert tool.main([cfg2]) == 0
+    out = capsys.readouterr().out
+    assert 'Emotion6 left out 6 file(s) (label without a canonical class)' \
+        in out
+    assert 'Emotion6 left out 2 file(s) (tied)' in out

@@ -9,7 +9,11 @@ dataset is built as the config says (without its pipeline), then:
 * files are hashed (SHA-1 of the bytes; of the pixels for in-memory sets
   such as CIFAR): content duplicated across splits is listed (duplicates
   within a split are only reported). Splits built from an identical
-  dataset config (a common ``val = test``) are not compared.
+  dataset config (a common ``val = test``) are not compared;
+* what the dataset itself left out while building, as its config allows
+  (the affective sets' ``skipped``: images the download lacks, invalid or
+  placeholder files, tied votes, labels without a class in the label
+  space), is listed per reason as a note.
 
 Exit code 0 when no problem is found, 1 otherwise (a dataset that fails to
 build counts as a problem, with its error).
@@ -50,6 +54,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def load_config(path: str, options: Optional[List[str]]):
     from mmengine.config import Config, DictAction
+
+    import emoreg_mm  # noqa: F401  (`emoreg_mm::` config paths)
     cfg = Config.fromfile(path)
     if options:
         action = DictAction(option_strings=[], dest='cfg_options')
@@ -133,6 +139,14 @@ def check_split(dataset, decode: bool):
     return classes, counts, problems, hashes
 
 
+def print_skipped(split: str, dataset) -> None:
+    """Notes on what the (affective) datasets left out while building."""
+    for ds in leaf_datasets(dataset):
+        for reason, names in getattr(ds, 'skipped', {}).items():
+            print(f'[{split}] note: {type(ds).__name__} left out '
+                  f'{len(names)} file(s) ({reason}):' + listed(names))
+
+
 def print_counts(results: dict) -> None:
     names = list(results)
     classes = next((r[0] for r in results.values() if r[0]), None)
@@ -183,6 +197,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             problems.append(f'[{split}] the dataset cannot be built: '
                             f'{type(e).__name__}: {e}')
             continue
+        print_skipped(split, dataset)
         results[split] = check_split(dataset, not args.no_decode)
         dataset_cfgs[split] = ds_cfg
         for p in results[split][2]:

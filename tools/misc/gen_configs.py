@@ -35,6 +35,9 @@ AFFECTIVE = {
     'abstract': 'Abstract',
     'emod': 'EMOd',
     'diffused-emod': 'Diffused-EMOd',
+    'fi': 'FI',
+    'artphoto': 'ArtPhoto',
+    'emotion6': 'Emotion6',
 }
 # Training images of each affective set (the 'train' side of its split as
 # its dataset piece configures it), the input of the stage-1 schedule rule

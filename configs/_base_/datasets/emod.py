@@ -1,5 +1,7 @@
 # EMOd (stage 1): labels from the MATLAB matrix, a seeded split stratified
-# by label, 80 / 10 / 10. Missing images are an error unless skip_missing.
+# by label, 80 / 10 / 10. Images the download lacks (some IAPS images) are
+# reported by count and id and left out; skip_missing=False makes them an
+# error.
 _base_ = ['./affective_224px.py', '../affective/emod.py']
 dataset = dict(
     type='EMOd',

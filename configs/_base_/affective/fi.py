@@ -1,0 +1,3 @@
+# FI (Flickr & Instagram): the 8 canonical emotions.
+_base_ = ['./emoset.py']
+emoreg_affective = 'fi'

@@ -1,0 +1,21 @@
+# ResNet-50 at 224 px, regulation mode const, on CIFAR-100; emotional encoder
+# pre-trained on ArtPhoto (stage 1: configs/emoreg_pretrain/resnet50_artphoto.py).
+_base_ = [
+    '../_base_/models/resnet50_emoreg.py',
+    '../_base_/regulation/const.py',
+    '../_base_/affective/artphoto.py',
+    '../_base_/datasets/cifar100.py',
+    '../_base_/schedules/bit_finetune_cifar.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    backbone=dict(
+        branches=_base_.branches,
+        num_emotions=_base_.num_emotions,
+        emotional_checkpoint='work_dirs/resnet50_artphoto',
+        emotional_checkpoint_config='configs/emoreg_pretrain/resnet50_artphoto.py'),
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        emotion_classes=_base_.emotion_classes))
