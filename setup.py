@@ -208,7 +208,6 @@ if __name__ == '__main__':
             'mim': parse_requirements('requirements/mminstall.txt'),
             'demo': parse_requirements('requirements/demo.txt'),
             'diffusion': parse_requirements('requirements/diffusion.txt'),
-            'diffusion': parse_requirements('requirements/diffusion.txt'),
         },
         cmdclass=cmdclass,
         zip_safe=False)
