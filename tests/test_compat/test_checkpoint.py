@@ -6,12 +6,13 @@ import subprocess
 import sys
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 from mmengine.logging import history_buffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from emoreg_mm.compat import UnsafeCheckpointError, convert_trusted
+from emoreg_mm.compat import UnsafeCheckpointError, convert_trusted, to_plain
 from plain_config import plain_config  # noqa: F401  (fixture)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -173,3 +174,67 @@ def test_missing_checkpoint_names_the_file(tmp_path):
     path = str(tmp_path / 'nowhere.pth')
     with pytest.raises(FileNotFoundError, match='nowhere.pth'):
         _load_checkpoint(path, map_location='cpu')
+
+
+def test_message_hub_api_is_stock_and_round_trip_keeps_statistics(
+        tmp_path, plain_config, capsys):
+    from mmengine.config import Config
+    from mmengine.logging import HistoryBuffer, MessageHub
+    from mmengine.runner import Runner
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from emoreg_mm.compat.checkpoint import load_from_local
+
+    # The loader is a named function: mmengine logs its name.
+    assert CheckpointLoader._schemes[''] is load_from_local
+    assert CheckpointLoader._schemes[''].__name__ == 'load_from_local'
+
+    def runner(name, **changes):
+        cfg = Config.fromfile(plain_config)
+        cfg.work_dir = str(tmp_path / name)
+        cfg.experiment_name = name
+        cfg.merge_from_dict(changes)
+        return Runner.from_cfg(cfg)
+
+    first = runner('first', train_cfg=dict(max_epochs=1))
+    first.train()
+    # In memory, state_dict() is what stock mmengine returns.
+    state = first.message_hub.state_dict()
+    assert isinstance(state['log_scalars']['train/loss'], HistoryBuffer)
+    assert state['log_scalars']['train/loss'].data[0].shape == (2, )
+
+    ckpt = osp.join(first.work_dir, 'epoch_1.pth')
+    # Inside the checkpoint: plain data, no global at all.
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(ckpt) == []
+    second = runner('second', resume=True, load_from=ckpt)
+    capsys.readouterr()
+    second.load_or_resume()
+    assert f'Loads checkpoint by local backend from path: {ckpt}' in \
+        capsys.readouterr().out
+    hub = second.message_hub
+    # Every history saved (the train ones: the checkpoint precedes the
+    # epoch's validation) is back, with every statistic.
+    in_file = torch.load(ckpt, weights_only=True)['message_hub']
+    assert set(hub.log_scalars) == set(in_file['log_scalars']) >= {
+        'train/loss', 'train/lr'}
+    for key, buffer in hub.log_scalars.items():
+        old = state['log_scalars'][key]
+        for mine, theirs in zip(buffer.data, old.data):
+            np.testing.assert_array_equal(mine, theirs)
+        for name in ('min', 'max', 'current', 'mean'):
+            assert buffer.statistics(name) == old.statistics(name), (key,
+                                                                     name)
+    # A custom statistic registered in this process comes back too.
+    fresh = MessageHub.get_instance('emoreg_contract_hub')
+    fresh.update_scalar('x', 1.)
+    fresh.update_scalar('x', 3.)
+    HistoryBuffer.register_statistics(_spread)
+    plain = to_plain(fresh.state_dict())
+    back = MessageHub.get_instance('emoreg_contract_back')
+    back.load_state_dict(plain)
+    assert back.get_scalar('x').statistics('_spread') == 2.
+    assert back.get_scalar('x').mean() == 2.
+
+
+def _spread(self):
+    return float(self._log_history.max() - self._log_history.min())

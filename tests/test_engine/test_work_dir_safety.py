@@ -1,0 +1,150 @@
+"""One run per work dir, and a full disk never costs the last checkpoint."""
+import errno
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from emoreg_mm.compat.checkpoint import safe_load
+from emoreg_mm.engine.hooks import NonFiniteError
+from emoreg_mm.engine.runner.work_dir_lock import (LOCK_NAME, WorkDirLock,
+                                                   WorkDirLockedError)
+from plain_config import make_plain_config
+from runs import REPO, env
+from test_faults import _BreakWeights, _run_main
+
+
+def _atomic_runner(config, work_dir, keep=1, changes=None, **hook):
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(changes or {})
+    cfg.work_dir = str(work_dir)
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
+                                        interval=1, max_keep_ckpts=keep,
+                                        **hook)
+    cfg.experiment_name = f'run_{osp.basename(str(work_dir))}'
+    return Runner.from_cfg(cfg)
+
+
+def test_second_run_on_a_work_dir_fails_at_once(tmp_path, monkeypatch):
+    config = make_plain_config(tmp_path, max_epochs=500)
+    work_dir = str(tmp_path / 'work')
+    first = subprocess.Popen(
+        [sys.executable, 'tools/train.py', config, '--work-dir', work_dir],
+        cwd=REPO, env=env(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        lock = osp.join(work_dir, LOCK_NAME)
+        deadline = time.time() + 300
+        while not osp.isfile(lock) or not open(lock).read():
+            assert first.poll() is None, 'the first run ended early'
+            assert time.time() < deadline, 'the first run never locked'
+            time.sleep(0.1)
+        record = json.load(open(lock))
+        msg = _run_main(monkeypatch, config, '--work-dir', work_dir)
+        assert f'PID {first.pid} on host {socket.gethostname()}' in msg
+        assert f'started {record["start"]}' in msg and lock in msg
+    finally:
+        first.kill()
+        first.wait()
+    # The dead run's lock is taken over with a warning.
+    with pytest.warns(UserWarning, match=f'from PID {first.pid}.*no longer '
+                      'running'):
+        WorkDirLock(work_dir).acquire().release()
+    assert not osp.exists(lock)
+
+
+def _foreign_lock(work_dir, age, job=None):
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, LOCK_NAME)
+    with open(path, 'w') as f:
+        json.dump(dict(pid=1234, host='node-elsewhere',
+                       start='2026-01-01T00:00:00+00:00', slurm_job_id=job),
+                  f)
+    os.utime(path, (time.time() - age, time.time() - age))
+    return path
+
+
+def test_lock_of_another_host(tmp_path, monkeypatch):
+    monkeypatch.delenv('SLURM_JOB_ID', raising=False)
+    work_dir = str(tmp_path / 'work')
+    # Its heartbeat is fresh: that run may be alive, so refuse.
+    _foreign_lock(work_dir, age=10)
+    with pytest.raises(WorkDirLockedError, match='PID 1234 on host '
+                       'node-elsewhere, started 2026-01-01'):
+        WorkDirLock(work_dir).acquire()
+    # No heartbeat for longer than stale_after: taken over.
+    _foreign_lock(work_dir, age=400)
+    with pytest.warns(UserWarning, match='heartbeat stopped'):
+        WorkDirLock(work_dir, stale_after=300).acquire().release()
+    # The same Slurm job, requeued on another node: taken over at once.
+    monkeypatch.setenv('SLURM_JOB_ID', '42')
+    _foreign_lock(work_dir, age=0, job='42')
+    with pytest.warns(UserWarning, match='Slurm job 42'):
+        lock = WorkDirLock(work_dir).acquire()
+    assert json.load(open(lock.path))['pid'] == os.getpid()
+    lock.release()
+
+
+def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    config = make_plain_config(tmp_path)
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    _atomic_runner(config, tmp_path / 'probe',
+                   changes={'train_cfg.max_epochs': 1}).train()
+    size = osp.getsize(tmp_path / 'probe' / 'epoch_1.pth')
+    # Room for one checkpoint, not for the next beside it.
+    room = (size * 3 // 2 // 4096 + 1) * 4096
+    mounted = subprocess.run(
+        ['mount', '-t', 'tmpfs', '-o', f'size={room}', 'tmpfs', str(disk)],
+        capture_output=True).returncode == 0
+    if not mounted:  # not root: inject the error the full disk gives
+        from emoreg_mm.compat import checkpoint as ck
+        write = ck.atomic_write
+
+        def full_after_first(path, fill):
+            if osp.basename(path) == 'epoch_2.pth':
+                def fill_then_fail(f):
+                    f.write(b'x' * 1024)
+                    raise OSError(errno.ENOSPC, 'No space left on device')
+                return write(path, fill_then_fail)
+            return write(path, fill)
+
+        monkeypatch.setattr(ck, 'atomic_write', full_after_first)
+    try:
+        runner = _atomic_runner(config, tmp_path / 'work', out_dir=str(disk))
+        with pytest.raises(OSError) as err:
+            runner.train()
+        out = osp.join(str(disk), 'work')
+        assert err.value.errno == errno.ENOSPC
+        assert 'No space left' in str(err.value)
+        assert osp.join(out, 'epoch_2.pth') in str(err.value)
+        assert 'previous checkpoint is intact' in str(err.value)
+        assert sorted(os.listdir(out)) == ['epoch_1.pth']  # no partial file
+        assert safe_load(osp.join(out, 'epoch_1.pth'))['meta']['epoch'] == 1
+        assert open(osp.join(runner.work_dir, 'last_checkpoint')).read() \
+            == osp.join(out, 'epoch_1.pth')
+    finally:
+        if mounted:
+            subprocess.run(['umount', str(disk)], check=True)
+
+
+def test_non_finite_weights_name_a_checkpoint_that_exists(tmp_path):
+    runner = _atomic_runner(make_plain_config(tmp_path), tmp_path / 'work')
+    runner.register_custom_hooks([dict(type='FiniteLossHook')])
+    # Broken after epoch 2's last loss: its checkpoint is refused, and
+    # with max_keep_ckpts=1 epoch_1.pth must still be there.
+    runner.register_hook(_BreakWeights(3, 'after', 'LOWEST'))
+    with pytest.raises(NonFiniteError) as exc:
+        runner.train()
+    good = osp.join(runner.work_dir, 'epoch_1.pth')
+    assert f'last good checkpoint is {good}' in str(exc.value)
+    assert osp.isfile(good) and safe_load(good)['meta']['epoch'] == 1
+    assert not osp.exists(osp.join(runner.work_dir, 'epoch_2.pth'))
