@@ -1,4 +1,5 @@
 from .affect_cache_hook import AffectCacheHook
+from .checkpoint_hook import AtomicCheckpointHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteError
 from .paired_init_hook import PairedInitHook
 from .preemption_hook import PreemptionHook
@@ -8,7 +9,8 @@ from .random_state_hook import RandomStateHook
 from .regulation_monitor_hook import RegulationMonitorHook
 
 __all__ = [
-    'AffectCacheHook', 'FiniteLossHook', 'NonFiniteError', 'PairedInitHook',
+    'AffectCacheHook', 'AtomicCheckpointHook', 'FiniteLossHook',
+    'NonFiniteError', 'PairedInitHook',
     'PreemptionHook', 'PreflightCheckHook', 'PreprocessRecordHook',
     'RandomStateHook', 'RegulationMonitorHook'
 ]
