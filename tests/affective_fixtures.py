@@ -433,6 +433,16 @@ def make_cifar10(root: str, num_per_batch: int = 4) -> str:
 
 
 # --------------------------------------------------------------------------
+def rewrite_file(path: str, old: str, new: str) -> None:
+    """Replace the first ``old`` in a text file by ``new`` (which must be
+    there), keeping its line ends: for malformed-annotation tests."""
+    with open(path, newline='') as f:
+        text = f.read()
+    assert old in text, (old, path)
+    with open(path, 'w', newline='') as f:
+        f.write(text.replace(old, new, 1))
+
+
 def _mkdir(path: str) -> str:
     os.makedirs(path, exist_ok=True)
     return path

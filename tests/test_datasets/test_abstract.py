@@ -6,7 +6,8 @@ import pytest
 from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
-from affective_fixtures import ABSTRACT_LABELS, EMOTIONS, make_abstract
+from affective_fixtures import (ABSTRACT_LABELS, EMOTIONS, make_abstract,
+                                rewrite_file)
 from emoreg_mm.datasets import base_affective
 
 
@@ -138,10 +139,7 @@ def test_missing_csv(tmp_path):
 
 
 def rewrite_csv(root, old, new):
-    path = osp.join(root, 'ABSTRACT_groundTruth.csv')
-    text = open(path).read()
-    assert old in text
-    open(path, 'w').write(text.replace(old, new, 1))
+    rewrite_file(osp.join(root, 'ABSTRACT_groundTruth.csv'), old, new)
 
 
 def test_non_integer_vote(abstract_root):

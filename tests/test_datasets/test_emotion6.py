@@ -7,7 +7,7 @@ from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
 from affective_fixtures import (EMOTION6_CLASSES, EMOTION6_ROWS, EMOTIONS,
-                                make_emotion6)
+                                make_emotion6, rewrite_file)
 
 
 def build(root, **kwargs):
@@ -98,10 +98,7 @@ def test_split_independent_of_label_space(tmp_path):
 
 
 def rewrite(root, old, new):
-    path = osp.join(root, 'ground_truth.txt')
-    text = open(path).read()
-    assert old in text
-    open(path, 'w').write(text.replace(old, new, 1))
+    rewrite_file(osp.join(root, 'ground_truth.txt'), old, new)
 
 
 def test_malformed_row_names_file_and_line(emotion6_root):
