@@ -232,3 +232,25 @@ def test_table_matches_logs(tmp_path):
     assert '| tiny | emoset | const |' in printed
     assert open(out + '.csv').read().splitlines()[0].split(',')[:4] == [
         'backbone', 'affective', 'mode', 'digits mean']
+
+
+def test_the_real_leaves_of_one_combination_pair(tmp_path):
+    """The shipped leaves of every mode differ only by the mode; a changed
+    lr, data root or split is refused by name."""
+    cfgs = {}
+    for mode in ('baseline', 'const', 'ereg', 'learn-ereg'):
+        cfg = Config.fromfile(osp.join(
+            REPO, f'configs/emoreg/resnet18-cifar_{mode}_cifar10.py'))
+        cfg.dump(str(tmp_path / f'{mode}.py'))
+        cfgs[mode] = rt.read_config(str(tmp_path / f'{mode}.py'))
+    for mode in ('const', 'ereg', 'learn-ereg'):
+        assert rt.config_differences(cfgs[mode], cfgs['baseline']) == []
+        assert rt.config_differences(cfgs[mode], cfgs['const']) == []
+    changed = Config(cfgs['ereg'])
+    changed.merge_from_dict({
+        'optim_wrapper.optimizer.lr': 0.2,
+        'train_dataloader.dataset.data_root': 'elsewhere',
+        'val_dataloader.dataset.split': 'test'})
+    assert rt.config_differences(changed.to_dict(), cfgs['const']) == [
+        'optim_wrapper.optimizer.lr', 'train_dataloader.dataset.data_root',
+        'val_dataloader.dataset.split']
