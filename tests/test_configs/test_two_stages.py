@@ -2,7 +2,8 @@
 
 The user's configs inherit installed emoreg_mm leaves (``emoreg_mm::``),
 swap in their own affective stimuli (the generic AffectiveImageFolder) and
-their own target (an image folder per class) and a tiny backbone, and keep
+their own target (an image folder per class, read as RGB like stage 1's
+stimuli) and a tiny backbone, and keep
 the leaves' names, so stage 2 finds stage 1's checkpoint in stage 1's
 default work dir. Both stages run through tools/dist_train.sh with 2 CPU
 processes.
@@ -46,6 +47,8 @@ _base_ = ['emoreg_mm::emoreg/{name}.py']
 pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 target = dict(_delete_=True, type='CustomDataset', data_root={root!r},
               pipeline=pipeline)
+# LoadImageFromFile decodes BGR; stage 1 fed its encoder RGB.
+data_preprocessor = dict(to_rgb=True)
 model = dict(backbone=dict(backbone=tiny, in_channels=32),
              head=dict(in_channels=32))
 train_dataloader = dict(batch_size=4, num_workers=0,
@@ -93,6 +96,9 @@ def test_two_stages_from_outside_the_repo(tmp_path):
         open(stage1_dir / 'last_checkpoint').read().strip(),
         weights_only=True)
     assert stage1['meta']['dataset_meta']['classes'][0] == 'amusement'
+    # What stage 2 is checked against before its first step.
+    assert stage1['meta']['preprocess']['channel_order'] == 'rgb'
+    assert stage1['meta']['preprocess']['input_size'] == [32, 32]
 
     # No checkpoint given: the leaf's default is stage 1's work dir.
     _dist_train(f'configs/emoreg/{STAGE2}.py', str(project))

@@ -1,0 +1,85 @@
+"""mmpretrain's ImageClassificationInferencer gives rho and the affective
+state in its result dicts; the README's example runs as written."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import torch
+from mmengine.config import Config
+from mmpretrain.structures import DataSample
+
+import affective_fixtures as fx
+from emoreg_mm.apis import regulation_fields
+from emoreg_mm.datasets.base_affective import EMOTIONS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+LEAF = 'resnet18-cifar_learn-ereg_cifar10'
+CIFAR10 = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
+           'horse', 'ship', 'truck']
+
+# The leaf with a tiny backbone (``_base_`` by path: the snippet imports
+# nothing before the config, which then imports emoreg_mm itself).
+PROJECT_CFG = f'''
+_base_ = [{osp.join(REPO, 'configs', 'emoreg', LEAF + '.py')!r}]
+tiny = dict(base_channels=4, stem_channels=4)
+model = dict(backbone=dict(backbone=tiny, in_channels=32),
+             head=dict(in_channels=32))
+'''
+
+
+def readme_snippet():
+    """The README's python block that uses the inferencer, verbatim."""
+    with open(osp.join(REPO, 'README.md')) as f:
+        blocks = re.findall(r'```python\n(.*?)```', f.read(), re.S)
+    snippet, = [b for b in blocks if 'ImageClassificationInferencer' in b]
+    return snippet
+
+
+def test_regulation_fields():
+    sample = DataSample().set_pred_score(torch.tensor([0.2, 0.8]))
+    assert regulation_fields(sample) == {}  # a plain classifier's
+    sample.set_field(torch.tensor(0.25), 'rho')
+    sample.set_field(torch.tensor([0.1, 0.9]), 'affect_score')
+    sample.set_field(torch.tensor([1]), 'affect_label')
+    sample.set_field('awe', 'affect_class')
+    out = regulation_fields(sample)
+    assert out['rho'] == 0.25 and isinstance(out['rho'], float)
+    assert out['affect_label'] == 1 and out['affect_class'] == 'awe'
+    assert out['affect_score'].tolist() == [
+        torch.tensor(0.1).item(), torch.tensor(0.9).item()]
+
+
+def test_readme_inferencer_example(tmp_path):
+    snippet = readme_snippet()
+    config, = re.findall(r"'(configs/[^']+\.py)'", snippet)
+    ckpt, = re.findall(r"pretrained='([^']+)'", snippet)
+    image, = re.findall(r"inferencer\('([^']+)'\)", snippet)
+    assert config == f'configs/emoreg/{LEAF}.py'
+    # The project: its config, a checkpoint of that model, an image.
+    os.makedirs(tmp_path / osp.dirname(config))
+    (tmp_path / config).write_text(PROJECT_CFG)
+    from mmpretrain.registry import MODELS
+
+    import emoreg_mm  # noqa: F401
+    cfg = Config.fromfile(str(tmp_path / config))
+    model = MODELS.build(cfg.model)
+    os.makedirs(tmp_path / osp.dirname(ckpt))
+    torch.save({'state_dict': model.state_dict(),
+                'meta': dict(dataset_meta=dict(classes=CIFAR10))},
+               str(tmp_path / ckpt))
+    fx.write_image(str(tmp_path / image), 32)
+
+    out = subprocess.run(
+        [sys.executable, '-c', snippet], cwd=str(tmp_path),
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert out.returncode == 0, out.stderr[-3000:]
+    # The printed line follows the inferencer's progress bar.
+    printed = re.search(rf"({'|'.join(CIFAR10)}) (\S+) (\S+)\s*$",
+                        out.stdout)
+    assert printed, out.stdout[-2000:]
+    pred_class, rho, affect_class = printed.groups()
+    assert 0 <= float(rho) <= 1
+    assert affect_class in EMOTIONS
