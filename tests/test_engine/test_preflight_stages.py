@@ -11,6 +11,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import affective_fixtures as fx
+from emoreg_mm.engine.hooks.preprocess_record_hook import (
+    preprocess_mismatches, preprocess_record)
 from emoreg_mm.engine.runner import ConfigKeyError, check_cfg_options
 from engine_configs import ARCHS, EMOTIONS, write_regulated_config
 from plain_config import make_plain_config
@@ -221,3 +223,41 @@ def test_cfg_option_one_level_off_suggests_the_key(leaf, key, suggested):
     with pytest.raises(ConfigKeyError, match=f'Did you mean {suggested}\\?'):
         check_cfg_options(cfg, [key])
     check_cfg_options(cfg, [suggested])
+
+
+def _static_record(cfg):
+    """The preprocessing record of a config's training data, from its
+    pipeline and data preprocessor (no data needed; no input size)."""
+    from types import SimpleNamespace
+
+    from mmengine.dataset import Compose
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    prep = dict(cfg.data_preprocessor)
+    prep.pop('num_classes', None)
+    model = SimpleNamespace(data_preprocessor=MODELS.build(
+        dict(prep, type=prep.get('type', 'ClsDataPreprocessor'))))
+    dataset = SimpleNamespace(
+        pipeline=Compose(cfg.train_dataloader.dataset.pipeline))
+    return preprocess_record(model, dataset)
+
+
+def test_every_leaf_feeds_stage_1_as_it_was_trained():
+    """Every stage-2 leaf (one mode per backbone x affective set x target:
+    the mode changes no preprocessing) matches its stage-1 leaf."""
+    import glob
+    leaves = sorted(glob.glob(osp.join(REPO, 'configs/emoreg/*_learn-ereg_*'
+                                       '.py'))) + [
+        osp.join(REPO, 'configs/demo/tiny-resnet_learn-ereg_digits.py')]
+    stage1 = {}
+    for leaf in leaves:
+        cfg = Config.fromfile(leaf)
+        s1 = cfg.model.backbone.emotional_checkpoint_config
+        if s1 not in stage1:
+            stage1[s1] = _static_record(Config.fromfile(osp.join(REPO, s1)))
+        current = _static_record(cfg)
+        assert stage1[s1]['channel_order'] == current['channel_order'] == \
+            'rgb', (leaf, current)
+        assert not preprocess_mismatches(stage1[s1], current), leaf
+    assert len(leaves) > 10 and len(stage1) > 3
