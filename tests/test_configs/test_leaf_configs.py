@@ -82,10 +82,6 @@ def data_roots(tmp_path_factory):
         'ArtPhoto': dict(data_root=fx.make_artphoto(str(tmp / 'artphoto'))),
         'Emotion6': dict(
             data_root=fx.make_emotion6(str(tmp / 'emotion6'), repeat=4)),
-        'FI': dict(data_root=fx.make_fi(str(tmp / 'fi'), count=10)),
-        'ArtPhoto': dict(data_root=fx.make_artphoto(str(tmp / 'artphoto'))),
-        'Emotion6': dict(
-            data_root=fx.make_emotion6(str(tmp / 'emotion6'), repeat=4)),
         # 20 training images each: hold out 4 for validation.
         'HeldOutCIFAR10': dict(
             data_root=fx.make_cifar(str(tmp / 'c10'), 10), val_size=4),
