@@ -215,7 +215,9 @@ def safe_load(filename: str,
             'forged data. Checkpoints written with emoreg_mm imported hold '
             'only tensors and plain data. If you trust this file (e.g. '
             'written by stock mmengine), convert it once with: python '
-            f'tools/misc/convert_checkpoint.py {filename} OUT.pth') from None
+            f'tools/misc/convert_checkpoint.py {filename} OUT.pth (with the '
+            'package installed by pip or mim: mim run emoreg_mm '
+            f'convert_checkpoint {filename} OUT.pth)') from None
     except (RuntimeError, OSError, EOFError, ValueError, KeyError,
             zipfile.BadZipFile) as err:
         raise DamagedCheckpointError(

@@ -42,4 +42,5 @@ def test_stage1_work_dir_resolves_to_its_latest_checkpoint(
         build_regulated('resnet', 'ereg', str(work_dir))
     message = str(err.value)
     assert 'python tools/train.py emoreg_pretrain/tiny_emoset.py' in message
+    assert 'mim train emoreg_mm tiny_emoset' in message  # installed package
     assert 'model.backbone.emotional_checkpoint=PATH' in message

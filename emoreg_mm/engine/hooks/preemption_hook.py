@@ -118,6 +118,7 @@ class PreemptionHook(Hook):
                 remove_checkpoint(previous)  # only once the new one is safe
         barrier()
         runner.logger.warning(
-            f'Saved {path}. Continue with: tools/train.py CONFIG --resume '
-            '(auto) and the same work dir.')
+            f'Saved {path}. Continue with the same command plus --resume '
+            '(tools/train.py, tools/dist_train.sh or mim train emoreg_mm) '
+            'and the same work dir.')
         raise SystemExit(self.exit_code)

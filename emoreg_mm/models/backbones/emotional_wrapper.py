@@ -455,10 +455,13 @@ class EmotionalBackboneWrapper(BaseModule):
         try:
             checkpoint = _load_checkpoint(path, map_location='cpu')
         except FileNotFoundError as err:
+            stage1 = self.emotional_checkpoint_config
             made_by = (
-                f"the stage-1 config: python tools/train.py "
-                f"{self.emotional_checkpoint_config}"
-                if self.emotional_checkpoint_config else
+                f'the stage-1 config: python tools/train.py {stage1} (with '
+                'the package installed by pip or mim: mim train emoreg_mm '
+                f'{osp.splitext(osp.basename(stage1))[0]}, from the '
+                'directory you run stage 2 in)'
+                if stage1 else
                 'its stage-1 config (set emotional_checkpoint_config '
                 'to name it here)')
             raise FileNotFoundError(
