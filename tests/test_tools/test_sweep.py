@@ -126,6 +126,23 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     assert 'Results table:' in out.stdout
 
 
+def test_failed_runs_are_retried_up_to_the_limit(tmp_path):
+    demo_data(tmp_path)
+    args = ('--preset', 'demo', '--modes', 'baseline', '--seeds', '0',
+            '--max-retries', '1', '--cfg-options', 'train_cfg.no_such_key=1')
+    name = 'tiny-resnet_baseline_digits_s0'
+    for attempt in (1, 2):  # train.py refuses the unknown key: exit 1
+        out = sweep(*args, cwd=tmp_path, check=1)
+        assert f'started {name} (attempt {attempt})' in out.stdout
+        assert 'failed: 1' in out.stdout
+    out = sweep(*args, cwd=tmp_path, check=1)
+    assert 'started' not in out.stdout
+    assert (f'not run {name}: failed after 2 attempts (--max-retries 1)'
+            in out.stdout)
+    log = tmp_path / 'work_dirs' / 'sweep' / name / 'sweep-local.log'
+    assert log.read_text().count('no_such_key') >= 2
+
+
 def run_readme(command, cwd):
     """A README command exactly, with this Python for ``python``."""
     argv = command.split()
