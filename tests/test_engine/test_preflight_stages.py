@@ -3,12 +3,17 @@ stage 2's preprocessing against stage 1's record, evaluators that cannot
 run on the target, a broken val pipeline, an emotion vocabulary set where
 it does not reach the model, unreachable pretrained weights, and
 ``--cfg-options`` keys one level off."""
+import glob
 import os.path as osp
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
 
 import affective_fixtures as fx
 from emoreg_mm.engine.hooks.preprocess_record_hook import (
@@ -211,6 +216,14 @@ def test_unreachable_pretrained_url_names_the_key_of_the_config(tmp_path):
     assert msg.endswith(
         '--cfg-options model.backbone.backbone.init_cfg=None')
 
+    # Testing loads the weights from a checkpoint: the URL is not needed.
+    runner = _runner(config, tmp_path, 'offline_test', model=dict(
+        backbone=dict(backbone=dict(
+            init_cfg=dict(type='Pretrained', checkpoint=url)))),
+        test_dataloader=dict(runner.cfg.val_dataloader),
+        test_evaluator=dict(type='Accuracy', topk=(1, )), test_cfg=dict())
+    assert 'accuracy/top1' in runner.test()
+
 
 @pytest.mark.parametrize('leaf,key,suggested', [
     ('configs/emoreg/resnet50_learn-ereg_cifar10.py',
@@ -228,11 +241,6 @@ def test_cfg_option_one_level_off_suggests_the_key(leaf, key, suggested):
 def _static_record(cfg):
     """The preprocessing record of a config's training data, from its
     pipeline and data preprocessor (no data needed; no input size)."""
-    from types import SimpleNamespace
-
-    from mmengine.dataset import Compose
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
     prep = dict(cfg.data_preprocessor)
     prep.pop('num_classes', None)
@@ -246,7 +254,6 @@ def _static_record(cfg):
 def test_every_leaf_feeds_stage_1_as_it_was_trained():
     """Every stage-2 leaf (one mode per backbone x affective set x target:
     the mode changes no preprocessing) matches its stage-1 leaf."""
-    import glob
     leaves = sorted(glob.glob(osp.join(REPO, 'configs/emoreg/*_learn-ereg_*'
                                        '.py'))) + [
         osp.join(REPO, 'configs/demo/tiny-resnet_learn-ereg_digits.py')]

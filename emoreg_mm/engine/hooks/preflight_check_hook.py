@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop
 from mmpretrain.registry import HOOKS
 
 from .preprocess_record_hook import preprocess_mismatches, preprocess_record
@@ -31,7 +32,7 @@ def stage1_classes(checkpoint: dict) -> Optional[List[str]]:
 class PreflightCheckHook(Hook):
     """Check, before the first step, what would otherwise fail later.
 
-    In ``before_run`` (before the weights are initialised):
+    In ``before_run`` of training (before the weights are initialised):
 
     - every ``init_cfg=dict(type='Pretrained', checkpoint=URL)`` in the
       model config is in torch's hub cache or its host is reachable; else
@@ -99,7 +100,9 @@ class PreflightCheckHook(Hook):
         self._preprocess_checked = False
 
     def before_run(self, runner) -> None:
-        if self.check_pretrained:
+        # Only training initialises weights (test and val runs load them).
+        if self.check_pretrained and isinstance(runner._train_loop,
+                                                BaseLoop):
             _check_pretrained_urls(runner.cfg.get('model'), 'model')
 
     def before_train(self, runner) -> None:
