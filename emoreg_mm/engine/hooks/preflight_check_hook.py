@@ -343,7 +343,9 @@ def _check_val_sample(runner) -> None:
                 f'{name}: its metrics cannot be computed on the first '
                 f'validation sample ({type(err).__name__}: {err}); they would '
                 f'fail after the first epoch. Fix {name} (or the val data, '
-                'e.g. labels).') from err
+                'e.g. labels); a metric that needs more than one sample can '
+                'skip this check with PreflightCheckHook(check_eval=False).'
+            ) from err
 
 
 def _check_pretrained_urls(node, key: str) -> None:
