@@ -25,6 +25,7 @@ TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'build_diffused_emod.py')
 CHECK = osp.join(REPO, 'tools', 'analysis_tools', 'check_dataset.py')
 README_CMD = ('python tools/dataset_converters/build_diffused_emod.py '
               'configs/emoreg_pretrain/resnet50_diffused-emod.py')
+PROMPT = 'a photo, "{emotion}"'  # a comma and quotes: CSV quoting
 FAST = ['--steps', '2', '--variants', '2', '--strengths', '0.5', '1.0',
         '--batch-size', '3']
 
@@ -143,7 +144,7 @@ def built(tool, model, tmp_path_factory):
     out = str(root / 'Diffused-EMOd')
     cfg = write_config(root / 'cfg.py', out, emod)
     assert tool.main([cfg, '--model', model, '--prompt',
-                      'a photo of {emotion}', *FAST]) == 0
+                      PROMPT, *FAST]) == 0
     return dict(root=root, emod=emod, out=out, cfg=cfg)
 
 
@@ -165,7 +166,8 @@ def test_built_set_loads_with_labels_splits_and_metadata(built, model):
     for i in range(len(ds)):
         d = ds.get_data_info(i)
         assert d['gt_label'] == labels[d['source_id']]
-        assert d['prompt'] == f"a photo of {EMOD_CLASSES[d['gt_label']]}"
+        assert d['prompt'] == PROMPT.format(
+            emotion=EMOD_CLASSES[d['gt_label']])
         assert d['strength'] in ('0.5', '1') and d['variant'] in ('0', '1')
         assert d['model'] == model and d['model_revision'].startswith(
             'sha256:') and d['dtype'] == 'float32' and d['steps'] == '2'
@@ -199,7 +201,7 @@ def test_check_dataset_validates_the_output(built, capsys):
 def test_second_run_skips_and_a_lost_row_is_rebuilt(built, tool, model,
                                                     tmp_path, capsys):
     out, cfg = copy_built(built, tmp_path)
-    args = [cfg, '--model', model, '--prompt', 'a photo of {emotion}', *FAST]
+    args = [cfg, '--model', model, '--prompt', PROMPT, *FAST]
     mtimes = {p: os.stat(osp.join(out, 'images', p)).st_mtime_ns
               for p in (r['image'] for r in manifest_rows(out))}
     capsys.readouterr()
@@ -236,7 +238,7 @@ def test_shards_merge_into_one_manifest(built, tool, model, tmp_path,
                                         monkeypatch, capsys):
     out = str(tmp_path / 'sharded')
     cfg = write_config(tmp_path / 'cfg.py', out, built['emod'])
-    args = [cfg, '--model', model, '--prompt', 'a photo of {emotion}', *FAST]
+    args = [cfg, '--model', model, '--prompt', PROMPT, *FAST]
     assert tool.main([*args, '--shard', '1/2']) == 0
     firsts = {r['source_id'] for r in manifest_rows(out)}
     monkeypatch.setenv('RANK', '0')  # as torchrun sets it
@@ -388,29 +390,40 @@ def test_plugin_imports_without_the_extra():
     assert out.returncode == 0 and 'ok' in out.stdout, out.stderr[-3000:]
 
 
-STAGE1 = '''
-_base_ = [{models!r}, {schedule!r}, {runtime!r}]
+STAGE1 = """
+_base_ = [{models!r}, {dataset!r}, {schedule!r}, {runtime!r}]
 custom_imports = dict(imports=['emoreg_mm'], allow_failed_imports=False)
 model = dict(head=dict(num_classes=9))
-data_preprocessor = dict(num_classes=9, mean=[127.5] * 3, std=[64.0] * 3,
-                         to_rgb=True)
+data_preprocessor = dict(mean=[127.5] * 3, std=[64.0] * 3)
+pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=32),
+            dict(type='PackInputs')]
+dataset = dict(data_root={out!r}, emod_root={emod!r},
+               class_names={classes!r}, pipeline=pipeline)
+train_dataloader = dict(batch_size=4, num_workers=0, dataset=dataset)
+val_dataloader = dict(batch_size=4, num_workers=0, dataset=dataset)
+test_dataloader = dict(batch_size=4, num_workers=0, dataset=dataset)
 train_cfg = dict(max_epochs=1, val_interval=1)
-'''
+"""
 
 
 @pytest.mark.slow
 def test_stage1_config_trains_on_a_built_set(built, tmp_path):
-    from runs import train
+    """The project's Diffused-EMOd stage-1 data piece on a built set, with
+    the demo's tiny model, schedule and runtime, through tools/train.py."""
+    from test_engine.runs import train
     demo = osp.join(REPO, 'configs', 'demo', '_base_')
     cfg = tmp_path / 'tiny-resnet_diffused-emod.py'
-    cfg.write_text(open(built['cfg']).read() + STAGE1.format(
+    cfg.write_text(STAGE1.format(
         models=osp.join(demo, 'models', 'tiny-resnet.py'),
+        dataset=osp.join(REPO, 'configs', '_base_', 'datasets',
+                         'diffused-emod.py'),
         schedule=osp.join(demo, 'schedules', 'demo_stage1.py'),
-        runtime=osp.join(demo, 'demo_runtime.py')))
+        runtime=osp.join(demo, 'demo_runtime.py'), out=built['out'],
+        emod=built['emod'], classes=EMOD_CLASSES))
     work = str(tmp_path / 'work')
     _, log = train(str(cfg), work)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
-    assert 'accuracy/top1' in log
+    assert re.search(r'Epoch\(val\) \[1\].*accuracy/top1', log), log[-3000:]
 
 
 def hub_cache(root, model, repo_id, sha='0123456789abcdef0123456789abcdef'

@@ -59,7 +59,6 @@ EXTRA_HINT = ('The Diffused-EMOd builder needs diffusers and transformers: '
 # Options of a DiffusedEMOd / EMOd config that are EMOd annotation options.
 EMOD_KEYS = ('ann_file', 'mat_key', 'id_col', 'score_cols', 'class_names',
              'filename_tmpl', 'id_decimal_sep', 'label_space', 'name_map')
-MAX_LISTED = 20
 
 
 class BuildError(RuntimeError):
@@ -149,7 +148,7 @@ def load_sources(args) -> Tuple[object, str, str, str]:
             None, ns, args.cfg_options)
         cfg.merge_from_dict(ns.cfg_options)
     ds_cfg = (cfg.get('train_dataloader') or {}).get('dataset')
-    kind = ds_cfg.get('type') if ds_cfg else None
+    kind = str(ds_cfg.get('type')).split('.')[-1] if ds_cfg else None
     if kind not in ('DiffusedEMOd', 'EMOd'):
         raise BuildError(
             f'{args.config}: train_dataloader.dataset is {kind!r}; expected '
@@ -177,7 +176,9 @@ def load_sources(args) -> Tuple[object, str, str, str]:
                        skip_missing=args.skip_missing, lazy_init=False,
                        **opts)
     except FileNotFoundError as e:
-        raise BuildError(f'{e} (this tool: --skip-missing)') from e
+        hint = ' (this tool: --skip-missing)' if 'skip_missing' in str(
+            e) else ''
+        raise BuildError(f'{e}{hint}') from e
     return dataset, out, osp.join(out, manifest), osp.join(out, img_dir)
 
 
@@ -367,7 +368,8 @@ def resolve_model(model: str, revision: Optional[str], variant: Optional[str],
     if model.startswith(('.', '/', '~')) or osp.exists(model):
         raise BuildError(f'--model {model}: no such folder (and not a hub '
                          f'id such as {DEFAULT_MODEL}).')
-    kwargs = dict(revision=revision, variant=variant, cache_dir=cache_dir)
+    kwargs = dict(revision=revision, variant=variant, cache_dir=cache_dir,
+                  use_safetensors=True)
     cache = cache_dir or constants.HF_HUB_CACHE
     try:
         folder = DiffusionPipeline.download(model, local_files_only=True,
@@ -396,9 +398,12 @@ def load_pipeline(folder: str, device: str, dtype, variant: Optional[str],
     from diffusers import AutoPipelineForImage2Image
     try:  # diffusers renamed torch_dtype to dtype
         from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa
-        kwargs = dict(dtype=dtype, variant=variant)
+        kwargs = dict(dtype=dtype)
     except ImportError:
-        kwargs = dict(torch_dtype=dtype, variant=variant)
+        kwargs = dict(torch_dtype=dtype)
+    # safetensors only: pickled weights could run code; no remote code
+    kwargs.update(variant=variant, use_safetensors=True,
+                  trust_remote_code=False)
     if no_safety_checker:
         kwargs['safety_checker'] = None
     try:
@@ -408,6 +413,16 @@ def load_pipeline(folder: str, device: str, dtype, variant: Optional[str],
                          f'{folder}: {type(e).__name__}: {e}') from e
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
+
+
+def native_size(pipe) -> int:
+    """The pipeline's default image side (its UNet's sample size in
+    pixels)."""
+    try:
+        return pipe.unet.config.sample_size * pipe.vae_scale_factor
+    except AttributeError:
+        raise BuildError(f'{type(pipe).__name__} has no UNet sample size to '
+                         'take the resolution from; pass --size.') from None
 
 
 # --------------------------------------------------------------------------
@@ -423,11 +438,6 @@ def get_shard(spec: Optional[str]) -> Tuple[int, int]:
     if not 0 <= i < n:
         raise BuildError(f'shard {i}/{n}: expected 0 <= i < n.')
     return i, n
-
-
-def listed(items: Sequence[str]) -> str:
-    more = f', ... ({len(items)} in all)' if len(items) > MAX_LISTED else ''
-    return ', '.join(items[:MAX_LISTED]) + more
 
 
 def build(args) -> dict:
@@ -471,8 +481,7 @@ def build(args) -> dict:
     if todo:
         pipe = load_pipeline(folder, device, dtype, args.variant,
                              args.no_safety_checker)
-        size = args.size or (pipe.unet.config.sample_size *
-                             pipe.vae_scale_factor)
+        size = args.size or native_size(pipe)
         generate(pipe, todo, size, args, manifest, img_dir, filtered_csv,
                  summary)
         if shard[0] == 0:
@@ -538,7 +547,8 @@ def generate(pipe, todo, size, args, manifest, img_dir, filtered_csv,
     buckets: Dict[tuple, list] = defaultdict(list)
     for src, rows in todo:
         try:
-            image = read_source(src['img_path'], size, pipe.vae_scale_factor)
+            image = read_source(src['img_path'], size,
+                                getattr(pipe, 'vae_scale_factor', 8))
         except Exception as e:  # PIL raises many types on bad files
             summary['undecodable'].append(
                 f"{src['img_path']} ({type(e).__name__}: {e})")
@@ -557,6 +567,7 @@ def generate(pipe, todo, size, args, manifest, img_dir, filtered_csv,
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    from emoreg_mm.datasets.base_affective import shown
     start = time.time()
     try:
         s = build(args)
@@ -569,15 +580,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if s['filtered']:
         print(f"[build {s['shard']}] {len(s['filtered'])} image(s) flagged "
               "by the model's safety checker, not written (listed in "
-              f"filtered.csv): {listed(s['filtered'])}", flush=True)
+              f"filtered.csv): {shown(s['filtered'])}", flush=True)
     if s['missing']:
         print(f"[build {s['shard']}] {len(s['missing'])} EMOd image(s) the "
               'annotation names are missing and got no variants '
-              f"(--skip-missing): {listed(s['missing'])}", flush=True)
+              f"(--skip-missing): {shown(s['missing'])}", flush=True)
     if s['undecodable']:
         print(f"[build {s['shard']}] {len(s['undecodable'])} source "
               f"image(s) could not be decoded and got no variants: "
-              f"{listed(s['undecodable'])}", flush=True)
+              f"{shown(s['undecodable'])}", flush=True)
     return 0
 
 
