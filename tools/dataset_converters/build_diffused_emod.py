@@ -23,7 +23,12 @@ CONFIG is a config whose ``train_dataloader.dataset`` is a ``DiffusedEMOd``
 (its ``emod_root`` and annotation options say where and how EMOd is read,
 its ``data_root`` where the set goes) or an ``EMOd`` (then give ``--out``).
 Every annotated image is a source, whatever the config's split: the split
-is made when the set is loaded, grouped by source image.
+is made when the set is loaded, grouped by source image. EMOd is read before
+the model: images its annotation names but the folder lacks stop the tool
+(``--skip-missing`` builds from the others); a source that does not decode
+is reported by name and counted. The default model is Stable Diffusion v1.5
+(CreativeML OpenRAIL-M licence, see docs/datasets.md); weights load from
+safetensors files only.
 
 A run resumes: images listed in the manifest with the same settings are
 skipped; an image on disk but not in the manifest (a run killed between the
