@@ -60,7 +60,7 @@ def test_mcnemar_matches_scipy_binomial_test(b, c):
 
 # -- constructed run dirs --------------------------------------------------
 def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
-              correct=None, affective='emoset'):
+              correct=None, affective='emoset', target='cifar10'):
     """A work dir as training and tools/test.py leave it: the config that
     mmengine dumps (Config.dump), the test result and, given ``correct``,
     per-image predictions."""
@@ -69,7 +69,7 @@ def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
     os.makedirs(osp.join(stamp, 'vis_data'))
     data = dict(type='HeldOutCIFAR10', data_root='data/cifar10')
     cfg = dict(
-        emoreg_backbone='tiny', emoreg_mode=mode, emoreg_target='cifar10',
+        emoreg_backbone='tiny', emoreg_mode=mode, emoreg_target=target,
         randomness=dict(seed=seed, deterministic=False),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)),
         val_dataloader=dict(dataset=dict(data, split=val_split)),
@@ -144,8 +144,12 @@ def test_paired_differences_and_refusals(tmp_path):
 def test_validating_on_test_is_marked(tmp_path):
     write_run(str(tmp_path), 'leaky', 'baseline', 0, 93.0, val_split='test')
     write_run(str(tmp_path), 'clean', 'const', 0, 92.0)
+    write_run(str(tmp_path), 'other', 'ereg', 0, 60.0, target='cifar100')
     table = rt.results_table([str(tmp_path / '*')])
+    assert all(len(r) == len(table['header']) for r in table['rows'])
     rows = {r[2]: dict(zip(table['header'], r)) for r in table['rows']}
+    assert rows['ereg']['cifar10 mean'] == ''
+    assert rows['ereg']['cifar100 mean'] == '60.0000'
     assert rows['baseline']['cifar10 selected on eval data'] == 'yes'
     assert rows['const']['cifar10 selected on eval data'] == 'no'
     assert '93.00 ± 0.00† (n=1)' in table['markdown']

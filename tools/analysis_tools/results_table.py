@@ -449,13 +449,14 @@ def build_table(runs: List[dict]) -> Tuple[List[str], List[list],
             header += [f'{t} vs {ref} {k}' for k in (
                 'mean', 'ci low', 'ci high', 'n', 'verdict')]
         header.append(f'{t} McNemar vs const p')
+    width = (len(header) - 3) // max(len(targets), 1)  # columns per target
     rows, md_rows = [], []
     for backbone, affective, mode in combos:
         row, md = [backbone, affective, mode], [backbone, affective, mode]
         for target in targets:
             cell = cells.get((backbone, affective, mode, target))
             if not cell:
-                row += [''] * 21
+                row += [''] * width
                 md += ['', '', '', '']
                 continue
             values = [r['value'] for r in cell]
