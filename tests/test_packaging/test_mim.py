@@ -7,15 +7,16 @@ builds a throw-away venv under tmp that sees the project's site-packages
 through a ``.pth`` line (torch, mmengine, mmpretrain: nothing reinstalled),
 and holds its own openmim, its light dependencies and setuptools < 82.
 
-Every ``pip install`` into that venv runs while the ``.pth`` is removed, so
-pip never sees, upgrades or uninstalls anything in the project's environment.
+README's pip lines run as written in that venv, its ``bin/`` first on PATH,
+with the ``.pth`` in place: pip sees the project's packages as installed and
+never changes anything outside the venv (it does not uninstall outside its
+environment). The regular install runs while the ``.pth`` is removed.
 The package is installed from a copy of the repository, which also gets one
 extra tiny leaf config (``TEST_CONFIG``) and regenerated metafiles, so that
 finding a packaged config by name and ``mim search`` are checked whatever
 configs the repository holds.
 """
 import contextlib
-import json
 import os
 import os.path as osp
 import shutil
@@ -30,12 +31,19 @@ from plain_config import make_plain_config
 pytestmark = pytest.mark.slow
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# What mim needs besides openmim itself (installed with --no-deps: its
-# `opendatalab` requirement, which pulls openxlab, is used by no command we
-# run). setuptools < 82 still has pkg_resources; >= 77.0.3 is torch's floor.
-MIM_DEPS = ('setuptools>=77.0.3,<82', 'click', 'colorama', 'model-index',
-            'pandas', 'requests', 'rich', 'tabulate')
-OPENMIM = 'openmim>=0.3.9,<0.4'
+# README's mim lines: what mim needs, then openmim without its
+# `opendatalab` requirement (it pulls openxlab, whose pins clash with torch;
+# only `mim download --dataset` uses it). In this order pip reports nothing.
+README_DEPS = ('pip install click colorama model-index pandas requests rich '
+               'tabulate')
+README_OPENMIM = 'pip install "openmim==0.3.9" --no-deps'
+README_EDITABLE = 'pip install -e ".[lite]"'
+README_EDITABLE_FULL_MMCV = 'pip install -e .'
+README_SEARCH = 'mim search emoreg_mm'
+README_TRAIN = ('mim train emoreg_mm vit-b16_learn-ereg_cifar100 --gpus 8 '
+                '--launcher pytorch')
+README_TEST = ('mim test emoreg_mm vit-b16_learn-ereg_cifar100 --checkpoint '
+               'CKPT')
 TEST_CONFIG = 'zz-packaging-check_plain.py'
 # Only at the top of the repository: not copied into the test's copy.
 SKIP_TOP = {'.venv', '.git', 'build', 'dist', 'work_dirs', 'data', 'outputs',
@@ -86,10 +94,16 @@ class MimVenv:
     def run_mim(self, *args, cwd):
         return run([self.mim, *args], cwd=cwd)
 
+    def shell(self, command, cwd):
+        """Run a README line with bash, this venv's bin/ first on PATH."""
+        env = dict(os.environ, VIRTUAL_ENV=self.path,
+                   PATH=f'{osp.dirname(self.python)}:{os.environ["PATH"]}')
+        return run(['bash', '-c', command], cwd=cwd, env=env)
 
-def run(cmd, cwd, **kwargs):
+
+def run(cmd, cwd, env=None, **kwargs):
     """Run ``cmd`` in ``cwd`` (never the repository: `import` from there)."""
-    env = dict(os.environ, PYTHONWARNINGS='ignore::UserWarning')
+    env = dict(env or os.environ, PYTHONWARNINGS='ignore::UserWarning')
     env.pop('PYTHONPATH', None)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
                           text=True, **kwargs)
@@ -100,22 +114,19 @@ def run(cmd, cwd, **kwargs):
 
 @pytest.fixture(scope='module')
 def venv(tmp_path_factory):
-    """A venv with openmim that sees the project's site-packages."""
+    """A venv that sees the project's site-packages, with openmim installed
+    by README's two lines, run as written with the venv's pip first on
+    PATH. pip leaves packages outside the venv alone, so the project's
+    environment is never changed."""
     tmp = tmp_path_factory.mktemp('mim')
     path = str(tmp / 'venv')
-    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', path],
-                   check=True)
+    subprocess.run([sys.executable, '-m', 'venv', path], check=True)
     env = MimVenv(path)
     env.link_project_env()
-    # What must be added next to the project's packages: resolved against
-    # them (dry run: pip changes nothing), then installed pinned, unseen.
-    report = str(tmp / 'report.json')
-    env.pip('install', '--dry-run', '--quiet', '--report', report, *MIM_DEPS)
-    with open(report) as f:
-        pins = [f'{i["metadata"]["name"]}=={i["metadata"]["version"]}'
-                for i in json.load(f)['install']]
-    with env.isolated():
-        env.pip('install', '--quiet', '--no-deps', OPENMIM, *pins)
+    for line in (README_DEPS, README_OPENMIM):
+        out = env.shell(line, cwd=str(tmp))
+        # pip names no missing requirement (openmim's opendatalab)
+        assert 'ERROR' not in out, out
     return env
 
 
@@ -134,13 +145,18 @@ def repo_copy(tmp_path_factory):
 
 @pytest.fixture(scope='module', params=['regular', 'editable'])
 def installed(request, venv, repo_copy):
-    """emoreg_mm installed into ``venv`` from ``repo_copy``."""
-    with venv.isolated():
-        if request.param == 'regular':
-            # pip's default isolated build, as a user's `pip install .`
+    """emoreg_mm installed into ``venv`` from ``repo_copy``: regular (pip's
+    default isolated build, as a user's ``pip install .``), or editable by
+    README's line, run as written in the repository (its requirements met
+    by the project's environment)."""
+    if request.param == 'regular':
+        with venv.isolated():
             venv.pip('install', '--quiet', '--no-deps', repo_copy)
-        else:
-            venv.pip('install', '--quiet', '--no-deps', '-e', repo_copy)
+    else:
+        # without the lite extra (next to a full mmcv): mmcv left alone
+        out = venv.shell(README_EDITABLE_FULL_MMCV, cwd=repo_copy)
+        assert 'mmcv' not in out.lower(), out
+        venv.shell(README_EDITABLE, cwd=repo_copy)
     out = run([venv.python, '-c',
                'import emoreg_mm; print(emoreg_mm.__file__)'], cwd=venv.path)
     in_site = out.strip().startswith(venv.site)
@@ -170,6 +186,9 @@ def test_mim_files_installed(installed, venv, repo_copy):
         assert osp.exists(osp.join(mim_dir, name)), name
     assert osp.isfile(osp.join(mim_dir, 'tools', 'train.py'))
     assert osp.isfile(osp.join(mim_dir, 'configs', 'emoreg', TEST_CONFIG))
+    # the name marker `mim train emoreg_mm NAME` finds
+    assert osp.isfile(
+        osp.join(mim_dir, 'names', osp.splitext(TEST_CONFIG)[0]))
     if installed == 'regular':
         assert pkg_root == osp.join(venv.site, 'emoreg_mm')
         assert not osp.islink(osp.join(mim_dir, 'configs'))
@@ -178,28 +197,33 @@ def test_mim_files_installed(installed, venv, repo_copy):
         assert osp.islink(osp.join(mim_dir, 'configs'))
 
 
+@pytest.mark.readme(README_SEARCH)
 def test_mim_search(installed, venv, repo_copy, tmp_path):
-    out = venv.run_mim('search', 'emoreg_mm', '--valid-config',
-                       cwd=str(tmp_path))
+    out = venv.shell(README_SEARCH, cwd=str(tmp_path))
     # every leaf config of the repository, and TEST_CONFIG
     expected = packaged_names(repo_copy)
     assert osp.splitext(TEST_CONFIG)[0] in expected
     for name in expected:
-        assert f"'{name}'" in out, f'{name} not in:\n{out}'
+        assert name in out, f'{name} not in:\n{out}'
 
 
-def test_mim_train_and_test(installed, venv, repo_copy, tmp_path):
-    # train: the config found by its name among the packaged ones
-    work_dir = str(tmp_path / 'work')
-    out = venv.run_mim('train', 'emoreg_mm', TEST_CONFIG, '--work-dir',
-                       work_dir, cwd=str(tmp_path))
+@pytest.mark.readme(README_OPENMIM)
+@pytest.mark.readme(README_DEPS)
+@pytest.mark.readme(README_EDITABLE)
+@pytest.mark.readme(README_EDITABLE_FULL_MMCV)
+@pytest.mark.readme(README_TRAIN)
+@pytest.mark.readme(README_TEST)
+def test_mim_train_and_test_by_name(installed, venv, repo_copy, tmp_path):
+    """README's mim lines with the config name mim search lists (no .py).
+    Substituted: the name -> TEST_CONFIG's (a tiny packaged leaf), 8 GPUs
+    -> 2 CPU processes, CKPT -> the checkpoint just trained."""
+    name = osp.splitext(TEST_CONFIG)[0]
+    train = README_TRAIN.replace('vit-b16_learn-ereg_cifar100', name)
+    out = venv.shell(train.replace('--gpus 8', '--gpus 2'), cwd=str(tmp_path))
     assert 'we find the config file in codebase emoreg_mm' in out, out
-    ckpt = osp.join(work_dir, 'epoch_1.pth')
-    assert osp.isfile(ckpt), out
-    # test: the config given by its path (mim passes the checkpoint
-    # positionally to tools/test.py)
-    config = osp.join(repo_copy, 'configs', 'emoreg', TEST_CONFIG)
-    out = venv.run_mim('test', 'emoreg_mm', config, '--checkpoint', ckpt,
-                       '--work-dir', str(tmp_path / 'test'),
-                       cwd=str(tmp_path))
+    assert 'world size 2, backend gloo' in out, out
+    ckpt = tmp_path / 'work_dirs' / name / 'epoch_1.pth'
+    assert ckpt.is_file(), out
+    test = README_TEST.replace('vit-b16_learn-ereg_cifar100', name)
+    out = venv.shell(test.replace('CKPT', str(ckpt)), cwd=str(tmp_path))
     assert 'accuracy/top1' in out, out
