@@ -30,7 +30,7 @@ def train(config, work_dir, *args, check=True, **extra_env):
     out = subprocess.run(
         [sys.executable, TRAIN, config, '--work-dir', work_dir, *args],
         capture_output=True, text=True, cwd=REPO, env=env(**extra_env),
-        timeout=300)
+        timeout=900)
     log = out.stdout + out.stderr
     if check:
         assert out.returncode == 0, log[-4000:]
@@ -43,7 +43,7 @@ def log_text(work_dir):
         glob.glob(osp.join(work_dir, '2*', '2*.log'))))
 
 
-def train_until(config, work_dir, pattern, sig, timeout=120):
+def train_until(config, work_dir, pattern, sig, timeout=600):
     """Start a run that stalls after epoch 2, batch 3; once its log matches
     ``pattern``, send ``sig``, release the stall; return (returncode,
     output)."""

@@ -16,7 +16,7 @@ def test_dist_train_two_processes(tmp_path, plain_config):
     work_dir = str(tmp_path / 'work')
     out = subprocess.run(
         ['bash', SCRIPT, plain_config, '2', '--work-dir', work_dir],
-        capture_output=True, text=True, env=dist_env(), timeout=300)
+        capture_output=True, text=True, env=dist_env(), timeout=900)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'world size 2, backend gloo' in log
@@ -33,7 +33,7 @@ def test_dist_train_two_nodes(tmp_path, plain_config):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=dict(env, NODE_RANK=str(rank))) for rank in (0, 1)
     ]
-    logs = [p.communicate(timeout=300)[0] for p in procs]
+    logs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs[0][-3000:] + \
         logs[1][-3000:]
     assert 'world size 2, backend gloo' in logs[0]
