@@ -203,3 +203,4 @@ def slurm_cluster():
         pytest.skip(str(err))
     yield cluster
     cluster.stop()
+    shutil.rmtree(cluster.root, ignore_errors=True)
