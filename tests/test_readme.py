@@ -18,6 +18,8 @@ import ast
 import glob
 import os.path as osp
 import re
+import shlex
+import subprocess
 
 import pytest
 
@@ -210,6 +212,22 @@ def test_ci_runs_the_readme_test_command():
     assert TEST_SUITE in lines, f'.ci/run does not run {TEST_SUITE!r}'
     shown = [cmd for _, cmd in readme_commands(_readme())]
     assert TEST_SUITE in shown
+
+
+@pytest.mark.slow
+@pytest.mark.readme(QUICK_LOOP)
+def test_quick_loop_leaves_out_the_slow_tests():
+    """README's quick loop, with ``--collect-only -q`` appended (running it
+    would run most of this suite again inside it)."""
+    proc = subprocess.run(
+        shlex.split(QUICK_LOOP) + ['--collect-only', '-q'], cwd=REPO,
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ids = proc.stdout.splitlines()
+    assert 'tests/test_readme.py::test_extraction' in ids
+    assert not any(i.endswith('::test_quick_loop_leaves_out_the_slow_tests')
+                   or i.endswith('::test_readme_demo') for i in ids)
+    assert 'deselected' in proc.stdout
 
 
 def test_extraction(tmp_path):
