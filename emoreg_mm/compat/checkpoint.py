@@ -27,6 +27,7 @@ pickled instances, and their pickles call ``builtins.getattr``. Allow-listing
   there numpy arrays and dtypes are rebuilt by checked stand-ins, never by
   numpy's own unpickling.
 """
+import copy
 import errno
 import os
 import os.path as osp
@@ -89,7 +90,12 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, (np.generic, np.ndarray, _NumpyArray, _NumpyDType)):
         return _plain_array(value)
     if isinstance(value, dict):
-        return type(value)((k, to_plain(v)) for k, v in value.items())
+        # A shallow copy keeps the type and its attributes (a Counter's
+        # counts, a state dict's _metadata); only the values are converted.
+        plain = copy.copy(value)
+        for key, item in value.items():
+            plain[key] = to_plain(item)
+        return plain
     if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
         return type(value)(to_plain(v) for v in value)
     return value

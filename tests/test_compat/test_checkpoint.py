@@ -238,3 +238,19 @@ def test_message_hub_api_is_stock_and_round_trip_keeps_statistics(
 
 def _spread(self):
     return float(self._log_history.max() - self._log_history.min())
+
+
+def test_to_plain_keeps_container_types():
+    """Only numpy values change: a scheduler's Counter of milestones and a
+    state dict's version metadata survive (a lost milestone would resume
+    with the wrong learning rate)."""
+    from collections import Counter, OrderedDict
+    weights = OrderedDict(w=torch.ones(1))
+    weights._metadata = OrderedDict({'': {'version': 2}})
+    plain = to_plain({'milestones': Counter({2: 1, 5: 1}), 'w': weights,
+                      'n': np.float32(0.5), 'a': np.arange(2)})
+    assert plain['milestones'] == Counter({2: 1, 5: 1})
+    assert type(plain['milestones']) is Counter
+    assert plain['w']._metadata == {'': {'version': 2}}
+    assert plain['n'] == 0.5 and type(plain['n']) is float
+    assert plain['a'] == [0, 1]
