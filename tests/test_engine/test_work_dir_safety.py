@@ -148,3 +148,43 @@ def test_non_finite_weights_name_a_checkpoint_that_exists(tmp_path):
     assert f'last good checkpoint is {good}' in str(exc.value)
     assert osp.isfile(good) and safe_load(good)['meta']['epoch'] == 1
     assert not osp.exists(osp.join(runner.work_dir, 'epoch_2.pth'))
+
+
+def test_failed_best_save_keeps_the_previous_best(tmp_path, monkeypatch):
+    from mmengine.evaluator import BaseMetric
+    from mmpretrain.registry import METRICS
+
+    from emoreg_mm.compat import checkpoint as ck
+
+    @METRICS.register_module(name='_RisingScore', force=True)
+    class _RisingScore(BaseMetric):
+        """Better at every validation, so every epoch saves a best."""
+        calls = 0
+
+        def __init__(self, topk=None, **kwargs):  # topk: the base config's
+            super().__init__(**kwargs)
+
+        def process(self, data_batch, data_samples):
+            self.results.append(0)
+
+        def compute_metrics(self, results):
+            type(self).calls += 1
+            return dict(score=float(type(self).calls))
+
+    write = ck.atomic_write
+
+    def full_at_second_best(path, fill):
+        if osp.basename(path).startswith('best_') and 'epoch_2' in path:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        return write(path, fill)
+
+    monkeypatch.setattr(ck, 'atomic_write', full_at_second_best)
+    runner = _atomic_runner(
+        make_plain_config(tmp_path), tmp_path / 'work',
+        changes={'val_evaluator': dict(type='_RisingScore')},
+        save_best='score', rule='greater')
+    with pytest.raises(OSError):
+        runner.train()
+    best = [f for f in os.listdir(runner.work_dir) if f.startswith('best_')]
+    assert best == ['best_score_epoch_1.pth']
+    assert safe_load(osp.join(runner.work_dir, best[0]))['meta']['epoch'] == 1

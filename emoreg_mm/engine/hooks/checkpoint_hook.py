@@ -39,6 +39,9 @@ class AtomicCheckpointHook(CheckpointHook):
        earlier pre-emption checkpoint (``iter_N.pth`` of
        :class:`PreemptionHook`) removed.
 
+    The same holds for ``save_best``: the previous ``best_*.pth`` is removed
+    only once the new one is complete.
+
     A kill at any point leaves ``last_checkpoint`` naming a complete file.
     Arguments are those of :class:`mmengine.hooks.CheckpointHook`; local
     work dirs only (other backends fall back to the parent's behaviour).
@@ -84,4 +87,26 @@ class AtomicCheckpointHook(CheckpointHook):
             old.append(preempted)
         for path in old:
             if osp.abspath(path) != osp.abspath(self.last_ckpt):
+                remove_checkpoint(path)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """Save a new best checkpoint, then remove the previous one.
+
+        mmengine removes the previous ``best_*.pth`` before it writes the new
+        one; its removal is deferred here until the new file is complete, so
+        an error or a kill in between leaves the previous best in place.
+        """
+        if not isinstance(self.file_backend, LocalBackend):
+            return super()._save_best_checkpoint(runner, metrics)
+        previous = []
+        self.file_backend.remove = previous.append  # deferred until saved
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            del self.file_backend.remove
+        current = [self.best_ckpt_path] if len(self.key_indicators) == 1 \
+            else list(self.best_ckpt_path_dict.values())
+        current = {osp.abspath(p) for p in current if p}
+        for path in previous:
+            if osp.abspath(path) not in current:
                 remove_checkpoint(path)
