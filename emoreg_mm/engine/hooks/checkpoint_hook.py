@@ -104,6 +104,8 @@ class AtomicCheckpointHook(CheckpointHook):
             super()._save_best_checkpoint(runner, metrics)
         finally:
             del self.file_backend.remove
+        if not previous:
+            return
         current = [self.best_ckpt_path] if len(self.key_indicators) == 1 \
             else list(self.best_ckpt_path_dict.values())
         current = {osp.abspath(p) for p in current if p}
