@@ -27,7 +27,7 @@ from emoreg_mm.config_names import resolve_config
 from emoreg_mm.evaluation.predictions import SavePredictions
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
     parser.add_argument(
         'config',
@@ -71,7 +71,7 @@ def parse_args():
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     try:
         args.config = resolve_config(args.config)
@@ -138,8 +138,9 @@ def load_strict(runner, checkpoint: str, config: str) -> None:
                  'the weights that do fit.')
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    """Run with ``argv`` (default: the command line)."""
+    args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)

@@ -26,7 +26,7 @@ from emoreg_mm.engine.runner.resume import (describe_resume,
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument(
         'config',
@@ -74,7 +74,7 @@ def parse_args():
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     try:
         args.config = resolve_config(args.config)
@@ -124,34 +124,39 @@ def resolve_resume(cfg, args):
     return describe_resume(cfg.work_dir, chosen, skipped)
 
 
-def main():
-    args = parse_args()
-    notes = []
+def main(argv=None):
+    """Run with ``argv`` (default: the command line)."""
+    args = parse_args(argv)
+    notes, lock = [], None
     try:
         cfg = merge_args(Config.fromfile(args.config), args)
         check_work_dir(cfg.work_dir)  # before building anything heavy
         if launcher_rank() == 0:  # the ranks of one job share the work dir
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter('always')
-                WorkDirLock(cfg.work_dir).acquire()
+                lock = WorkDirLock(cfg.work_dir).acquire()
             notes += [str(w.message) for w in caught]
         notes.append(resolve_resume(cfg, args))
     except (ConfigKeyError, WorkDirError) as err:
         sys.exit(f'tools/train.py: error: {err}')
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-    for note in filter(None, notes):
-        runner.logger.warning(note)
-    if runner.distributed:
-        runner.logger.info(
-            f'Distributed training: world size {get_world_size()}, '
-            f'backend {torch.distributed.get_backend()}')
-    runner.train()
-    # Leave together: a rank that exits while another still tears down its
-    # process group can abort (seen with gloo on busy CPUs).
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    try:
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+            else RUNNERS.build(cfg)
+        for note in filter(None, notes):
+            runner.logger.warning(note)
+        if runner.distributed:
+            runner.logger.info(
+                f'Distributed training: world size {get_world_size()}, '
+                f'backend {torch.distributed.get_backend()}')
+        runner.train()
+        # Leave together: a rank that exits while another still tears down
+        # its process group can abort (seen with gloo on busy CPUs).
+        if torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+    finally:
+        if lock is not None:  # called in-process: the work dir is free again
+            lock.release()
 
 
 if __name__ == '__main__':
