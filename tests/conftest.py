@@ -47,3 +47,41 @@ def emod_root(tmp_path):
 @pytest.fixture
 def affective_folder_root(tmp_path):
     return fx.make_affective_folder(str(tmp_path / 'stimuli'))
+
+
+
+#: The longest test files, longest first (``--durations`` of a parallel run
+#: on 2 cores, seconds): they start first.
+LONGEST = (
+    'tests/test_demo/test_run_demo.py',  # 300: the demo as README runs it
+    'tests/test_tools/test_slurm.py',  # 240: Slurm launchers, the sweep
+    'tests/test_packaging/test_mim.py',  # 110: venvs, installs, mim runs
+    'tests/test_readme_commands.py',  # 80: both stages, dist, two nodes
+    'tests/test_demo/test_run_demo_installed.py',  # 70
+    'tests/test_tools/test_sweep.py',  # 70
+    'tests/test_tools/test_build_diffused_emod.py',  # 70
+    'tests/test_engine/test_resume.py',  # 55
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The files of :data:`LONGEST` run first, in its order, then the other
+    files holding slow tests, then the rest (each file's own order kept).
+    Under pytest-xdist's ``--dist loadfile`` (setup.cfg) each file is one
+    unit of work, on one worker (its module fixtures are built once): so no
+    long end-to-end file starts last while the other workers idle. Tests
+    sharing a session resource live in one file (the Slurm cluster, set up
+    once: tests/test_tools/test_slurm.py)."""
+    files = {}
+    for item in items:
+        files.setdefault(item.nodeid.split('::')[0], []).append(item)
+
+    def rank(path):
+        if path in LONGEST:
+            return LONGEST.index(path)
+        slow = any(i.get_closest_marker('slow') for i in files[path])
+        return len(LONGEST) + (0 if slow else 1)
+
+    order = sorted(files, key=rank)  # stable
+    items[:] = [item for path in order for item in files[path]]

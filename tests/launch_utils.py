@@ -2,6 +2,7 @@
 import os
 import socket
 import sys
+import time
 
 
 def free_port() -> int:
@@ -41,3 +42,31 @@ def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs')):
     env['PATH'] = f'{bin_dir}{os.pathsep}{env["PATH"]}'
     env.pop('PYTHONPATH', None)
     return box, env
+
+
+_TOOLS = {}
+_LAST_START = 0.
+
+
+def run_tool(path: str, *argv: str) -> None:
+    """``tools/<path>``'s ``main(argv)`` in this process, for tests where
+    the process boundary is not what is tested (an interpreter start with
+    torch and mmpretrain costs seconds). Raises what the tool raises,
+    ``SystemExit`` included."""
+    import importlib.util
+    if path not in _TOOLS:
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        name = 'emoreg_tool_' + path[:-3].replace('/', '_')
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(repo, 'tools', path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[path] = module
+    # mmengine names a run (its logger, its log folder) by the second it
+    # starts: two runs of one config in one second would share a logger.
+    global _LAST_START
+    now = time.time()
+    if int(now) == int(_LAST_START):
+        time.sleep(1 - now % 1)
+    _LAST_START = time.time()
+    _TOOLS[path].main(list(argv))

@@ -17,9 +17,11 @@ differences to what a user runs:
   machine (``MASTER_ADDR`` 127.0.0.1, a free ``PORT``), ``CONFIG`` -> the
   stage-1 config, ``CKPT`` -> stage 2's last checkpoint.
 """
+import os
 import subprocess
 
 import pytest
+import torch
 
 import affective_fixtures as fx
 from launch_utils import free_port, repo_sandbox
@@ -69,6 +71,32 @@ def run(command, cwd, env, timeout=600):
 
 def last_checkpoint(box, name):
     return (box / 'work_dirs' / name / 'last_checkpoint').read_text().strip()
+
+
+def written(box, name):
+    """When the checkpoint ``last_checkpoint`` names was written (ns; 0
+    before the first)."""
+    pointer = box / 'work_dirs' / name / 'last_checkpoint'
+    return os.stat(last_checkpoint(box, name)).st_mtime_ns \
+        if pointer.is_file() else 0
+
+
+def check_stages(stage1_path, stage2_path):
+    """Stage 1 recorded its classes and preprocessing (what stage 2 is
+    checked against before its first step), and stage 2's frozen emotional
+    encoder and emotion head are stage 1's backbone and head, exactly."""
+    stage1 = torch.load(stage1_path, weights_only=True)
+    assert stage1['meta']['dataset_meta']['classes'][0] == 'amusement'
+    assert stage1['meta']['preprocess']['channel_order'] == 'rgb'
+    assert stage1['meta']['preprocess']['input_size'] == [224, 224]
+    stage2 = torch.load(stage2_path, weights_only=True)['state_dict']
+    backbone = {k: v for k, v in stage1['state_dict'].items()
+                if k.startswith('backbone.')}
+    assert backbone
+    for key, value in backbone.items():
+        assert torch.equal(stage2['backbone.encoder_e.' + key], value), key
+    assert torch.equal(stage2['backbone.emotion_head.weight'],
+                       stage1['state_dict']['head.fc.weight'])
 
 
 @pytest.mark.slow
@@ -122,15 +150,19 @@ def test_running_both_stages(tmp_path):
         f'{STAGE2}/last_checkpoint) --out preds.npz', box, env)
     assert (box / 'preds.npz').stat().st_size > 0
 
-    # 8 GPUs -> 2 CPU processes
-    for config in (stage1, stage2):
+    # 8 GPUs -> 2 CPU processes; each run writes a new checkpoint
+    for config, name in ((stage1, STAGE1), (stage2, STAGE2)):
+        before = written(box, name)
         out = run(f'bash tools/dist_train.sh {config} 2', box, env)
         assert 'world size 2, backend gloo' in out
+        assert written(box, name) > before, f'{name}: no new checkpoint'
+    check_stages(last_checkpoint(box, STAGE1), last_checkpoint(box, STAGE2))
     ckpt = last_checkpoint(box, STAGE2)
     out = run(f'bash tools/dist_test.sh {stage2} {ckpt} 2', box, env)
     assert 'accuracy/top1' in out
 
     # two nodes: both node commands at once, 1 process each
+    before = written(box, STAGE1)
     port = free_port()
     procs = [
         subprocess.Popen(
@@ -143,6 +175,7 @@ def test_running_both_stages(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], \
         logs[0][-3000:] + logs[1][-3000:]
     assert 'world size 2, backend gloo' in logs[0]
+    assert written(box, STAGE1) > before, 'two nodes: no new checkpoint'
 
     # reading the results
     out = run("python tools/analysis_tools/results_table.py 'work_dirs/*' "

@@ -1,4 +1,5 @@
 """Checkpoints load through torch's safe loader, and hostile ones do not."""
+import glob
 import os
 import os.path as osp
 import pickle
@@ -13,6 +14,7 @@ from mmengine.logging import history_buffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from emoreg_mm.compat import UnsafeCheckpointError, convert_trusted, to_plain
+from launch_utils import run_tool
 from plain_config import plain_config  # noqa: F401  (fixture)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -81,12 +83,17 @@ def test_getattr_attack_cannot_overwrite_globals(tmp_path, loader):
     assert ('getattr' in str(err.value) or '__init__' in str(err.value))
 
 
+def _newest_log(work_dir):
+    """The log of the newest run in ``work_dir`` (mmengine writes
+    ``<work_dir>/<timestamp>/<timestamp>.log``)."""
+    with open(sorted(glob.glob(osp.join(work_dir, '2*', '2*.log')))[-1]) as f:
+        return f.read()
+
+
 def _train(config, work_dir, *args):
-    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout + out.stderr
+    """tools/train.py in this process; the run's log."""
+    run_tool('train.py', config, '--work-dir', work_dir, *args)
+    return _newest_log(work_dir)
 
 
 def test_runner_checkpoints_resume_load_and_test(tmp_path, plain_config):
@@ -122,14 +129,9 @@ def test_runner_checkpoints_resume_load_and_test(tmp_path, plain_config):
                  f'load_from={ckpt}', 'train_cfg.max_epochs=1')
     assert f'Load checkpoint from {ckpt}' in log
 
-    out = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools', 'test.py'), plain_config, '--checkpoint',
-        ckpt, '--work-dir',
-        str(tmp_path / 'test')
-    ], capture_output=True, text=True, cwd=REPO)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert 'accuracy/top1' in out.stdout + out.stderr
+    run_tool('test.py', plain_config, '--checkpoint', ckpt, '--work-dir',
+             str(tmp_path / 'test'))
+    assert 'accuracy/top1' in _newest_log(str(tmp_path / 'test'))
 
 
 def test_stock_checkpoint_is_refused_then_converted(tmp_path, plain_config):

@@ -103,6 +103,23 @@ def tiny_model(model_cfg):
     return model_cfg
 
 
+_DATASETS = {}
+
+
+def built_dataset(ds_cfg, monkeypatch):
+    """(length, classes, first sample) of the dataset ``ds_cfg`` builds.
+    The 171 leaves hold a few distinct dataset configs: each is built
+    once, and every leaf holding it is checked against the result."""
+    key = repr(sorted(ds_cfg.to_dict().items(), key=lambda kv: kv[0]))
+    if key not in _DATASETS:
+        # CIFAR fixtures are tiny, so their md5 differs from the real files.
+        monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+        dataset = DATASETS.build(ds_cfg)
+        _DATASETS[key] = (len(dataset), dataset.metainfo['classes'],
+                          dataset[0])
+    return _DATASETS[key]
+
+
 @pytest.mark.parametrize('leaf', LEAVES)
 def test_leaf_builds(leaf, data_roots, monkeypatch):
     cfg = Config.fromfile(osp.join(REPO, leaf))
@@ -128,17 +145,14 @@ def test_leaf_builds(leaf, data_roots, monkeypatch):
         loss = sum(model.loss(**data).values())
         assert torch.isfinite(loss)
 
-    # CIFAR fixtures are tiny, so their md5 differs from the real files.
-    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
     sizes = {}
     for split in ('train', 'val', 'test'):
         ds_cfg = cfg[f'{split}_dataloader'].dataset
         ds_cfg.update(data_roots[ds_cfg.type])
-        dataset = DATASETS.build(ds_cfg)
-        assert len(dataset) > 0
-        sizes[split] = len(dataset)
-        assert len(dataset.metainfo['classes']) == num_classes
-        sample = dataset[0]
+        size, classes, sample = built_dataset(ds_cfg, monkeypatch)
+        assert size > 0
+        sizes[split] = size
+        assert len(classes) == num_classes
         assert sample['inputs'].dim() == 3
         assert 0 <= int(sample['data_samples'].gt_label) < num_classes
     if 'emoreg/' in leaf:  # validation held out of training, not the test

@@ -5,20 +5,18 @@ swap in their own affective stimuli (the generic AffectiveImageFolder) and
 their own target (an image folder per class, read as RGB like stage 1's
 stimuli) and a tiny backbone, and keep
 the leaves' names, so stage 2 finds stage 1's checkpoint in stage 1's
-default work dir. Both stages run through tools/dist_train.sh with 2 CPU
-processes.
+default work dir. Both stages run through tools/train.py's ``main()`` in
+this process, from the project's folder (the same checks on two processes
+through tools/dist_train.sh: tests/test_readme_commands.py).
 """
 import os
-import os.path as osp
-import subprocess
 
 import pytest
 import torch
 
 import affective_fixtures as fx
-from launch_utils import dist_env
+from launch_utils import run_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE1 = 'resnet18-cifar_emoset'
 STAGE2 = 'resnet18-cifar_learn-ereg_cifar10'
 
@@ -59,19 +57,8 @@ test_dataloader = val_dataloader
 '''
 
 
-def _dist_train(config, cwd):
-    out = subprocess.run(
-        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2'],
-        capture_output=True, text=True, env=dist_env(), cwd=cwd,
-        timeout=600)
-    log = out.stdout + out.stderr
-    assert out.returncode == 0, log[-5000:]
-    assert 'world size 2, backend gloo' in log
-    return log
-
-
 @pytest.mark.slow
-def test_two_stages_from_outside_the_repo(tmp_path):
+def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
     project = tmp_path / 'my_project'
     stimuli = fx.make_affective_folder(
         str(tmp_path / 'stimuli'),
@@ -90,7 +77,8 @@ def test_two_stages_from_outside_the_repo(tmp_path):
         (project / 'configs' / folder / f'{name}.py').write_text(
             text.format(name=name, root=root, tiny=TINY))
 
-    _dist_train(f'configs/emoreg_pretrain/{STAGE1}.py', str(project))
+    monkeypatch.chdir(project)
+    run_tool('train.py', f'configs/emoreg_pretrain/{STAGE1}.py')
     stage1_dir = project / 'work_dirs' / STAGE1
     stage1 = torch.load(
         open(stage1_dir / 'last_checkpoint').read().strip(),
@@ -101,7 +89,7 @@ def test_two_stages_from_outside_the_repo(tmp_path):
     assert stage1['meta']['preprocess']['input_size'] == [32, 32]
 
     # No checkpoint given: the leaf's default is stage 1's work dir.
-    _dist_train(f'configs/emoreg/{STAGE2}.py', str(project))
+    run_tool('train.py', f'configs/emoreg/{STAGE2}.py')
     stage2 = torch.load(
         open(project / 'work_dirs' / STAGE2 / 'last_checkpoint').read()
         .strip(), weights_only=True)['state_dict']

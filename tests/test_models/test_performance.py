@@ -264,14 +264,17 @@ def test_channels_last_gives_the_same_outputs(resnet_stage1):
             torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow
 def test_torch_compile_runs_a_tiny_regulated_model(resnet_stage1):
+    """TorchDynamo traces the whole regulated model and AOTAutograd its
+    backward (``aot_eager``: every step of ``torch.compile`` but inductor's
+    C++ code generation, which takes minutes on a CPU; inductor itself runs
+    in ``tools/analysis_tools/benchmark.py --compile``)."""
     torch._dynamo.reset()
     model = build(regulated_cfg('resnet', 'learn-ereg', resnet_stage1[0]))
     model.train()
     inputs, samples = make_batch()
     eager = model.head.loss(model.backbone(inputs), samples)['loss']
-    compiled = torch.compile(model)
+    compiled = torch.compile(model, backend='aot_eager')
     loss = compiled(inputs, samples, mode='loss')['loss']
     loss.backward()
     torch.testing.assert_close(loss, eager, rtol=1e-4, atol=1e-5)

@@ -13,6 +13,7 @@ import pytest
 from mmengine.config import Config
 from scipy import special, stats
 
+from launch_utils import run_tool
 from plain_config import make_plain_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -210,8 +211,8 @@ def test_table_matches_logs(tmp_path):
             "emoreg_target = 'digits'\nemoreg_affective = "
             f"{'-' if mode == 'baseline' else 'emoset'!r}\n"))
         work_dir = str(tmp_path / 'runs' / f'{mode}_{seed}')
-        _run('tools/train.py', str(config), '--work-dir', work_dir,
-             '--cfg-options', f'randomness.seed={seed}')
+        run_tool('train.py', str(config), '--work-dir', work_dir,
+                 '--cfg-options', f'randomness.seed={seed}')
         runs[(mode, seed)] = _logged_top1(work_dir)
 
     out = str(tmp_path / 'table')

@@ -3,7 +3,9 @@
 The Slurm demonstration (stage 1 + 3 modes x 2 seeds through the
 scheduler, a killed and a pre-empted run) is in test_sweep_slurm.py.
 """
+import contextlib
 import importlib.util
+import io
 import os
 import os.path as osp
 import subprocess
@@ -31,6 +33,40 @@ def sweep(*args, cwd, check=None):
     if check is not None:
         assert out.returncode == check, out.stdout[-4000:] + out.stderr[-4000:]
     return out
+
+
+_SWEEP = []
+
+
+def sweep_here(*args, cwd, check=None):
+    """tools/sweep.py's ``main(args)`` in this process, from ``cwd``, with
+    the environment :func:`sweep` gives (its jobs inherit it): for tests
+    where the sweep's own process is not what is tested."""
+    if not _SWEEP:
+        _SWEEP.append(load_sweep())
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update(OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
+                      PYTHONWARNINGS='ignore')
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = _SWEEP[0].main(list(args))
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+                if not isinstance(exit_.code, (int, type(None))):
+                    print(exit_.code, file=sys.stderr)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    result = subprocess.CompletedProcess(args, code or 0, out.getvalue(),
+                                         err.getvalue())
+    if check is not None:
+        assert result.returncode == check, \
+            result.stdout[-4000:] + result.stderr[-4000:]
+    return result
 
 
 def demo_data(root, per_emotion=6, limit=20):
@@ -63,19 +99,21 @@ def test_plan_of_the_paper_table():
 
 
 def test_unknown_names_list_the_valid_ones(tmp_path):
-    out = sweep('--dry-run', '--backbones', 'vit-b17', cwd=tmp_path, check=2)
+    out = sweep_here('--dry-run', '--backbones', 'vit-b17', cwd=tmp_path,
+                     check=2)
     assert 'unknown backbones vit-b17' in out.stderr
     assert 'valid: resnet50, vit-b16, resnet18-cifar' in out.stderr
-    out = sweep('--dry-run', '--modes', 'ereg', 'learnereg', cwd=tmp_path,
-                check=2)
+    out = sweep_here('--dry-run', '--modes', 'ereg', 'learnereg',
+                     cwd=tmp_path, check=2)
     assert 'unknown modes learnereg' in out.stderr
     assert 'rand-learn-ereg' in out.stderr
 
 
 def test_dry_run_reports_missing_data_and_stage1_config(tmp_path):
-    out = sweep('--dry-run', '--backbones', 'resnet18-cifar', '--affective',
-                'abstract', '--modes', 'baseline', 'ereg', '--targets',
-                'cifar10', '--seeds', '0', cwd=tmp_path, check=2)
+    out = sweep_here('--dry-run', '--backbones', 'resnet18-cifar',
+                     '--affective', 'abstract', '--modes', 'baseline',
+                     'ereg', '--targets', 'cifar10', '--seeds', '0',
+                     cwd=tmp_path, check=2)
     assert 'Plan (paper): 3 runs = 1 stage-1 + 2 stage-2' in out.stdout
     assert ('resnet18-cifar_abstract: stage-1 config '
             f'{REPO}/configs/emoreg_pretrain/resnet18-cifar_abstract.py '
@@ -92,12 +130,12 @@ def test_dry_run_gpu_hours_and_demo_plan(tmp_path):
     n_train = sum(counts['train'].values())
     # baseline: 6 epochs on the digits' training split; 2.0 h by design
     tput = 6 * n_train / 3600 / 2.0
-    out = sweep('--preset', 'demo', '--dry-run', '--modes', 'baseline',
-                '--seeds', '0', '--throughput', f'tiny-resnet={tput}',
-                cwd=tmp_path, check=0)
+    out = sweep_here('--preset', 'demo', '--dry-run', '--modes', 'baseline',
+                     '--seeds', '0', '--throughput', f'tiny-resnet={tput}',
+                     cwd=tmp_path, check=0)
     assert 'GPU-hours: 2.00 for 1 runs' in out.stdout
-    out = sweep('--preset', 'demo', '--dry-run', '--modes', 'ereg', 'const',
-                cwd=tmp_path, check=0)
+    out = sweep_here('--preset', 'demo', '--dry-run', '--modes', 'ereg',
+                     'const', cwd=tmp_path, check=0)
     assert 'Plan (demo): 5 runs = 1 stage-1 + 4 stage-2' in out.stdout
     assert 'tiny-resnet_ereg_digits_s1' in out.stdout
     assert 'after tiny-resnet_synth-abstract' in out.stdout
@@ -109,7 +147,7 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     demo_data(tmp_path)
     args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', '--seeds',
             '0', '--jobs', '2', '--cfg-options', 'train_cfg.max_epochs=1')
-    out = sweep(*args, cwd=tmp_path, check=0)
+    out = sweep_here(*args, cwd=tmp_path, check=0)
     assert 'started tiny-resnet_synth-abstract (attempt 1)' in out.stdout
     assert 'done: 3' in out.stdout
     assert (tmp_path / 'work_dirs/sweep/results.md').is_file()
@@ -118,10 +156,10 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     run = tmp_path / 'work_dirs/sweep/tiny-resnet_ereg_digits_s0'
     assert (run / 'preds.npz').is_file()
     # again: everything is finished, nothing runs
-    out = sweep(*args, cwd=tmp_path, check=0)
+    out = sweep_here(*args, cwd=tmp_path, check=0)
     assert 'started' not in out.stdout
     assert 'done: 3' in out.stdout
-    out = sweep(*args[:7], '--status', cwd=tmp_path, check=0)
+    out = sweep_here(*args[:7], '--status', cwd=tmp_path, check=0)
     assert 'tiny-resnet_ereg_digits_s0' in out.stdout
     assert 'Results table:' in out.stdout
 
@@ -132,10 +170,10 @@ def test_failed_runs_are_retried_up_to_the_limit(tmp_path):
             '--max-retries', '1', '--cfg-options', 'train_cfg.no_such_key=1')
     name = 'tiny-resnet_baseline_digits_s0'
     for attempt in (1, 2):  # train.py refuses the unknown key: exit 1
-        out = sweep(*args, cwd=tmp_path, check=1)
+        out = sweep_here(*args, cwd=tmp_path, check=1)
         assert f'started {name} (attempt {attempt})' in out.stdout
         assert 'failed: 1' in out.stdout
-    out = sweep(*args, cwd=tmp_path, check=1)
+    out = sweep_here(*args, cwd=tmp_path, check=1)
     assert 'started' not in out.stdout
     assert (f'not run {name}: failed after 2 attempts (--max-retries 1)'
             in out.stdout)
