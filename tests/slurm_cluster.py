@@ -208,3 +208,10 @@ def slurm_cluster():
     yield cluster
     cluster.stop()
     shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    # `python tests/slurm_cluster.py`: install the packages only (.ci/run,
+    # before the suite, so that the install is not part of the tests' time).
+    why = install()
+    _say(why or 'slurm-wlm and munge are installed')

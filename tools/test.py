@@ -16,6 +16,7 @@ import sys
 import mmengine
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.dist import get_world_size
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -144,6 +145,10 @@ def main(argv=None):
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    if runner.distributed:
+        runner.logger.info(
+            f'Distributed testing: world size {get_world_size()}, '
+            f'backend {torch.distributed.get_backend()}')
     if not args.non_strict:
         load_strict(runner, args.checkpoint, args.config)
     if args.out and args.out_item in ('pred', None):

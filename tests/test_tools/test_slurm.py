@@ -2,9 +2,10 @@
 a real one-node Slurm cluster (``tests/slurm_cluster.py``), in one file so
 that one worker of a parallel run starts the cluster once.
 
-- Both demo stages with 2 tasks each: the GPU request path
-  (``--gres=gpu:2`` on the stand-in GRES; no CUDA here, so the tasks use
-  gloo) and the CPU-partition path (``GRES=``: no GPU arguments at all).
+- The demo's stage 2 trained and both stages tested with 2 tasks each:
+  the GPU request path (``--gres=gpu:2`` on the stand-in GRES; no CUDA
+  here, so the tasks use gloo) and the CPU-partition path (``GRES=``: no
+  GPU arguments at all).
 - The sweep on the demo configs: stage 1 and 2 modes x 2 seeds, one task
   per job: stage-2 jobs wait for stage 1 (afterok); one stage-2 job is
   killed mid-run (SIGKILL) and resumed by re-running the sweep, ending with
@@ -21,7 +22,7 @@ import time
 import pytest
 import torch
 
-from launch_utils import dist_env, free_port
+from launch_utils import dist_env, free_port, run_tool
 from slurm_cluster import slurm_cluster  # noqa: F401  (fixture)
 from test_sweep import demo_data as write_demo_data
 from test_sweep import sweep
@@ -65,32 +66,40 @@ def slurm(script, *args, **env):
     return log
 
 
+@pytest.fixture(scope='module')
+def stage1(demo_data, tmp_path_factory):
+    """The demo's stage 1, trained in this process (1 epoch): the
+    checkpoint that Slurm's stage-2 job reads. Stage 1 as a Slurm job: the
+    sweep below."""
+    work_dir = str(tmp_path_factory.mktemp('stage1'))
+    run_tool('train.py', osp.join(REPO, STAGE1), '--work-dir', work_dir,
+             '--cfg-options', *demo_options(demo_data))
+    return work_dir
+
+
 @pytest.mark.slow
-def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data,
+def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
                                           tmp_path):
     part = slurm_cluster.partition
-    s1, s2 = str(tmp_path / 'stage1'), str(tmp_path / 'stage2')
+    s1, s2 = stage1, str(tmp_path / 'stage2')
 
-    # stage 1, GPU request path: --gres on the stand-in GPUs, gloo tasks
-    log = slurm('slurm_train.sh', part, 's1', STAGE1, s1, '--cfg-options',
-                *demo_options(demo_data))
-    assert '--gres=gpu:2' in log
-    assert 'world size 2, backend gloo' in log
-    assert osp.isfile(osp.join(s1, 'epoch_1.pth'))
-
-    # stage 2 reads stage 1; CPU partition path: no GPU arguments
+    # stage 2 reads stage 1; GPU request path: --gres on the stand-in GPUs,
+    # gloo tasks
     log = slurm('slurm_train.sh', part, 's2', STAGE2, s2, '--cfg-options',
-                *demo_options(demo_data, s1), GRES='')
-    assert '--gres' not in log
+                *demo_options(demo_data, s1))
+    assert '--gres=gpu:2' in log
     assert 'world size 2, backend gloo' in log
     assert osp.isfile(osp.join(s2, 'epoch_1.pth'))
 
+    # both stages tested; CPU partition path: no GPU arguments
     for config, work_dir, opts in ((STAGE1, s1, demo_options(demo_data)),
                                    (STAGE2, s2, demo_options(demo_data, s1))):
         log = slurm('slurm_test.sh', part, 'test', config,
                     osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
-                    osp.join(work_dir, 'test'), '--cfg-options', *opts[:-1],
-                    GRES='')
+                    str(tmp_path / 'test' / osp.basename(config)),
+                    '--cfg-options', *opts[:-1], GRES='')
+        assert '--gres' not in log
+        assert 'world size 2, backend gloo' in log
         assert 'accuracy/top1' in log, log[-3000:]
 
 
@@ -174,23 +183,14 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     assert 'restart 0' in log and 'restart 1' in log, log[-3000:]
     assert 'Resum' in log
 
-    # re-running the sweep resubmits only the killed run, which resumes
-    out = sweep(*args, '--wait', cwd=tmp_path, check=0)
-    assert '1 job(s) submitted' in out.stdout
-    assert f'submitted {KILLED}' in out.stdout
-    assert 'done: 5' in out.stdout
-    assert (root / 'results.md').is_file()
-    killed_log = ''.join(p.read_text()
-                         for p in (root / KILLED).glob('slurm-*'))
-    assert 'attempt 2' in killed_log and 'Resum' in killed_log
-
-    # the same run uninterrupted, through the same launcher and threads
+    # the same run uninterrupted, through the same launcher and threads,
+    # on the cluster's other CPU while the sweep re-runs the killed one
     ref = tmp_path / 'reference'
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
                PYTHONWARNINGS='ignore', PYTHON=sys.executable, GPUS='1',
                GPUS_PER_NODE='1', CPUS_PER_TASK='1',
                MASTER_PORT=str(free_port()))
-    subprocess.run(
+    reference = subprocess.Popen(
         ['bash', osp.join(REPO, 'tools', 'slurm_train.sh'),
          slurm_cluster.partition, 'reference',
          osp.join(REPO, 'configs', 'demo', 'tiny-resnet_ereg_digits.py'),
@@ -200,7 +200,24 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
          'tiny-resnet_synth-abstract',
          'model.backbone.emotional_checkpoint_config='
          f'{REPO}/configs/demo/tiny-resnet_synth-abstract.py'],
-        cwd=tmp_path, env=env, check=True, capture_output=True, timeout=900)
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        # re-running the sweep resubmits only the killed run, which resumes
+        out = sweep(*args, '--wait', cwd=tmp_path, check=0)
+        ref_log = reference.communicate(timeout=900)[0]
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+    assert reference.returncode == 0, ref_log[-3000:]
+    assert '1 job(s) submitted' in out.stdout
+    assert f'submitted {KILLED}' in out.stdout
+    assert 'done: 5' in out.stdout
+    assert (root / 'results.md').is_file()
+    killed_log = ''.join(p.read_text()
+                         for p in (root / KILLED).glob('slurm-*'))
+    assert 'attempt 2' in killed_log and 'Resum' in killed_log
+
     resumed, plain = (weights(root / KILLED / 'epoch_2.pth'),
                       weights(ref / 'epoch_2.pth'))
     assert resumed.keys() == plain.keys()

@@ -1,7 +1,10 @@
 """tools/sweep.py: the plan, its checks, and running it here.
 
-The Slurm demonstration (stage 1 + 3 modes x 2 seeds through the
-scheduler, a killed and a pre-empted run) is in test_sweep_slurm.py.
+The Slurm demonstration (stage 1 + 2 modes x 2 seeds through the
+scheduler, a killed and a pre-empted run) is in test_slurm.py. The tests
+here call the sweep's ``main()`` in this process (:func:`sweep_here`),
+but for README's commands, run as written in a process of their own
+(:func:`sweep`).
 """
 import contextlib
 import importlib.util
