@@ -49,7 +49,6 @@ def affective_folder_root(tmp_path):
     return fx.make_affective_folder(str(tmp_path / 'stimuli'))
 
 
-
 #: The longest test files, longest first (``--durations`` of a parallel run
 #: on 2 cores, seconds): they start first.
 LONGEST = (

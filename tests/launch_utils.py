@@ -48,11 +48,8 @@ _TOOLS = {}
 _LAST_START = 0.
 
 
-def run_tool(path: str, *argv: str) -> None:
-    """``tools/<path>``'s ``main(argv)`` in this process, for tests where
-    the process boundary is not what is tested (an interpreter start with
-    torch and mmpretrain costs seconds). Raises what the tool raises,
-    ``SystemExit`` included."""
+def load_tool(path: str):
+    """``tools/<path>`` imported as a module (once per test process)."""
     import importlib.util
     if path not in _TOOLS:
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,6 +59,15 @@ def run_tool(path: str, *argv: str) -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         _TOOLS[path] = module
+    return _TOOLS[path]
+
+
+def run_tool(path: str, *argv: str) -> None:
+    """``tools/<path>``'s ``main(argv)`` in this process, for tests where
+    the process boundary is not what is tested (an interpreter start with
+    torch and mmpretrain costs seconds). Raises what the tool raises,
+    ``SystemExit`` included."""
+    tool = load_tool(path)
     # mmengine names a run (its logger, its log folder) by the second it
     # starts: two runs of one config in one second would share a logger.
     global _LAST_START
@@ -69,4 +75,24 @@ def run_tool(path: str, *argv: str) -> None:
     if int(now) == int(_LAST_START):
         time.sleep(1 - now % 1)
     _LAST_START = time.time()
-    _TOOLS[path].main(list(argv))
+    tool.main(list(argv))
+
+
+def check_stages(stage1_path: str, stage2_path: str, input_size: list):
+    """What stage 2 takes from stage 1, checked on their checkpoints:
+    stage 1 recorded its classes and preprocessing (what stage 2 is checked
+    against before its first step), and stage 2's frozen emotional encoder
+    and emotion head are stage 1's backbone and head, exactly."""
+    import torch
+    stage1 = torch.load(stage1_path, weights_only=True)
+    assert stage1['meta']['dataset_meta']['classes'][0] == 'amusement'
+    assert stage1['meta']['preprocess']['channel_order'] == 'rgb'
+    assert stage1['meta']['preprocess']['input_size'] == input_size
+    stage2 = torch.load(stage2_path, weights_only=True)['state_dict']
+    backbone = {k: v for k, v in stage1['state_dict'].items()
+                if k.startswith('backbone.')}
+    assert backbone
+    for key, value in backbone.items():
+        assert torch.equal(stage2['backbone.encoder_e.' + key], value), key
+    assert torch.equal(stage2['backbone.emotion_head.weight'],
+                       stage1['state_dict']['head.fc.weight'])

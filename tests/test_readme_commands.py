@@ -21,10 +21,9 @@ import os
 import subprocess
 
 import pytest
-import torch
 
 import affective_fixtures as fx
-from launch_utils import free_port, repo_sandbox
+from launch_utils import check_stages, free_port, repo_sandbox
 
 STAGE1 = 'vit-b16_emoset'
 STAGE2 = 'vit-b16_learn-ereg_cifar100'
@@ -79,24 +78,6 @@ def written(box, name):
     pointer = box / 'work_dirs' / name / 'last_checkpoint'
     return os.stat(last_checkpoint(box, name)).st_mtime_ns \
         if pointer.is_file() else 0
-
-
-def check_stages(stage1_path, stage2_path):
-    """Stage 1 recorded its classes and preprocessing (what stage 2 is
-    checked against before its first step), and stage 2's frozen emotional
-    encoder and emotion head are stage 1's backbone and head, exactly."""
-    stage1 = torch.load(stage1_path, weights_only=True)
-    assert stage1['meta']['dataset_meta']['classes'][0] == 'amusement'
-    assert stage1['meta']['preprocess']['channel_order'] == 'rgb'
-    assert stage1['meta']['preprocess']['input_size'] == [224, 224]
-    stage2 = torch.load(stage2_path, weights_only=True)['state_dict']
-    backbone = {k: v for k, v in stage1['state_dict'].items()
-                if k.startswith('backbone.')}
-    assert backbone
-    for key, value in backbone.items():
-        assert torch.equal(stage2['backbone.encoder_e.' + key], value), key
-    assert torch.equal(stage2['backbone.emotion_head.weight'],
-                       stage1['state_dict']['head.fc.weight'])
 
 
 @pytest.mark.slow
@@ -156,7 +137,8 @@ def test_running_both_stages(tmp_path):
         out = run(f'bash tools/dist_train.sh {config} 2', box, env)
         assert 'world size 2, backend gloo' in out
         assert written(box, name) > before, f'{name}: no new checkpoint'
-    check_stages(last_checkpoint(box, STAGE1), last_checkpoint(box, STAGE2))
+    check_stages(last_checkpoint(box, STAGE1), last_checkpoint(box, STAGE2),
+                 input_size=[224, 224])
     ckpt = last_checkpoint(box, STAGE2)
     out = run(f'bash tools/dist_test.sh {stage2} {ckpt} 2', box, env)
     assert 'accuracy/top1' in out

@@ -65,8 +65,15 @@ def _getattr_attack(key):
             pickle.STOP)
 
 
+@pytest.mark.parametrize('force_no_weights_only', ['', '1'])
 @pytest.mark.parametrize('loader', ['safe_load', 'convert_trusted'])
-def test_getattr_attack_cannot_overwrite_globals(tmp_path, loader):
+def test_getattr_attack_cannot_overwrite_globals(tmp_path, loader,
+                                                 force_no_weights_only,
+                                                 monkeypatch):
+    """Refused, also with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 (torch lets it
+    override only calls that leave ``weights_only`` unset; README)."""
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD',
+                       force_no_weights_only)
     key = 'EMOREG_TEST_OVERWRITTEN'
     path = str(tmp_path / 'attack.pth')
     torch.save({}, path)

@@ -7,7 +7,6 @@ but for README's commands, run as written in a process of their own
 (:func:`sweep`).
 """
 import contextlib
-import importlib.util
 import io
 import os
 import os.path as osp
@@ -16,15 +15,14 @@ import sys
 
 import pytest
 
+from launch_utils import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWEEP = osp.join(REPO, 'tools', 'sweep.py')
 
 
 def load_sweep():
-    spec = importlib.util.spec_from_file_location('sweep', SWEEP)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('sweep.py')
 
 
 def sweep(*args, cwd, check=None):
@@ -38,15 +36,10 @@ def sweep(*args, cwd, check=None):
     return out
 
 
-_SWEEP = []
-
-
 def sweep_here(*args, cwd, check=None):
     """tools/sweep.py's ``main(args)`` in this process, from ``cwd``, with
     the environment :func:`sweep` gives (its jobs inherit it): for tests
     where the sweep's own process is not what is tested."""
-    if not _SWEEP:
-        _SWEEP.append(load_sweep())
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     out, err = io.StringIO(), io.StringIO()
     os.environ.update(OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
@@ -55,11 +48,12 @@ def sweep_here(*args, cwd, check=None):
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = _SWEEP[0].main(list(args))
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else 1
-                if not isinstance(exit_.code, (int, type(None))):
-                    print(exit_.code, file=sys.stderr)
+                code = load_sweep().main(list(args))
+            except SystemExit as exit_:  # argparse, or sys.exit(message)
+                code = exit_.code
+                if not isinstance(code, (int, type(None))):
+                    print(code, file=sys.stderr)
+                    code = 1
     finally:
         os.chdir(saved_cwd)
         os.environ.clear()
