@@ -5,6 +5,7 @@ test imports directly (``from affective_fixtures import make_emoset``; this
 file puts ``tests/`` on ``sys.path``). The fixtures below call them into a
 ``tmp_path``.
 """
+import os
 import os.path as osp
 import sys
 
@@ -15,6 +16,15 @@ if _TESTS not in sys.path:  # `import affective_fixtures` in any import mode
     sys.path.insert(0, _TESTS)
 
 import affective_fixtures as fx  # noqa: E402
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # One worker per core (setup.cfg): one CPU thread in each worker and,
+    # through the environment, in the processes its tests start (those
+    # that set their own keep it). More threads would oversubscribe the
+    # cores, and waiting OpenMP threads spin on cores that other work needs.
+    os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+    import torch
+    torch.set_num_threads(1)
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),

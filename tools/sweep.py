@@ -235,7 +235,12 @@ def check(runs: list, cfg_options: list) -> tuple:
         group = run.name if run.stage == 1 else (run.key[0], run.key[3])
         if group not in loaded:
             try:
-                cfg = Config.fromfile(run.config)
+                # the file only: its custom_imports (emoreg_mm, torch,
+                # mmpretrain: seconds) are not needed to read paths and
+                # epochs; the dataset is built (imports) only for
+                # --throughput (train_images)
+                cfg = Config.fromfile(run.config,
+                                      import_custom_modules=False)
             except Exception as err:  # a broken file is a problem to list
                 problems.append(f'{run.name}: {run.config} cannot be read: '
                                 f'{type(err).__name__}: {err}')

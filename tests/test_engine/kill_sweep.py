@@ -2,8 +2,10 @@
 
 ``python kill_sweep.py ROOT PLAN.json`` imports ``tools/train.py`` once,
 then runs each step of the plan in a forked child (``main()`` of the real
-tool, ``--resume``), so a step costs no interpreter start. A step is
-``[config, work_dir_name, kill]`` with ``kill`` one of
+tool), so a step costs no interpreter start. A step is
+``[config, work_dir_name, kill]`` (the run gets ``--resume``) or
+``[config, work_dir_name, kill, args]`` (the run gets ``args``), with
+``kill`` one of
 
 - ``null``: run to the end;
 - ``["iter", N]``: SIGKILL after the N-th iteration;
@@ -15,17 +17,22 @@ tool, ``--resume``), so a step costs no interpreter start. A step is
 - ``["remove", NAME]``: SIGKILL just before an outdated NAME is removed;
 - ``["slow", NAME]``: NAME is written slowly and this driver sends SIGKILL
   from outside once part of it is on disk;
-- ``["truncate", NAME]``: no run; cut NAME to half its size.
+- ``["truncate", NAME]``: no run; cut NAME to half its size;
+- ``["signal", SIG, "EPOCH:BATCH"]``: the run stalls after that batch
+  (``EngineTestStallHook``, in the config); once its log shows the batch,
+  this driver sends signal SIG (``"SIGKILL"``, ``"SIGTERM"``) from
+  outside, then releases the stall, as a scheduler would.
 
 Prints one JSON line: per step the exit status (negative: signal), the
-checkpoint a resume would pick afterwards with its iteration, and what it
-skipped. Child output goes to ``ROOT/<work_dir_name>.step<i>.log``.
+checkpoint a resume would pick afterwards with its iteration and epoch,
+what it skipped, the ``*.pth`` files and ``last_checkpoint``'s text. Child output goes to ``ROOT/<work_dir_name>.step<i>.log``.
 """
 import glob
 import importlib.util
 import json
 import os
 import os.path as osp
+import re
 import signal
 import sys
 import time
@@ -121,7 +128,30 @@ def _arm(kill):
         hk.remove_checkpoint = killing_remove
 
 
-def run_step(tool, config, work_dir, kill, log):
+def _log_text(work_dir):
+    return ''.join(open(p).read() for p in sorted(
+        glob.glob(osp.join(work_dir, '2*', '2*.log'))))
+
+
+def _signal_at(pid, work_dir, kill):
+    """Send ``kill``'s signal once the run's log shows its batch, then
+    release the stall; None, or why the signal was not sent."""
+    _, sig, at = kill
+    epoch, batch = at.split(':')
+    pattern = re.compile(rf'Epoch\(train\)\s*\[{epoch}\]\[\s*{batch}/')
+    deadline = time.time() + 300
+    while not pattern.search(_log_text(work_dir)):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return f'ended before epoch {epoch}, batch {batch}'
+        if time.time() > deadline:
+            return f'never reached epoch {epoch}, batch {batch}'
+        time.sleep(0.05)
+    os.kill(pid, getattr(signal, sig))
+    time.sleep(0.2)
+    open(work_dir + '.release', 'w').close()
+
+
+def run_step(tool, config, work_dir, kill, log, args=('--resume', )):
     pid = os.fork()
     if pid == 0:  # child: the real tools/train.py main(), then leave
         code = 0
@@ -129,10 +159,12 @@ def run_step(tool, config, work_dir, kill, log):
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
-            if kill:
+            if kill and kill[0] == 'signal':
+                os.environ['ENGINE_TEST_STALL'] = \
+                    f'{kill[2]}:{work_dir}.release'
+            elif kill:
                 _arm(kill)
-            sys.argv = ['train.py', config, '--work-dir', work_dir,
-                        '--resume']
+            sys.argv = ['train.py', config, '--work-dir', work_dir, *args]
             tool.main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -154,6 +186,12 @@ def run_step(tool, config, work_dir, kill, log):
             if os.waitpid(pid, os.WNOHANG)[0]:
                 return 'never reached the slow write'
             time.sleep(0.005)
+    elif kill and kill[0] == 'signal':
+        problem = _signal_at(pid, work_dir, kill)
+        if problem:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return problem
     status = os.waitpid(pid, 0)[1]
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
         os.WEXITSTATUS(status)
@@ -168,7 +206,7 @@ def main():
     from emoreg_mm.compat.checkpoint import safe_load
     from emoreg_mm.engine.runner.resume import find_resumable_checkpoint
     results = []
-    for i, (config, name, kill) in enumerate(plan):
+    for i, (config, name, kill, *args) in enumerate(plan):
         start = time.time()
         work_dir = osp.join(root, name)
         log = osp.join(root, f'{name}.step{i}.log')
@@ -177,14 +215,19 @@ def main():
             os.truncate(path, osp.getsize(path) // 2)
             status = None
         else:
-            status = run_step(tool, config, work_dir, kill, log)
+            status = run_step(tool, config, work_dir, kill, log, *args)
         chosen, skipped = find_resumable_checkpoint(work_dir)
+        meta = safe_load(chosen)['meta'] if chosen else {}
+        pointer = osp.join(work_dir, 'last_checkpoint')
         results.append(dict(
             step=i, work_dir=name, kill=kill, status=status, log=log,
             seconds=round(time.time() - start, 1),
             chosen=chosen and osp.basename(chosen),
-            iter=chosen and safe_load(chosen)['meta']['iter'],
-            skipped=[osp.basename(p) for p, _ in skipped]))
+            iter=meta.get('iter'), epoch=meta.get('epoch'),
+            skipped=[osp.basename(p) for p, _ in skipped],
+            checkpoints=sorted(osp.basename(p) for p in glob.glob(
+                osp.join(work_dir, '*.pth'))),
+            pointer=open(pointer).read() if osp.isfile(pointer) else None))
     print(json.dumps(results))
 
 

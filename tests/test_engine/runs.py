@@ -1,5 +1,6 @@
 """Run tools/train.py in subprocesses for the engine tests."""
 import glob
+import json
 import os
 import os.path as osp
 import re
@@ -35,6 +36,22 @@ def train(config, work_dir, *args, check=True, **extra_env):
     if check:
         assert out.returncode == 0, log[-4000:]
     return out.returncode, log
+
+
+def train_in_forks(root, plan):
+    """Run the steps of ``plan`` (``[config, work_dir_name, kill(,
+    args)]``, see kill_sweep.py) through tools/train.py's ``main()``, each
+    in a process forked from one driver (one interpreter start for all);
+    return the driver's per-step results (exit status, log, the
+    checkpoint a resume picks)."""
+    plan_file = osp.join(str(root), 'plan.json')
+    with open(plan_file, 'w') as f:
+        json.dump(plan, f)
+    out = subprocess.run(
+        [sys.executable, osp.join(HERE, 'kill_sweep.py'), str(root),
+         plan_file], capture_output=True, text=True, env=env(), timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def log_text(work_dir):
@@ -81,5 +98,5 @@ def val_lines(log):
             if re.search(r'Epoch\(val\).*accuracy/top1', line)]
 
 
-__all__ = ['env', 'train', 'log_text', 'train_until', 'state_dict',
+__all__ = ['env', 'train', 'train_in_forks', 'log_text', 'train_until', 'state_dict',
            'val_lines', 'signal', 'REPO']

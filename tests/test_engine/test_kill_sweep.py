@@ -10,19 +10,15 @@ weights of the uninterrupted run, bit for bit. The steps run through
 ``tools/train.py``'s ``main()`` in processes forked from one driver
 (``kill_sweep.py``), so the sweep costs one interpreter start.
 """
-import json
 import os.path as osp
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from plain_config import make_plain_config
-from runs import env
+from runs import train_in_forks
 
-HERE = osp.dirname(osp.abspath(__file__))
 KILLED = -signal.SIGKILL
 
 OVERRIDES = '''
@@ -80,18 +76,6 @@ def _config(tmp_path, keep):
     return path
 
 
-def _sweep(tmp_path, plan):
-    plan_file = tmp_path / 'plan.json'
-    plan_file.write_text(json.dumps([[config, name, kill]
-                                     for config, name, kill, *_ in plan]))
-    out = subprocess.run(
-        [sys.executable, osp.join(HERE, 'kill_sweep.py'), str(tmp_path),
-         str(plan_file)],
-        capture_output=True, text=True, env=env(), timeout=900)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def _weights(path):
     return torch.load(path, map_location='cpu', weights_only=True)[
         'state_dict']
@@ -103,7 +87,8 @@ def test_kill_anywhere_then_resume(tmp_path):
     plan = [(configs[1], 'straight', None, None, None)] + [
         (configs[int(name[-1])], name, kill, chosen, it)
         for name, kill, chosen, it in KEEP1 + KEEP2]
-    steps = _sweep(tmp_path, plan)
+    steps = train_in_forks(tmp_path, [[config, name, kill]
+                                      for config, name, kill, *_ in plan])
     print('seconds per step:', [s['seconds'] for s in steps])
     assert steps[0]['status'] == 0, open(steps[0]['log']).read()[-3000:]
     for step, (_, _, kill, chosen, it) in zip(steps[1:], plan[1:]):
