@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything emoreg_mm needs in ./.venv on a machine with only
 # Python 3.11 and pip: torch, torchvision, mmengine, mmpretrain, the `mmcv`
-# module, the package itself (editable), the test requirements and the
-# demo's (scikit-learn, for tools/run_demo.py).
+# module, the package itself (editable), the test requirements, the
+# demo's (scikit-learn, for tools/run_demo.py) and, in .venv/extras/diffusion,
+# the Diffused-EMOd builder's (for its tests).
 # Safe to run again: it only installs what is missing.
 #
 # The `mmcv` module comes from mmcv-lite unless the environment already has
@@ -47,6 +48,32 @@ then
 else
     echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
     "$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"
+fi
+# The Diffused-EMOd builder's extra (diffusers, transformers), for its
+# tests, in a folder of its own that tests/test_tools/
+# test_build_diffused_emod.py puts at the end of its path: where
+# transformers is importable, mmengine imports it in every process (0.7 s
+# of CPU a start; the suite starts over a hundred).
+EXTRA="$VENV/extras/diffusion"
+if "$VENV/bin/python" - "$EXTRA" >/dev/null 2>&1 <<'EOF'
+import sys
+from importlib import metadata
+from packaging.requirements import Requirement
+sys.path.insert(0, '.')
+from setup import parse_requirements
+found = {d.metadata['Name'].lower(): d.version
+         for d in metadata.distributions(path=[sys.argv[1]])}
+for line in parse_requirements('requirements/diffusion.txt'):
+    req = Requirement(line)
+    assert req.specifier.contains(found[req.name.lower()],
+                                  prereleases=True), line
+EOF
+then
+    echo "[setup_env] $EXTRA already has the diffusion extra (its tests)"
+else
+    echo "[setup_env] installing the diffusion extra into $EXTRA (its tests)"
+    "$VENV/bin/python" -m pip install --progress-bar off -q --upgrade \
+        --target "$EXTRA" -r requirements/diffusion.txt
 fi
 "$VENV/bin/python" -c "import emoreg_mm, mmcv, mmpretrain, torch; print(
     f'[setup_env] ready: emoreg_mm {emoreg_mm.__version__}, '

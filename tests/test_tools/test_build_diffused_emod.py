@@ -7,8 +7,10 @@ import multiprocessing
 import os
 import os.path as osp
 import re
+import shlex
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import time
@@ -28,6 +30,22 @@ README_CMD = ('python tools/dataset_converters/build_diffused_emod.py '
 PROMPT = 'a photo, "{emotion}"'  # a comma and quotes: CSV quoting
 FAST = ['--steps', '2', '--variants', '2', '--strengths', '0.5', '1.0',
         '--batch-size', '3']
+
+# The diffusion extra (diffusers, transformers): importable here, or in the
+# folder of its own that tools/setup_env.sh installs it to, put at the end
+# of the path of this process and of the tool's processes (PYTHON). Where
+# transformers is importable, mmengine imports it in every process (0.7 s
+# of CPU a start), so the suite's other processes run without it.
+EXTRA = osp.join(sys.prefix, 'extras', 'diffusion')
+site.addsitedir(EXTRA)
+#: ``python`` for ``python SCRIPT ARGS``, with EXTRA at the end of the path.
+PYTHON = [
+    sys.executable, '-c',
+    'import os.path, runpy, site, sys; site.addsitedir(sys.argv.pop(1)); '
+    'sys.argv.pop(0); sys.path.insert(0, os.path.dirname(os.path.abspath('
+    "sys.argv[0]))); runpy.run_path(sys.argv[0], run_name='__main__')",
+    EXTRA
+]
 
 
 def load(path, name):
@@ -278,7 +296,7 @@ def test_killed_run_completes_on_the_next(built, tool, model, tmp_path):
     args = [cfg, '--model', model, '--steps', '4', '--variants', '4',
             '--strengths', '1', '--batch-size', '1']
     proc = subprocess.Popen(
-        [sys.executable, TOOL, *args], stdout=subprocess.PIPE,
+        [*PYTHON, TOOL, *args], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, cwd=REPO,
         env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
     deadline = time.time() + 240
@@ -442,7 +460,8 @@ def hub_cache(root, model, repo_id, sha='0123456789abcdef0123456789abcdef'
 @pytest.mark.readme(README_CMD)
 def test_readme_command(tool, model, tmp_path):
     """The README command, run as shown from a project folder with EMOd in
-    data/EMOd and the default model in the (offline) hub cache."""
+    data/EMOd and the default model in the (offline) hub cache; its
+    ``python`` is this interpreter with the diffusion extra (:data:`PYTHON`)."""
     for name in ('tools', 'configs'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
     make_emod(str(tmp_path / 'data' / 'EMOd'))
@@ -450,7 +469,7 @@ def test_readme_command(tool, model, tmp_path):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     (bin_dir / 'python').write_text(
-        f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+        f'#!/bin/sh\nexec {shlex.join(PYTHON)} "$@"\n')
     (bin_dir / 'python').chmod(0o755)
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                HF_HUB_CACHE=str(tmp_path / 'hub'), HF_HUB_OFFLINE='1',
