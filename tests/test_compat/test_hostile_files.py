@@ -1,11 +1,12 @@
 """Files a user is handed never run code, crash the process or load
-silently wrong: each attack goes through the entry point users use."""
+silently wrong: each attack goes through the entry point users use (the
+tools run as ``python TOOL ARGS`` in processes of their own, forked from a
+warm interpreter: tests/tool_server.py)."""
 import functools
 import http.server
 import importlib.util
 import os
 import os.path as osp
-import subprocess
 import sys
 import threading
 
@@ -19,6 +20,7 @@ from emoreg_mm.compat import DamagedCheckpointError, UnsafeCheckpointError
 from emoreg_mm.compat.checkpoint import safe_load
 from emoreg_mm.models.affect_cache import AffectCache
 from plain_config import make_plain_config
+from tool_server import ToolServer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -31,18 +33,21 @@ def _tool(name):
     return module
 
 
-def _cli(*args, **env):
-    return subprocess.Popen(
-        [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1', **env))
+@pytest.fixture(scope='module')
+def tools():
+    """The tools run as ``python TOOL ARGS`` in processes forked from one
+    warm interpreter (tests/tool_server.py)."""
+    server = ToolServer()
+    yield server
+    server.close()
 
 
-def _finish(proc):
-    out = proc.communicate(timeout=600)[0]
+def _cli(tools, *args, **env):
+    """Run a tool as users do; (exit status, output)."""
+    code, out, err = tools.run(*args, env=env)
     # Never killed by a signal (a crash at an address the file chooses).
-    assert proc.returncode >= 0, out[-3000:]
-    return proc.returncode, out
+    assert code >= 0, (out + err)[-3000:]
+    return code, out + err
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +61,7 @@ def trained(tmp_path_factory):
     return config, osp.join(cfg.work_dir, 'epoch_1.pth')
 
 
-def test_resume_never_executes_the_stored_config(tmp_path, trained):
+def test_resume_never_executes_the_stored_config(tmp_path, trained, tools):
     config, good = trained
     marker = tmp_path / 'code_ran'
     checkpoint = torch.load(good, weights_only=True)
@@ -71,14 +76,10 @@ def test_resume_never_executes_the_stored_config(tmp_path, trained):
     work_auto.mkdir()
     torch.save(checkpoint, str(work_auto / 'epoch_1.pth'))
     (work_auto / 'last_checkpoint').write_text(str(work_auto / 'epoch_1.pth'))
-    procs = [
-        _cli('tools/train.py', config, '--work-dir', str(tmp_path / 'file'),
-             '--resume', forged, '--cfg-options', 'train_cfg.max_epochs=2'),
-        _cli('tools/train.py', config, '--work-dir', str(work_auto),
-             '--resume', '--cfg-options', 'train_cfg.max_epochs=2'),
-    ]
-    for proc in procs:
-        code, out = _finish(proc)
+    for work_dir, resume in ((tmp_path / 'file', [forged]), (work_auto, [])):
+        code, out = _cli(tools, 'tools/train.py', config, '--work-dir',
+                         str(work_dir), '--resume', *resume, '--cfg-options',
+                         'train_cfg.max_epochs=2')
         assert code == 0, out[-3000:]
         assert 'resumed epoch: 1, iter: 2' in out
     assert not marker.exists()
@@ -100,7 +101,7 @@ class _ForgedArray:
                 (1, (1, ), _ForgedDType(), False, b'\x41' * 8))
 
 
-def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained):
+def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained, tools):
     config, good = trained
     checkpoint = torch.load(good, weights_only=True)
     checkpoint['meta']['rng'] = _ForgedArray()
@@ -111,16 +112,14 @@ def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained):
     with pytest.raises(UnsafeCheckpointError, match='numpy.dtype') as err:
         safe_load(forged)
     assert forged in str(err.value)
-    resume = _cli('tools/train.py', config, '--work-dir',
-                  str(tmp_path / 'work'), '--resume', forged)
-    convert = _cli('tools/misc/convert_checkpoint.py', forged,
-                   str(tmp_path / 'out.pth'))
-    code, out = _finish(resume)
+    code, out = _cli(tools, 'tools/train.py', config, '--work-dir',
+                     str(tmp_path / 'work'), '--resume', forged)
     assert code != 0 and 'UnsafeCheckpointError' in out
     assert forged in out and 'numpy.dtype' in out
     # Even the converter for trusted files rebuilds numpy values from
     # checked raw bytes, never through numpy's unpickling.
-    code, out = _finish(convert)
+    code, out = _cli(tools, 'tools/misc/convert_checkpoint.py', forged,
+                     str(tmp_path / 'out.pth'))
     assert code == 1 and 'refusing dtype' in out
     assert not osp.exists(tmp_path / 'out.pth')
 
@@ -149,7 +148,7 @@ def http_dir(tmp_path):
 
 
 def test_first_http_download_goes_through_the_safe_loader(
-        tmp_path, trained, http_dir):
+        tmp_path, trained, http_dir, tools):
     config, good = trained
     folder, url = http_dir
     marker = tmp_path / 'code_ran'
@@ -157,19 +156,19 @@ def test_first_http_download_goes_through_the_safe_loader(
                str(folder / 'evil.pth'))
     os.link(good, folder / 'good.pth')
     hub = str(tmp_path / 'torch_home')
-    code, out = _finish(_cli(
-        'tools/test.py', config, '--checkpoint', f'{url}/evil.pth',
+    code, out = _cli(
+        tools, 'tools/test.py', config, '--checkpoint', f'{url}/evil.pth',
         '--work-dir', str(tmp_path / 'test'), TORCH_HOME=hub,
-        no_proxy='127.0.0.1', NO_PROXY='127.0.0.1'))
+        no_proxy='127.0.0.1', NO_PROXY='127.0.0.1')
     assert code == 1, out[-3000:]
     assert 'Refusing to load checkpoint' in out and 'evil.pth' in out
     assert 'posix.system' in out or 'os.system' in out
     assert not marker.exists()
     # A good file downloads once and loads through the same path.
-    code, out = _finish(_cli(
-        'tools/test.py', config, '--checkpoint', f'{url}/good.pth',
+    code, out = _cli(
+        tools, 'tools/test.py', config, '--checkpoint', f'{url}/good.pth',
         '--work-dir', str(tmp_path / 'test2'), TORCH_HOME=hub,
-        no_proxy='127.0.0.1', NO_PROXY='127.0.0.1'))
+        no_proxy='127.0.0.1', NO_PROXY='127.0.0.1')
     assert code == 0 and 'accuracy/top1' in out, out[-3000:]
     assert osp.isfile(osp.join(hub, 'hub', 'checkpoints', 'good.pth'))
 
@@ -206,22 +205,21 @@ def test_damaged_checkpoint_names_file_and_damage(tmp_path, trained,
     assert path in str(exc.value.code) and reason in str(exc.value.code)
 
 
-def test_another_models_checkpoint_is_an_error(tmp_path, trained):
+def test_another_models_checkpoint_is_an_error(tmp_path, trained, tools):
     config, good = trained
     other = make_plain_config(tmp_path)
     text = open(other).read().replace('num_classes=2, in_channels=4',
                                       'num_classes=3, in_channels=4')
     open(other, 'w').write(text)
-    code, out = _finish(_cli('tools/test.py', other, '--checkpoint', good,
-                             '--work-dir', str(tmp_path / 'strict')))
+    code, out = _cli(tools, 'tools/test.py', other, '--checkpoint', good,
+                     '--work-dir', str(tmp_path / 'strict'))
     assert code == 1, out[-3000:]
     assert f'checkpoint {good} does not fit the model of {other}' in out
     assert 'head.fc.weight' in out and '--non-strict' in out
     assert 'accuracy/top1' not in out
     # On request, it evaluates with the weights that fit.
-    code, out = _finish(_cli('tools/test.py', other, '--checkpoint', good,
-                             '--work-dir', str(tmp_path / 'loose'),
-                             '--non-strict'))
+    code, out = _cli(tools, 'tools/test.py', other, '--checkpoint', good,
+                     '--work-dir', str(tmp_path / 'loose'), '--non-strict')
     assert code == 0 and 'accuracy/top1' in out, out[-3000:]
 
 

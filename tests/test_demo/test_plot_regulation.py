@@ -1,19 +1,29 @@
 """plot_regulation writes readable PNGs from saved predictions."""
 import os.path as osp
-import subprocess
 import sys
 
+import pytest
 import torch
 from mmpretrain.structures import DataSample
 
 from emoreg_mm.evaluation import save_predictions
 
 from affective_fixtures import EMOTIONS  # the canonical order
+from tool_server import ToolServer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 
 import plot_regulation  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def tools():
+    """The tool run as ``python TOOL ARGS`` in processes forked from one
+    warm interpreter (tests/tool_server.py)."""
+    server = ToolServer()
+    yield server
+    server.close()
 
 
 def fake_preds(n=60, num_classes=10, affect=True):
@@ -37,13 +47,12 @@ def fake_preds(n=60, num_classes=10, affect=True):
     return preds
 
 
-def test_plots_from_saved_predictions(tmp_path):
+def test_plots_from_saved_predictions(tmp_path, tools):
     npz = save_predictions(str(tmp_path / 'preds.npz'), fake_preds())
-    out = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/plot_regulation.py',
-         '--preds', npz, '--out-dir', str(tmp_path / 'plots')],
-        cwd=REPO, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    code, _, err = tools.run('tools/analysis_tools/plot_regulation.py',
+                             '--preds', npz, '--out-dir',
+                             str(tmp_path / 'plots'))
+    assert code == 0, err
     for name in ('rho_hist.png', 'rho_per_class.png',
                  'affect_per_class.png'):
         path = tmp_path / 'plots' / name
@@ -74,23 +83,22 @@ def test_baseline_predictions_rejected(tmp_path):
         raise AssertionError('baseline predictions must be rejected')
 
 
-def test_pickle_preds_need_trust_flag(tmp_path):
+def test_pickle_preds_need_trust_flag(tmp_path, tools):
     """A .pkl --preds is never unpickled unless --trust-pickle is given."""
     import mmengine
     marker = tmp_path / 'ran'
     pkl = str(tmp_path / 'preds.pkl')
     mmengine.dump(_Payload(str(marker)), pkl)
-    cmd = [sys.executable, 'tools/analysis_tools/plot_regulation.py',
-           '--preds', pkl, '--out-dir', str(tmp_path / 'plots')]
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    assert out.returncode == 1, out.stderr
-    assert pkl in out.stderr and '--trust-pickle' in out.stderr
+    cmd = ['tools/analysis_tools/plot_regulation.py', '--preds', pkl,
+           '--out-dir', str(tmp_path / 'plots')]
+    code, _, err = tools.run(*cmd)
+    assert code == 1, err
+    assert pkl in err and '--trust-pickle' in err
     assert not marker.exists()
     # A trusted pickle of DumpResults still plots.
     mmengine.dump(fake_preds(), pkl)
-    out = subprocess.run(cmd + ['--trust-pickle'], cwd=REPO,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    code, _, err = tools.run(*cmd, '--trust-pickle')
+    assert code == 0, err
     assert (tmp_path / 'plots' / 'rho_hist.png').is_file()
 
 
