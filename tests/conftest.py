@@ -62,14 +62,14 @@ def affective_folder_root(tmp_path):
 #: The longest test files, longest first (``--durations`` of a parallel run
 #: on 2 cores, seconds): they start first.
 LONGEST = (
-    'tests/test_demo/test_run_demo.py',  # 300: the demo as README runs it
-    'tests/test_tools/test_slurm.py',  # 240: Slurm launchers, the sweep
-    'tests/test_packaging/test_mim.py',  # 110: venvs, installs, mim runs
-    'tests/test_readme_commands.py',  # 80: both stages, dist, two nodes
-    'tests/test_demo/test_run_demo_installed.py',  # 70
-    'tests/test_tools/test_sweep.py',  # 70
-    'tests/test_tools/test_build_diffused_emod.py',  # 70
-    'tests/test_engine/test_resume.py',  # 55
+    'tests/test_demo/test_run_demo.py',  # 340: the demo as README runs it
+    'tests/test_tools/test_slurm.py',  # 200: Slurm launchers, the sweep
+    'tests/test_readme_commands.py',  # 100: both stages, dist, two nodes
+    'tests/test_packaging/test_mim.py',  # 75: venvs, installs, mim runs
+    'tests/test_tools/test_build_diffused_emod.py',  # 60
+    'tests/test_demo/test_run_demo_installed.py',  # 57
+    'tests/test_tools/test_sweep.py',  # 55
+    'tests/test_engine/test_dist_consistency.py',  # 35
 )
 
 
