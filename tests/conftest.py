@@ -16,6 +16,7 @@ if _TESTS not in sys.path:  # `import affective_fixtures` in any import mode
     sys.path.insert(0, _TESTS)
 
 import affective_fixtures as fx  # noqa: E402
+from tool_server import ToolServer  # noqa: E402
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # One worker per core (setup.cfg): one CPU thread in each worker and,
@@ -37,6 +38,15 @@ PIPELINE = [
 def pipeline():
     """mmpretrain's own LoadImageFromFile -> Resize(8x8) -> PackInputs."""
     return [dict(t) for t in PIPELINE]
+
+
+@pytest.fixture(scope='module')
+def tools():
+    """The tools run as ``python TOOL ARGS`` in processes forked from one
+    warm interpreter (tests/tool_server.py), one per test file."""
+    server = ToolServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

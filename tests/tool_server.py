@@ -57,21 +57,13 @@ class ToolServer:
         self.proc.wait(60)
 
 
-def _child(request, out, err):
-    """In the forked child: run the tool as ``__main__``, then leave with
-    its exit status (as the interpreter would: a message from
-    ``sys.exit(message)`` or a traceback on stderr, status 1)."""
+def exit_like_python(run):
+    """In a forked child: call ``run()``, then leave with the status the
+    interpreter would give (a message from ``sys.exit(message)`` or a
+    traceback on stderr and status 1), output flushed."""
     code = 0
     try:
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # not the requests
-        for fd, path in ((1, out), (2, err)):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_TRUNC), fd)
-        os.chdir(request['cwd'])
-        os.environ.update(request['env'])
-        tool = osp.abspath(request['tool'])
-        sys.argv = [tool, *request['argv']]
-        sys.path.insert(0, osp.dirname(tool))
-        runpy.run_path(tool, run_name='__main__')
+        run()
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code = exc.code or 0
@@ -85,6 +77,23 @@ def _child(request, out, err):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _child(request, out, err):
+    """In the forked child: run the tool as ``__main__``."""
+
+    def run():
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # not the requests
+        for fd, path in ((1, out), (2, err)):
+            os.dup2(os.open(path, os.O_WRONLY | os.O_TRUNC), fd)
+        os.chdir(request['cwd'])
+        os.environ.update(request['env'])
+        tool = osp.abspath(request['tool'])
+        sys.argv = [tool, *request['argv']]
+        sys.path.insert(0, osp.dirname(tool))
+        runpy.run_path(tool, run_name='__main__')
+
+    exit_like_python(run)
 
 
 def _serve(request, reply):

@@ -4,7 +4,6 @@ tools run as ``python TOOL ARGS`` in processes of their own, forked from a
 warm interpreter: tests/tool_server.py)."""
 import functools
 import http.server
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -19,27 +18,8 @@ from mmengine.runner import Runner
 from emoreg_mm.compat import DamagedCheckpointError, UnsafeCheckpointError
 from emoreg_mm.compat.checkpoint import safe_load
 from emoreg_mm.models.affect_cache import AffectCache
+from launch_utils import load_tool
 from plain_config import make_plain_config
-from tool_server import ToolServer
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'emoreg_{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='module')
-def tools():
-    """The tools run as ``python TOOL ARGS`` in processes forked from one
-    warm interpreter (tests/tool_server.py)."""
-    server = ToolServer()
-    yield server
-    server.close()
 
 
 def _cli(tools, *args, **env):
@@ -196,7 +176,7 @@ def test_damaged_checkpoint_names_file_and_damage(tmp_path, trained,
     with pytest.raises(DamagedCheckpointError, match=reason) as err:
         safe_load(path)
     assert path in str(err.value)
-    tool = _tool('test')
+    tool = load_tool('test.py')
     monkeypatch.setattr(sys, 'argv', [
         'test.py', config, '--checkpoint', path, '--work-dir',
         str(tmp_path / 'test')])

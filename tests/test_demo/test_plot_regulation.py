@@ -2,28 +2,17 @@
 import os.path as osp
 import sys
 
-import pytest
 import torch
 from mmpretrain.structures import DataSample
 
 from emoreg_mm.evaluation import save_predictions
 
 from affective_fixtures import EMOTIONS  # the canonical order
-from tool_server import ToolServer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 
 import plot_regulation  # noqa: E402
-
-
-@pytest.fixture(scope='module')
-def tools():
-    """The tool run as ``python TOOL ARGS`` in processes forked from one
-    warm interpreter (tests/tool_server.py)."""
-    server = ToolServer()
-    yield server
-    server.close()
 
 
 def fake_preds(n=60, num_classes=10, affect=True):

@@ -36,10 +36,11 @@ import re
 import signal
 import sys
 import time
-import traceback
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
+sys.path.insert(0, osp.dirname(HERE))  # tests/: tool_server
+from tool_server import exit_like_python  # noqa: E402
 
 
 def _train_tool():
@@ -154,8 +155,8 @@ def _signal_at(pid, work_dir, kill):
 def run_step(tool, config, work_dir, kill, log, args=('--resume', )):
     pid = os.fork()
     if pid == 0:  # child: the real tools/train.py main(), then leave
-        code = 0
-        try:
+
+        def run():
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
@@ -166,15 +167,8 @@ def run_step(tool, config, work_dir, kill, log, args=('--resume', )):
                 _arm(kill)
             sys.argv = ['train.py', config, '--work-dir', work_dir, *args]
             tool.main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+
+        exit_like_python(run)
     if kill and kill[0] == 'slow':
         deadline = time.time() + 120
         pattern = osp.join(work_dir, f'.{kill[1]}.*.tmp')
