@@ -26,8 +26,16 @@ difference to ``baseline`` (same backbone and target) and to ``const``
 evidence" unless the interval excludes zero); and McNemar's exact test
 against ``const`` on the same test images, one p-value per seed where both
 runs wrote predictions. Two runs are paired only when their configs differ
-in nothing but the mode and the seed; otherwise the differing keys are
-reported. Seeds that one side lacks are reported by name. A result marked
+in nothing but the mode and the seed, and only like with like (a test
+result with a test result, a validation score with a validation score);
+otherwise the pair is reported with the reason. Seeds that one side lacks
+are reported by name. Identical differences at every seed give no interval
+and no verdict (the seeds may not have taken effect). A run dir that cannot
+be read (a config that is not plain literals, a file that is not a regular
+file or is over ``--max-file-mb``, a result that is not a number) is
+reported by name with the reason and left out; the table of the others is
+still written. A cut-off last line of ``scalars.json`` (what a killed run
+leaves) is left out and reported. A result marked
 ``†`` was selected on the data it was evaluated on (the run validated, and
 kept its best checkpoint, on its test data). Written to ``OUT.md`` and
 ``OUT.csv``. :func:`results_table` is the entry point for other tools.
@@ -38,6 +46,7 @@ import csv
 import glob
 import json
 import math
+import os
 import os.path as osp
 import statistics
 from collections import defaultdict
@@ -45,6 +54,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 TAGS = ('backbone', 'affective', 'mode', 'target')
 PREDICTIONS = 'predictions.npz'
+#: Largest config, result or log file read from a run dir (bytes);
+#: ``--max-file-mb`` changes it.
+MAX_FILE = 64 << 20
 #: Keys a mode sets (compared through the normalised model instead) and
 #: bookkeeping of a run that does not change what it trains.
 MODE_KEYS = ('emoreg_mode', 'regulator', 'branches', 'model',
@@ -89,42 +101,61 @@ def _literal(node: ast.AST, path: str):
         'not read (it is never executed).')
 
 
-def read_config(path: str) -> dict:
+def read_config(path: str, max_bytes: int = MAX_FILE) -> dict:
     """Read a config that mmengine dumped, without executing it.
 
     Only ``name = value`` statements whose values are literals (numbers,
     strings, None, booleans, lists, tuples, dicts) or ``dict(key=...)``
-    calls are admitted.
+    calls are admitted. The file must be a regular file of at most
+    ``max_bytes``.
 
     Raises:
-        UnsafeConfigError: Anything else (imports, other calls, names...);
-            the message names the file and line.
+        UnsafeConfigError: Anything else (imports, other calls, names,
+            unhashable keys, literals Python refuses, nesting too deep, a
+            FIFO or a device); the message names the file and the reason.
     """
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
+    from emoreg_mm.fileio import UnreadableFileError, read_text
+    try:
+        text = read_text(path, max_bytes)
+    except UnreadableFileError as err:
+        raise UnsafeConfigError(str(err)) from None
     try:
         tree = ast.parse(text, path)
     except SyntaxError as err:
-        raise UnsafeConfigError(f'{path}: not Python ({err}).') from None
+        raise UnsafeConfigError(
+            f'{path}, line {err.lineno}: not Python ({str(err.msg)[:120]}).'
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as err:
+        # e.g. an integer literal over Python's digit limit, an expression
+        # nested deeper than the parser allows.
+        raise UnsafeConfigError(
+            f'{path}: not read ({type(err).__name__}: '
+            f'{str(err)[:100]}).') from None
     cfg = {}
-    for node in tree.body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)):
-            raise UnsafeConfigError(
-                f'{path}, line {node.lineno}: a {type(node).__name__} '
-                'statement, not name = literal; the file is not read (it is '
-                'never executed).')
-        cfg[node.targets[0].id] = _literal(node.value, path)
+    try:
+        for node in tree.body:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)):
+                raise UnsafeConfigError(
+                    f'{path}, line {node.lineno}: a {type(node).__name__} '
+                    'statement, not name = literal; the file is not read (it '
+                    'is never executed).')
+            cfg[node.targets[0].id] = _literal(node.value, path)
+    except TypeError as err:  # an unhashable dict key or set element
+        raise UnsafeConfigError(f'{path}: not a config ({err}).') from None
+    except RecursionError:
+        raise UnsafeConfigError(
+            f'{path}: literals nested too deeply to be a config.') from None
     return cfg
 
 
-def find_config(work_dir: str) -> Tuple[Optional[str], Optional[dict],
-                                        List[str]]:
+def find_config(work_dir: str, max_bytes: int = MAX_FILE
+                ) -> Tuple[Optional[str], Optional[dict], List[str]]:
     """The dumped config of ``work_dir``: (path, config, problems)."""
     found, problems = [], []
     for path in sorted(glob.glob(osp.join(work_dir, '*.py'))):
         try:
-            found.append((path, read_config(path)))
+            found.append((path, read_config(path, max_bytes)))
         except UnsafeConfigError as err:
             problems.append(str(err))
     if len(found) > 1:
@@ -143,29 +174,37 @@ def _dataset(cfg: dict, split: str) -> Optional[dict]:
     return ds or None
 
 
-def read_run(work_dir: str, metric: str) -> Tuple[Optional[dict],
-                                                   List[str]]:
+def read_run(work_dir: str, metric: str,
+             max_bytes: int = MAX_FILE) -> Tuple[Optional[dict], List[str]]:
     """The combination, seed, config and evaluation of one run.
 
     Args:
         work_dir (str): A run's work dir.
         metric (str): The metric key, e.g. ``accuracy/top1``.
+        max_bytes (int): Largest file read. Defaults to ``MAX_FILE``.
 
     Returns:
         tuple: (run, problems). ``run`` has the keys of ``TAGS`` and
         ``seed``, ``value``, ``source`` (``test`` or ``val``), ``step``,
         ``selected_on_eval`` (validated on the test data), ``config``,
         ``predictions`` (path or None) and ``work_dir``; None when the dir
-        holds no readable config or no evaluation.
+        holds no readable config or no evaluation (``problems`` says why).
     """
-    path, cfg, problems = find_config(work_dir)
+    path, cfg, problems = find_config(work_dir, max_bytes)
     if cfg is None:
         return None, problems + [f'{work_dir}: no readable config.']
     run = {tag: str(cfg.get(f'emoreg_{tag}', '-')) for tag in TAGS}
     if run['mode'] == '-':
         run['mode'] = osp.splitext(osp.basename(path))[0]
-    run['seed'] = (cfg.get('randomness') or {}).get('seed')
-    value, source, step = _latest_evaluation(work_dir, metric)
+    randomness = cfg.get('randomness')
+    seed = randomness.get('seed') if isinstance(randomness, dict) else None
+    if not (seed is None or type(seed) is int):
+        return None, problems + [
+            f'{path}: randomness.seed is {str(seed)[:40]!r}, not an integer '
+            'or None; the run is left out.']
+    run['seed'] = seed
+    value, source, step = _latest_evaluation(work_dir, metric, problems,
+                                             max_bytes)
     if value is None:
         return None, problems + [f'{work_dir}: no {metric!r} evaluation.']
     predictions = osp.join(work_dir, PREDICTIONS)
@@ -178,112 +217,117 @@ def read_run(work_dir: str, metric: str) -> Tuple[Optional[dict],
     return run, problems
 
 
-def _latest_evaluation(work_dir: str, metric: str):
-    """The test result if there is one, else the last validation."""
+def _metric_value(record, metric: str, where: str,
+                  problems: List[str]) -> Optional[float]:
+    """``record[metric]`` as a float; None (with a problem) if it is not
+    a number."""
+    if not isinstance(record, dict) or metric not in record:
+        return None
+    value = record[metric]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.append(f'{where}: {metric!r} is {str(value)[:40]!r}, not a '
+                        'number; not read.')
+        return None
+    return float(value)
+
+
+def _test_record(path: str, max_bytes: int, problems: List[str]):
+    """The metrics tools/test.py wrote: the file's first JSON document.
+
+    Every process of a distributed test writes this file at the same
+    moment, so it can hold one rank's record followed by the tail of
+    another's; the first document is read and the rest reported.
+    """
+    from emoreg_mm.fileio import read_text
+    text = read_text(path, max_bytes)
+    try:
+        record, end = json.JSONDecoder().raw_decode(text.lstrip())
+    except (ValueError, RecursionError) as err:
+        problems.append(f'{path}: not JSON ({err}); not read.')
+        return None
+    if text.lstrip()[end:].strip():
+        problems.append(
+            f'{path}: text after its first JSON document (each process of '
+            'a distributed test writes this file); the first is read.')
+    if not isinstance(record, dict):
+        problems.append(f'{path}: a JSON {type(record).__name__}, not an '
+                        'object of metrics; not read.')
+        return None
+    return record
+
+
+def _latest_evaluation(work_dir: str, metric: str, problems: List[str],
+                       max_bytes: int = MAX_FILE):
+    """The test result if there is one, else the last validation; files
+    that cannot be read are added to ``problems`` by name."""
+    from emoreg_mm.fileio import UnreadableFileError, read_json_lines
     test, val = None, None
     for log_dir in sorted(glob.glob(osp.join(work_dir, '2*'))):
         stamp = osp.basename(log_dir)
         test_json = osp.join(log_dir, f'{stamp}.json')
-        if osp.isfile(test_json):
-            with open(test_json) as f:
-                record = json.load(f)
-            if metric in record:
-                test = (float(record[metric]), 'test', stamp)
         scalars = osp.join(log_dir, 'vis_data', 'scalars.json')
-        if osp.isfile(scalars):
-            with open(scalars) as f:
-                for line in f:
-                    record = json.loads(line)
-                    if metric in record:
-                        val = (float(record[metric]), 'val',
-                               f'step {record.get("step")}')
+        try:
+            if osp.lexists(test_json):
+                value = _metric_value(
+                    _test_record(test_json, max_bytes, problems), metric,
+                    test_json, problems)
+                if value is not None:
+                    test = (value, 'test', stamp)
+            if osp.lexists(scalars):
+                records, bad = read_json_lines(scalars, max_bytes)
+                problems += bad
+                for record in records:
+                    value = _metric_value(record, metric, scalars, problems)
+                    if value is not None:
+                        step = record.get('step')
+                        val = (value, 'val', f'step {str(step)[:20]}')
+        except UnreadableFileError as err:
+            problems.append(str(err))
     return test or val or (None, None, None)
 
 
 # --------------------------------------------------------------------------
-# Statistics (no scipy needed; the tests compare with scipy)
+# Statistics (scipy.stats)
 # --------------------------------------------------------------------------
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (Lentz)."""
-    tiny, qab, qap, qam = 1e-300, a + b, a + 1., a - 1.
-    c, d = 1., 1. - qab * x / qap
-    d = 1. / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
-            d = 1. + aa * d
-            d = 1. / (d if abs(d) > tiny else tiny)
-            c = 1. + aa / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.) < 1e-15:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta function I_x(a, b)."""
-    if x <= 0. or x >= 1.:
-        return 0. if x <= 0. else 1.
-    front = math.exp(
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) +
-        a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1.) / (a + b + 2.):
-        return front * _betacf(a, b, x) / a
-    return 1. - front * _betacf(b, a, 1. - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
-    tail = 0.5 * betainc(df / 2., 0.5, df / (df + t * t))
-    return 1. - tail if t > 0 else tail
-
-
-def t_quantile(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t (bisection on :func:`t_cdf`)."""
-    if not 0. < p < 1.:
-        raise ValueError(f'p={p} must lie in (0, 1).')
-    if p < 0.5:
-        return -t_quantile(1. - p, df)
-    lo, hi = 0., 1.
-    while t_cdf(hi, df) < p:
-        lo, hi = hi, hi * 2.
-    for _ in range(200):
-        mid = (lo + hi) / 2.
-        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
-        if hi - lo < 1e-12 * max(1., hi):
-            break
-    return (lo + hi) / 2.
-
-
 def paired_ci(diffs: Sequence[float], level: float = 0.95) -> dict:
-    """Mean, t confidence interval and count of paired differences; the
-    interval is None for fewer than two pairs."""
+    """Mean, t confidence interval and count of paired differences.
+
+    The interval is None for fewer than two pairs, and for differences
+    that are all the same (zero spread gives no interval: identical
+    differences at several seeds usually mean the seeds did not vary).
+    """
+    from scipy import stats
     n = len(diffs)
     mean = statistics.fmean(diffs) if n else float('nan')
+    out = dict(mean=mean, low=None, high=None, n=n, spread=None)
     if n < 2:
-        return dict(mean=mean, low=None, high=None, n=n)
-    half = t_quantile(0.5 + level / 2., n - 1) * statistics.stdev(
-        diffs) / math.sqrt(n)
-    return dict(mean=mean, low=mean - half, high=mean + half, n=n)
+        return out
+    spread = statistics.stdev(diffs)
+    out['spread'] = spread
+    if spread == 0:
+        return out
+    half = stats.t.ppf(0.5 + level / 2., n - 1) * spread / math.sqrt(n)
+    out.update(low=mean - half, high=mean + half)
+    return out
 
 
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts ``b``
-    (only the first model right) and ``c`` (only the second right)."""
-    n = b + c
-    if n == 0:
+    (only the first model right) and ``c`` (only the second right): the
+    exact binomial test of ``b`` in ``b + c`` at 1/2."""
+    from scipy import stats
+    if b + c == 0:
         return 1.
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2.**n
-    return min(1., 2. * tail)
+    return float(stats.binomtest(b, b + c, 0.5).pvalue)
 
 
 def verdict(ci: dict) -> str:
     """'better' / 'worse' when the interval excludes zero, else no
     evidence."""
     if ci['low'] is None:
+        if ci.get('spread') == 0:
+            return (f'no evidence (n={ci["n"]}: identical differences, no '
+                    'interval; did the seeds vary?)')
         return f'no evidence (n={ci["n"]}: no interval)'
     if ci['low'] > 0:
         return 'better'
@@ -349,8 +393,12 @@ def _mcnemar(run: dict, ref: dict) -> Tuple[Optional[float], str]:
     if not (run['predictions'] and ref['predictions']):
         return None, ''
     from emoreg_mm.evaluation.predictions import load_predictions
-    p, q = load_predictions(run['predictions']), load_predictions(
-        ref['predictions'])
+    try:
+        p, q = load_predictions(run['predictions']), load_predictions(
+            ref['predictions'])
+    except (OSError, ValueError) as err:  # PredictionsFileError included
+        return None, f'{err}; no McNemar test.'
+
     ids_p, ids_q = list(p['sample_idx']), list(q['sample_idx'])
     if sorted(ids_p) != sorted(ids_q) or not (
             (p['gt_label'][_order(ids_p)] ==
@@ -389,6 +437,12 @@ def compare(runs: List[dict], refs: List[dict], notes: List[str],
             notes.append(f'{what}, seed {seed}: {run["work_dir"]} and '
                          f'{ref["work_dir"]} differ in {", ".join(differ)};'
                          ' not paired.')
+            continue
+        if run['source'] != ref['source']:
+            notes.append(f'{what}, seed {seed}: {run["work_dir"]} has a '
+                         f'{run["source"]} result, {ref["work_dir"]} a '
+                         f'{ref["source"]} result; not paired (only test '
+                         'with test, validation with validation).')
             continue
         diffs.append(run['value'] - ref['value'])
         if mcnemar:
@@ -512,7 +566,8 @@ def to_markdown(targets: List[str], md_rows: List[List[str]]) -> str:
 
 def results_table(patterns: Sequence[str],
                   metric: str = 'accuracy/top1',
-                  out: Optional[str] = None) -> dict:
+                  out: Optional[str] = None,
+                  max_bytes: int = MAX_FILE) -> dict:
     """Read the runs matching ``patterns`` and build the table.
 
     Args:
@@ -520,6 +575,9 @@ def results_table(patterns: Sequence[str],
         metric (str): Metric key. Defaults to ``'accuracy/top1'``.
         out (str, optional): Write ``OUT.md`` and ``OUT.csv``. Defaults to
             None (nothing written).
+        max_bytes (int): Largest file read from a run dir; a larger one
+            (or one that is not a regular file) is reported and its run
+            left out. Defaults to ``MAX_FILE`` (64 MiB).
 
     Returns:
         dict: ``runs``, ``header`` and ``rows`` (the CSV), ``markdown`` and
@@ -529,7 +587,10 @@ def results_table(patterns: Sequence[str],
                    if osp.isdir(d)})
     runs, notes = [], []
     for work_dir in dirs:
-        run, problems = read_run(work_dir, metric)
+        try:
+            run, problems = read_run(work_dir, metric, max_bytes)
+        except OSError as err:  # e.g. a folder that cannot be listed
+            run, problems = None, [f'{work_dir}: not read ({err}).']
         notes += problems
         if run:
             runs.append(run)
@@ -549,6 +610,8 @@ def results_table(patterns: Sequence[str],
     if notes:
         markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
     if out:
+        if osp.dirname(out):
+            os.makedirs(osp.dirname(out), exist_ok=True)
         with open(f'{out}.md', 'w') as f:
             f.write(markdown)
         with open(f'{out}.csv', 'w', newline='') as f:
@@ -564,8 +627,12 @@ def main():
     parser.add_argument('--metric', default='accuracy/top1')
     parser.add_argument('--out', default='results',
                         help='write OUT.md and OUT.csv')
+    parser.add_argument('--max-file-mb', type=float, default=MAX_FILE / 2**20,
+                        help='largest config / result / log file read from '
+                        'a run dir (default: %(default)s)')
     args = parser.parse_args()
-    table = results_table(args.work_dirs, args.metric, args.out)
+    table = results_table(args.work_dirs, args.metric, args.out,
+                          int(args.max_file_mb * 2**20))
     print(table['markdown'])
     print(f'Wrote {args.out}.md and {args.out}.csv from '
           f'{len(table["runs"])} run(s).')
