@@ -289,7 +289,10 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> str:
     for stale in os.listdir(folder):  # left by a killed save of this name
         if stale.startswith(f'.{name}.') and stale.endswith('.tmp'):
             pid = stale[len(name) + 2:-4].split('-')[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            # Only names this function could have written (a PID a process
+            # can have); anything else planted there is left alone.
+            if pid.isdigit() and len(pid) <= 10 and 0 < int(
+                    pid) < 2**31 and not _pid_alive(int(pid)):
                 _remove(osp.join(folder, stale))
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{name}.{os.getpid()}-', suffix='.tmp', dir=folder)

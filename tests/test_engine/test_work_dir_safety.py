@@ -93,6 +93,53 @@ def test_lock_of_another_host(tmp_path, monkeypatch):
     lock.release()
 
 
+def test_racing_runs_never_both_hold_the_lock(tmp_path):
+    """Hundreds of racing process pairs on a fresh work dir and on one whose
+    lock belongs to a run that is gone: always exactly one holder."""
+    out = subprocess.run(
+        [sys.executable, osp.join(osp.dirname(__file__), 'lock_race.py'),
+         str(tmp_path), '300'], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    holders = json.loads(out.stdout)
+    assert holders == [1] * 300, holders
+
+
+@pytest.mark.parametrize('content,problem', [
+    ('', 'not JSON'),
+    ('{"pid": 12', 'not JSON'),
+    ('[1]', 'a JSON list, not a lock record'),
+    ('{"pid": 100000000000000000000, "host": "h"}',
+     "pid is '100000000000000000000', not a process id"),
+    ('{"pid": -5, "host": "h"}', "pid is '-5', not a process id"),
+    ('{"pid": 7, "host": ["h"]}', "host is \"['h']\", not a host name"),
+])
+def test_a_lock_no_run_wrote_is_an_error_not_a_takeover(tmp_path, content,
+                                                        problem):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    lock = work_dir / LOCK_NAME
+    lock.write_text(content)
+    with pytest.raises(WorkDirLockedError) as err:
+        WorkDirLock(str(work_dir)).acquire()
+    assert str(lock) in str(err.value) and problem in str(err.value)
+    assert 'delete the lock file' in str(err.value)
+    assert lock.read_text() == content  # not taken over
+
+
+def test_a_planted_temporary_name_breaks_no_save(tmp_path):
+    """Names in the form of a killed save's temporary file, but with PIDs no
+    process can have, are left alone; the save works."""
+    from emoreg_mm.compat.checkpoint import atomic_write_text
+    planted = [tmp_path / f'.last_checkpoint.{pid}-x.tmp'
+               for pid in ('99999999999999999999', '0', '4294967296')]
+    for path in planted:
+        path.write_text('planted')
+    for text in ('epoch_1.pth', 'epoch_2.pth'):
+        atomic_write_text(str(tmp_path / 'last_checkpoint'), text)
+        assert (tmp_path / 'last_checkpoint').read_text() == text
+    assert all(p.read_text() == 'planted' for p in planted)
+
+
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     config = make_plain_config(tmp_path)
     disk = tmp_path / 'disk'

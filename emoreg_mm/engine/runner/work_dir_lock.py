@@ -3,10 +3,15 @@
 Two runs on one work dir interleave checkpoints and share ``last_checkpoint``
 and the log folder. :class:`WorkDirLock` makes the second one fail at once,
 naming the first (PID, host, start time). The lock is the file
-``WORK_DIR/.emoreg_mm.lock`` (JSON), created atomically (``O_EXCL``); its
-holder refreshes its modification time every ``heartbeat`` seconds and
-removes it on exit. A lock whose holder is gone is taken over with a
-warning, since requeued Slurm jobs reuse their work dir:
+``WORK_DIR/.emoreg_mm.lock`` (JSON), created with its content in one atomic
+step (written to a private file, then hard-linked to the lock's name, which
+fails if the name exists), so no racer ever sees it empty. Deciding whether
+a lock is stale and taking it over happen under an OS lock (``flock`` on
+``WORK_DIR/.emoreg_mm.lock.guard``), so of several racers exactly one takes
+a stale lock over. The holder refreshes the lock's modification time every
+``heartbeat`` seconds and removes it on exit. A lock whose holder is gone
+is taken over with a warning, since requeued Slurm jobs reuse their work
+dir:
 
 - same host: the holder is gone when its PID is not running or now belongs
   to a process started at another time (PID reuse);
@@ -16,11 +21,18 @@ warning, since requeued Slurm jobs reuse their work dir:
   than ``stale_after`` seconds; otherwise the run fails, naming the host,
   and the user may delete the lock file once that run is known to be gone.
 
+A lock file that cannot be parsed, or holds values no run writes (a PID
+that is not a positive machine integer, a host that is not a name), is an
+error naming the file: it is never taken over silently.
+
 In distributed runs only rank 0 takes the lock (the ranks of one job share
 the work dir by design).
 """
 import atexit
+import contextlib
 import datetime
+import errno
+import fcntl
 import json
 import os
 import os.path as osp
@@ -30,9 +42,14 @@ import time
 import warnings
 from typing import Optional
 
+from ...fileio import UnreadableFileError, read_json
 from .preflight import WorkDirError
 
 LOCK_NAME = '.emoreg_mm.lock'
+#: Largest lock file read (bytes); a lock is about 200.
+MAX_LOCK_BYTES = 1 << 16
+#: PIDs are positive C ints (Linux: at most 2**22).
+MAX_PID = 2**31 - 1
 
 
 class WorkDirLockedError(WorkDirError):
@@ -69,6 +86,22 @@ def _running(pid: int, started: Optional[str]) -> bool:
     return started is None or now is None or now == started
 
 
+def _record_problem(record) -> Optional[str]:
+    """Why ``record`` is not a lock this module writes; None if it is."""
+    if not isinstance(record, dict):
+        return f'a JSON {type(record).__name__}, not a lock record.'
+    pid, host = record.get('pid'), record.get('host')
+    if type(pid) is not int or not 0 < pid <= MAX_PID:
+        return (f'pid is {str(pid)[:30]!r}, not a process id (an integer '
+                f'from 1 to {MAX_PID}).')
+    if not isinstance(host, str) or not host:
+        return f'host is {str(host)[:30]!r}, not a host name.'
+    started = record.get('process_start')
+    if started is not None and not isinstance(started, str):
+        return f'process_start is {str(started)[:30]!r}, not a string.'
+    return None
+
+
 class WorkDirLock:
     """Hold ``work_dir`` for this process (see the module docstring).
 
@@ -95,21 +128,34 @@ class WorkDirLock:
             slurm_job_id=os.environ.get('SLURM_JOB_ID'))
 
     def _read(self) -> Optional[dict]:
-        try:
-            with open(self.path) as f:
-                record = json.load(f)
-            return record if isinstance(record, dict) else {}
-        except FileNotFoundError:
+        """The lock's record; None when there is no lock file.
+
+        Raises:
+            WorkDirLockedError: The file is not a regular file, too large,
+                not JSON, or holds impossible values.
+        """
+        if not osp.lexists(self.path):
             return None
-        except (OSError, ValueError):
-            return {}  # unreadable: written by a process killed mid-write
+        try:
+            record = read_json(self.path, MAX_LOCK_BYTES)
+        except UnreadableFileError as err:
+            if not osp.lexists(self.path):
+                return None  # released meanwhile
+            raise self._bad_lock(str(err)) from None
+        problem = _record_problem(record)
+        if problem:
+            raise self._bad_lock(f'{self.path}: {problem}')
+        return record
+
+    def _bad_lock(self, what: str) -> WorkDirLockedError:
+        return WorkDirLockedError(
+            f'{what} This is not a lock that emoreg_mm writes, so the work '
+            f'dir {osp.dirname(self.path)} is not taken over. If no run '
+            'uses this work dir, delete the lock file and start again.')
 
     def _stale_reason(self, record: dict) -> Optional[str]:
-        if not record.get('pid'):
-            return 'its content is unreadable'
-        if record.get('host') == self.record['host']:
-            if not isinstance(record['pid'], int) or not _running(
-                    record['pid'], record.get('process_start')):
+        if record['host'] == self.record['host']:
+            if not _running(record['pid'], record.get('process_start')):
                 return 'that process is no longer running'
             return None
         job = self.record['slurm_job_id']
@@ -124,17 +170,52 @@ class WorkDirLock:
                     f'{self.stale_after:.0f} s)')
         return None
 
+    @contextlib.contextmanager
+    def _guard(self, timeout: float = 60.):
+        """Hold the OS lock under which locks are judged and taken over."""
+        fd = os.open(f'{self.path}.guard', os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as err:
+                    if err.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise WorkDirLockedError(
+                            f'Could not lock work dir '
+                            f'{osp.dirname(self.path)}: another process '
+                            f'held {self.path}.guard for {timeout:.0f} s.'
+                        ) from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def _create(self) -> bool:
+        """Create the lock file with this run's record in one step; False
+        when a lock file exists."""
+        tmp = f'{self.path}.{os.getpid()}-{threading.get_ident()}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(self.record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, self.path)  # fails if the name exists
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.remove(tmp)
+
     def acquire(self) -> 'WorkDirLock':
         """Take the lock or raise :class:`WorkDirLockedError`."""
         os.makedirs(osp.dirname(self.path), exist_ok=True)
-        for _ in range(10):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY,
-                             0o644)
-            except FileExistsError:
-                record = self._read()
-                if record is None:
-                    continue  # released meanwhile
+        with self._guard():
+            record = self._read()
+            if record is not None:
                 why = self._stale_reason(record)
                 if why is None:
                     raise WorkDirLockedError(
@@ -145,34 +226,34 @@ class WorkDirLock:
                         'Use another --work-dir, or wait for that run to '
                         'end. If it is gone (e.g. its node died), delete '
                         'the lock file.')
-                stale = f'{self.path}.stale-{os.getpid()}'
-                try:
-                    os.rename(self.path, stale)  # one taker wins
-                except FileNotFoundError:
-                    continue
-                os.remove(stale)
+                os.remove(self.path)
                 warnings.warn(
                     f'Took over the lock of work dir '
                     f'{osp.dirname(self.path)} from PID {record.get("pid")} '
                     f'on host {record.get("host")} (started '
                     f'{record.get("start")}): {why}.', stacklevel=2)
-                continue
-            with os.fdopen(fd, 'w') as f:
-                json.dump(self.record, f)
-                f.flush()
-                os.fsync(f.fileno())
-            self.held = True
-            atexit.register(self.release)
-            threading.Thread(target=self._beat, daemon=True,
-                             name='work-dir-lock').start()
-            return self
-        raise WorkDirLockedError(
-            f'Could not lock work dir {osp.dirname(self.path)}: the lock '
-            f'file {self.path} keeps changing (other runs starting?).')
+            if not self._create():
+                # Created after we read it by a run that did not take the
+                # guard (it holds the work dir now).
+                raise WorkDirLockedError(
+                    f'Work dir {osp.dirname(self.path)} was locked by '
+                    f'another run while this one started (lock file '
+                    f'{self.path}). Use another --work-dir.')
+        self.held = True
+        atexit.register(self.release)
+        threading.Thread(target=self._beat, daemon=True,
+                         name='work-dir-lock').start()
+        return self
+
+    def _holds(self) -> bool:
+        try:
+            return self._read() == self.record
+        except WorkDirLockedError:
+            return False
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat):
-            if self._read() == self.record:
+            if self._holds():
                 try:
                     os.utime(self.path)
                 except OSError:
@@ -181,7 +262,7 @@ class WorkDirLock:
     def release(self) -> None:
         """Remove the lock if this process still holds it."""
         self._stop.set()
-        if self.held and self._read() == self.record:
+        if self.held and self._holds():
             try:
                 os.remove(self.path)
             except FileNotFoundError:
