@@ -1,4 +1,8 @@
-"""Reading small files that someone else wrote (run dirs, pointers, logs).
+"""Files: atomic writes, and reading small files that someone else wrote.
+
+Every writer of the project (checkpoints, ``last_checkpoint``, predictions,
+the affect cache) goes through :func:`atomic_write`: a kill leaves the old
+file or the new one, and a full disk is an error naming the file.
 
 Tools that read many run dirs (the results table, the sweep's status) meet
 whatever a killed job, a full disk or a co-worker left there: a symlink to
@@ -8,10 +12,14 @@ number of bytes and say what was wrong in an :class:`UnreadableFileError`
 that names the file. Only the standard library is used, so light tools can
 import this module without torch.
 """
+import errno
 import json
 import os
+import os.path as osp
+import shutil
 import stat
-from typing import Any, List, Tuple
+import tempfile
+from typing import Any, Callable, List, Optional, Tuple
 
 #: Default cap for a config, a pointer file or a JSON record (bytes).
 MAX_SMALL_FILE = 16 << 20
@@ -125,3 +133,119 @@ def read_json_lines(path: str,
                 f'{path}, line {number} (the last): not JSON ({err}); left '
                 'out (a run killed while writing its log leaves this).')
     return records, problems
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. not supported on this platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _disk_full_error(path: str, err: BaseException,
+                     free: Optional[int]) -> Optional[OSError]:
+    chain, seen = [], err
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC
+               for e in chain) or any('No space left' in str(e)
+                                      for e in chain)
+    if not full and (free is None or free > 1 << 20):
+        return None
+    return OSError(
+        errno.ENOSPC,
+        f'No space left on the device of {osp.dirname(path)} while saving '
+        f'{path} ({free if free is not None else "?"} bytes free). Nothing '
+        'was written under that name; the previous file of that name (a '
+        'checkpoint: the last good one) is intact. Free some space and '
+        'resume.')
+
+
+def atomic_write(path: str, write: Callable[[Any], None]) -> str:
+    """Write ``path`` atomically: ``write(file)`` fills a temporary file in
+    the same folder, which is flushed, fsynced and renamed over ``path``.
+
+    A kill leaves either the old file or the new one, never a partial one
+    (and at most a hidden ``.NAME.*.tmp`` file, which the next save of that
+    name removes). A full disk raises ``OSError(ENOSPC)`` naming ``path``.
+
+    Args:
+        path (str): The file to write (its folder is created if missing).
+        write (Callable): Called with the open binary file.
+
+    Returns:
+        str: ``path``.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    name = osp.basename(path)
+    os.makedirs(folder, exist_ok=True)
+    for stale in os.listdir(folder):  # left by a killed save of this name
+        if stale.startswith(f'.{name}.') and stale.endswith('.tmp'):
+            pid = stale[len(name) + 2:-4].split('-')[0]
+            # Only names this function could have written (a PID a process
+            # can have); anything else planted there is left alone.
+            if pid.isdigit() and len(pid) <= 10 and 0 < int(
+                    pid) < 2**31 and not _pid_alive(int(pid)):
+                _remove(osp.join(folder, stale))
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{name}.{os.getpid()}-', suffix='.tmp', dir=folder)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = None
+        _remove(tmp)
+        full = _disk_full_error(path, err, free) if isinstance(
+            err, Exception) else None
+        if full is not None:
+            raise full from err
+        raise
+    _fsync_dir(folder)
+    return path
+
+
+def atomic_write_bytes(path: str, data: bytes) -> str:
+    """:func:`atomic_write` of ``data``."""
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: str, text: str) -> str:
+    """:func:`atomic_write` of a text file (e.g. ``last_checkpoint``)."""
+    return atomic_write_bytes(path, text.encode())
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -28,23 +28,30 @@ pickled instances, and their pickles call ``builtins.getattr``. Allow-listing
   numpy's own unpickling.
 """
 import copy
-import errno
+import math
 import os
 import os.path as osp
 import pickle
-import shutil
-import tempfile
 import zipfile
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
+from ..fileio import atomic_write
+
 # Marker of a HistoryBuffer turned into plain data.
 _HISTORY_KEY = '__history_buffer__'
 # What HistoryBuffer pickles reach through `getattr` in stock checkpoints.
 _HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+#: How many times its stored size a compressed record may inflate.
+MAX_INFLATION = 100
+#: Items of plain data (list, tuple, dict entries, shared references
+#: counted each time) per byte of the checkpoint file.
+MAX_ITEMS_PER_BYTE = 1
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -125,6 +132,15 @@ def _describe_damage(filename: str) -> Optional[str]:
     if head[:2] == b'PK':
         try:
             with zipfile.ZipFile(filename) as archive:
+                for info in archive.infolist():  # before inflating any
+                    if info.compress_type != zipfile.ZIP_STORED and \
+                            info.file_size > MAX_INFLATION * max(
+                                info.compress_size, 1 << 10):
+                        return (f'its record {info.filename} is compressed '
+                                f'and declares {info.file_size} bytes from '
+                                f'{info.compress_size} (limit: '
+                                f'{MAX_INFLATION} times; torch writes its '
+                                'records uncompressed)')
                 bad = archive.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             return (f'it is a truncated or damaged zip archive ({size} '
@@ -225,125 +241,44 @@ def safe_load(filename: str,
             'package installed by pip or mim: mim run emoreg_mm '
             f'convert_checkpoint {filename} OUT.pth)') from None
     except (RuntimeError, OSError, EOFError, ValueError, KeyError,
-            zipfile.BadZipFile) as err:
+            zipfile.BadZipFile, OverflowError, MemoryError) as err:
         raise DamagedCheckpointError(
             f'Cannot load checkpoint {filename}: it is damaged or not a '
-            f'PyTorch checkpoint ({type(err).__name__}: {err}).') from None
+            f'PyTorch checkpoint ({type(err).__name__}: '
+            f'{str(err)[:300]}).') from None
+    _check_expansion(checkpoint, filename)
     return checkpoint
+
+
+def _check_expansion(checkpoint: Any, filename: str) -> None:
+    """Refuse a checkpoint whose plain data, with shared references counted
+    each time they occur, holds more items than ``MAX_ITEMS_PER_BYTE`` per
+    byte of the file (at least 2**20): a pickle can reference one list a
+    million times in a few bytes each, and converting the message hub's
+    history to arrays would then allocate for every reference."""
+    limit = MAX_ITEMS_PER_BYTE * max(osp.getsize(filename), 1 << 20)
+    count, stack = 0, [checkpoint]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            count += len(value)
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            count += len(value)
+            stack.extend(value)
+        else:
+            continue
+        if count > limit:
+            raise DamagedCheckpointError(
+                f'Cannot load checkpoint {filename}: its plain data expands '
+                f'to more than {limit} items ({MAX_ITEMS_PER_BYTE} per byte '
+                'of the file; shared references counted each time), which '
+                'no checkpoint written by training holds. Not loaded.')
 
 
 def load_from_local(filename: str, map_location: Optional[Any] = None):
     """mmengine's local-file checkpoint loader, through :func:`safe_load`."""
     return safe_load(filename, map_location)
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. not supported on this platform
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _disk_full_error(path: str, err: BaseException,
-                     free: Optional[int]) -> Optional[OSError]:
-    chain, seen = [], err
-    while seen is not None and len(chain) < 10:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC
-               for e in chain) or any('No space left' in str(e)
-                                      for e in chain)
-    if not full and (free is None or free > 1 << 20):
-        return None
-    return OSError(
-        errno.ENOSPC,
-        f'No space left on the device of {osp.dirname(path)} while saving '
-        f'{path} ({free if free is not None else "?"} bytes free). Nothing '
-        'was written under that name; the previous checkpoint is intact. '
-        'Free some space and resume.')
-
-
-def atomic_write(path: str, write: Callable[[Any], None]) -> str:
-    """Write ``path`` atomically: ``write(file)`` fills a temporary file in
-    the same folder, which is flushed, fsynced and renamed over ``path``.
-
-    A kill leaves either the old file or the new one, never a partial one
-    (and at most a hidden ``.NAME.*.tmp`` file, which the next save of that
-    name removes). A full disk raises ``OSError(ENOSPC)`` naming ``path``.
-
-    Args:
-        path (str): The file to write.
-        write (Callable): Called with the open binary file.
-
-    Returns:
-        str: ``path``.
-    """
-    folder = osp.dirname(osp.abspath(path))
-    name = osp.basename(path)
-    for stale in os.listdir(folder):  # left by a killed save of this name
-        if stale.startswith(f'.{name}.') and stale.endswith('.tmp'):
-            pid = stale[len(name) + 2:-4].split('-')[0]
-            # Only names this function could have written (a PID a process
-            # can have); anything else planted there is left alone.
-            if pid.isdigit() and len(pid) <= 10 and 0 < int(
-                    pid) < 2**31 and not _pid_alive(int(pid)):
-                _remove(osp.join(folder, stale))
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{name}.{os.getpid()}-', suffix='.tmp', dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        try:
-            free = shutil.disk_usage(folder).free
-        except OSError:
-            free = None
-        _remove(tmp)
-        full = _disk_full_error(path, err, free) if isinstance(
-            err, Exception) else None
-        if full is not None:
-            raise full from err
-        raise
-    _fsync_dir(folder)
-    return path
-
-
-def atomic_write_text(path: str, text: str) -> str:
-    """:func:`atomic_write` of a text file (e.g. ``last_checkpoint``)."""
-    return atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def save_checkpoint(checkpoint: dict,
@@ -420,10 +355,11 @@ class _NumpyArray:
             _refuse(f'array state of {len(state)} items')
         _, shape, dtype, fortran, raw = state
         if not isinstance(dtype, _NumpyDType) or not isinstance(
-                raw, (bytes, bytearray)) or not all(
-                    isinstance(n, int) and n >= 0 for n in shape):
+                raw, (bytes, bytearray)) or not isinstance(
+                    shape, tuple) or not all(
+                        isinstance(n, int) and n >= 0 for n in shape):
             _refuse('an array that is not raw bytes of a plain dtype')
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # Python ints: no overflow
         if count * dtype.dtype.itemsize != len(raw):
             _refuse(f'an array of shape {shape} on {len(raw)} bytes')
         self.array = np.frombuffer(bytes(raw), dtype=dtype.dtype).reshape(

@@ -23,17 +23,21 @@ A ``.pkl`` (mmengine's ``DumpResults`` format, a pickled list of dicts) is
 read only with ``trust_pickle=True``: unpickling a file runs whatever code
 it holds.
 """
+import math
 import os
 import os.path as osp
-import tempfile
 import zipfile
 from typing import Any, Dict, Mapping, Sequence
 
 import numpy as np
 
+from ..fileio import atomic_write
+
 REQUIRED_KEYS = ('sample_idx', 'gt_label', 'pred_label', 'pred_score')
 OPTIONAL_KEYS = ('rho', 'affect_score', 'affect_class', 'img_path')
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
+#: How many times its stored size a compressed .npz member may inflate.
+MAX_INFLATION = 100
 
 
 class PredictionsFileError(ValueError):
@@ -119,21 +123,9 @@ def save_predictions(path: str, samples: Sequence[Any]) -> str:
             f'{path}: predictions are saved as .npz (loads without '
             'unpickling); give a file name ending in .npz')
     arrays = samples_to_arrays(samples)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    # A full disk is an OSError(ENOSPC) naming the file; the old one stays.
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
@@ -142,6 +134,11 @@ def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
         raise PredictionsFileError(
             f'{path}: not a predictions file: missing key(s) {missing} '
             f'(expected {list(REQUIRED_KEYS)})')
+    for key in ('gt_label', 'pred_label', 'sample_idx'):
+        if key in arrays and arrays[key].ndim != 1:
+            raise PredictionsFileError(
+                f'{path}: {key!r} has shape {arrays[key].shape}; expected '
+                'one value per image (N,)')
     n = len(arrays['gt_label'])
     for key, value in arrays.items():
         if value.dtype.kind not in 'biufU':
@@ -156,6 +153,48 @@ def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
         raise PredictionsFileError(
             f'{path}: pred_score has shape {arrays["pred_score"].shape}; '
             'expected (N, C)')
+
+
+def _check_npz_sizes(path: str) -> None:
+    """Refuse, before anything is inflated or allocated, an archive whose
+    members declare more data than they hold: each ``.npy`` header's shape
+    and dtype must match the member's size, and a compressed member may
+    inflate at most ``MAX_INFLATION`` times."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.file_size > MAX_INFLATION * max(info.compress_size,
+                                                        1 << 10):
+                    raise PredictionsFileError(
+                        f'{path}: member {info.filename} declares '
+                        f'{info.file_size} bytes from {info.compress_size} '
+                        f'compressed (limit: {MAX_INFLATION} times); not '
+                        'read.')
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = {
+                        (1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0,
+                    }.get(version)
+                    if read_header is None:
+                        raise ValueError(f'member {info.filename}: .npy '
+                                         f'format {version} unknown')
+                    shape, _, dtype = read_header(member)
+                    header = member.tell()
+                if dtype.hasobject:
+                    continue  # refused by np.load(allow_pickle=False)
+                need = math.prod(shape) * dtype.itemsize
+                if need != info.file_size - header:
+                    raise PredictionsFileError(
+                        f'{path}: member {info.filename} declares shape '
+                        f'{shape} of {dtype} ({need} bytes) but holds '
+                        f'{info.file_size - header}; not read.')
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        if isinstance(err, PredictionsFileError):
+            raise
+        raise PredictionsFileError(
+            f'{path}: not a predictions .npz archive readable without '
+            f'unpickling ({type(err).__name__}: {err})') from None
 
 
 def load_predictions(path: str,
@@ -202,6 +241,7 @@ def load_predictions(path: str,
         except PredictionsFileError as err:
             raise PredictionsFileError(f'{path}: {err}') from None
     else:
+        _check_npz_sizes(path)
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}

@@ -104,6 +104,72 @@ def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained, tools):
     assert not osp.exists(tmp_path / 'out.pth')
 
 
+class _HugeArray:
+    """Pickles as an ndarray of float64 declaring 2**70 elements."""
+
+    def __reduce__(self):
+        return (np._core.multiarray._reconstruct, (np.ndarray, (0, ), b'b'),
+                (1, (2**70, ), np.dtype('f8'), False, b'\0' * 8))
+
+
+def _deflated(src, dst):
+    """``src`` rewritten with every record DEFLATE-compressed."""
+    import zipfile
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(
+            dst, 'w', compression=zipfile.ZIP_DEFLATED) as b:
+        for info in a.infolist():
+            b.writestr(info.filename, a.read(info))
+    return dst
+
+
+def test_files_that_would_allocate_without_bound_are_refused(
+        tmp_path, trained, tools):
+    """Small files whose content would make the process allocate far more
+    than their size: an error naming the file and the limit, no
+    MemoryError or OverflowError, through resume, test and the converter."""
+    config, good = trained
+    checkpoint = torch.load(good, weights_only=True)
+    history = next(iter(checkpoint['message_hub']['log_scalars'].values()))
+    assert 'log_history' in history  # the plain form the plugin saves
+    shared = [0.5] * 1000
+    history['log_history'] = [shared] * 10**6  # 10**9 floats as arrays
+    shared_refs = str(tmp_path / 'shared_refs.pth')
+    torch.save(checkpoint, shared_refs)
+    assert os.path.getsize(shared_refs) < 8 << 20
+    code, out = _cli(tools, 'tools/train.py', config, '--work-dir',
+                     str(tmp_path / 'work'), '--resume', shared_refs)
+    assert code == 1 and shared_refs in out, out[-3000:]
+    assert 'expands to more than' in out and 'per byte of the file' in out
+    code, out = _cli(tools, 'tools/misc/convert_checkpoint.py', shared_refs,
+                     str(tmp_path / 'out.pth'))
+    assert code == 1 and shared_refs in out and 'expands to more than' in \
+        out, out[-3000:]
+    for word in ('MemoryError', 'OverflowError', 'Traceback'):
+        assert word not in out
+
+    checkpoint = torch.load(good, weights_only=True)
+    checkpoint['meta']['zeros'] = torch.zeros(2**22)  # 16 MiB of zeros
+    plain = str(tmp_path / 'zeros.pth')
+    torch.save(checkpoint, plain)
+    deflated = _deflated(plain, str(tmp_path / 'deflated.pth'))
+    assert os.path.getsize(deflated) < 1 << 20
+    code, out = _cli(tools, 'tools/test.py', config, '--checkpoint', deflated,
+                     '--work-dir', str(tmp_path / 'test'))
+    assert code == 1 and deflated in out, out[-3000:]
+    assert 'is compressed and declares 16777216 bytes' in out
+    assert 'limit: 100 times' in out
+
+    checkpoint = torch.load(good, weights_only=True)
+    checkpoint['meta']['huge'] = _HugeArray()
+    huge = str(tmp_path / 'huge.pth')
+    torch.save(checkpoint, huge)
+    code, out = _cli(tools, 'tools/misc/convert_checkpoint.py', huge,
+                     str(tmp_path / 'out.pth'))
+    assert code == 1 and 'refusing an array of shape (1180591620717411303424,'\
+        ') on 8 bytes' in out, out[-3000:]
+    assert 'OverflowError' not in out and not osp.exists(tmp_path / 'out.pth')
+
+
 class _RunsCode:
 
     def __init__(self, marker):

@@ -129,7 +129,7 @@ def test_a_lock_no_run_wrote_is_an_error_not_a_takeover(tmp_path, content,
 def test_a_planted_temporary_name_breaks_no_save(tmp_path):
     """Names in the form of a killed save's temporary file, but with PIDs no
     process can have, are left alone; the save works."""
-    from emoreg_mm.compat.checkpoint import atomic_write_text
+    from emoreg_mm.fileio import atomic_write_text
     planted = [tmp_path / f'.last_checkpoint.{pid}-x.tmp'
                for pid in ('99999999999999999999', '0', '4294967296')]
     for path in planted:
@@ -173,7 +173,7 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         assert err.value.errno == errno.ENOSPC
         assert 'No space left' in str(err.value)
         assert osp.join(out, 'epoch_2.pth') in str(err.value)
-        assert 'previous checkpoint is intact' in str(err.value)
+        assert 'the last good one) is intact' in str(err.value)
         assert sorted(os.listdir(out)) == ['epoch_1.pth']  # no partial file
         assert safe_load(osp.join(out, 'epoch_1.pth'))['meta']['epoch'] == 1
         assert open(osp.join(runner.work_dir, 'last_checkpoint')).read() \

@@ -114,3 +114,74 @@ def test_wrong_keys_and_shapes(tmp_path):
         load_predictions(str(tmp_path / 'none.npz'))
     with pytest.raises(PredictionsFileError, match='.npz'):
         save_predictions(str(tmp_path / 'p.pkl'), samples())
+
+
+def _npz(path, members, compression=None):
+    """An .npz archive of raw ``members`` (name -> bytes)."""
+    import zipfile
+    with zipfile.ZipFile(path, 'w', compression=compression or
+                         zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return str(path)
+
+
+def _npy(array=None, header=None):
+    import io
+    buf = io.BytesIO()
+    if header is None:
+        np.save(buf, array)
+    else:
+        np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue()
+
+
+def test_files_that_would_allocate_without_bound_are_refused(tmp_path,
+                                                             tools):
+    """Shapes and member sizes are checked before anything is allocated;
+    through the CLI that reads predictions (plot_regulation --preds)."""
+    import zipfile
+    good = dict(sample_idx=np.arange(4), gt_label=np.zeros(4, int),
+                pred_label=np.zeros(4, int), pred_score=np.zeros((4, 2)))
+    members = {f'{k}.npy': _npy(v) for k, v in good.items()}
+    huge = _npz(tmp_path / 'huge.npz', dict(members, **{
+        'pred_score.npy': _npy(header=dict(
+            descr='<f8', fortran_order=False, shape=(10**6, 10**6))) +
+        b'\0' * 64}))
+    bomb = _npz(tmp_path / 'bomb.npz', dict(members, **{
+        'pred_score.npy': _npy(np.zeros((2**24, 2)))}), zipfile.ZIP_DEFLATED)
+    assert os.path.getsize(bomb) < 1 << 20
+    square = _npz(tmp_path / 'square.npz', dict(members, **{
+        'pred_label.npy': _npy(np.zeros((4, 4), int))}))
+    for path, reason in (
+            (huge, 'member pred_score.npy declares shape (1000000, 1000000)'
+             ' of float64 (8000000000000 bytes) but holds 64; not read'),
+            (bomb, 'member pred_score.npy declares 268435584 bytes from'),
+            (square, "'pred_label' has shape (4, 4); expected one value per "
+             'image (N,)')):
+        code, out, err = tools.run(
+            'tools/analysis_tools/plot_regulation.py', '--preds', path,
+            '--out-dir', tmp_path / 'plots')
+        assert code == 1, (out + err)[-3000:]
+        assert f'{path}: ' in err and reason in err, err[-3000:]
+        assert 'MemoryError' not in err and 'Traceback' not in err
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path,
+                                                          monkeypatch):
+    import errno
+    from emoreg_mm.evaluation import predictions
+    path = save_predictions(str(tmp_path / 'p.npz'), samples())
+    before = open(path, 'rb').read()
+
+    def full(f, **arrays):
+        f.write(b'partial')
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(predictions.np, 'savez', full)
+    with pytest.raises(OSError) as err:
+        save_predictions(path, samples(3))
+    assert err.value.errno == errno.ENOSPC
+    assert path in str(err.value) and 'No space left' in str(err.value)
+    assert open(path, 'rb').read() == before
+    assert os.listdir(tmp_path) == ['p.npz']  # no temporary file left

@@ -250,6 +250,14 @@ def test_second_run_skips_and_a_lost_row_is_rebuilt(built, tool, model,
     assert re.search(r'\S+_s[\d.]+_v\d\.png was built with steps=.2., this '
                      "run asks for steps='3'", err), err
     assert len(manifest_rows(out)) == 36
+    # a 200 KB field (over csv's field limit): an error naming the line
+    manifest = osp.join(out, 'manifest.csv')
+    with open(manifest, 'a') as f:
+        f.write('x.png,' + 'y' * 200000 + '\n')
+    assert tool.main(args) == 1
+    err = capsys.readouterr().err
+    assert f'{manifest}, line 38: not a manifest row' in err, err
+    assert 'field larger than field limit' in err and 'Traceback' not in err
 
 
 def test_shards_merge_into_one_manifest(built, tool, model, tmp_path,

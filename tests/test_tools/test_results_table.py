@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 from mmengine.config import Config
-from scipy import special, stats
+from scipy import stats
 
 from launch_utils import run_tool
 from plain_config import make_plain_config

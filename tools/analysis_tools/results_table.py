@@ -50,7 +50,7 @@ import os
 import os.path as osp
 import statistics
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 TAGS = ('backbone', 'affective', 'mode', 'target')
 PREDICTIONS = 'predictions.npz'

@@ -54,6 +54,8 @@ import time
 from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from emoreg_mm.fileio import atomic_write_bytes
+
 DEFAULT_MODEL = 'stable-diffusion-v1-5/stable-diffusion-v1-5'
 COLUMNS = ('image', 'source_id', 'strength', 'variant', 'seed', 'prompt',
            'negative_prompt', 'guidance_scale', 'steps', 'resolution', 'size',
@@ -261,17 +263,6 @@ def read_source(path: str, size: int, multiple: int):
 # --------------------------------------------------------------------------
 # Outputs: atomic files and the merged manifest
 # --------------------------------------------------------------------------
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename."""
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 @contextlib.contextmanager
 def locked(path: str) -> Iterator[None]:
     """An exclusive lock (``fcntl.flock``) on ``path + '.lock'``."""
@@ -298,7 +289,14 @@ def read_rows(path: str) -> Dict[str, dict]:
             raise BuildError(f'{path}: header {reader.fieldnames} lacks '
                              f'{missing}; is this folder a Diffused-EMOd '
                              'set written by this tool?')
-        return {r['image']: r for r in reader}
+        try:
+            return {r['image']: r for r in reader}
+        except csv.Error as err:  # e.g. a field over csv.field_size_limit
+            raise BuildError(
+                f'{path}, line {reader.line_num + 1}: not a manifest row '
+                f'({err}; the limit is {csv.field_size_limit()} characters a field). '
+                'Remove or repair that line, or the manifest, and run the '
+                'build again.') from None
 
 
 def merge_rows(path: str, rows: Sequence[dict]) -> Dict[str, dict]:
@@ -314,7 +312,7 @@ def merge_rows(path: str, rows: Sequence[dict]) -> Dict[str, dict]:
                                 lineterminator='\n')
         writer.writeheader()
         writer.writerows(merged[k] for k in sorted(merged))
-        atomic_write(path, buf.getvalue().encode('utf-8'))
+        atomic_write_bytes(path, buf.getvalue().encode('utf-8'))
     return merged
 
 
@@ -497,7 +495,7 @@ def build(args) -> dict:
                         versions=dict(diffusers=diffusers.__version__,
                                       transformers=transformers.__version__,
                                       torch=torch.__version__))
-            atomic_write(osp.join(out, 'build.json'),
+            atomic_write_bytes(osp.join(out, 'build.json'),
                          json.dumps(meta, indent=2).encode())
     # an empty shard (or one with nothing new) still leaves a manifest
     summary['total'] = len(merge_rows(manifest, []))
@@ -539,7 +537,8 @@ def generate(pipe, todo, size, args, manifest, img_dir, filtered_csv,
                 image.save(buf, format='PNG')
             else:
                 image.save(buf, format='JPEG', quality=95)
-            atomic_write(osp.join(img_dir, row['image']), buf.getvalue())
+            atomic_write_bytes(osp.join(img_dir, row['image']),
+                               buf.getvalue())
             rows.append(row)
         if rows:
             merge_rows(manifest, rows)

@@ -7,7 +7,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmpretrain.registry import HOOKS
 
-from emoreg_mm.compat.checkpoint import atomic_write_text
+from emoreg_mm.fileio import atomic_write_text
 
 #: Message-hub key of the checkpoint :class:`PreemptionHook` saved last.
 PREEMPTION_KEY = 'preemption_ckpt'

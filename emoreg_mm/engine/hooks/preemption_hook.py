@@ -10,7 +10,7 @@ from mmengine.dist import all_reduce, barrier, get_world_size, \
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from emoreg_mm.compat.checkpoint import atomic_write_text
+from emoreg_mm.fileio import atomic_write_text
 from .checkpoint_hook import PREEMPTION_KEY, remove_checkpoint
 
 
