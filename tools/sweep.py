@@ -25,6 +25,7 @@ pre-empted Slurm job (SIGTERM, exit 143) requeues itself and resumes.
 the results table is written to ``WORK_ROOT/results.{md,csv}``.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -152,6 +153,17 @@ def parse_args(argv=None):
             parser.error(f'--throughput {item!r}: expected NAME=IMAGES_PER_'
                          'SECOND with a positive number')
     args.gpus_per_node = args.gpus_per_node or args.gpus
+    # Every value ends up in a job script: no line breaks or NULs, which
+    # would put a command of their own into it.
+    values = [('--slurm', args.slurm), ('--work-root', args.work_root),
+              ('--gres', args.gres), ('--sbatch-args', args.sbatch_args),
+              ('the checkout', REPO), ('the working directory', os.getcwd()),
+              *(('--cfg-options', o) for o in args.cfg_options)]
+    for what, value in values:
+        if value is not None and any(c in value for c in '\n\r\0'):
+            parser.error(f'{what} {value!r} holds a line break or NUL '
+                         'character, which a job script cannot carry safely; '
+                         'give it without.')
     return args
 
 
@@ -321,74 +333,159 @@ def dry_run(args, runs: list) -> int:
 
 
 # ------------------------------------------------------------------- state
+#: Largest state file read from a run dir (bytes).
+MAX_STATE_BYTES = 1 << 16
+
+
 def _read_json(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
+    """A state file's JSON; None when there is none; ``UnreadableFileError``
+    (naming the file) when it is not a regular file, too large or not
+    JSON."""
+    from emoreg_mm.fileio import read_json
+    if not osp.lexists(path):
         return None
+    return read_json(path, MAX_STATE_BYTES)
 
 
 def _write_json(path: str, data: dict) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    """Atomically, never through a link planted at a temporary name."""
+    from emoreg_mm.fileio import atomic_write_text
+    atomic_write_text(path, json.dumps(data))
+
+
+def _submit_problem(sub) -> str:
+    """Why a ``sweep_submit.json`` record is not one the sweep writes."""
+    if not isinstance(sub, dict):
+        return f'a JSON {type(sub).__name__}, not a submission record'
+    if sub.get('scheduler') not in ('slurm', 'local'):
+        return f'scheduler {str(sub.get("scheduler"))[:30]!r} is unknown'
+    if type(sub.get('attempt')) is not int or sub['attempt'] < 1:
+        return f'attempt {str(sub.get("attempt"))[:30]!r} is not a count'
+    job = sub.get('job')
+    if not (job is None and sub['scheduler'] == 'slurm') and not (
+            isinstance(job, (int, str)) and str(job).isdigit()):
+        return f'job {str(job)[:30]!r} is not a job id'
+    return ''
 
 
 def last_epoch(work_dir: str) -> str:
-    """The last checkpoint's epoch (``3``) or iteration (``iter 120``)."""
-    try:
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            name = osp.basename(f.read().strip())
-    except OSError:
+    """The last checkpoint's epoch (``3``) or iteration (``iter 120``);
+    ``-`` without one, ``?`` when ``last_checkpoint`` cannot be read."""
+    from emoreg_mm.fileio import UnreadableFileError, read_text
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.lexists(path):
         return '-'
+    try:
+        name = osp.basename(read_text(path, 4096).strip())
+    except UnreadableFileError:
+        return '?'
     m = re.match(r'(epoch|iter)_(\d+)\.pth$', name)
     if not m:
-        return name
+        return name[:40]
     return m.group(2) if m.group(1) == 'epoch' else f'iter {m.group(2)}'
 
 
-def live_jobs(submits: list) -> set:
-    """Which submitted jobs are still queued or running: one squeue call
-    for Slurm jobs, a signal-0 probe for local processes."""
-    live = set()
-    if any(s and s.get('scheduler') == 'slurm' for s in submits):
-        out = subprocess.run(['squeue', '-h', '-o', '%i'],
-                             capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f'squeue failed: {out.stderr.strip()}')
-        live.update(line.strip() for line in out.stdout.split())
-    for s in submits:
-        if s and s.get('scheduler') == 'local' and \
-                s.get('host') == socket.gethostname():
-            try:
-                os.kill(int(s['job']), 0)
-                live.add(str(s['job']))
-            except (OSError, ValueError):
-                pass
-    return live
+def squeue_jobs() -> dict:
+    """``job id -> (job name, comment)`` of this user's queued and running
+    Slurm jobs (one squeue call).
+
+    Raises:
+        SystemExit: squeue is not on the PATH or fails.
+    """
+    try:
+        out = subprocess.run(
+            ['squeue', '-h', '--me', '-o', '%i|%j|%k'], capture_output=True,
+            text=True)
+    except FileNotFoundError:
+        raise SystemExit(
+            'tools/sweep.py: runs of this work root were submitted to Slurm, '
+            'but squeue is not on the PATH here, so their state cannot be '
+            'read; run this where Slurm\'s commands are.') from None
+    if out.returncode:
+        raise SystemExit(f'tools/sweep.py: squeue failed: '
+                         f'{out.stderr.strip()}')
+    jobs = {}
+    for line in out.stdout.splitlines():
+        job, _, rest = line.strip().partition('|')
+        name, _, comment = rest.partition('|')
+        jobs[job] = (name, comment)
+    return jobs
 
 
-def states(runs: list) -> dict:
+def local_alive(sub: dict) -> bool:
+    """A local job runs: same host, its PID alive and started when the
+    sweep recorded (a PID without a matching start time is not trusted)."""
+    from emoreg_mm.engine.runner.work_dir_lock import (process_running,
+                                                       process_start)
+    pid, started = int(sub['job']), sub.get('process_start')
+    if sub.get('host') != socket.gethostname() or not isinstance(
+            started, str) or not 0 < pid < 2**31:
+        return False
+    return process_running(pid, started) and process_start(pid) == started
+
+
+def states(runs: list, problems: list = None) -> dict:
     """``name -> (state, attempts, job)``: ``todo``, ``queued``,
     ``running``, ``done``, ``failed``, ``killed`` (the job is gone without
-    a result), ``preempted`` (exit 143, waiting to be requeued)."""
-    submits = {r.name: _read_json(osp.join(r.work_dir, SUBMIT)) for r in runs}
-    live = live_jobs(list(submits.values()))
-    out = {}
+    a result), ``preempted`` (exit 143, waiting to be requeued), ``bad``
+    (a state file that cannot be read; named in ``problems``, never
+    resubmitted).
+
+    A Slurm submission recorded without a job id (the sweep ended between
+    recording it and ``sbatch`` answering) is reconciled with the queue by
+    job name and work dir, then with the job's own status file.
+    """
+    from emoreg_mm.fileio import UnreadableFileError
+    problems = [] if problems is None else problems
+    submits, out = {}, {}
     for run in runs:
+        try:
+            sub = _read_json(osp.join(run.work_dir, SUBMIT))
+            why = _submit_problem(sub) if sub is not None else ''
+            if why:
+                raise UnreadableFileError(
+                    f'{osp.join(run.work_dir, SUBMIT)}: {why}.')
+            submits[run.name] = sub
+        except UnreadableFileError as err:
+            problems.append(f'{run.name}: {err} Not resubmitted; delete the '
+                            'file to run it again.')
+            out[run.name] = ('bad', 0, None)
+    queue = squeue_jobs() if any(
+        s and s['scheduler'] == 'slurm' for s in submits.values()) else {}
+    for run in runs:
+        if run.name in out:
+            continue
         sub = submits[run.name]
         if not sub:
             out[run.name] = ('todo', 0, None)
             continue
-        job = str(sub['job'])
-        status = _read_json(osp.join(run.work_dir, STATUS)) or {}
+        try:
+            status = _read_json(osp.join(run.work_dir, STATUS)) or {}
+        except UnreadableFileError as err:
+            problems.append(f'{run.name}: {err} Its state is taken as '
+                            'unknown.')
+            status = {}
+        if not isinstance(status, dict):
+            status = {}
+        job = None if sub['job'] is None else str(sub['job'])
+        if job is None:  # submitted, answer not recorded
+            wd = osp.abspath(run.work_dir)
+            found = [j for j, (name, comment) in queue.items()
+                     if name == run.name and comment == wd]
+            job = found[0] if found else (
+                str(status['job']) if str(status.get('job', '')).isdigit()
+                else None)
+            if job is None:
+                out[run.name] = ('unsubmitted', sub['attempt'] - 1, None)
+                continue
+            _write_json(osp.join(run.work_dir, SUBMIT), dict(sub, job=job))
+        live = job in queue if sub['scheduler'] == 'slurm' else \
+            local_alive(sub)
         ours = str(status.get('job')) == job
         state = status.get('state') if ours else None
         if state in ('done', 'failed'):
             pass
-        elif job in live:
+        elif live:
             state = 'queued' if state is None else (
                 'running' if state == 'running' else 'requeued')
         elif state != 'preempted':
@@ -409,7 +506,8 @@ def print_status(runs: list, st: dict) -> None:
 
 
 def results_table(args, runs: list) -> None:
-    dirs = [r.work_dir for r in runs if r.stage == 2]
+    # the table takes glob patterns: the dirs as literal ones
+    dirs = [glob.escape(r.work_dir) for r in runs if r.stage == 2]
     cmd = [sys.executable, osp.join(REPO, 'tools', 'analysis_tools',
                                     'results_table.py'), *dirs, '--out',
            osp.join(args.work_root, 'results')]
@@ -427,7 +525,9 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
     records its state in the run dir, resumes from the last checkpoint,
     requeues itself when pre-empted, and tests stage-2 runs."""
     wd = osp.abspath(run.work_dir)
+    q = shlex.quote
     opts = list(args.cfg_options)
+    stage1 = ''  # paths as arguments of their own: no comma splits them
     if run.stage == 2:
         opts.append(f'randomness.seed={run.seed}')
         if run.deps:
@@ -435,51 +535,55 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
             s1_cfg = config_path(PRESETS[args.preset],
                                  PRESETS[args.preset]['stage1'],
                                  backbone=run.key[0], affective=run.key[2])
-            opts += [f'model.backbone.emotional_checkpoint={s1}',
-                     f'model.backbone.emotional_checkpoint_config={s1_cfg}']
-    opt_str = ' '.join(shlex.quote(o) for o in opts)
-    q = shlex.quote
+            stage1 = (f' --emotional-checkpoint {q(s1)} '
+                      f'--emotional-checkpoint-config {q(s1_cfg)}')
+    opt_str = ' '.join(q(o) for o in opts)
     tools = osp.join(REPO, 'tools')
     if args.slurm:
         env = (f'GPUS={args.gpus} GPUS_PER_NODE={args.gpus_per_node} '
                f'CPUS_PER_TASK={args.cpus_per_task} GRES={q(args.gres)}')
-        train = (f'{env} bash {tools}/slurm_train.sh {q(args.slurm)} '
-                 f'{q(run.name)} {q(run.config)} "$WD"')
-        test = (f'{env} bash {tools}/slurm_test.sh {q(args.slurm)} '
+        train = (f'{env} bash {q(tools + "/slurm_train.sh")} '
+                 f'{q(args.slurm)} {q(run.name)} {q(run.config)} "$WD"')
+        test = (f'{env} bash {q(tools + "/slurm_test.sh")} {q(args.slurm)} '
                 f'{q(run.name)} {q(run.config)} "$CKPT"')
         nodes = -(-args.gpus // args.gpus_per_node)
-        head = [f'#SBATCH --job-name={run.name}',
-                f'#SBATCH --partition={args.slurm}',
+        sb = _sbatch_quote
+        head = [f'#SBATCH --job-name={sb(run.name)}',
+                f'#SBATCH --comment={sb(wd)}',  # with the name: the run
+                f'#SBATCH --partition={sb(args.slurm)}',
                 f'#SBATCH --nodes={nodes}', f'#SBATCH --ntasks={args.gpus}',
                 f'#SBATCH --ntasks-per-node={args.gpus_per_node}',
                 f'#SBATCH --cpus-per-task={args.cpus_per_task}',
-                f'#SBATCH --output={wd}/slurm-%j.out',
-                *([f'#SBATCH --gres={args.gres}'] if args.gres else []),
+                f'#SBATCH --output={sb(wd + "/slurm-%j.out")}',
+                *([f'#SBATCH --gres={sb(args.gres)}'] if args.gres else []),
                 '#SBATCH --open-mode=append', '#SBATCH --requeue']
         job_id = '${SLURM_JOB_ID}'
         port_line = ('export MASTER_PORT=${MASTER_PORT:-$((20000 + '
                      'SLURM_JOB_ID % 40000))}')
     else:
         if args.gpus > 1:
-            train = (f'PORT={port} bash {tools}/dist_train.sh '
+            train = (f'PORT={port} bash {q(tools + "/dist_train.sh")} '
                      f'{q(run.config)} {args.gpus} --work-dir "$WD"')
-            test = (f'PORT={port} bash {tools}/dist_test.sh '
+            test = (f'PORT={port} bash {q(tools + "/dist_test.sh")} '
                     f'{q(run.config)} "$CKPT" {args.gpus}')
         else:
-            train = (f'"$PYTHON" {tools}/train.py {q(run.config)} '
+            train = (f'"$PYTHON" {q(tools + "/train.py")} {q(run.config)} '
                      '--work-dir "$WD"')
-            test = (f'"$PYTHON" {tools}/test.py {q(run.config)} '
+            test = (f'"$PYTHON" {q(tools + "/test.py")} {q(run.config)} '
                     '--checkpoint "$CKPT"')
         head, job_id, port_line = [], '$$', ''
-    opt_arg = f' --cfg-options {opt_str}' if opts else ''
+    opt_arg = stage1 + (f' --cfg-options {opt_str}' if opts else '')
     lines = ['#!/usr/bin/env bash', *head,
              f'# {run.name}, attempt {attempt}; written by tools/sweep.py',
              f'cd {q(os.getcwd())}', port_line, f'WD={q(wd)}',
              # the interpreter of the sweep, unless PYTHON names another
-             f'export PYTHON="${{PYTHON:-{sys.executable}}}"',
-             f'mark() {{ printf \'{{"state": "%s", "job": "%s", "exit": %s}}'
-             f'\\n\' "$1" "{job_id}" "${{2:-null}}" > "$WD/{STATUS}.tmp" '
-             f'&& mv "$WD/{STATUS}.tmp" "$WD/{STATUS}"; }}',
+             f'export PYTHON="${{PYTHON:-{q(sys.executable)}}}"',
+             # a new temporary file each time (mktemp: never an existing
+             # name or link), renamed over the status file
+             f'mark() {{ local t; t=$(mktemp "$WD/.{STATUS}.XXXXXX") && '
+             f'printf \'{{"state": "%s", "job": "%s", "exit": %s}}\\n\' '
+             f'"$1" "{job_id}" "${{2:-null}}" > "$t" && mv -f "$t" '
+             f'"$WD/{STATUS}"; }}',
              # SIGTERM to this script: the job itself is ending (scancel,
              # time limit, pre-emption by the scheduler); wait for the
              # training step to save, then leave without requeueing
@@ -505,12 +609,21 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
     return '\n'.join(line for line in lines if line != '')
 
 
+def _sbatch_quote(value: str) -> str:
+    """A value of an ``#SBATCH`` line in double quotes (sbatch reads the
+    line's options with quotes and backslash escapes)."""
+    return '"' + value.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
 def to_submit(args, runs: list, st: dict) -> tuple:
     """Runs to (re)submit now, and those left out with the reason."""
     go, left = [], []
     for run in runs:
         state, attempts, _ = st[run.name]
         if state in ('done', 'queued', 'running', 'requeued'):
+            continue
+        if state == 'bad':
+            left.append((run.name, 'its state file cannot be read (above)'))
             continue
         if attempts > args.max_retries:
             left.append((run.name, f'{state} after {attempts} attempts '
@@ -542,23 +655,27 @@ def submit_slurm(args, runs: list, st: dict) -> None:
     go, left = to_submit(args, runs, st)
     jobs = {name: job for name, (state, _, job) in st.items()
             if state in ('queued', 'running', 'requeued')}
+    from emoreg_mm.fileio import atomic_write_text
     for run in go:
         attempt = st[run.name][1] + 1
-        os.makedirs(run.work_dir, exist_ok=True)
         path = osp.join(run.work_dir, SCRIPT)
-        with open(path, 'w') as f:
-            f.write(job_script(args, run, attempt, 0))
+        atomic_write_text(path, job_script(args, run, attempt, 0))
         cmd = ['sbatch', '--parsable', *shlex.split(args.sbatch_args)]
         if run.deps and run.deps[0] in jobs:
             cmd += [f'--dependency=afterok:{jobs[run.deps[0]]}',
                     '--kill-on-invalid-dep=yes']
+        # Recorded before sbatch: a sweep ended before sbatch answers leaves
+        # a record without a job id, which the next run reconciles with the
+        # queue (states()) instead of submitting the run again.
+        record = dict(job=None, attempt=attempt, scheduler='slurm')
+        _write_json(osp.join(run.work_dir, SUBMIT), record)
         out = subprocess.run(cmd + [path], capture_output=True, text=True)
-        if out.returncode:
+        if out.returncode:  # the record stays without a job: not queued
             sys.exit(f'tools/sweep.py: sbatch failed for {run.name}: '
                      f'{out.stderr.strip()}')
         jobs[run.name] = out.stdout.strip().split(';')[0]
-        _write_json(osp.join(run.work_dir, SUBMIT), dict(
-            job=jobs[run.name], attempt=attempt, scheduler='slurm'))
+        _write_json(osp.join(run.work_dir, SUBMIT),
+                    dict(record, job=jobs[run.name]))
         print(f'submitted {run.name}: job {jobs[run.name]}' +
               (f' after {run.deps[0]}' if run.deps and
                run.deps[0] in jobs else '') + f' (attempt {attempt})')
@@ -578,6 +695,8 @@ def run_local(args, runs: list, st: dict) -> None:
     """Run the plan here, ``args.jobs`` at a time: the stage-1 runs, then
     the stage-2 runs whose stage 1 is done; the same job scripts as on
     Slurm, output in ``<run>/sweep-local.log``."""
+    from emoreg_mm.engine.runner.work_dir_lock import process_start
+    from emoreg_mm.fileio import atomic_write_text
     go, left = to_submit(args, runs, st)
     for name, why in left:
         print(f'not run {name}: {why}')
@@ -590,16 +709,17 @@ def run_local(args, runs: list, st: dict) -> None:
             # each concurrent run on its own GPUs
             env['CUDA_VISIBLE_DEVICES'] = ','.join(
                 str(slot * args.gpus + i) for i in range(args.gpus))
-        os.makedirs(run.work_dir, exist_ok=True)
         path = osp.join(run.work_dir, SCRIPT)
-        with open(path, 'w') as f:
-            f.write(job_script(args, run, attempt, _free_port()))
+        atomic_write_text(path, job_script(args, run, attempt, _free_port()))
         with open(osp.join(run.work_dir, 'sweep-local.log'), 'a') as log:
             proc = subprocess.Popen(['bash', path], stdout=log, env=env,
                                     stderr=subprocess.STDOUT)
+            # the PID with its start time: a PID reused later is not this
+            # job
             _write_json(osp.join(run.work_dir, SUBMIT), dict(
                 job=proc.pid, attempt=attempt, scheduler='local',
-                host=socket.gethostname()))
+                host=socket.gethostname(),
+                process_start=process_start(proc.pid)))
             with lock:
                 print(f'started {run.name} (attempt {attempt})', flush=True)
             rc = proc.wait()
@@ -639,8 +759,11 @@ def main(argv=None) -> int:
     if args.dry_run:
         return dry_run(args, runs)
     if args.status:
-        st = states(runs)
+        problems = []
+        st = states(runs, problems)
         print_status(runs, st)
+        for problem in problems:
+            print(f'  {problem}')
         if all(s[0] == 'done' for s in st.values()):
             results_table(args, runs)
         return 0
@@ -651,8 +774,12 @@ def main(argv=None) -> int:
         for p in problems:
             print(f'  {p}', file=sys.stderr)
         return 2
+    problems = []
+    st = states(runs, problems)
+    for problem in problems:
+        print(f'  {problem}', file=sys.stderr)
     if args.slurm:
-        submit_slurm(args, runs, states(runs))
+        submit_slurm(args, runs, st)
         if not args.wait:
             return 0
         while True:
@@ -662,7 +789,7 @@ def main(argv=None) -> int:
                 break
             time.sleep(5)
     else:
-        run_local(args, runs, states(runs))
+        run_local(args, runs, st)
         st = states(runs)
     print_status(runs, st)
     if all(s[0] == 'done' for s in st.values()):

@@ -25,6 +25,8 @@ import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
                               ddp_wrapper_cfg)
 from emoreg_mm.config_names import resolve_config
+from emoreg_mm.engine.runner import (ConfigKeyError, add_stage1_args,
+                                     set_stage1)
 from emoreg_mm.evaluation.predictions import SavePredictions
 
 
@@ -66,6 +68,7 @@ def parse_args(argv=None):
         help='evaluate even if the checkpoint does not fit the model '
         '(missing, unexpected or differently shaped weights are skipped '
         'with a warning); by default that is an error')
+    add_stage1_args(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -116,6 +119,10 @@ def merge_args(cfg, args):
         cfg.test_cfg.fp16 = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    try:
+        set_stage1(cfg, args)
+    except ConfigKeyError as err:
+        sys.exit(f'tools/test.py: error: {err}')
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)
     return cfg

@@ -20,7 +20,8 @@ import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
 from emoreg_mm.config_names import resolve_config
 from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
-                                     check_cfg_options, check_work_dir)
+                                     add_stage1_args, check_cfg_options,
+                                     check_work_dir, set_stage1)
 from emoreg_mm.engine.runner.resume import (describe_resume,
                                             find_resumable_checkpoint)
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
@@ -68,6 +69,7 @@ def parse_args(argv=None):
         action=DictAction,
         help='add new keys to the config on purpose, unchecked, e.g. '
         'model.backbone.drop_path_rate=0.1 when the config does not set it')
+    add_stage1_args(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -108,6 +110,7 @@ def merge_args(cfg, args):
         cfg.merge_from_dict(args.cfg_options)
     if args.cfg_add is not None:
         cfg.merge_from_dict(args.cfg_add)
+    set_stage1(cfg, args)
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)
     return cfg

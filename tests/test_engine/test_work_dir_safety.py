@@ -113,8 +113,8 @@ def test_racing_runs_never_both_hold_the_lock(tmp_path):
     ('{"pid": -5, "host": "h"}', "pid is '-5', not a process id"),
     ('{"pid": 7, "host": ["h"]}', "host is \"['h']\", not a host name"),
 ])
-def test_a_lock_no_run_wrote_is_an_error_not_a_takeover(tmp_path, content,
-                                                        problem):
+def test_a_lock_no_run_wrote_is_an_error_not_a_takeover(tmp_path, monkeypatch,
+                                                        content, problem):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     lock = work_dir / LOCK_NAME
@@ -124,6 +124,11 @@ def test_a_lock_no_run_wrote_is_an_error_not_a_takeover(tmp_path, content,
     assert str(lock) in str(err.value) and problem in str(err.value)
     assert 'delete the lock file' in str(err.value)
     assert lock.read_text() == content  # not taken over
+    # through tools/train.py: the same message, before anything is built
+    msg = _run_main(monkeypatch, make_plain_config(tmp_path), '--work-dir',
+                    str(work_dir))
+    assert str(lock) in msg and problem in msg
+    assert lock.read_text() == content
 
 
 def test_a_planted_temporary_name_breaks_no_save(tmp_path):

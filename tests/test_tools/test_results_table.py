@@ -6,7 +6,6 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -22,11 +21,11 @@ sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 import results_table as rt  # noqa: E402
 
 
-def _run(*cmd):
-    out = subprocess.run([sys.executable, *cmd], capture_output=True,
-                         text=True, cwd=REPO)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return out.stdout
+def _run(tools, *cmd):
+    """``python TOOL ARGS`` (forked from the warm tool server)."""
+    code, out, err = tools.run(*cmd)
+    assert code == 0, out[-2000:] + err[-2000:]
+    return out
 
 
 # -- statistics ----------------------------------------------------------
@@ -287,7 +286,7 @@ def test_bad_run_dirs_are_named_and_the_rest_tabled(tmp_path, tools):
     assert ereg['cifar10 source'] == 'test+val'
 
 
-def test_no_file_in_a_work_dir_is_executed(tmp_path):
+def test_no_file_in_a_work_dir_is_executed(tmp_path, tools):
     marker = tmp_path / 'executed'
     work_dir = write_run(str(tmp_path / 'runs'), 'run0', 'baseline', 0, 90.)
     payload = (f'import pathlib\npathlib.Path({str(marker)!r}).write_text('
@@ -299,7 +298,7 @@ def test_no_file_in_a_work_dir_is_executed(tmp_path):
     os.makedirs(lone)
     with open(osp.join(lone, 'cfg.py'), 'w') as f:
         f.write(f"x = dict(a=__import__('os').system('touch {marker}'))\n")
-    out = _run('tools/analysis_tools/results_table.py',
+    out = _run(tools, 'tools/analysis_tools/results_table.py',
                str(tmp_path / 'runs' / '*'), '--out', str(tmp_path / 't'))
     assert not marker.exists()
     assert '0.py, line 1: a Import statement' in out
@@ -315,7 +314,7 @@ def _logged_top1(work_dir):
 
 
 @pytest.mark.slow
-def test_table_matches_logs(tmp_path):
+def test_table_matches_logs(tmp_path, tools):
     plain = open(make_plain_config(tmp_path, max_epochs=1)).read()
     runs = {('baseline', 0): None, ('baseline', 1): None,
             ('const', 0): None, ('const', 1): None}
@@ -332,7 +331,7 @@ def test_table_matches_logs(tmp_path):
         runs[(mode, seed)] = _logged_top1(work_dir)
 
     out = str(tmp_path / 'table')
-    printed = _run('tools/analysis_tools/results_table.py',
+    printed = _run(tools, 'tools/analysis_tools/results_table.py',
                    str(tmp_path / 'runs' / '*'), '--out', out)
     table = rt.results_table([str(tmp_path / 'runs' / '*')])
     rows = {r[2]: dict(zip(table['header'], r)) for r in table['rows']}

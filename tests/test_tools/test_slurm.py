@@ -15,6 +15,8 @@ that one worker of a parallel run starts the cluster once.
 import json
 import os
 import os.path as osp
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -140,15 +142,28 @@ def weights(path):
         'state_dict']
 
 
+def odd_checkout(tmp_path):
+    """tools/ and configs/ copied to a path with a space, a comma and a
+    command substitution: the sweep's paths must reach every job intact
+    and run nothing."""
+    checkout = tmp_path / 'my repo, $(touch pwned)'
+    for folder in ('tools', 'configs'):
+        shutil.copytree(osp.join(REPO, folder), checkout / folder,
+                        symlinks=True)
+    return checkout
+
+
 @pytest.mark.slow
 def test_sweep_on_slurm(slurm_cluster, tmp_path):
     write_demo_data(tmp_path, per_emotion=6, limit=20)
-    root = tmp_path / 'work_dirs' / 'sweep'
+    checkout = odd_checkout(tmp_path)
+    script = str(checkout / 'tools' / 'sweep.py')
+    root = tmp_path / 'work dirs' / 'sweep, lr=0.1 $(touch pwned)'
     args = ['--preset', 'demo', '--modes', 'ereg', 'const',
             '--seeds', '0', '1', '--slurm', slurm_cluster.partition,
-            '--cpus-per-task', '1', '--cfg-options',
-            'train_cfg.max_epochs=2']
-    out = sweep(*args, cwd=tmp_path, check=0)
+            '--cpus-per-task', '1', '--work-root', str(root),
+            '--cfg-options', 'train_cfg.max_epochs=2']
+    out = sweep(*args, cwd=tmp_path, check=0, script=script)
     assert '5 job(s) submitted' in out.stdout
     stage1_job = job_of(root / 'tiny-resnet_synth-abstract')
     deps = subprocess.run(['squeue', '-h', '-o', '%j %E'],
@@ -171,7 +186,8 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     assert not todo, f'never reached epoch 1: {todo}'
     slurm_cluster.wait_idle(timeout=900)
 
-    out = sweep(*args[:-2], '--status', cwd=tmp_path, check=0)
+    out = sweep(*args[:-2], '--status', cwd=tmp_path, check=0,
+                script=script)
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()
             if line.startswith('tiny-resnet')}
     assert rows[KILLED][2] in ('killed', 'failed'), out.stdout
@@ -193,18 +209,17 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     reference = subprocess.Popen(
         ['bash', osp.join(REPO, 'tools', 'slurm_train.sh'),
          slurm_cluster.partition, 'reference',
-         osp.join(REPO, 'configs', 'demo', 'tiny-resnet_ereg_digits.py'),
-         str(ref), '--cfg-options', 'train_cfg.max_epochs=2',
-         'randomness.seed=0',
-         f'model.backbone.emotional_checkpoint={root}/'
-         'tiny-resnet_synth-abstract',
-         'model.backbone.emotional_checkpoint_config='
-         f'{REPO}/configs/demo/tiny-resnet_synth-abstract.py'],
+         str(checkout / 'configs' / 'demo' / 'tiny-resnet_ereg_digits.py'),
+         str(ref), '--emotional-checkpoint',
+         str(root / 'tiny-resnet_synth-abstract'),
+         '--emotional-checkpoint-config',
+         str(checkout / 'configs/demo/tiny-resnet_synth-abstract.py'),
+         '--cfg-options', 'train_cfg.max_epochs=2', 'randomness.seed=0'],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     try:
         # re-running the sweep resubmits only the killed run, which resumes
-        out = sweep(*args, '--wait', cwd=tmp_path, check=0)
+        out = sweep(*args, '--wait', cwd=tmp_path, check=0, script=script)
         ref_log = reference.communicate(timeout=900)[0]
     finally:
         if reference.poll() is None:
@@ -225,3 +240,53 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
               for k in plain if not torch.allclose(
                   resumed[k].double(), plain[k].double())}
     assert not differ, differ
+    # every path reached its job whole, and no part of one ran
+    assert not list(tmp_path.rglob('pwned'))
+    submitted = (root / KILLED / 'sweep_job.sh').read_text()
+    assert '--emotional-checkpoint ' + shlex.quote(
+        str(root / 'tiny-resnet_synth-abstract')) in submitted
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_after_sbatch_submits_nothing_twice(slurm_cluster,
+                                                           tmp_path):
+    """The sweep is SIGKILLed just after sbatch accepted a job, before it
+    recorded the job id: re-running it finds the job in the queue (by name
+    and work dir) instead of submitting the run again."""
+    write_demo_data(tmp_path, per_emotion=2, limit=10)
+    wrapper = tmp_path / 'bin'
+    wrapper.mkdir()
+    real = shutil.which('sbatch')
+    # sbatch, then the end of its caller (the sweep), as a kill would do
+    (wrapper / 'sbatch').write_text(
+        f'#!/usr/bin/env bash\n{shlex.quote(real)} "$@"\nkill -9 $PPID\n')
+    (wrapper / 'sbatch').chmod(0o755)
+    root = tmp_path / 'held'
+    args = ['--preset', 'demo', '--modes', 'baseline', '--seeds', '0',
+            '--slurm', slurm_cluster.partition, '--cpus-per-task', '1',
+            '--work-root', str(root), '--sbatch-args=--hold']
+    name = 'tiny-resnet_baseline_digits_s0'
+
+    def queued():
+        out = subprocess.run(['squeue', '-h', '--me', '-n', name, '-o',
+                              '%i %k'], capture_output=True, text=True)
+        return out.stdout.split('\n')[:-1]
+
+    try:
+        out = sweep(*args, cwd=tmp_path, env=dict(
+            PATH=f'{wrapper}:{os.environ["PATH"]}'))
+        assert out.returncode == -9, out.stdout + out.stderr
+        assert json.load(open(root / name / 'sweep_submit.json'))[
+            'job'] is None  # recorded before sbatch, no answer
+        assert len(queued()) == 1
+        out = sweep(*args, cwd=tmp_path, check=0)
+        assert '0 job(s) submitted' in out.stdout, out.stdout
+        jobs = queued()
+        assert len(jobs) == 1, jobs
+        job, comment = jobs[0].split(' ', 1)
+        assert comment == str(root / name)
+        assert str(job_of(root / name)) == job  # reconciled and recorded
+        out = sweep(*args, '--status', cwd=tmp_path, check=0)
+        assert 'queued' in out.stdout and job in out.stdout
+    finally:
+        subprocess.run(['scancel', '--me', '-n', name])

@@ -25,11 +25,11 @@ def load_sweep():
     return load_tool('sweep.py')
 
 
-def sweep(*args, cwd, check=None):
-    """Run tools/sweep.py as a user does, from ``cwd``."""
+def sweep(*args, cwd, check=None, script=SWEEP, env=None):
+    """Run tools/sweep.py (or ``script``) as a user does, from ``cwd``."""
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
-               PYTHONWARNINGS='ignore')
-    out = subprocess.run([sys.executable, SWEEP, *args], cwd=cwd, env=env,
+               PYTHONWARNINGS='ignore', **(env or {}))
+    out = subprocess.run([sys.executable, script, *args], cwd=cwd, env=env,
                          capture_output=True, text=True, timeout=900)
     if check is not None:
         assert out.returncode == check, out.stdout[-4000:] + out.stderr[-4000:]
@@ -144,7 +144,17 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     demo_data(tmp_path)
     args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', '--seeds',
             '0', '--jobs', '2', '--cfg-options', 'train_cfg.max_epochs=1')
+    # links planted where the sweep and its job write: never followed
+    target = tmp_path / 'not_yours.txt'
+    target.write_text('intact')
+    planted = tmp_path / 'work_dirs/sweep/tiny-resnet_ereg_digits_s0'
+    planted.mkdir(parents=True)
+    for name in ('sweep_status.json.tmp', 'sweep_job.sh',
+                 'sweep_submit.json.tmp'):
+        os.symlink(target, planted / name)
     out = sweep_here(*args, cwd=tmp_path, check=0)
+    assert target.read_text() == 'intact'
+    assert not (planted / 'sweep_job.sh').is_symlink()
     assert 'started tiny-resnet_synth-abstract (attempt 1)' in out.stdout
     assert 'done: 3' in out.stdout
     assert (tmp_path / 'work_dirs/sweep/results.md').is_file()
@@ -227,3 +237,73 @@ def test_readme_status(tmp_path):
     assert 'todo: 260' in out.stdout
     assert 'vit-b16_learn-ereg_emod_cifar100_s2' in out.stdout
     assert 'Results table' not in out.stdout
+
+
+@pytest.mark.parametrize('option', ['--slurm', '--work-root', '--gres',
+                                    '--sbatch-args'])
+def test_line_breaks_in_values_are_refused(tmp_path, option):
+    out = sweep_here('--dry-run', option, 'debug\ntouch pwned', cwd=tmp_path)
+    assert out.returncode == 2
+    assert (f"{option} 'debug\\ntouch pwned' holds a line break or NUL"
+            in out.stderr)
+    out = sweep_here('--dry-run', '--cfg-options', 'a=1\x00', cwd=tmp_path)
+    assert out.returncode == 2 and 'holds a line break or NUL' in out.stderr
+    assert not (tmp_path / 'pwned').exists()
+
+
+def test_status_reads_what_killed_jobs_and_co_workers_leave(tmp_path,
+                                                            monkeypatch):
+    """Each run dir's bad state file is named with the reason while the
+    status of the others is still shown; nothing hangs; a PID that is not
+    the recorded job is not trusted."""
+    import json
+    import socket
+    demo_data(tmp_path, per_emotion=2, limit=10)
+    args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', 'const',
+            '--seeds', '0')
+    root = tmp_path / 'work_dirs' / 'sweep'
+    runs = {n: root / n for n in (
+        'tiny-resnet_synth-abstract', 'tiny-resnet_baseline_digits_s0',
+        'tiny-resnet_ereg_digits_s0', 'tiny-resnet_const_digits_s0')}
+    for run in runs.values():
+        run.mkdir(parents=True)
+    # a submit file holding [1]; a local job recorded as PID 1 (running,
+    # but not this job); last_checkpoint a device; a FIFO state file
+    (runs['tiny-resnet_synth-abstract'] / 'sweep_submit.json').write_text(
+        '[1]')
+    (runs['tiny-resnet_baseline_digits_s0'] / 'sweep_submit.json').write_text(
+        json.dumps(dict(job=1, attempt=1, scheduler='local',
+                        host=socket.gethostname())))
+    os.symlink('/dev/zero',
+               runs['tiny-resnet_baseline_digits_s0'] / 'last_checkpoint')
+    os.mkfifo(runs['tiny-resnet_ereg_digits_s0'] / 'sweep_submit.json')
+    os.mkfifo(runs['tiny-resnet_const_digits_s0'] / 'last_checkpoint')
+    out = sweep_here(*args, '--status', cwd=tmp_path, check=0)
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()
+            if line.startswith('tiny-resnet')}
+    assert rows['tiny-resnet_synth-abstract'][2] == 'bad'
+    assert rows['tiny-resnet_baseline_digits_s0'][2:4] == ['killed', '?']
+    assert rows['tiny-resnet_ereg_digits_s0'][2] == 'bad'
+    assert rows['tiny-resnet_const_digits_s0'][2:4] == ['todo', '?']
+    assert ('tiny-resnet_synth-abstract: work_dirs/sweep/tiny-resnet_synth-'
+            'abstract/sweep_submit.json: a JSON list, not a submission '
+            'record. Not resubmitted') in out.stdout
+    assert ('tiny-resnet_ereg_digits_s0: work_dirs/sweep/tiny-resnet_ereg_'
+            'digits_s0/sweep_submit.json: not a regular file') in out.stdout
+    # a re-run starts the run of PID 1, never the unreadable ones
+    sweep = load_sweep()
+    monkeypatch.chdir(tmp_path)
+    parsed = sweep.parse_args(list(args))
+    plan = sweep.plan(parsed)
+    go, left = sweep.to_submit(parsed, plan, sweep.states(plan))
+    assert 'tiny-resnet_baseline_digits_s0' in [r.name for r in go]
+    assert ('tiny-resnet_synth-abstract', 'its state file cannot be read '
+            '(above)') in left
+
+    # a run recorded as a Slurm job where squeue is not on the PATH
+    (runs['tiny-resnet_synth-abstract'] / 'sweep_submit.json').write_text(
+        json.dumps(dict(job='42', attempt=1, scheduler='slurm')))
+    monkeypatch.setenv('PATH', str(tmp_path / 'no-slurm-here'))
+    out = sweep_here(*args, '--status', cwd=tmp_path)
+    assert out.returncode == 1
+    assert 'submitted to Slurm, but squeue is not on the PATH' in out.stderr

@@ -3,6 +3,10 @@
 - :func:`check_cfg_options`: every ``--cfg-options`` key must name a setting
   that the config has, so a typo fails at once, naming the closest key.
 - :func:`check_work_dir`: the work directory can be created and written.
+- :func:`add_stage1_args` / :func:`set_stage1`: ``--emotional-checkpoint``
+  and ``--emotional-checkpoint-config`` of tools/train.py and tools/test.py,
+  which set stage 2's stage-1 paths exactly as given (``--cfg-options``
+  splits values at commas and drops their spaces).
 """
 import difflib
 import os
@@ -132,3 +136,37 @@ def check_work_dir(work_dir: str) -> None:
             f"Work dir '{work_dir}' is not writable ({err.strerror or err}). "
             'Choose another with --work-dir (or work_dir in the config), or '
             'fix its permissions.') from None
+
+
+def add_stage1_args(parser) -> None:
+    """Add ``--emotional-checkpoint`` and ``--emotional-checkpoint-config``
+    to a tool's argument parser."""
+    parser.add_argument(
+        '--emotional-checkpoint', metavar='PATH',
+        help='stage 2: the stage-1 work dir or checkpoint to read, set as '
+        'model.backbone.emotional_checkpoint exactly as given (spaces and '
+        'commas kept, which --cfg-options would split or drop)')
+    parser.add_argument(
+        '--emotional-checkpoint-config', metavar='CONFIG',
+        help='stage 2: the stage-1 config, set as '
+        'model.backbone.emotional_checkpoint_config exactly as given')
+
+
+def set_stage1(cfg, args) -> None:
+    """Apply :func:`add_stage1_args`'s options to ``cfg``.
+
+    Raises:
+        ConfigKeyError: An option is given but the model has no emotional
+            encoder (``model.backbone`` is not EmotionalBackboneWrapper).
+    """
+    for key in ('emotional_checkpoint', 'emotional_checkpoint_config'):
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        backbone = (cfg.get('model') or {}).get('backbone') or {}
+        if backbone.get('type') != 'EmotionalBackboneWrapper':
+            raise ConfigKeyError(
+                f'--{key.replace("_", "-")}: the model of this config has no '
+                'stage-1 encoder to read (model.backbone.type is '
+                f'{backbone.get("type")!r}, not EmotionalBackboneWrapper).')
+        backbone[key] = value

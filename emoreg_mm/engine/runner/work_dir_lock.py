@@ -65,7 +65,7 @@ def launcher_rank() -> int:
     return 0
 
 
-def _process_start(pid: int) -> Optional[str]:
+def process_start(pid: int) -> Optional[str]:
     """The start time of ``pid`` in clock ticks since boot (Linux), or
     None where it cannot be read."""
     try:
@@ -75,14 +75,16 @@ def _process_start(pid: int) -> Optional[str]:
         return None
 
 
-def _running(pid: int, started: Optional[str]) -> bool:
+def process_running(pid: int, started: Optional[str]) -> bool:
+    """Whether ``pid`` runs and, where both are known, started at
+    ``started`` (a PID reused by another process is not running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
-    now = _process_start(pid)
+    now = process_start(pid)
     return started is None or now is None or now == started
 
 
@@ -124,7 +126,7 @@ class WorkDirLock:
             pid=os.getpid(), host=socket.gethostname(),
             start=datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec='seconds'),
-            process_start=_process_start(os.getpid()),
+            process_start=process_start(os.getpid()),
             slurm_job_id=os.environ.get('SLURM_JOB_ID'))
 
     def _read(self) -> Optional[dict]:
@@ -155,7 +157,7 @@ class WorkDirLock:
 
     def _stale_reason(self, record: dict) -> Optional[str]:
         if record['host'] == self.record['host']:
-            if not _running(record['pid'], record.get('process_start')):
+            if not process_running(record['pid'], record.get('process_start')):
                 return 'that process is no longer running'
             return None
         job = self.record['slurm_job_id']
