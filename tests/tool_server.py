@@ -18,13 +18,13 @@ process.
 import json
 import os
 import os.path as osp
-import runpy
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+from emoreg_mm.forking import exit_status, fork_tool, warm_up
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -57,60 +57,23 @@ class ToolServer:
         self.proc.wait(60)
 
 
-def exit_like_python(run):
-    """In a forked child: call ``run()``, then leave with the status the
-    interpreter would give (a message from ``sys.exit(message)`` or a
-    traceback on stderr and status 1), output flushed."""
-    code = 0
-    try:
-        run()
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-def _child(request, out, err):
-    """In the forked child: run the tool as ``__main__``."""
-
-    def run():
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # not the requests
-        for fd, path in ((1, out), (2, err)):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_TRUNC), fd)
-        os.chdir(request['cwd'])
-        os.environ.update(request['env'])
-        tool = osp.abspath(request['tool'])
-        sys.argv = [tool, *request['argv']]
-        sys.path.insert(0, osp.dirname(tool))
-        runpy.run_path(tool, run_name='__main__')
-
-    exit_like_python(run)
-
-
 def _serve(request, reply):
     out_fd, out = tempfile.mkstemp(prefix='tool-out-')
     err_fd, err = tempfile.mkstemp(prefix='tool-err-')
     os.close(out_fd)
     os.close(err_fd)
-    pid = os.fork()
-    if pid == 0:
-        _child(request, out, err)
+    fds = [os.open(path, os.O_WRONLY | os.O_TRUNC) for path in (out, err)]
+    pid = fork_tool(osp.join(request['cwd'], request['tool']),
+                    request['argv'], fds[0], fds[1], cwd=request['cwd'],
+                    env=dict(os.environ, **request['env']))
+    for fd in fds:
+        os.close(fd)
     deadline = time.time() + request['timeout']
     status = timed_out = None
     while True:
         done, raw = os.waitpid(pid, os.WNOHANG)
         if done:
-            status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else \
-                os.WEXITSTATUS(raw)
+            status = exit_status(raw)
             break
         if time.time() > deadline:
             os.kill(pid, signal.SIGKILL)
@@ -134,10 +97,7 @@ def main():
     # stderr
     reply = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)
-    from mmpretrain.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    import emoreg_mm  # noqa: F401
-    import mmengine.runner  # noqa: F401
+    warm_up()
     for line in sys.stdin:
         _serve(json.loads(line), reply)
 

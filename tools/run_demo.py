@@ -27,9 +27,8 @@ import argparse
 import os
 import os.path as osp
 import re
-import subprocess
+import select
 import sys
-import threading
 import time
 import warnings
 
@@ -88,78 +87,82 @@ class Demo:
         self.data = osp.join(self.root, 'data')
         self.logs = osp.join(self.root, 'logs')
         self.t0 = time.time()
+        os.makedirs(self.logs, exist_ok=True)
         self.env = dict(os.environ)
         cores = len(os.sched_getaffinity(0))
         self.jobs = max(1, args.jobs or min(cores, 4))
         threads = args.threads or max(1, cores // self.jobs)
-        self.lock = threading.Lock()
         for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
             self.env[var] = str(threads)
         self.env.setdefault('PYTHONWARNINGS', 'ignore')
         self.threads = threads
 
     def say(self, msg: str) -> None:
-        with self.lock:
-            print(f'[demo {time.time() - self.t0:6.1f}s] {msg}', flush=True)
+        print(f'[demo {time.time() - self.t0:6.1f}s] {msg}', flush=True)
 
     def run_all(self, tasks: list) -> None:
-        """Run ``[(name, cmd)]``, ``self.jobs`` at a time."""
-        pending, errors = list(tasks), []
+        """Run ``[(name, cmd)]``, ``self.jobs`` at a time, each tool in a
+        child forked from this interpreter (emoreg_mm.forking: the imports
+        are paid once); their output is read here, in the main thread."""
+        from emoreg_mm.forking import exit_status, fork_tool
+        pending, running, failed = list(tasks), {}, None
+        while pending or running:
+            while pending and len(running) < self.jobs and failed is None:
+                name, cmd = pending.pop(0)
+                self.say(f'$ {" ".join(cmd)}')
+                read, write = os.pipe()
+                pid = fork_tool(cmd[0], cmd[1:], write, env=self.env)
+                os.close(write)
+                log = open(osp.join(self.logs, f'{name}.log'), 'w')
+                running[read] = dict(name=name, pid=pid, log=log, tail=[],
+                                     buf=b'', start=time.time())
+            if not running:
+                break
+            ready, _, _ = select.select(list(running), [], [])
+            for fd in ready:
+                job = running[fd]
+                chunk = os.read(fd, 1 << 16)
+                lines = (job['buf'] + chunk).split(b'\n')
+                job['buf'] = lines.pop() if chunk else b''
+                for line in lines + ([job['buf']] if not chunk and
+                                     job['buf'] else []):
+                    self.show(job, line.decode(errors='replace') + '\n')
+                if chunk:
+                    continue
+                os.close(fd)
+                del running[fd]
+                job['log'].close()
+                code = exit_status(os.waitpid(job['pid'], 0)[1])
+                if code != 0:
+                    print(''.join(job['tail']), file=sys.stderr)
+                    failed = failed or (
+                        f'[demo] {job["name"]} failed (exit {code}); full '
+                        f'output: {self.logs}/{job["name"]}.log')
+                else:
+                    self.say(f'{job["name"]} done in '
+                             f'{time.time() - job["start"]:.1f}s')
+        if failed:
+            sys.exit(failed)
 
-        def worker():
-            while True:
-                with self.lock:
-                    if not pending or errors:
-                        return
-                    name, cmd = pending.pop(0)
-                try:
-                    self.run(name, cmd)
-                except SystemExit as err:
-                    errors.append(err)
-
-        threads = [threading.Thread(target=worker)
-                   for _ in range(min(self.jobs, len(tasks)))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
-
-    # ------------------------------------------------------------------
     def run(self, name: str, cmd: list) -> None:
-        """Run a tool, echoing its progress lines; fail loudly."""
-        os.makedirs(self.logs, exist_ok=True)
-        log = osp.join(self.logs, f'{name}.log')
-        self.say(f'$ {" ".join(cmd)}')
-        start = time.time()
-        tail = []
-        with open(log, 'w') as f, subprocess.Popen(
-                [sys.executable] + cmd, env=self.env,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, bufsize=1) as proc:
-            for line in proc.stdout:
-                f.write(line)
-                tail = (tail + [line])[-60:]
-                if self.args.verbose:
-                    with self.lock:
-                        print(f'{name}| {line}', end='', flush=True)
-                elif 'Epoch(' in line:
-                    where = re.search(r'Epoch\((\w+)\)\s*\[([^\]]+)\]'
-                                      r'(?:\[([^\]]+)\])?', line)
-                    kept = '  '.join(f'{k}: {v}'
-                                     for k, v in KEEP.findall(line))
-                    if where:
-                        step = '/'.join(p for p in where.groups()[1:] if p)
-                        with self.lock:
-                            print(f'    {name:<15} {where.group(1):<5} '
-                                  f'[{step}]  {kept}', flush=True)
-        if proc.returncode != 0:
-            with self.lock:
-                print(''.join(tail), file=sys.stderr)
-            sys.exit(f'[demo] {name} failed (exit {proc.returncode}); full '
-                     f'output: {log}')
-        self.say(f'{name} done in {time.time() - start:.1f}s')
+        """Run one tool, echoing its progress lines; fail loudly."""
+        self.run_all([(name, cmd)])
+
+    def show(self, job: dict, line: str) -> None:
+        """Log a line of a tool's output; print its progress lines."""
+        job['log'].write(line)
+        job['tail'] = (job['tail'] + [line])[-60:]
+        name = job['name']
+        if self.args.verbose:
+            print(f'{name}| {line}', end='', flush=True)
+        elif 'Epoch(' in line:
+            where = re.search(r'Epoch\((\w+)\)\s*\[([^\]]+)\]'
+                              r'(?:\[([^\]]+)\])?', line)
+            kept = '  '.join(f'{k}: {v}' for k, v in KEEP.findall(line))
+            if where:
+                step = '/'.join(p for p in where.groups()[1:] if p)
+                print(f'    {name:<15} {where.group(1):<5} [{step}]  {kept}',
+                      flush=True)
 
     def work_dir(self, stem: str) -> str:
         return osp.join(self.root, stem)
@@ -174,11 +177,15 @@ class Demo:
         opts = [f'{dl}.dataset.data_root={data}'
                 for dl in ('train_dataloader', 'val_dataloader',
                            'test_dataloader')]
-        if stage2 and stem.split('_')[1] != 'baseline':
-            opts.append('model.backbone.emotional_checkpoint='
-                        f'{self.work_dir(STAGE1)}')
         if epochs:
             opts.append(f'train_cfg.max_epochs={epochs}')
+        if stage2 and stem.split('_')[1] != 'baseline':
+            # the path as an argument of its own: --cfg-options would split
+            # it at a comma
+            opts = ['--emotional-checkpoint', self.work_dir(STAGE1),
+                    '--cfg-options'] + opts
+        else:
+            opts = ['--cfg-options'] + opts
         return opts
 
     # ------------------------------------------------------------------
@@ -190,6 +197,8 @@ class Demo:
                  f'stage 2 ({", ".join(modes)}) on scikit-learn digits; '
                  f'{self.jobs} job(s) x {self.threads} thread(s); outputs in {self.root}/')
 
+        from emoreg_mm.forking import warm_up
+        warm_up()  # imported once; every tool runs in a fork of this
         self.say('[1/5] writing the demo data')
         from emoreg_mm.demo import make_digits, make_stimuli
         digits = make_digits(osp.join(self.data, 'digits'),
@@ -204,14 +213,14 @@ class Demo:
         self.say('[2/5] stage 1: emotional pre-training')
         self.run('stage1', [
             tool('train.py'), demo_config(STAGE1), '--work-dir',
-            self.work_dir(STAGE1), '--cfg-options'
+            self.work_dir(STAGE1)
         ] + self.overrides(STAGE1, False, 2 if args.quick else 0))
 
         self.say(f'[3/5] stage 2: {", ".join(modes)}')
         stems = [f'tiny-resnet_{m}_digits' for m in modes]
         self.run_all([(mode, [
             tool('train.py'), demo_config(stem), '--work-dir',
-            self.work_dir(stem), '--cfg-options'
+            self.work_dir(stem)
         ] + self.overrides(stem, True, 1 if args.quick else 0))
                       for mode, stem in zip(modes, stems)])
 
@@ -224,7 +233,7 @@ class Demo:
             tests.append((f'test-{mode}', [
                 tool('test.py'), demo_config(stem), '--checkpoint',
                 ckpt, '--work-dir', wd, '--out',
-                osp.join(wd, 'preds.npz'), '--cfg-options'
+                osp.join(wd, 'preds.npz')
             ] + self.overrides(stem, True, 0)))
         self.run_all(tests)
 

@@ -39,8 +39,7 @@ import time
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
-sys.path.insert(0, osp.dirname(HERE))  # tests/: tool_server
-from tool_server import exit_like_python  # noqa: E402
+from emoreg_mm.forking import exit_like_python  # noqa: E402
 
 
 def _train_tool():
@@ -83,6 +82,7 @@ def _arm(kill):
     """Install the kill point ``kill`` in this (child) process."""
     from mmengine.runner import EpochBasedTrainLoop
 
+    from emoreg_mm import fileio
     from emoreg_mm.compat import checkpoint as ck
     from emoreg_mm.engine.hooks import checkpoint_hook as hk
     what, arg = kill
@@ -117,7 +117,9 @@ def _arm(kill):
                 os.kill(os.getpid(), signal.SIGKILL)
             return out
 
-        ck.atomic_write = killing_write
+        # checkpoints (compat.checkpoint's name) and last_checkpoint
+        # (emoreg_mm.fileio's, through atomic_write_text)
+        ck.atomic_write = fileio.atomic_write = killing_write
     elif what == 'remove':
         remove = hk.remove_checkpoint
 
