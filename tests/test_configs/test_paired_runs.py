@@ -121,3 +121,133 @@ def test_paired_modes_start_alike(paired):
     assert base.weights['N']['conv1.weight'].std() > 0
     assert not torch.equal(paired['const'].weights['h_I']['weight'],
                            base.weights['h_N']['weight'])
+
+
+# -- draws during training: batch augmentations and N's dropout ------------
+TINY_VIT = dict(type='VisionTransformer', img_size=32, patch_size=8,
+                arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                          feedforward_channels=32),
+                drop_rate=0.1, drop_path_rate=0.1, out_type='cls_token')
+TINY_R50 = dict(type='ResNet', depth=18, base_channels=4, stem_channels=4,
+                out_indices=(3, ))  # a ResNet as in the ResNet-50 leaves
+DRAW_MODES = ('baseline', 'const', 'ereg', 'learn-ereg')
+
+
+@HOOKS.register_module(force=True)
+class DrawRecorderHook(Hook):
+    """Keep the first steps' batches after the data preprocessor (mixed by
+    MixUp) and which units N's dropout / drop path zeroed."""
+    priority = 'LOWEST'
+
+    def __init__(self, steps=2):
+        self.steps, self.batches, self.masks = steps, [], []
+
+    def before_train(self, runner):
+        model = runner.model
+        n = getattr(model.backbone, 'encoder_n', model.backbone)
+
+        def batch(module, args, output):
+            if len(args) > 1 and args[1] and len(self.batches) < self.steps:
+                self.batches.append(
+                    (output['inputs'].clone(),
+                     torch.stack([s.gt_score if 'gt_score' in s else
+                                  s.gt_label for s in
+                                  output['data_samples']]).clone()))
+
+        def mask(module, args, output):
+            if module.training and len(self.masks) < 4 * self.steps * 9:
+                self.masks.append(output.detach() == 0)
+
+        model.data_preprocessor.register_forward_hook(batch)
+        for sub in n.modules():
+            if isinstance(sub, torch.nn.Dropout) or \
+                    type(sub).__name__ == 'DropPath':
+                sub.register_forward_hook(mask)
+
+
+def _stage1(tmp, backbone, in_channels):
+    name = 'vit-b16' if backbone['type'] == 'VisionTransformer' else \
+        'resnet50'
+    cfg = Config.fromfile(
+        osp.join(REPO, f'configs/emoreg_pretrain/{name}_emoset.py'))
+    cfg.model.backbone = backbone
+    cfg.model.head.in_channels = in_channels
+    torch.manual_seed(7)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    path = str(tmp / f'{name}_stage1.pth')
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(emotion_classes=list(EMOTIONS))), path)
+    return path
+
+
+def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True):
+    cfg = Config.fromfile(osp.join(REPO, f'configs/emoreg/{leaf}.py'))
+    wrapper = cfg.model.backbone.type == 'EmotionalBackboneWrapper'
+    holder = cfg.model.backbone if wrapper else cfg.model
+    holder.backbone = backbone
+    cfg.model.head.in_channels = in_channels
+    if wrapper:
+        cfg.model.backbone.update(in_channels=in_channels,
+                                  emotional_checkpoint=ckpt)
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.update(batch_size=8, num_workers=0)
+        loader.dataset.update(data_root=root, val_size=8)
+        for step in loader.dataset.pipeline:
+            if step['type'] == 'Resize':
+                step['scale'] = 32  # tiny images
+    cfg.train_cfg.update(max_epochs=1, val_interval=1)
+    cfg.default_hooks.logger.interval = 1
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'PairedInitHook':
+            hook['streams'] = streams
+    cfg.custom_hooks.append(dict(type='DrawRecorderHook'))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=3, deterministic=False)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return next(h for h in runner.hooks if isinstance(h, DrawRecorderHook))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name,backbone,channels', [
+    ('resnet50', TINY_R50, 32), ('vit-b16', TINY_VIT, 16)])
+def test_paired_modes_draw_alike(tmp_path, name, backbone, channels):
+    """The ResNet-50 leaves (MixUp) and the ViT-B/16 leaves (dropout): at
+    one seed every mode trains on the same mixed batches and N drops the
+    same units; without the streams (PairedInitHook(streams=False)) they
+    do not."""
+    root = fx.make_cifar(str(tmp_path / 'cifar10'), 10, per_file=8)
+    ckpt = _stage1(tmp_path, backbone, channels)
+    runs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CIFAR10, '_check_integrity', lambda self: True)
+        for mode in DRAW_MODES:
+            runs[mode] = _draws(f'{name}_{mode}_cifar10', backbone, channels,
+                                root, ckpt, str(tmp_path / mode))
+        control = _draws(f'{name}_learn-ereg_cifar10', backbone, channels,
+                         root, ckpt, str(tmp_path / 'control'),
+                         streams=False)
+    base = runs['baseline']
+    assert len(base.batches) == 2
+    mixed = name == 'resnet50'
+    if mixed:  # MixUp: soft labels
+        assert not torch.equal(base.batches[0][1],
+                               base.batches[0][1].round())
+    else:
+        assert len(base.masks) >= 2 and any(m.any() for m in base.masks)
+    for mode in DRAW_MODES[1:]:
+        for (inputs, labels), (ref_in, ref_lab) in zip(runs[mode].batches,
+                                                       base.batches):
+            assert torch.equal(inputs, ref_in), mode
+            assert torch.equal(labels, ref_lab), mode
+        assert len(runs[mode].masks) == len(base.masks)
+        for got, ref in zip(runs[mode].masks, base.masks):
+            assert torch.equal(got, ref), mode
+    if mixed:
+        assert not all(torch.equal(a[0], b[0]) for a, b in
+                       zip(control.batches, base.batches))
+    else:
+        assert not all(torch.equal(a, b) for a, b in
+                       zip(control.masks, base.masks))

@@ -1,0 +1,118 @@
+"""Random streams of their own, for draws that must be alike in every mode.
+
+Batch augmentations (MixUp, CutMix) and the dropout / drop path of a model
+draw from the global generators (torch's, numpy's). In a regulated model the
+other encoders draw from them too, interleaved with N, so at one seed two
+modes would mix other batches and drop other units of N. An
+:class:`RngStream` is a private copy of torch's CPU generator, the current
+CUDA device's, and numpy's global generator, seeded from the run's seed and
+the stream's name; while it is entered, every draw comes from it and the
+global generators are left where they were.
+"""
+import zlib
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+
+def _cuda() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_initialized()
+
+
+def capture() -> dict:
+    """The states of torch's CPU generator, the current CUDA device's and
+    numpy's global generator (plain values and tensors: checkpoint-safe)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = dict(torch=torch.get_rng_state(),
+                 numpy=[name, keys.tolist(), int(pos), int(has_gauss),
+                        float(gauss)])
+    if _cuda():
+        state['cuda'] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore(state: dict) -> None:
+    """Set the generators to a :func:`capture`'d state."""
+    torch.set_rng_state(state['torch'].cpu())
+    name, keys, *rest = state['numpy']
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    if 'cuda' in state and _cuda():
+        torch.cuda.set_rng_state(state['cuda'].cpu())
+
+
+def stream_seed(seed: int, name: str) -> int:
+    """The seed of stream ``name`` in a run seeded with ``seed``."""
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode())) % 2**32
+
+
+class RngStream:
+    """Generators of one stream (see the module docstring).
+
+    Args:
+        seed (int): The run's seed.
+        name (str): The stream's name; streams of one run differ by name.
+        state (dict, optional): A state saved from a stream of this name
+            (:attr:`state`), e.g. from a checkpoint when resuming.
+    """
+
+    def __init__(self, seed: int, name: str, state: Optional[dict] = None):
+        self.name = name
+        if state is None:
+            outer = capture()
+            devices = [torch.cuda.current_device()] if _cuda() else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(stream_seed(seed, name))
+                np.random.seed(stream_seed(seed, name))
+                state = capture()
+            restore(outer)
+        self.state = state
+        self._outer = None
+
+    def __enter__(self) -> 'RngStream':
+        self._outer = capture()
+        restore(self.state)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.state = capture()
+        restore(self._outer)
+        self._outer = None
+
+
+class InStream:
+    """``fn`` called inside ``stream`` (e.g. a data preprocessor's batch
+    augmentations)."""
+
+    def __init__(self, fn: Callable, stream: RngStream):
+        self.fn, self.stream = fn, stream
+
+    def __call__(self, *args, **kwargs) -> Any:
+        with self.stream:
+            return self.fn(*args, **kwargs)
+
+
+def run_module_in_stream(module: torch.nn.Module, stream: RngStream) -> list:
+    """Run every forward of ``module`` inside ``stream``; returns the hook
+    handles (``handle.remove()`` undoes it)."""
+
+    def enter(mod, args):
+        stream.__enter__()
+
+    def leave(mod, args, output):
+        stream.__exit__()
+
+    return [module.register_forward_pre_hook(enter),
+            module.register_forward_hook(leave)]
+
+
+def is_stochastic(module: torch.nn.Module) -> bool:
+    """Whether ``module`` holds a dropout or drop-path layer that drops
+    anything (``p`` / ``drop_prob`` above 0)."""
+    for sub in module.modules():
+        if isinstance(sub, torch.nn.modules.dropout._DropoutNd) and sub.p:
+            return True
+        if getattr(sub, 'drop_prob', 0) and 'drop' in type(
+                sub).__name__.lower():
+            return True
+    return False
