@@ -125,6 +125,10 @@ def test_paired_differences_and_refusals(tmp_path):
         high, abs=1e-4)
     assert row['cifar10 vs const n'] == 2
     assert row['cifar10 vs const verdict'] == 'no evidence'
+    detectable = rt.detectable_difference(np.std(diffs, ddof=1), 2)
+    assert float(row['cifar10 vs const detectable']) == pytest.approx(
+        detectable, abs=1e-4)
+    assert f'detects >= {detectable:.2f}' in table['markdown']
     assert row['cifar10 n'] == 3  # seed 3 counts in the mean, not paired
     notes = '\n'.join(table['notes'])
     assert 'ereg on cifar10 vs const: seeds without a partner' in notes
@@ -376,3 +380,49 @@ def test_the_real_leaves_of_one_combination_pair(tmp_path):
     assert rt.config_differences(changed.to_dict(), cfgs['const']) == [
         'optim_wrapper.optimizer.lr', 'train_dataloader.dataset.data_root',
         'val_dataloader.dataset.split']
+
+
+@pytest.mark.parametrize('backbone', ['resnet18-cifar', 'vit-b16'])
+def test_the_documented_validation_on_test_is_marked(tmp_path, backbone):
+    """Configs dumped by mmengine from the real leaves: validating on the
+    held-out split is not marked; the documented option
+    ``val_dataloader.dataset.split=test`` is (what is read decides)."""
+    leaf = osp.join(REPO, f'configs/emoreg/{backbone}_ereg_cifar10.py')
+    for name, options, marked in (
+            ('held_out', {}, False),
+            ('on_test', {'val_dataloader.dataset.split': 'test'}, True)):
+        cfg = Config.fromfile(leaf)
+        cfg.merge_from_dict(options)
+        work_dir = tmp_path / name
+        stamp = work_dir / '20260101_000000'
+        stamp.mkdir(parents=True)
+        cfg.dump(str(work_dir / f'{backbone}_ereg_cifar10.py'))
+        (stamp / '20260101_000000.json').write_text(
+            json.dumps({'accuracy/top1': 90.0}))
+        run, problems = rt.read_run(str(work_dir), 'accuracy/top1')
+        assert run is not None, problems
+        assert run['selected_on_eval'] is marked, name
+
+
+def test_detectable_difference_has_the_stated_power():
+    """At the returned difference a paired t test rejects in 80% of
+    simulated experiments (alpha 0.05)."""
+    rng = np.random.default_rng(0)
+    for n, spread in ((3, 0.5), (5, 1.0), (10, 2.0)):
+        d = rt.detectable_difference(spread, n)
+        diffs = rng.normal(d, spread, size=(20000, n))
+        p = stats.ttest_1samp(diffs, 0., axis=1).pvalue
+        assert (p < 0.05).mean() == pytest.approx(0.8, abs=0.015), (n, spread)
+        assert rt.detectable_difference(spread, n + 1) < d
+    assert rt.detectable_difference(0., 5) is None
+    assert rt.detectable_difference(1., 1) is None
+
+
+def test_the_seeds_table_of_the_docs_is_computed():
+    text = open(osp.join(REPO, 'docs', 'method.md')).read()
+    rows = re.findall(r'^\| ([\d.]+) \| (\d+) \| (\d+) \| (\d+) \|$', text,
+                      re.M)
+    assert len(rows) == 4
+    for spread, *counts in rows:
+        assert [rt.seeds_needed(e, float(spread)) for e in (0.5, 1, 2)] == \
+            [int(c) for c in counts], spread

@@ -168,9 +168,25 @@ def find_config(work_dir: str, max_bytes: int = MAX_FILE
 
 
 def _dataset(cfg: dict, split: str) -> Optional[dict]:
-    ds = dict((cfg.get(f'{split}_dataloader') or {}).get('dataset') or {})
-    ds.pop('pipeline', None)
-    ds.pop('test_mode', None)
+    """What the ``split`` dataloader's dataset reads, normalised so that
+    two configs reading the same images compare equal: the pipeline and
+    ``test_mode`` left out, HeldOutCIFAR* read as the CIFAR* it cuts (its
+    ``val_size`` and ``split_seed`` only matter for ``train`` / ``val``),
+    the data root as a normalised path."""
+    ds = (cfg.get(f'{split}_dataloader') or {}).get('dataset')
+    if not isinstance(ds, dict):
+        return None
+    ds = {k: v for k, v in ds.items() if k not in ('pipeline', 'test_mode')}
+    kind = str(ds.get('type', ''))
+    if kind.startswith('HeldOut'):
+        ds['type'] = kind[len('HeldOut'):]
+        if ds.get('split', 'train') not in ('train', 'val'):
+            ds.pop('val_size', None)
+            ds.pop('split_seed', None)
+    if 'CIFAR' in kind:
+        ds.setdefault('split', 'train')
+    if isinstance(ds.get('data_root'), str):
+        ds['data_root'] = osp.normpath(ds['data_root'])
     return ds or None
 
 
@@ -309,6 +325,42 @@ def paired_ci(diffs: Sequence[float], level: float = 0.95) -> dict:
     half = stats.t.ppf(0.5 + level / 2., n - 1) * spread / math.sqrt(n)
     out.update(low=mean - half, high=mean + half)
     return out
+
+
+def detectable_difference(spread: float, n: int, power: float = 0.8,
+                          alpha: float = 0.05) -> Optional[float]:
+    """The smallest true mean difference that a two-sided paired t test at
+    level ``alpha`` finds with probability ``power``, for ``n`` pairs whose
+    differences have standard deviation ``spread`` (noncentral t); None
+    for fewer than two pairs or zero spread."""
+    from scipy import optimize, stats
+    if n < 2 or not spread or not math.isfinite(spread):
+        return None
+    df, spread = n - 1, abs(spread)
+    crit = stats.t.ppf(1. - alpha / 2., df)
+
+    def power_at(d):
+        nc = d * math.sqrt(n) / spread
+        lower = stats.nct.cdf(-crit, df, nc)  # NaN far in the tail: ~0
+        return stats.nct.sf(crit, df, nc) + (0. if math.isnan(lower)
+                                             else lower)
+
+    high = spread
+    while power_at(high) < power:
+        high *= 2.
+    return float(optimize.brentq(lambda d: power_at(d) - power, 0., high))
+
+
+def seeds_needed(effect: float, spread: float, power: float = 0.8,
+                 alpha: float = 0.05, most: int = 10000) -> Optional[int]:
+    """How many seeds (pairs) a paired t test needs to find a true mean
+    difference ``effect`` with probability ``power`` when the differences
+    spread by ``spread`` (their standard deviation); None beyond
+    ``most``."""
+    for n in range(2, most + 1):
+        if detectable_difference(spread, n, power, alpha) <= effect:
+            return n
+    return None
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -453,7 +505,8 @@ def compare(runs: List[dict], refs: List[dict], notes: List[str],
                 pvalues.append((seed, pvalue))
     ci = paired_ci(diffs)
     ci.update(verdict=verdict(ci) if diffs else 'not paired',
-              mcnemar=pvalues)
+              mcnemar=pvalues,
+              detectable=detectable_difference(ci['spread'], ci['n']))
     return ci
 
 
@@ -481,7 +534,10 @@ def _fmt_ci(ci: Optional[dict]) -> str:
         return 'not paired'
     interval = '' if ci['low'] is None else \
         f' [{ci["low"]:+.2f}, {ci["high"]:+.2f}]'
-    return f'{ci["mean"]:+.2f}{interval} (n={ci["n"]}): {ci["verdict"]}'
+    power = '' if ci.get('detectable') is None else \
+        f'; detects >= {ci["detectable"]:.2f}'
+    return (f'{ci["mean"]:+.2f}{interval} (n={ci["n"]}): {ci["verdict"]}'
+            f'{power}')
 
 
 def build_table(runs: List[dict]) -> Tuple[List[str], List[list],
@@ -501,7 +557,7 @@ def build_table(runs: List[dict]) -> Tuple[List[str], List[list],
                    f'{t} selected on eval data']
         for ref in ('baseline', 'const'):
             header += [f'{t} vs {ref} {k}' for k in (
-                'mean', 'ci low', 'ci high', 'n', 'verdict')]
+                'mean', 'ci low', 'ci high', 'n', 'verdict', 'detectable')]
         header.append(f'{t} McNemar vs const p')
     width = (len(header) - 3) // max(len(targets), 1)  # columns per target
     rows, md_rows = [], []
@@ -537,10 +593,11 @@ def build_table(runs: List[dict]) -> Tuple[List[str], List[list],
                                  mcnemar=ref_mode == 'const')
                 ci = stats[ref_mode]
                 if ci is None:
-                    row += ['-' if mode == ref_mode else 'n/a'] + [''] * 4
+                    row += ['-' if mode == ref_mode else 'n/a'] + [''] * 5
                 else:
                     row += [_num(ci['mean']), _num(ci['low']),
-                            _num(ci['high']), ci['n'], ci['verdict']]
+                            _num(ci['high']), ci['n'], ci['verdict'],
+                            _num(ci.get('detectable'))]
                 md.append('-' if mode == ref_mode else _fmt_ci(ci))
             pvalues = (stats['const'] or {}).get('mcnemar') or []
             row.append('; '.join(f'seed {s}: {p:.4g}' for s, p in pvalues))
@@ -603,6 +660,8 @@ def results_table(patterns: Sequence[str],
     markdown = (
         f'{metric}: mean ± std over seeds (n); vs baseline / const: paired '
         'difference over seeds, mean [95% t interval] (n pairs): verdict; '
+        'detects >= D: the smallest difference these seeds would find with '
+        '80% power (alpha 0.05) at the observed spread of the differences; '
         'McNemar: exact p per seed on the same test images. † selected on '
         'the data it was evaluated on (validated on the test data); (val) '
         'a validation score, no test result.\n\n' +
