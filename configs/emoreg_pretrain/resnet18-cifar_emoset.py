@@ -4,20 +4,12 @@
 _base_ = [
     '../_base_/models/resnet18-cifar.py',
     '../_base_/datasets/emoset_32px.py',
-    '../_base_/schedules/affective_pretrain.py',
+    '../_base_/schedules/affective_scratch.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_emotions))
-# Schedule sized to about 94,500 training images (the rule of
-# schedules/affective_pretrain.py): 10,000 steps at total batch 256
-# (8 GPUs x 32), lr 0.0015; 28 epochs of 370 steps.
-train_dataloader = dict(batch_size=32)
-optim_wrapper = dict(optimizer=dict(lr=0.0015))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
-         end=1, convert_to_iter_based=True),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[8, 16, 24],
-         gamma=0.1),
-]
-train_cfg = dict(max_epochs=28)
-auto_scale_lr = dict(base_batch_size=256)
+# From scratch, about 94,500 training images (schedules/affective_scratch.py):
+# total batch 128 (8 GPUs x 16), lr 0.1; 200 epochs of 739 steps.
+train_dataloader = dict(batch_size=16)
+optim_wrapper = dict(optimizer=dict(lr=0.1))
+auto_scale_lr = dict(base_batch_size=128)

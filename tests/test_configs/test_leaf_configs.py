@@ -159,3 +159,28 @@ def test_leaf_builds(leaf, data_roots, monkeypatch):
         assert cfg.val_dataloader.dataset.split == 'val'
         assert cfg.test_dataloader.dataset.split == 'test'
         assert (sizes['train'], sizes['val']) == (16, 4)
+
+
+def test_scratch_backbones_pretrain_with_the_scratch_recipe():
+    """Stage 1 of a backbone trained from scratch follows
+    schedules/affective_scratch.py (the CIFAR ResNet recipe, 200 epochs),
+    fine-tuned backbones the BiT rule."""
+    from launch_utils import load_tool
+    gen = load_tool('misc/gen_configs.py')
+    scratch = Config.fromfile(osp.join(
+        REPO, 'configs/emoreg_pretrain/resnet18-cifar_emoset.py'))
+    batch = 8 * scratch.train_dataloader.batch_size
+    assert (batch, scratch.auto_scale_lr.base_batch_size) == (128, 128)
+    optimizer = scratch.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.momentum,
+            optimizer.weight_decay) == ('SGD', 0.1, 0.9, 1e-4)
+    assert scratch.train_cfg.max_epochs == 200
+    assert scratch.param_scheduler.milestones == [100, 150]
+    tuned = Config.fromfile(osp.join(
+        REPO, 'configs/emoreg_pretrain/resnet50_emoset.py'))
+    assert tuned.optim_wrapper.optimizer.weight_decay == 0.
+    assert tuned.train_cfg.max_epochs == 28  # 10k steps of the BiT rule
+    # small sets: at least four steps per epoch, lr scaled with the batch
+    small = gen.stage1_scratch_schedule(180)
+    assert (small['batch'], small['lr'], small['per_epoch']) == (32, 0.025, 6)
+    assert gen.stage1_scratch_schedule(94_500)['batch'] == 128

@@ -54,6 +54,9 @@ TRAIN_SIZES = {
     'artphoto': 645,  # 80 % of 806
     'emotion6': 1_516,  # 80 % of 1980 less 85 tied
 }
+#: Backbones trained from scratch (no ImageNet weights): their stage 1
+#: follows schedules/affective_scratch.py, not the fine-tuning rule.
+SCRATCH_BACKBONES = ('resnet18-cifar', )
 DEFAULT_AFFECTIVE = 'emoset'
 # The cheap variant ships for the default affective set only.
 CHEAP_AFFECTIVE = (DEFAULT_AFFECTIVE, )
@@ -84,6 +87,24 @@ param_scheduler = [
          gamma=0.1),
 ]
 train_cfg = dict(max_epochs={epochs})
+auto_scale_lr = dict(base_batch_size={batch})
+"""
+
+STAGE1_SCRATCH = """\
+# Stage 1: {title} learns the emotions of {affective_title}.
+# Its checkpoints (work_dirs/{name}) feed every stage-2 config on
+# {affective_title} with this backbone.
+_base_ = [
+    '../_base_/models/{backbone}.py',
+    '../_base_/datasets/{affective}{data_suffix}.py',
+    '../_base_/schedules/affective_scratch.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=_base_.num_emotions))
+# From scratch, about {size} training images (schedules/affective_scratch.py):
+# total batch {batch} (8 GPUs x {per_gpu}), lr {lr}; 200 epochs of {per_epoch} steps.
+train_dataloader = dict(batch_size={per_gpu})
+optim_wrapper = dict(optimizer=dict(lr={lr}))
 auto_scale_lr = dict(base_batch_size={batch})
 """
 
@@ -160,6 +181,19 @@ def stage1_schedule(size: int, gpus: int = 8) -> dict:
                 milestones=points[1:])
 
 
+def stage1_scratch_schedule(size: int, gpus: int = 8) -> dict:
+    """schedules/affective_scratch.py scaled to ``size`` training images:
+    total batch the largest power of two <= min(128, size / 4), lr 0.1 x
+    batch / 128, 200 epochs."""
+    if size < 4 * gpus:
+        raise ValueError(f'{size} training images are too few for a total '
+                         f'batch of at least {gpus} (one per GPU).')
+    batch = max(gpus, 1 << (min(128, size // 4).bit_length() - 1))
+    return dict(size=f'{size:,}', batch=batch, per_gpu=batch // gpus,
+                lr=round(0.1 * batch / 128, 8),
+                per_epoch=-(-size // batch))
+
+
 def leaves() -> dict:
     """Map each leaf's path (relative to configs/) to its text."""
     out = {}
@@ -173,11 +207,14 @@ def leaves() -> dict:
                     f'No training-set size for the affective set '
                     f'{affective!r}: add it to TRAIN_SIZES in {__file__} '
                     '(it sizes the stage-1 schedule).')
-            out[f'emoreg_pretrain/{name}.py'] = STAGE1.format(
-                title=title, affective_title=AFFECTIVE[affective], name=name,
-                backbone=backbone, affective=affective,
-                data_suffix=data_suffix,
-                **stage1_schedule(TRAIN_SIZES[affective]))
+            scratch = backbone in SCRATCH_BACKBONES
+            out[f'emoreg_pretrain/{name}.py'] = (
+                STAGE1_SCRATCH if scratch else STAGE1).format(
+                    title=title, affective_title=AFFECTIVE[affective],
+                    name=name, backbone=backbone, affective=affective,
+                    data_suffix=data_suffix,
+                    **(stage1_scratch_schedule if scratch else
+                       stage1_schedule)(TRAIN_SIZES[affective]))
         for target, target_title in TARGETS.items():
             fields = dict(title=title, backbone=backbone, target=target,
                           target_title=target_title, schedule=schedule,
