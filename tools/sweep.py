@@ -39,6 +39,8 @@ import time
 from collections import Counter, namedtuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+from results_table import plugin_module  # noqa: E402  (no torch imported)
 MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
          'rand-learn-ereg')  # emoreg_mm.models.regulators.REGULATION_MODES
 
@@ -341,7 +343,7 @@ def _read_json(path: str):
     """A state file's JSON; None when there is none; ``UnreadableFileError``
     (naming the file) when it is not a regular file, too large or not
     JSON."""
-    from emoreg_mm.fileio import read_json
+    read_json = plugin_module('fileio').read_json
     if not osp.lexists(path):
         return None
     return read_json(path, MAX_STATE_BYTES)
@@ -349,7 +351,7 @@ def _read_json(path: str):
 
 def _write_json(path: str, data: dict) -> None:
     """Atomically, never through a link planted at a temporary name."""
-    from emoreg_mm.fileio import atomic_write_text
+    atomic_write_text = plugin_module('fileio').atomic_write_text
     atomic_write_text(path, json.dumps(data))
 
 
@@ -371,7 +373,9 @@ def _submit_problem(sub) -> str:
 def last_epoch(work_dir: str) -> str:
     """The last checkpoint's epoch (``3``) or iteration (``iter 120``);
     ``-`` without one, ``?`` when ``last_checkpoint`` cannot be read."""
-    from emoreg_mm.fileio import UnreadableFileError, read_text
+    fileio = plugin_module('fileio')
+    UnreadableFileError = fileio.UnreadableFileError
+    read_text = fileio.read_text
     path = osp.join(work_dir, 'last_checkpoint')
     if not osp.lexists(path):
         return '-'
@@ -415,8 +419,9 @@ def squeue_jobs() -> dict:
 def local_alive(sub: dict) -> bool:
     """A local job runs: same host, its PID alive and started when the
     sweep recorded (a PID without a matching start time is not trusted)."""
-    from emoreg_mm.engine.runner.work_dir_lock import (process_running,
-                                                       process_start)
+    fileio = plugin_module('fileio')
+    process_running, process_start = (fileio.process_running,
+                                      fileio.process_start)
     pid, started = int(sub['job']), sub.get('process_start')
     if sub.get('host') != socket.gethostname() or not isinstance(
             started, str) or not 0 < pid < 2**31:
@@ -435,7 +440,7 @@ def states(runs: list, problems: list = None) -> dict:
     recording it and ``sbatch`` answering) is reconciled with the queue by
     job name and work dir, then with the job's own status file.
     """
-    from emoreg_mm.fileio import UnreadableFileError
+    UnreadableFileError = plugin_module('fileio').UnreadableFileError
     problems = [] if problems is None else problems
     submits, out = {}, {}
     for run in runs:
@@ -655,7 +660,7 @@ def submit_slurm(args, runs: list, st: dict) -> None:
     go, left = to_submit(args, runs, st)
     jobs = {name: job for name, (state, _, job) in st.items()
             if state in ('queued', 'running', 'requeued')}
-    from emoreg_mm.fileio import atomic_write_text
+    atomic_write_text = plugin_module('fileio').atomic_write_text
     for run in go:
         attempt = st[run.name][1] + 1
         path = osp.join(run.work_dir, SCRIPT)
@@ -695,8 +700,9 @@ def run_local(args, runs: list, st: dict) -> None:
     """Run the plan here, ``args.jobs`` at a time: the stage-1 runs, then
     the stage-2 runs whose stage 1 is done; the same job scripts as on
     Slurm, output in ``<run>/sweep-local.log``."""
-    from emoreg_mm.engine.runner.work_dir_lock import process_start
-    from emoreg_mm.fileio import atomic_write_text
+    fileio = plugin_module('fileio')
+    atomic_write_text, process_start = (fileio.atomic_write_text,
+                                        fileio.process_start)
     go, left = to_submit(args, runs, st)
     for name, why in left:
         print(f'not run {name}: {why}')

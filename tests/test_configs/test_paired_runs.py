@@ -198,6 +198,8 @@ def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True):
             if step['type'] == 'Resize':
                 step['scale'] = 32  # tiny images
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # steps only
+    cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = 1
     for hook in cfg.custom_hooks:
         if hook['type'] == 'PairedInitHook':

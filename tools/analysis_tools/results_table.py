@@ -67,6 +67,28 @@ RUN_KEYS = ('work_dir', 'resume', 'load_from', 'launcher',
 AFFECTIVE_KEYS = ('emoreg_affective', 'emotion_classes', 'num_emotions')
 
 
+def plugin_module(name: str):
+    """``emoreg_mm.<name>``, a module of the standard library only (e.g.
+    ``fileio``), without importing the package: its ``__init__`` imports
+    torch, mmengine and mmpretrain (about 5 s of CPU), which a tool that
+    reads run dirs does not need. An import of the package afterwards
+    uses this module."""
+    import importlib.util
+    import sys
+    full = f'emoreg_mm.{name}'
+    if full not in sys.modules:
+        package = importlib.util.find_spec('emoreg_mm')
+        if package is None or not package.origin:
+            raise ImportError('emoreg_mm is not installed (pip install -e . '
+                              'or bash tools/setup_env.sh)')
+        spec = importlib.util.spec_from_file_location(
+            full, osp.join(osp.dirname(package.origin), f'{name}.py'))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[full] = module
+        spec.loader.exec_module(module)
+    return sys.modules[full]
+
+
 class UnsafeConfigError(ValueError):
     """A config file holds something other than literals and dict()."""
 
@@ -114,7 +136,9 @@ def read_config(path: str, max_bytes: int = MAX_FILE) -> dict:
             unhashable keys, literals Python refuses, nesting too deep, a
             FIFO or a device); the message names the file and the reason.
     """
-    from emoreg_mm.fileio import UnreadableFileError, read_text
+    fileio = plugin_module('fileio')
+    UnreadableFileError = fileio.UnreadableFileError
+    read_text = fileio.read_text
     try:
         text = read_text(path, max_bytes)
     except UnreadableFileError as err:
@@ -254,7 +278,7 @@ def _test_record(path: str, max_bytes: int, problems: List[str]):
     moment, so it can hold one rank's record followed by the tail of
     another's; the first document is read and the rest reported.
     """
-    from emoreg_mm.fileio import read_text
+    read_text = plugin_module('fileio').read_text
     text = read_text(path, max_bytes)
     try:
         record, end = json.JSONDecoder().raw_decode(text.lstrip())
@@ -276,7 +300,9 @@ def _latest_evaluation(work_dir: str, metric: str, problems: List[str],
                        max_bytes: int = MAX_FILE):
     """The test result if there is one, else the last validation; files
     that cannot be read are added to ``problems`` by name."""
-    from emoreg_mm.fileio import UnreadableFileError, read_json_lines
+    fileio = plugin_module('fileio')
+    UnreadableFileError = fileio.UnreadableFileError
+    read_json_lines = fileio.read_json_lines
     test, val = None, None
     for log_dir in sorted(glob.glob(osp.join(work_dir, '2*'))):
         stamp = osp.basename(log_dir)

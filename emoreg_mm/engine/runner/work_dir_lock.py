@@ -42,7 +42,8 @@ import time
 import warnings
 from typing import Optional
 
-from ...fileio import UnreadableFileError, read_json
+from ...fileio import (UnreadableFileError, process_running, process_start,
+                       read_json)
 from .preflight import WorkDirError
 
 LOCK_NAME = '.emoreg_mm.lock'
@@ -63,29 +64,6 @@ def launcher_rank() -> int:
         if os.environ.get(name, '').isdigit():
             return int(os.environ[name])
     return 0
-
-
-def process_start(pid: int) -> Optional[str]:
-    """The start time of ``pid`` in clock ticks since boot (Linux), or
-    None where it cannot be read."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def process_running(pid: int, started: Optional[str]) -> bool:
-    """Whether ``pid`` runs and, where both are known, started at
-    ``started`` (a PID reused by another process is not running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now = process_start(pid)
-    return started is None or now is None or now == started
 
 
 def _record_problem(record) -> Optional[str]:
