@@ -139,15 +139,16 @@ class DrawRecorderHook(Hook):
     MixUp) and which units N's dropout / drop path zeroed."""
     priority = 'LOWEST'
 
-    def __init__(self, steps=2):
-        self.steps, self.batches, self.masks = steps, [], []
+    def __init__(self, steps=2, epoch=0):
+        self.steps, self.epoch, self.batches, self.masks = steps, epoch, [], []
 
     def before_train(self, runner):
         model = runner.model
         n = getattr(model.backbone, 'encoder_n', model.backbone)
 
         def batch(module, args, output):
-            if len(args) > 1 and args[1] and len(self.batches) < self.steps:
+            if len(args) > 1 and args[1] and len(self.batches) < \
+                    self.steps and runner.epoch == self.epoch:
                 self.batches.append(
                     (output['inputs'].clone(),
                      torch.stack([s.gt_score if 'gt_score' in s else
@@ -181,7 +182,8 @@ def _stage1(tmp, backbone, in_channels):
     return path
 
 
-def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True):
+def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True,
+           epochs=1, record_epoch=0, resume=False, save=False):
     cfg = Config.fromfile(osp.join(REPO, f'configs/emoreg/{leaf}.py'))
     wrapper = cfg.model.backbone.type == 'EmotionalBackboneWrapper'
     holder = cfg.model.backbone if wrapper else cfg.model
@@ -197,14 +199,19 @@ def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True):
         for step in loader.dataset.pipeline:
             if step['type'] == 'Resize':
                 step['scale'] = 32  # tiny images
-    cfg.train_cfg.update(max_epochs=1, val_interval=1)
+    cfg.train_cfg.update(max_epochs=epochs, val_interval=1)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # steps only
-    cfg.default_hooks.checkpoint = None
+    if save:
+        cfg.default_hooks.checkpoint.save_best = None
+    else:
+        cfg.default_hooks.checkpoint = None
+    cfg.resume = resume
     cfg.default_hooks.logger.interval = 1
     for hook in cfg.custom_hooks:
         if hook['type'] == 'PairedInitHook':
             hook['streams'] = streams
-    cfg.custom_hooks.append(dict(type='DrawRecorderHook'))
+    cfg.custom_hooks.append(dict(type='DrawRecorderHook',
+                                 epoch=record_epoch))
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=3, deterministic=False)
     runner = Runner.from_cfg(cfg)
@@ -253,3 +260,38 @@ def test_paired_modes_draw_alike(tmp_path, name, backbone, channels):
     else:
         assert not all(torch.equal(a, b) for a, b in
                        zip(control.masks, base.masks))
+
+
+@pytest.mark.slow
+def test_streams_resume_where_they_stopped(tmp_path):
+    """Stopped after epoch 1 and resumed, a ResNet-50 leaf (MixUp) mixes
+    the batches of epoch 2 as the uninterrupted run does: the streams'
+    states travel in the checkpoint."""
+    root = fx.make_cifar(str(tmp_path / 'cifar10'), 10, per_file=8)
+    ckpt = _stage1(tmp_path, TINY_R50, 32)
+    leaf, work_dir = 'resnet50_learn-ereg_cifar10', str(tmp_path / 'resumed')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CIFAR10, '_check_integrity', lambda self: True)
+        straight = _draws(leaf, TINY_R50, 32, root, ckpt,
+                          str(tmp_path / 'straight'), epochs=2,
+                          record_epoch=1, save=True)
+        _draws(leaf, TINY_R50, 32, root, ckpt, work_dir, epochs=1,
+               save=True)
+        resumed = _draws(leaf, TINY_R50, 32, root, ckpt, work_dir, epochs=2,
+                         record_epoch=1, save=True, resume=True)
+        # the control: resumed without the streams' states
+        _draws(leaf, TINY_R50, 32, root, ckpt, work_dir + '_c', epochs=1,
+               save=True)
+        saved = torch.load(osp.join(work_dir + '_c', 'epoch_1.pth'),
+                           weights_only=True)
+        assert set(saved['paired_streams']) == {'batch_augments'}
+        del saved['paired_streams']
+        torch.save(saved, osp.join(work_dir + '_c', 'epoch_1.pth'))
+        control = _draws(leaf, TINY_R50, 32, root, ckpt, work_dir + '_c',
+                         epochs=2, record_epoch=1, save=True, resume=True)
+    assert len(straight.batches) == len(resumed.batches) == 2
+    for (inputs, labels), (ref_in, ref_lab) in zip(resumed.batches,
+                                                   straight.batches):
+        assert torch.equal(inputs, ref_in) and torch.equal(labels, ref_lab)
+    assert not all(torch.equal(a[0], b[0]) for a, b in
+                   zip(control.batches, straight.batches))
