@@ -9,7 +9,8 @@ Usage: ``python tools/run_demo.py [--quick] [--modes ...] [--work-root DIR]``
 3. stage 2: ``tools/train.py configs/demo/tiny-resnet_<mode>_digits.py`` for
    each mode (default: baseline, const, ereg, learn-ereg);
 4. evaluation: ``tools/test.py`` of each run's last checkpoint on the test
-   split, predictions to ``<run>/preds.npz``;
+   split, predictions to ``<run>/predictions.npz`` (where the results
+   table looks for them);
 5. plots of rho and the affective state (``<run>/plots/*.png``) and the
    results table (``tools/analysis_tools/results_table.py`` ->
    ``WORK_ROOT/results.md``).
@@ -33,6 +34,9 @@ import time
 import warnings
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+# where the results table looks for a run's predictions
+from results_table import PREDICTIONS  # noqa: E402
 STAGE1 = 'tiny-resnet_synth-abstract'
 ALL_MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
              'rand-learn-ereg')
@@ -233,12 +237,11 @@ class Demo:
             tests.append((f'test-{mode}', [
                 tool('test.py'), demo_config(stem), '--checkpoint',
                 ckpt, '--work-dir', wd, '--out',
-                osp.join(wd, 'preds.npz')
+                osp.join(wd, PREDICTIONS)
             ] + self.overrides(stem, True, 0)))
         self.run_all(tests)
 
         self.say('[5/5] plots and the results table')
-        sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
         from mmengine.config import Config
         from plot_regulation import load_predictions, plot_regulation
         for mode, stem in zip(modes, stems):
@@ -248,7 +251,7 @@ class Demo:
             emotions = Config.fromfile(
                 demo_config(stem)).model.head.emotion_classes
             paths = plot_regulation(
-                load_predictions(osp.join(wd, 'preds.npz')),
+                load_predictions(osp.join(wd, PREDICTIONS)),
                 osp.join(wd, 'plots'), emotion_names=emotions, title=mode)
             self.say(f'      {mode}: ' + ', '.join(paths))
         self.run('results_table', [

@@ -40,7 +40,7 @@ from collections import Counter, namedtuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-from results_table import plugin_module  # noqa: E402  (no torch imported)
+from results_table import PREDICTIONS, plugin_module  # noqa: E402
 MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
          'rand-learn-ereg')  # emoreg_mm.models.regulators.REGULATION_MODES
 
@@ -606,7 +606,8 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
              'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']
     if run.stage == 2:
         lines += ['CKPT=$(cat "$WD/last_checkpoint")',
-                  f'{test} --work-dir "$WD" --out "$WD/preds.npz"{opt_arg}',
+                  f'{test} --work-dir "$WD" --out "$WD/{PREDICTIONS}"'
+                  f'{opt_arg}',
                   'rc=$?',
                   'if [ -n "$ENDING" ]; then mark killed $rc; exit $rc; fi',
                   'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']

@@ -13,7 +13,7 @@ README_DEMO = 'bash tools/setup_env.sh && .venv/bin/python tools/run_demo.py'
 
 def check_run(root, mode):
     run = root / f'tiny-resnet_{mode}_digits'
-    assert (run / 'preds.npz').is_file()
+    assert (run / 'predictions.npz').is_file()
     for name in ('rho_hist.png', 'rho_per_class.png',
                  'affect_per_class.png'):
         assert (run / 'plots' / name).stat().st_size > 10_000
@@ -35,6 +35,11 @@ def test_readme_demo(tmp_path):
     for mode in ('baseline', 'const', 'ereg', 'learn-ereg'):
         assert re.search(rf'^\| tiny-resnet \| [^|]+ \| {mode} \|',
                          out.stdout, re.M), mode
+    # McNemar's test against const found both runs' predictions
+    for mode in ('ereg', 'learn-ereg'):
+        row = re.search(rf'^\| tiny-resnet \| [^|]+ \| {mode} \|.*\| '
+                        r'([\d.e+-]+) \|$', out.stdout, re.M)
+        assert row and 0 <= float(row.group(1)) <= 1, mode
     assert 'main job finished' in out.stdout
     assert f'Table: {root}/results.md' in out.stdout  # absolute paths
     check_run(root, 'learn-ereg')

@@ -161,7 +161,7 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     table = (tmp_path / 'work_dirs/sweep/results.md').read_text()
     assert '| ereg |' in table and '| baseline |' in table
     run = tmp_path / 'work_dirs/sweep/tiny-resnet_ereg_digits_s0'
-    assert (run / 'preds.npz').is_file()
+    assert (run / 'predictions.npz').is_file()
     # again: everything is finished, nothing runs
     out = sweep_here(*args, cwd=tmp_path, check=0)
     assert 'started' not in out.stdout
