@@ -64,17 +64,21 @@ MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
          'rand-learn-ereg')
 TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
 
-STAGE1 = """\
+# Stage 1: the header every stage-1 leaf has, then its schedule's lines.
+STAGE1_HEAD = """\
 # Stage 1: {title} learns the emotions of {affective_title}.
 # Its checkpoints (work_dirs/{name}) feed every stage-2 config on
 # {affective_title} with this backbone.
 _base_ = [
     '../_base_/models/{backbone}.py',
     '../_base_/datasets/{affective}{data_suffix}.py',
-    '../_base_/schedules/affective_pretrain.py',
+    '../_base_/schedules/{schedule}.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_emotions))
+"""
+# Fine-tuned backbones: schedules/affective_pretrain.py (BiT-HyperRule).
+STAGE1 = STAGE1_HEAD.replace('{schedule}', 'affective_pretrain') + """\
 # Schedule sized to about {size} training images (the rule of
 # schedules/affective_pretrain.py): {steps} steps at total batch {batch}
 # (8 GPUs x {per_gpu}), lr {lr}; {epochs} epochs of {per_epoch} steps.
@@ -89,18 +93,9 @@ param_scheduler = [
 train_cfg = dict(max_epochs={epochs})
 auto_scale_lr = dict(base_batch_size={batch})
 """
-
-STAGE1_SCRATCH = """\
-# Stage 1: {title} learns the emotions of {affective_title}.
-# Its checkpoints (work_dirs/{name}) feed every stage-2 config on
-# {affective_title} with this backbone.
-_base_ = [
-    '../_base_/models/{backbone}.py',
-    '../_base_/datasets/{affective}{data_suffix}.py',
-    '../_base_/schedules/affective_scratch.py',
-    '../_base_/default_runtime.py',
-]
-model = dict(head=dict(num_classes=_base_.num_emotions))
+# Backbones from scratch: schedules/affective_scratch.py.
+STAGE1_SCRATCH = STAGE1_HEAD.replace('{schedule}', 'affective_scratch') + \
+    """\
 # From scratch, about {size} training images (schedules/affective_scratch.py):
 # total batch {batch} (8 GPUs x {per_gpu}), lr {lr}; 200 epochs of {per_epoch} steps.
 train_dataloader = dict(batch_size={per_gpu})

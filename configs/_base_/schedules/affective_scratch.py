@@ -12,12 +12,6 @@
 # with the set; on sets under 512 images the total batch is the largest
 # power of two <= n / 4 (at least four steps per epoch), with lr 0.1 x
 # batch / 128 (linear scaling). Each stage-1 leaf states its batch and lr.
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0001))
-param_scheduler = dict(
-    type='MultiStepLR', by_epoch=True, milestones=[100, 150], gamma=0.1)
-train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop', max_epochs=200, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=128)
+# The recipe is the one stage 2 of this backbone uses (resnet_cifar.py):
+# inherited from there, not written twice.
+_base_ = ['./resnet_cifar.py']
