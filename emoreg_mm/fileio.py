@@ -9,8 +9,10 @@ whatever a killed job, a full disk or a co-worker left there: a symlink to
 ``/dev/zero``, a FIFO, a log whose last line was cut off. The readers here
 open without blocking, accept only regular files, read at most a stated
 number of bytes and say what was wrong in an :class:`UnreadableFileError`
-that names the file. Only the standard library is used, so light tools can
-import this module without torch.
+that names the file. :func:`process_start` / :func:`process_running` tell
+whether a PID recorded in a run dir (a lock, a local sweep job) is still
+that process. Only the standard library is used, so light tools can load
+this module without torch.
 """
 import errno
 import json

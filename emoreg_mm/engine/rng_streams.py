@@ -20,23 +20,32 @@ def _cuda() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_initialized()
 
 
-def capture() -> dict:
+def _plain_numpy(np_state: tuple) -> list:
+    """numpy's generator state as plain values."""
+    name, keys, pos, has_gauss, gauss = np_state
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
+
+
+def capture(plain: bool = True) -> dict:
     """The states of torch's CPU generator, the current CUDA device's and
-    numpy's global generator (plain values and tensors: checkpoint-safe)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy's global generator. ``plain``: numpy's as a list of plain values
+    (checkpoint-safe); else as numpy gives it (no conversion: for swaps)."""
+    np_state = np.random.get_state()
     state = dict(torch=torch.get_rng_state(),
-                 numpy=[name, keys.tolist(), int(pos), int(has_gauss),
-                        float(gauss)])
+                 numpy=_plain_numpy(np_state) if plain else np_state)
     if _cuda():
         state['cuda'] = torch.cuda.get_rng_state()
     return state
 
 
 def restore(state: dict) -> None:
-    """Set the generators to a :func:`capture`'d state."""
+    """Set the generators to a :func:`capture`'d state (either form)."""
     torch.set_rng_state(state['torch'].cpu())
-    name, keys, *rest = state['numpy']
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    np_state = state['numpy']
+    if isinstance(np_state, list):
+        name, keys, *rest = np_state
+        np_state = (name, np.asarray(keys, dtype=np.uint32), *rest)
+    np.random.set_state(np_state)
     if 'cuda' in state and _cuda():
         torch.cuda.set_rng_state(state['cuda'].cpu())
 
@@ -59,23 +68,31 @@ class RngStream:
     def __init__(self, seed: int, name: str, state: Optional[dict] = None):
         self.name = name
         if state is None:
-            outer = capture()
+            outer = capture(plain=False)
             devices = [torch.cuda.current_device()] if _cuda() else []
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(stream_seed(seed, name))
                 np.random.seed(stream_seed(seed, name))
                 state = capture()
             restore(outer)
-        self.state = state
+        self._state = state
         self._outer = None
 
+    @property
+    def state(self) -> dict:
+        """The stream's state, checkpoint-safe."""
+        if not isinstance(self._state['numpy'], list):
+            self._state = dict(self._state,
+                               numpy=_plain_numpy(self._state['numpy']))
+        return self._state
+
     def __enter__(self) -> 'RngStream':
-        self._outer = capture()
-        restore(self.state)
+        self._outer = capture(plain=False)
+        restore(self._state)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.state = capture()
+        self._state = capture(plain=False)  # converted only when saved
         restore(self._outer)
         self._outer = None
 

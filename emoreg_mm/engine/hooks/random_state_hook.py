@@ -1,10 +1,11 @@
 """Carry the random number generators' states through checkpoints."""
 import random
 
-import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
+
+from ..rng_streams import capture, restore
 
 
 @HOOKS.register_module()
@@ -30,15 +31,10 @@ class RandomStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Add the current RNG states to ``checkpoint``."""
-        np_state = np.random.get_state()
-        state = dict(
-            python=random.getstate(),
-            numpy=[np_state[0], np_state[1].tolist(), *map(
-                lambda v: v.item() if hasattr(v, 'item') else v,
-                np_state[2:])],
-            torch=torch.get_rng_state())
+        state = capture()  # torch's and numpy's, plain
+        state['python'] = random.getstate()
         if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state['cuda'] = torch.cuda.get_rng_state_all()
+            state['cuda'] = torch.cuda.get_rng_state_all()  # every device
         checkpoint['random_state'] = state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -48,9 +44,7 @@ class RandomStateHook(Hook):
             return
         version, internal, gauss = state['python']
         random.setstate((version, tuple(internal), gauss))
-        name, keys, *rest = state['numpy']
-        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
-        torch.set_rng_state(state['torch'].cpu())
+        restore(dict(torch=state['torch'], numpy=state['numpy']))
         if 'cuda' in state and torch.cuda.is_available() and \
                 len(state['cuda']) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
