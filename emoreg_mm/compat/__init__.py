@@ -7,17 +7,20 @@ Applied once when :mod:`emoreg_mm` is imported:
 - :mod:`.dist`: ``--launcher pytorch`` uses gloo where there is no GPU.
 - :mod:`.offline`: pretrained weights from a URL load from torch's hub
   cache without network, and fail at once, clearly, when offline.
+- :mod:`.config_text`: a config is formatted by yapf once per content, not
+  at every log, dump and checkpoint save.
 - ``_base_ = 'emoreg_mm::emoreg/<config>.py'`` resolves like the OpenMMLab
   packages mmengine knows by name (its ``MODULE2PACKAGE`` table).
 """
 from mmengine.config.utils import MODULE2PACKAGE
 
-from . import checkpoint, dist, offline
+from . import checkpoint, config_text, dist, offline
 from .checkpoint import (DamagedCheckpointError, UnsafeCheckpointError,
                          convert_trusted, safe_load, to_plain)
 from .dist import ddp_wrapper_cfg
 
 checkpoint.apply()
+config_text.apply()
 dist.apply()
 offline.apply()
 MODULE2PACKAGE.setdefault('emoreg_mm', 'emoreg_mm')
