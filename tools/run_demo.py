@@ -36,10 +36,9 @@ import warnings
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 # where the results table looks for a run's predictions
-from results_table import PREDICTIONS  # noqa: E402
+from results_table import PREDICTIONS, plugin_module  # noqa: E402
 STAGE1 = 'tiny-resnet_synth-abstract'
-ALL_MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
-             'rand-learn-ereg')
+ALL_MODES = plugin_module('matrix').PRESETS['demo'].modes  # configs/demo
 DEFAULT_MODES = ('baseline', 'const', 'ereg', 'learn-ereg')
 
 

@@ -41,34 +41,11 @@ from collections import Counter, namedtuple
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 from results_table import PREDICTIONS, plugin_module  # noqa: E402
-MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
-         'rand-learn-ereg')  # emoreg_mm.models.regulators.REGULATION_MODES
-
-#: Where a preset's configs live and which names its matrix has. The
-#: affective segment of a stage-2 config name is left out for
-#: ``default_affective`` (README: "Leaves are named as a spec").
-PRESETS = {
-    'paper': dict(
-        config_root='configs',
-        stage1='emoreg_pretrain/{backbone}_{affective}.py',
-        stage2='emoreg/{backbone}_{mode}{affective_part}_{target}.py',
-        default_affective='emoset',
-        backbones=('resnet50', 'vit-b16', 'resnet18-cifar'),
-        default_backbones=('resnet50', 'vit-b16'),
-        affective=('emoset', 'abstract', 'emod', 'diffused-emod'),
-        targets=('cifar10', 'cifar100'),
-        seeds=(0, 1, 2)),
-    'demo': dict(
-        config_root='configs/demo',
-        stage1='{backbone}_{affective}.py',
-        stage2='{backbone}_{mode}{affective_part}_{target}.py',
-        default_affective='synth-abstract',
-        backbones=('tiny-resnet', ),
-        default_backbones=('tiny-resnet', ),
-        affective=('synth-abstract', ),
-        targets=('digits', ),
-        seeds=(0, 1)),
-}
+#: Where a preset's configs live and which names its matrix has
+#: (emoreg_mm/matrix.py). The affective segment of a stage-2 config name is
+#: left out for ``default_affective`` (README: "Leaves are named as a
+#: spec").
+PRESETS = plugin_module('matrix').PRESETS
 STATUS, SUBMIT, SCRIPT = ('sweep_status.json', 'sweep_submit.json',
                           'sweep_job.sh')
 
@@ -135,12 +112,11 @@ def parse_args(argv=None):
                         'train_cfg.max_epochs=1)')
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset]
-    choices = dict(backbones=preset['backbones'],
-                   affective=preset['affective'], modes=MODES,
-                   targets=preset['targets'])
-    defaults = dict(backbones=preset['default_backbones'],
-                    affective=preset['affective'], modes=MODES,
-                    targets=preset['targets'])
+    choices = dict(backbones=preset.backbones, affective=preset.affective,
+                   modes=preset.modes, targets=preset.targets)
+    defaults = dict(backbones=preset.default_backbones,
+                    affective=preset.default_affective_sets,
+                    modes=preset.modes, targets=preset.targets)
     for axis, valid in choices.items():
         given = getattr(args, axis)
         unknown = [n for n in given or () if n not in valid]
@@ -148,7 +124,7 @@ def parse_args(argv=None):
             parser.error(f'unknown {axis} {", ".join(unknown)} for preset '
                          f'{args.preset}; valid: {", ".join(valid)}')
         setattr(args, axis, tuple(dict.fromkeys(given or defaults[axis])))
-    args.seeds = tuple(dict.fromkeys(args.seeds or preset['seeds']))
+    args.seeds = tuple(dict.fromkeys(args.seeds or preset.seeds))
     for item in args.throughput:
         name, _, value = item.partition('=')
         if not re.fullmatch(r'[\d.]+', value) or float(value) <= 0:
@@ -171,9 +147,9 @@ def parse_args(argv=None):
 
 def config_path(preset: dict, template: str, **names) -> str:
     aff = names.get('affective')
-    names['affective_part'] = ('' if aff in (None, preset['default_affective'])
+    names['affective_part'] = ('' if aff in (None, preset.default_affective)
                                else f'_{aff}')
-    return osp.join(REPO, preset['config_root'], template.format(**names))
+    return osp.join(REPO, preset.config_root, template.format(**names))
 
 
 def plan(args) -> list:
@@ -188,14 +164,14 @@ def plan(args) -> list:
                             (None, )):
                     deps = ()
                     if aff is not None:
-                        s1 = config_path(preset, preset['stage1'],
+                        s1 = config_path(preset, preset.stage1,
                                          backbone=backbone, affective=aff)
                         name1 = osp.splitext(osp.basename(s1))[0]
                         stage1.setdefault(name1, Run(
                             name1, 1, s1, osp.join(args.work_root, name1),
                             None, (), (backbone, 'stage1', aff, None)))
                         deps = (name1, )
-                    cfg = config_path(preset, preset['stage2'],
+                    cfg = config_path(preset, preset.stage2,
                                       backbone=backbone, mode=mode,
                                       affective=aff, target=target)
                     for seed in args.seeds:
@@ -538,7 +514,7 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
         if run.deps:
             s1 = osp.abspath(osp.join(args.work_root, run.deps[0]))
             s1_cfg = config_path(PRESETS[args.preset],
-                                 PRESETS[args.preset]['stage1'],
+                                 PRESETS[args.preset].stage1,
                                  backbone=run.key[0], affective=run.key[2])
             stage1 = (f' --emotional-checkpoint {q(s1)} '
                       f'--emotional-checkpoint-config {q(s1_cfg)}')

@@ -155,3 +155,12 @@ def test_regulator_gets_no_weight_decay(paramwise, resnet_stage1):
     assert decay[id(model.backbone.encoder_n.backbone.conv1.weight)] == 1e-4
     assert not any(id(p) in decay
                    for p in model.backbone.frozen_parameters())
+
+
+def test_every_mode_of_the_matrix_has_a_regulator():
+    """The mode names are the matrix's (emoreg_mm/matrix.py), in its order;
+    each names a registered regulator."""
+    from emoreg_mm.matrix import MODES
+    assert tuple(REGULATION_MODES) == MODES
+    for mode in MODES:
+        assert MODELS.get(REGULATION_MODES[mode]) is not None, mode

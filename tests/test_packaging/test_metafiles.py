@@ -1,4 +1,5 @@
 """The metafiles and model-index.yml match the config tree."""
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -78,3 +79,119 @@ def test_generator_metadata_and_check(tmp_path):
     # a new config makes the files stale
     _write(root / 'configs' / 'emoreg' / 'resnet50_ereg_cifar10.py', '')
     assert subprocess.run(check, capture_output=True).returncode == 1
+
+
+def _matrix():
+    from results_table import plugin_module
+    return plugin_module('matrix')
+
+
+def _index_entries(root=REPO):
+    entries = {}
+    with open(osp.join(root, 'model-index.yml')) as f:
+        for rel in yaml.safe_load(f)['Import']:
+            with open(osp.join(root, rel)) as m:
+                for model in yaml.safe_load(m)['Models']:
+                    entries.setdefault(model['Config'], []).append(model)
+    return entries
+
+
+def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
+    """From the one matrix (emoreg_mm/matrix.py): each shipped leaf is
+    listed once, with its backbone, mode, target and (but for baseline)
+    affective set; each stage-1 leaf with its training data."""
+    from launch_utils import load_tool
+    matrix = _matrix()
+    entries = _index_entries()
+    leaves = load_tool('misc/gen_configs.py').leaves()
+    assert len(leaves) == 171
+    for rel in leaves:
+        listed = entries.get(f'configs/{rel}', [])
+        assert len(listed) == 1, (rel, listed)
+        meta = listed[0]['Metadata']
+        stem = osp.splitext(osp.basename(rel))[0]
+        backbone, rest = stem.split('_', 1)
+        assert meta['Backbone'] == matrix.BACKBONES[backbone].display, rel
+        if rel.startswith('emoreg_pretrain/'):
+            title = matrix.AFFECTIVE_SETS[rest].title
+            assert meta['Affective Set'] == title, rel
+            assert meta['Training Data'] == title, rel
+            assert 'Regulation Mode' not in meta, rel
+            continue
+        parts = rest.split('_')
+        mode, target = parts[0], parts[-1]
+        affective = parts[1] if len(parts) == 3 else matrix.DEFAULT_AFFECTIVE
+        assert meta['Regulation Mode'] == mode, rel
+        assert meta['Target'] == matrix.TARGETS[target], rel
+        if mode == 'baseline':
+            assert 'Affective Set' not in meta, rel
+        else:
+            assert meta['Affective Set'] == \
+                matrix.AFFECTIVE_SETS[affective].title, rel
+
+
+#: One more entry at the end of the matrix's AFFECTIVE_SETS.
+NEW_SET = '''\
+    'newset': AffectiveSet('NewSet', 'EmoSet', 'NewSet', 2_000, MIKELS,
+                           in_paper=False),
+}
+DEFAULT_AFFECTIVE = '''
+
+
+def test_a_set_added_in_the_matrix_reaches_leaves_index_and_sweep(tmp_path):
+    """On a copy of the tree: one entry in the matrix and the set's two
+    _base_ pieces; the generators and the sweep take it from there."""
+    import shutil
+    root = tmp_path / 'checkout'
+    for folder in ('tools', 'configs'):
+        shutil.copytree(osp.join(REPO, folder), root / folder,
+                        ignore=shutil.ignore_patterns('__pycache__'))
+    package = root / 'emoreg_mm'
+    package.mkdir()
+    (package / '__init__.py').write_text('')  # found, never run
+    for name in ('matrix.py', 'fileio.py'):
+        shutil.copyfile(osp.join(REPO, 'emoreg_mm', name), package / name)
+    text = (package / 'matrix.py').read_text()
+    assert text.count('}\nDEFAULT_AFFECTIVE = ') == 1
+    (package / 'matrix.py').write_text(
+        text.replace('}\nDEFAULT_AFFECTIVE = ', NEW_SET))
+    _write(root / 'configs/_base_/affective/newset.py',
+           "_base_ = ['./emoset.py']\nemoreg_affective = 'newset'\n")
+    _write(root / 'configs/_base_/datasets/newset.py',
+           "_base_ = ['./affective_224px.py', '../affective/newset.py']\n"
+           "dataset = dict(type='EmoSet', data_root='data/NewSet')\n"
+           "data_preprocessor = dict(num_classes=8)\n"
+           "train_dataloader = dict(dataset=dataset)\n"
+           "val_dataloader = dict(dataset=dataset)\n"
+           "test_dataloader = dict(dataset=dataset)\n")
+    env = dict(os.environ, PYTHONPATH=str(root))
+
+    def run(*cmd):
+        return subprocess.run([sys.executable, *cmd], cwd=str(root), env=env,
+                              capture_output=True, text=True)
+
+    out = run('tools/misc/gen_configs.py')
+    assert out.returncode == 0, out.stderr
+    assert (root / 'configs/emoreg_pretrain/resnet50_newset.py').is_file()
+    leaf = root / 'configs/emoreg/vit-b16_learn-ereg_newset_cifar100.py'
+    assert "'../_base_/affective/newset.py'" in leaf.read_text()
+    assert run('tools/misc/gen_configs.py', '--check').returncode == 0
+
+    assert run('tools/misc/gen_metafiles.py', '--root',
+               str(root)).returncode == 0
+    entries = _index_entries(str(root))
+    meta = entries['configs/emoreg/vit-b16_learn-ereg_newset_cifar100.py'][
+        0]['Metadata']
+    assert meta['Affective Set'] == 'NewSet'
+    assert entries['configs/emoreg_pretrain/resnet50_newset.py'][0][
+        'Metadata']['Training Data'] == 'NewSet'
+
+    out = run('tools/sweep.py', '--dry-run', '--affective', 'newset',
+              '--backbones', 'resnet50', '--modes', 'ereg', '--targets',
+              'cifar10', '--seeds', '0')
+    assert 'Plan (paper): 2 runs = 1 stage-1 + 1 stage-2' in out.stdout, \
+        out.stdout + out.stderr
+    assert 'configs/emoreg/resnet50_ereg_newset_cifar10.py' in out.stdout
+    assert 'data/NewSet' in out.stderr  # the set's data folder checked
+    out = run('tools/sweep.py', '--dry-run', '--affective', 'nosuchset')
+    assert 'newset' in out.stderr  # among the valid names

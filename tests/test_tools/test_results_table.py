@@ -163,6 +163,22 @@ def test_validating_on_test_is_marked(tmp_path):
     assert '93.00 ± 0.00† (n=1)' in table['markdown']
 
 
+def test_stage1_runs_are_not_rows(tmp_path):
+    """A sweep's work root holds its stage-1 runs too: left out of the
+    stage-2 table, each named in a note."""
+    root = str(tmp_path)
+    write_run(root, 'base0', 'baseline', 0, 90.0)
+    stage1 = write_run(root, 'tiny_emoset', 'const', 0, 55.0)
+    cfg = Config.fromfile(osp.join(stage1, 'tiny_emoset.py'))
+    for key in ('emoreg_mode', 'emoreg_target', 'regulator'):
+        cfg.pop(key)
+    cfg.dump(osp.join(stage1, 'tiny_emoset.py'))
+    table = rt.results_table([osp.join(root, '*')])
+    assert [r[2] for r in table['rows']] == ['baseline']
+    assert rt.STAGE1_LEFT_OUT.format(stage1) in table['notes']
+    assert 'tiny_emoset' not in table['markdown'].split('Notes:')[0]
+
+
 def test_mcnemar_on_saved_predictions(tmp_path):
     rng = np.random.default_rng(0)
     a = rng.random(200) < 0.8

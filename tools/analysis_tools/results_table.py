@@ -53,6 +53,9 @@ from collections import defaultdict
 from typing import List, Optional, Sequence, Tuple
 
 TAGS = ('backbone', 'affective', 'mode', 'target')
+#: The note for a stage-1 run dir among the patterns.
+STAGE1_LEFT_OUT = ('{}: a stage-1 run (emotional pre-training, no target '
+                   'and no mode); not a row of this table.')
 PREDICTIONS = 'predictions.npz'
 #: Largest config, result or log file read from a run dir (bytes);
 #: ``--max-file-mb`` changes it.
@@ -234,6 +237,10 @@ def read_run(work_dir: str, metric: str,
     if cfg is None:
         return None, problems + [f'{work_dir}: no readable config.']
     run = {tag: str(cfg.get(f'emoreg_{tag}', '-')) for tag in TAGS}
+    if run['mode'] == '-' and run['target'] == '-' and \
+            run['affective'] != '-':
+        # emotional pre-training: its accuracy is on emotions, not a row
+        return None, problems + [STAGE1_LEFT_OUT.format(work_dir)]
     if run['mode'] == '-':
         run['mode'] = osp.splitext(osp.basename(path))[0]
     randomness = cfg.get('randomness')
@@ -574,9 +581,11 @@ def build_table(runs: List[dict]) -> Tuple[List[str], List[list],
     for run in runs:
         cells[tuple(run[t] for t in TAGS)].append(run)
     targets = sorted({key[3] for key in cells})
+    modes = plugin_module('matrix').MODES  # known modes in their order
     combos = sorted({key[:3] for key in cells},
                     key=lambda k: (k[0], k[2] != 'baseline', k[2] != 'const',
-                                   k[1], k[2]))
+                                   k[1], modes.index(k[2]) if k[2] in modes
+                                   else len(modes), k[2]))
     header = ['backbone', 'affective', 'mode']
     for t in targets:
         header += [f'{t} mean', f'{t} std', f'{t} n', f'{t} source',

@@ -5,9 +5,10 @@ Usage: ``python tools/misc/gen_configs.py [--check]``
 Every leaf is a few lines: the ``_base_`` pieces of its backbone, affective
 set, regulation mode, target and schedule, and (stage 2) the wiring that
 hands the mode's regulator, the affective set's emotions and the stage-1
-checkpoint to the model. The matrix is defined here once; ``--check`` fails
-when a leaf on disk differs from what this script writes (the test suite
-runs it), so the leaves never drift apart.
+checkpoint to the model. The matrix itself (backbones, affective sets,
+modes, targets) is ``emoreg_mm/matrix.py``; ``--check`` fails when a leaf on
+disk differs from what this script writes (the test suite runs it), so the
+leaves never drift apart.
 
 Stage 1 (``configs/emoreg_pretrain/{backbone}_{affective}.py``) writes its
 checkpoints to ``work_dirs/{backbone}_{affective}``; stage 2
@@ -23,46 +24,11 @@ import sys
 ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))), 'configs')
 
-BACKBONES = {
-    # name: (title, stage-1 dataset suffix, stage-2 schedule, targets suffix)
-    'resnet50': ('ResNet-50 at 224 px', '', 'bit_finetune_cifar', ''),
-    'vit-b16': ('ViT-B/16 at 224 px', '', 'vit_finetune_cifar', ''),
-    'resnet18-cifar': ('CIFAR ResNet-18 at 32 px (cheap variant)', '_32px',
-                       'resnet_cifar', '_32px'),
-}
-AFFECTIVE = {
-    'emoset': 'EmoSet',
-    'abstract': 'Abstract',
-    'emod': 'EMOd',
-    'diffused-emod': 'Diffused-EMOd',
-    'fi': 'FI',
-    'artphoto': 'ArtPhoto',
-    'emotion6': 'Emotion6',
-}
-# Training images of each affective set (the 'train' side of its split as
-# its dataset piece configures it), the input of the stage-1 schedule rule
-# (stage1_schedule). Approximate counts suffice: the rule changes only at
-# powers of two and at 20k / 500k images. A set in AFFECTIVE needs a size.
-TRAIN_SIZES = {
-    'emoset': 94_500,  # official train split, about 94.5k
-    'abstract': 180,  # 80 % of about 280, tied votes dropped
-    'emod': 815,  # 80 % of 1019
-    # 80 % of EMOd's sources times the generated images per source; four
-    # assumed: any size from 1,024 to 20k gets the same steps and batch.
-    'diffused-emod': 3_260,
-    'fi': 18_600,  # 80 % of about 23.3k
-    'artphoto': 645,  # 80 % of 806
-    'emotion6': 1_516,  # 80 % of 1980 less 85 tied
-}
-#: Backbones trained from scratch (no ImageNet weights): their stage 1
-#: follows schedules/affective_scratch.py, not the fine-tuning rule.
-SCRATCH_BACKBONES = ('resnet18-cifar', )
-DEFAULT_AFFECTIVE = 'emoset'
-# The cheap variant ships for the default affective set only.
-CHEAP_AFFECTIVE = (DEFAULT_AFFECTIVE, )
-MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
-         'rand-learn-ereg')
-TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
+sys.path.insert(0, osp.join(osp.dirname(ROOT), 'tools', 'analysis_tools'))
+from results_table import plugin_module  # noqa: E402
+
+# The matrix: emoreg_mm/matrix.py (one definition for every tool).
+matrix = plugin_module('matrix')
 
 # Stage 1: the header every stage-1 leaf has, then its schedule's lines.
 STAGE1_HEAD = """\
@@ -192,39 +158,34 @@ def stage1_scratch_schedule(size: int, gpus: int = 8) -> dict:
 def leaves() -> dict:
     """Map each leaf's path (relative to configs/) to its text."""
     out = {}
-    for backbone, (title, data_suffix, schedule,
-                   target_suffix) in BACKBONES.items():
-        affective_sets = CHEAP_AFFECTIVE if data_suffix else tuple(AFFECTIVE)
+    for backbone, spec in matrix.BACKBONES.items():
+        affective_sets = matrix.shipped_sets(backbone)
         for affective in affective_sets:
             name = stage1_name(backbone, affective)
-            if affective not in TRAIN_SIZES:
-                raise KeyError(
-                    f'No training-set size for the affective set '
-                    f'{affective!r}: add it to TRAIN_SIZES in {__file__} '
-                    '(it sizes the stage-1 schedule).')
-            scratch = backbone in SCRATCH_BACKBONES
+            aff = matrix.AFFECTIVE_SETS[affective]
             out[f'emoreg_pretrain/{name}.py'] = (
-                STAGE1_SCRATCH if scratch else STAGE1).format(
-                    title=title, affective_title=AFFECTIVE[affective],
-                    name=name, backbone=backbone, affective=affective,
-                    data_suffix=data_suffix,
-                    **(stage1_scratch_schedule if scratch else
-                       stage1_schedule)(TRAIN_SIZES[affective]))
-        for target, target_title in TARGETS.items():
-            fields = dict(title=title, backbone=backbone, target=target,
-                          target_title=target_title, schedule=schedule,
-                          target_suffix=target_suffix)
+                STAGE1_SCRATCH if spec.from_scratch else STAGE1).format(
+                    title=spec.title, affective_title=aff.title, name=name,
+                    backbone=backbone, affective=affective,
+                    data_suffix=spec.data_suffix,
+                    **(stage1_scratch_schedule if spec.from_scratch else
+                       stage1_schedule)(aff.train_size))
+        for target, target_title in matrix.TARGETS.items():
+            fields = dict(title=spec.title, backbone=backbone, target=target,
+                          target_title=target_title, schedule=spec.schedule,
+                          target_suffix=spec.target_suffix)
             out[f'emoreg/{backbone}_baseline_{target}.py'] = \
                 BASELINE.format(**fields)
-            for mode in MODES[1:]:
+            for mode in matrix.MODES[1:]:
                 for affective in affective_sets:
                     stage1 = stage1_name(backbone, affective)
-                    segment = '' if affective == DEFAULT_AFFECTIVE \
+                    segment = '' if affective == matrix.DEFAULT_AFFECTIVE \
                         else f'_{affective}'
                     out[f'emoreg/{backbone}_{mode}{segment}_{target}.py'] = \
                         STAGE2.format(
                             mode=mode, affective=affective,
-                            affective_title=AFFECTIVE[affective],
+                            affective_title=matrix.AFFECTIVE_SETS[
+                                affective].title,
                             stage1=stage1,
                             stage1_config=f'configs/emoreg_pretrain/'
                             f'{stage1}.py',

@@ -1,0 +1,142 @@
+"""The experiment matrix, stated once: backbones, affective sets, regulation
+modes, targets, seeds and the sweep's presets.
+
+Read by ``tools/misc/gen_configs.py`` (the leaf configs),
+``tools/misc/gen_metafiles.py`` (the model index), ``tools/sweep.py`` (its
+choices and plan), ``tools/run_demo.py`` (the demo's modes),
+``tools/analysis_tools/benchmark.py`` and ``check_dataset.py`` (names they
+accept) and ``results_table.py`` (row order). Adding an affective set is
+one entry in :data:`AFFECTIVE_SETS` plus its ``_base_`` pieces
+(``configs/_base_/datasets/<name>.py`` and ``configs/_base_/affective/
+<name>.py``); ``python tools/misc/gen_configs.py`` and
+``gen_metafiles.py`` then write its leaves and index entries, and the sweep
+offers it.
+
+Standard library only: tools that read run dirs load it without torch
+(``results_table.plugin_module('matrix')``).
+"""
+from typing import Dict, NamedTuple, Optional, Tuple
+
+
+class Backbone(NamedTuple):
+    """A backbone of the matrix (``configs/_base_/models/<name>.py``)."""
+    title: str  #: in the leaves' comments
+    display: str  #: in the model index
+    data_suffix: str  #: stage-1 dataset piece: ``datasets/<set><suffix>.py``
+    schedule: str  #: stage-2 schedule piece: ``schedules/<schedule>.py``
+    target_suffix: str  #: stage-2 target piece: ``datasets/<t><suffix>.py``
+    from_scratch: bool = False  #: no ImageNet weights (stage-1 schedule)
+    affective: Optional[Tuple[str, ...]] = None  #: sets it ships for; all
+    in_paper: bool = True  #: in the paper's table (the sweep's default)
+
+
+class AffectiveSet(NamedTuple):
+    """An affective set (``configs/_base_/{datasets,affective}/<name>.py``)."""
+    title: str  #: display name
+    dataset: str  #: the registered dataset class
+    folder: str  #: its folder under ``data/`` (docs/datasets.md)
+    train_size: int  #: training images of its split (sizes stage 1)
+    vocabulary: Tuple[str, ...]  #: its emotion classes, in label order
+    in_paper: bool = True  #: in the paper's table (the sweep's default)
+
+
+#: The 8 emotions of Mikels et al. in the canonical order.
+MIKELS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
+          'disgust', 'fear', 'sadness')
+
+BACKBONES: Dict[str, Backbone] = {
+    'resnet50': Backbone('ResNet-50 at 224 px', 'ResNet-50', '',
+                         'bit_finetune_cifar', ''),
+    'vit-b16': Backbone('ViT-B/16 at 224 px', 'ViT-B/16', '',
+                        'vit_finetune_cifar', ''),
+    'resnet18-cifar': Backbone(
+        'CIFAR ResNet-18 at 32 px (cheap variant)', 'ResNet-18 (CIFAR)',
+        '_32px', 'resnet_cifar', '_32px', from_scratch=True,
+        affective=('emoset', ), in_paper=False),
+}
+
+# Training sizes: the 'train' side of each set's split as its dataset piece
+# configures it. Approximate counts suffice: the stage-1 rule changes only
+# at powers of two and at 20k / 500k images.
+AFFECTIVE_SETS: Dict[str, AffectiveSet] = {
+    'emoset': AffectiveSet('EmoSet', 'EmoSet', 'EmoSet-118K', 94_500,
+                           MIKELS),  # official train split
+    'abstract': AffectiveSet('Abstract', 'Abstract', 'testImages_abstract',
+                             180, MIKELS),  # 80 % of ~280, ties dropped
+    'emod': AffectiveSet('EMOd', 'EMOd', 'EMOd', 815,
+                         tuple(f'emod_{i}' for i in range(9))),  # 80 % of 1019
+    # 80 % of EMOd's sources x the generated images per source; four
+    # assumed: any size from 1,024 to 20k gets the same steps and batch.
+    'diffused-emod': AffectiveSet('Diffused-EMOd', 'DiffusedEMOd',
+                                  'Diffused-EMOd', 3_260,
+                                  tuple(f'emod_{i}' for i in range(9))),
+    'fi': AffectiveSet('FI', 'FI', 'emotion_dataset', 18_600, MIKELS,
+                       in_paper=False),  # 80 % of ~23.3k
+    'artphoto': AffectiveSet('ArtPhoto', 'ArtPhoto', 'testImages_artphoto',
+                             645, MIKELS, in_paper=False),  # 80 % of 806
+    'emotion6': AffectiveSet(
+        'Emotion6', 'Emotion6', 'Emotion6', 1_516,
+        ('anger', 'disgust', 'fear', 'joy', 'sadness', 'surprise',
+         'neutral'), in_paper=False),  # 80 % of 1980 less 85 tied
+}
+DEFAULT_AFFECTIVE = 'emoset'  #: left out of stage-2 leaf names
+
+#: The regulation modes (emoreg_mm.models.regulators.REGULATION_MODES maps
+#: each to its regulator class); ``baseline`` has no emotional encoder.
+MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
+         'rand-learn-ereg')
+TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
+SEEDS = (0, 1, 2)  #: stage-2 seeds of a results table
+
+
+class Preset(NamedTuple):
+    """A config tree the sweep plans over, and the names in it."""
+    config_root: str  #: relative to the checkout
+    stage1: str  #: stage-1 leaf, from ``config_root``
+    stage2: str  #: stage-2 leaf; ``{affective_part}`` is '' for the default
+    default_affective: str
+    backbones: Tuple[str, ...]  #: what ``--backbones`` accepts
+    default_backbones: Tuple[str, ...]
+    affective: Tuple[str, ...]  #: what ``--affective`` accepts
+    default_affective_sets: Tuple[str, ...]
+    targets: Tuple[str, ...]
+    seeds: Tuple[int, ...]
+    modes: Tuple[str, ...] = MODES
+    #: display names of names not in the tables above (the model index)
+    titles: Dict[str, str] = {}
+
+
+def shipped_sets(backbone: str) -> Tuple[str, ...]:
+    """The affective sets whose leaves ship for ``backbone``."""
+    return BACKBONES[backbone].affective or tuple(AFFECTIVE_SETS)
+
+
+PRESETS: Dict[str, Preset] = {
+    'paper': Preset(
+        config_root='configs',
+        stage1='emoreg_pretrain/{backbone}_{affective}.py',
+        stage2='emoreg/{backbone}_{mode}{affective_part}_{target}.py',
+        default_affective=DEFAULT_AFFECTIVE,
+        backbones=tuple(BACKBONES),
+        default_backbones=tuple(b for b, v in BACKBONES.items()
+                                if v.in_paper),
+        affective=tuple(AFFECTIVE_SETS),
+        default_affective_sets=tuple(a for a, v in AFFECTIVE_SETS.items()
+                                     if v.in_paper),
+        targets=tuple(TARGETS),
+        seeds=SEEDS),
+    'demo': Preset(
+        config_root='configs/demo',
+        stage1='{backbone}_{affective}.py',
+        stage2='{backbone}_{mode}{affective_part}_{target}.py',
+        default_affective='synth-abstract',
+        backbones=('tiny-resnet', ),
+        default_backbones=('tiny-resnet', ),
+        affective=('synth-abstract', ),
+        default_affective_sets=('synth-abstract', ),
+        targets=('digits', ),
+        seeds=(0, 1),
+        titles={'tiny-resnet': 'Tiny CIFAR ResNet-18 (demo)',
+                'synth-abstract': 'Synthetic stimuli, Abstract layout '
+                '(demo)', 'digits': 'scikit-learn digits (demo)'}),
+}
