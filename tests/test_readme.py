@@ -27,7 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 README = osp.join(REPO, 'README.md')
 TESTS = osp.join(REPO, 'tests')
 CI = osp.join(REPO, '.ci', 'run')
-TEST_SUITE = 'bash tools/setup_env.sh && .venv/bin/python -m pytest tests'
+TEST_SUITE = 'bash tools/setup_env.sh tests && .venv/bin/python -m pytest tests'
 QUICK_LOOP = '.venv/bin/python -m pytest tests -m "not slow"'
 
 OPENERS = {'for', 'while', 'until', 'if', 'case'}

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Set up everything emoreg_mm needs in ./.venv on a machine with only
-# Python 3.11 and pip: torch, torchvision, mmengine, mmpretrain, the `mmcv`
-# module, the package itself (editable), the test requirements, the
-# demo's (scikit-learn, for tools/run_demo.py) and, in .venv/extras/diffusion,
-# the Diffused-EMOd builder's (for its tests).
+# Set up what emoreg_mm needs in ./.venv on a machine with only Python 3.11
+# and pip.
+#
+#   bash tools/setup_env.sh         # to run it: torch, torchvision, mmengine,
+#                                   # mmpretrain, the `mmcv` module, the
+#                                   # package (editable) and the demo's
+#                                   # scikit-learn (tools/run_demo.py)
+#   bash tools/setup_env.sh tests   # and the test suite's: pytest, scipy,
+#                                   # xdist and, in .venv/extras/diffusion,
+#                                   # the Diffused-EMOd builder's extra
+#
 # Safe to run again: it only installs what is missing.
 #
 # The `mmcv` module comes from mmcv-lite unless the environment already has
@@ -17,7 +23,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup_env] creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
 fi
-extras="tests,demo"
+case "${1:-}" in
+    "") extras="demo" ;;
+    tests) extras="tests,demo" ;;
+    *) echo "usage: bash tools/setup_env.sh [tests]" >&2; exit 2 ;;
+esac
 if "$VENV/bin/python" -m pip show mmcv >/dev/null 2>&1; then
     echo "[setup_env] full mmcv found: keeping it (mmcv-lite not installed)"
 else
@@ -49,6 +59,7 @@ else
     echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
     "$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"
 fi
+if [ "${1:-}" = tests ]; then
 # The Diffused-EMOd builder's extra (diffusers, transformers), for its
 # tests, in a folder of its own that tests/test_tools/
 # test_build_diffused_emod.py puts at the end of its path: where
@@ -74,6 +85,7 @@ else
     echo "[setup_env] installing the diffusion extra into $EXTRA (its tests)"
     "$VENV/bin/python" -m pip install --progress-bar off -q --upgrade \
         --target "$EXTRA" -r requirements/diffusion.txt
+fi
 fi
 "$VENV/bin/python" -c "import emoreg_mm, mmcv, mmpretrain, torch; print(
     f'[setup_env] ready: emoreg_mm {emoreg_mm.__version__}, '
