@@ -55,15 +55,16 @@ def install() -> str:
 
 # AuthInfo's cred_expire (job credential lifetime, 120 s by default, at
 # least 5) is also how long a requeued job waits before it may start again
-# (slurmctld's batch_requeue_fini): 10 s lets the pre-empted job of the
-# sweep test resume at once instead of after two minutes.
+# (slurmctld's batch_requeue_fini): 5 s, the least Slurm takes, lets the
+# pre-empted job of the sweep test resume at once instead of after two
+# minutes.
 SLURM_CONF = """\
 ClusterName=emoregtest
 SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
 AuthType=auth/munge
-AuthInfo=socket={root}/munge/munge.socket,cred_expire=10
+AuthInfo=socket={root}/munge/munge.socket,cred_expire=5
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -186,7 +187,7 @@ class SlurmCluster:
             if not subprocess.run(['squeue', '-h'], capture_output=True,
                                   text=True).stdout.strip():
                 return
-            time.sleep(1)
+            time.sleep(0.5)
         raise TimeoutError('jobs still queued: ' + subprocess.run(
             ['squeue'], capture_output=True, text=True).stdout)
 
