@@ -86,6 +86,9 @@ DEFAULT_AFFECTIVE = 'emoset'  #: left out of stage-2 leaf names
 MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
          'rand-learn-ereg')
 TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
+#: Images in each target's training files (before a held-out validation
+#: split): the sweep's GPU-hours where the data is not on the machine.
+TARGET_TRAIN_IMAGES = {'cifar10': 50_000, 'cifar100': 50_000}
 SEEDS = (0, 1, 2)  #: stage-2 seeds of a results table
 
 

@@ -251,7 +251,7 @@ class Demo:
                 demo_config(stem)).model.head.emotion_classes
             paths = plot_regulation(
                 load_predictions(osp.join(wd, PREDICTIONS)),
-                osp.join(wd, 'plots'), emotion_names=emotions, title=mode)
+                osp.join(wd, 'plots'), emotion_names=emotions, title=stem)
             self.say(f'      {mode}: ' + ', '.join(paths))
         self.run('results_table', [
             tool('analysis_tools', 'results_table.py'),

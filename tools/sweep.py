@@ -48,6 +48,7 @@ from results_table import PREDICTIONS, plugin_module  # noqa: E402
 PRESETS = plugin_module('matrix').PRESETS
 STATUS, SUBMIT, SCRIPT = ('sweep_status.json', 'sweep_submit.json',
                           'sweep_job.sh')
+PLAN = 'sweep_plan.json'  # in the work root
 
 Run = namedtuple('Run', 'name stage config work_dir seed deps key')
 
@@ -56,7 +57,7 @@ Run = namedtuple('Run', 'name stage config work_dir seed deps key')
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Plan, run and follow a whole results table.')
-    parser.add_argument('--preset', choices=sorted(PRESETS), default='paper',
+    parser.add_argument('--preset', choices=sorted(PRESETS), default=None,
                         help='the config tree and its names (default: '
                         'paper, configs/emoreg*; demo: configs/demo)')
     for axis, help_ in (('backbones', 'backbones'),
@@ -106,11 +107,24 @@ def parse_args(argv=None):
                         'backbone (vit-b16=400), or per backbone and stage '
                         '/ mode (vit-b16:stage1=900, vit-b16:const=250); '
                         'for the GPU-hours of --dry-run')
+    parser.add_argument('--data-root', nargs='+', default=[],
+                        metavar='NAME=PATH',
+                        help='where an affective set (its stage-1 runs) or '
+                        'a target (its stage-2 runs) is, instead of the '
+                        'configs\' data/ folders, e.g. fi=/data/FI '
+                        'cifar10=/data/cifar10 (checked by --dry-run)')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         metavar='KEY=VALUE',
                         help='passed to every run (e.g. '
                         'train_cfg.max_epochs=1)')
     args = parser.parse_args(argv)
+    args.recorded = None
+    if not args.dry_run and not any(getattr(args, k) for k in SELECTION):
+        # no selection given: the one recorded in the work root, if any
+        args.recorded = read_plan(args.work_root, parser)
+        for key, value in (args.recorded or {}).items():
+            setattr(args, key, value)
+    args.preset = args.preset or 'paper'
     preset = PRESETS[args.preset]
     choices = dict(backbones=preset.backbones, affective=preset.affective,
                    modes=preset.modes, targets=preset.targets)
@@ -125,6 +139,17 @@ def parse_args(argv=None):
                          f'{args.preset}; valid: {", ".join(valid)}')
         setattr(args, axis, tuple(dict.fromkeys(given or defaults[axis])))
     args.seeds = tuple(dict.fromkeys(args.seeds or preset.seeds))
+    roots = {}
+    for item in args.data_root:
+        name, sep, path = item.partition('=')
+        if not sep or not path:
+            parser.error(f'--data-root {item!r}: expected NAME=PATH')
+        if name not in preset.affective + preset.targets:
+            parser.error(f'--data-root {item!r}: unknown set {name} for '
+                         f'preset {args.preset}; valid: '
+                         f'{", ".join(preset.affective + preset.targets)}')
+        roots[name] = osp.abspath(path)
+    args.data_roots = roots
     for item in args.throughput:
         name, _, value = item.partition('=')
         if not re.fullmatch(r'[\d.]+', value) or float(value) <= 0:
@@ -136,13 +161,59 @@ def parse_args(argv=None):
     values = [('--slurm', args.slurm), ('--work-root', args.work_root),
               ('--gres', args.gres), ('--sbatch-args', args.sbatch_args),
               ('the checkout', REPO), ('the working directory', os.getcwd()),
-              *(('--cfg-options', o) for o in args.cfg_options)]
+              *(('--cfg-options', o) for o in args.cfg_options),
+              *(('--data-root', r) for r in args.data_roots.values())]
     for what, value in values:
         if value is not None and any(c in value for c in '\n\r\0'):
             parser.error(f'{what} {value!r} holds a line break or NUL '
                          'character, which a job script cannot carry safely; '
                          'give it without.')
     return args
+
+
+#: What the plan recorded in a work root holds (PLAN): the selection and
+#: what every job of it is given.
+SELECTION = ('preset', 'backbones', 'affective', 'modes', 'targets',
+             'seeds')
+RECORDED = SELECTION + ('cfg_options', 'data_root')
+
+
+def read_plan(work_root: str, parser):
+    """The selection recorded in ``work_root`` by the sweep that started
+    it (None where there is none); a damaged record is a parser error
+    naming the file."""
+    path = osp.join(work_root, PLAN)
+    if not osp.lexists(path):
+        return None
+    fileio = plugin_module('fileio')
+    try:
+        plan = fileio.read_json(path, MAX_STATE_BYTES)
+    except (fileio.UnreadableFileError, ValueError) as err:
+        parser.error(f'{path}: the plan recorded for this work root cannot '
+                     f'be read ({err}); give the selection (--preset, '
+                     '--backbones, ...) or delete the file.')
+    ok = isinstance(plan, dict) and set(plan) <= set(RECORDED) and all(
+        isinstance(v, str) if k == 'preset' else isinstance(v, list) and
+        all(isinstance(x, int if k == 'seeds' else str) for x in v)
+        for k, v in plan.items()) and plan.get('preset', 'paper') in PRESETS
+    if not ok:
+        parser.error(f'{path}: not a plan this sweep recorded (expected '
+                     f'lists of names under {", ".join(RECORDED[1:])}); give '
+                     'the selection or delete the file.')
+    return plan
+
+
+def record_plan(args) -> None:
+    """Record the selection in the work root: ``--status`` and re-runs
+    without a selection follow it."""
+    plan = {k: getattr(args, k) for k in SELECTION}
+    plan.update(cfg_options=list(args.cfg_options),
+                data_root=list(args.data_root))
+    for key in SELECTION[1:]:
+        plan[key] = list(plan[key])
+    os.makedirs(args.work_root, exist_ok=True)
+    plugin_module('fileio').atomic_write_text(
+        osp.join(args.work_root, PLAN), json.dumps(plan, indent=1) + '\n')
 
 
 def config_path(preset: dict, template: str, **names) -> str:
@@ -202,7 +273,32 @@ def _data_roots(cfg) -> list:
     return list(dict.fromkeys(roots))
 
 
-def check(runs: list, cfg_options: list) -> tuple:
+def run_data_root(run: Run, data_roots: dict):
+    """The ``--data-root`` of a run: its affective set's (stage 1) or its
+    target's (stage 2); None for the config's own."""
+    return data_roots.get(run.key[2] if run.stage == 1 else run.key[3])
+
+
+#: Where the data of a missing dataset folder comes from, per preset.
+DATA_HINT = {'demo': 'the sweep writes the demo data when it runs, as '
+             'tools/run_demo.py does'}
+
+
+def write_demo_data() -> None:
+    """The demo preset's data where its configs look (``work_dirs/demo/
+    data`` under the current directory), as ``tools/run_demo.py`` writes
+    it; folders already there are left as they are."""
+    data = osp.join('work_dirs', 'demo', 'data')
+    demo = plugin_module('demo.data')
+    for folder, make in (('testImages_abstract', demo.make_stimuli),
+                         ('digits', demo.make_digits)):
+        if not osp.isdir(osp.join(data, folder)):
+            print(f'writing the demo data: {osp.join(data, folder)}')
+            make(osp.join(data, folder))
+
+
+def check(runs: list, cfg_options: list, data_roots: dict = None,
+          hint: str = 'docs/datasets.md') -> tuple:
     """Problems found before anything runs, and per run what the GPU-hours
     need (epochs, training images) where the config could be read.
 
@@ -234,20 +330,39 @@ def check(runs: list, cfg_options: list) -> tuple:
             except Exception as err:  # a broken file is a problem to list
                 problems.append(f'{run.name}: {run.config} cannot be read: '
                                 f'{type(err).__name__}: {err}')
-                loaded[group] = (None, None)
+                loaded[group] = (None, None, True)
                 facts[run.name] = loaded[group]
                 continue
             cfg.merge_from_dict({k: v for k, v in opts.items()
                                  if not k.startswith('model.')})
+            where = f'from {osp.relpath(run.config, REPO)}'
+            given = run_data_root(run, data_roots or {})
+            if given:
+                plugin_module('engine.runner.preflight').set_data_root(
+                    cfg, given)
+                where = '--data-root'
             missing = [r for r in _data_roots(cfg) if not osp.isdir(r)]
             for root in missing:
                 problems.append(f'{run.name}: dataset folder {root} '
-                                f'(from {osp.relpath(run.config, REPO)}) '
-                                'does not exist (docs/datasets.md)')
-            loaded[group] = (cfg.train_cfg.get('max_epochs'),
-                             None if missing else cfg)
+                                f'({where}) does not exist ({hint})')
+            loaded[group] = (cfg.train_cfg.get('max_epochs'), cfg,
+                             bool(missing))
         facts[run.name] = loaded[group]
     return problems, facts
+
+
+def known_train_images(run: Run, cfg):
+    """Training images of a stage-2 run whose data is not on this machine,
+    where the matrix knows them (CIFAR: its training files less the
+    held-out validation images); None otherwise."""
+    total = plugin_module('matrix').TARGET_TRAIN_IMAGES.get(run.key[3])
+    dataset = cfg.train_dataloader.dataset
+    if run.stage != 2 or total is None or \
+            not str(dataset.get('type', '')).startswith('HeldOutCIFAR'):
+        return None
+    split = dataset.get('split', 'train')
+    return total if split == 'trainval' else \
+        total - dataset.get('val_size', 5000) if split == 'train' else None
 
 
 def train_images(cfg, cache: dict):
@@ -271,7 +386,8 @@ def throughput_of(run: Run, table: dict):
 
 
 def dry_run(args, runs: list) -> int:
-    problems, facts = check(runs, args.cfg_options)
+    problems, facts = check(runs, args.cfg_options, args.data_roots,
+                            DATA_HINT.get(args.preset, 'docs/datasets.md'))
     n1 = sum(r.stage == 1 for r in runs)
     print(f'Plan ({args.preset}): {len(runs)} runs = {n1} stage-1 + '
           f'{len(runs) - n1} stage-2 | backbones {", ".join(args.backbones)}'
@@ -288,18 +404,30 @@ def dry_run(args, runs: list) -> int:
     if args.throughput:
         table = {k: float(v) for k, v in
                  (t.split('=', 1) for t in args.throughput)}
-        cache, hours, unknown = {}, 0.0, []
+        cache, hours, counted = {}, 0.0, 0
+        unknown = {}  # reason -> run names
         for run in runs:
-            epochs, cfg = facts.get(run.name, (None, None))
+            epochs, cfg, missing = facts.get(run.name, (None, None, True))
             tput = throughput_of(run, table)
-            if cfg is None or not epochs or tput is None:
-                unknown.append(run.name)
+            images = None
+            if tput is None:
+                reason = f'no --throughput for {run.key[0]}'
+            elif cfg is None or not epochs:
+                reason = 'config not read'
+            else:
+                images = known_train_images(run, cfg) if missing else \
+                    train_images(cfg, cache)
+                reason = 'data not here and its size not known'
+            if images is None:
+                unknown.setdefault(reason, []).append(run.name)
                 continue
-            hours += epochs * train_images(cfg, cache) / tput / 3600
-        print(f'GPU-hours: {hours:.2f} for {len(runs) - len(unknown)} runs '
-              f'(epochs x training images / throughput)' +
-              (f'; not counted ({len(unknown)}, no throughput or data): ' +
-               ', '.join(unknown) if unknown else ''))
+            hours += epochs * images / tput / 3600
+            counted += 1
+        print(f'GPU-hours: {hours:.2f} for {counted} runs (epochs x '
+              'training images / throughput)')
+        for reason, names in unknown.items():
+            print(f'  not counted: {len(names)} ({reason}): '
+                  f'{", ".join(names)}')
     if problems:
         print(f'{len(problems)} problem(s); nothing would run:',
               file=sys.stderr)
@@ -508,7 +636,7 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
     wd = osp.abspath(run.work_dir)
     q = shlex.quote
     opts = list(args.cfg_options)
-    stage1 = ''  # paths as arguments of their own: no comma splits them
+    paths = ''  # paths as arguments of their own: no comma splits them
     if run.stage == 2:
         opts.append(f'randomness.seed={run.seed}')
         if run.deps:
@@ -516,8 +644,8 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
             s1_cfg = config_path(PRESETS[args.preset],
                                  PRESETS[args.preset].stage1,
                                  backbone=run.key[0], affective=run.key[2])
-            stage1 = (f' --emotional-checkpoint {q(s1)} '
-                      f'--emotional-checkpoint-config {q(s1_cfg)}')
+            paths = (f' --emotional-checkpoint {q(s1)} '
+                     f'--emotional-checkpoint-config {q(s1_cfg)}')
     opt_str = ' '.join(q(o) for o in opts)
     tools = osp.join(REPO, 'tools')
     if args.slurm:
@@ -553,7 +681,10 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
             test = (f'"$PYTHON" {q(tools + "/test.py")} {q(run.config)} '
                     '--checkpoint "$CKPT"')
         head, job_id, port_line = [], '$$', ''
-    opt_arg = stage1 + (f' --cfg-options {opt_str}' if opts else '')
+    root = run_data_root(run, args.data_roots)
+    if root:
+        paths += f' --data-root {q(root)}'
+    opt_arg = paths + (f' --cfg-options {opt_str}' if opts else '')
     lines = ['#!/usr/bin/env bash', *head,
              f'# {run.name}, attempt {attempt}; written by tools/sweep.py',
              f'cd {q(os.getcwd())}', port_line, f'WD={q(wd)}',
@@ -739,6 +870,9 @@ def run_local(args, runs: list, st: dict) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     runs = plan(args)
+    if args.recorded:
+        print(f'Plan recorded in {osp.join(args.work_root, PLAN)} '
+              f'({len(runs)} runs; give a selection to change it)')
     if args.dry_run:
         return dry_run(args, runs)
     if args.status:
@@ -750,13 +884,16 @@ def main(argv=None) -> int:
         if all(s[0] == 'done' for s in st.values()):
             results_table(args, runs)
         return 0
-    problems, _ = check(runs, args.cfg_options)
+    if args.preset == 'demo':
+        write_demo_data()
+    problems, _ = check(runs, args.cfg_options, args.data_roots)
     if problems:
         print(f'{len(problems)} problem(s); nothing submitted:',
               file=sys.stderr)
         for p in problems:
             print(f'  {p}', file=sys.stderr)
         return 2
+    record_plan(args)
     problems = []
     st = states(runs, problems)
     for problem in problems:

@@ -25,8 +25,10 @@ import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
                               ddp_wrapper_cfg)
 from emoreg_mm.config_names import resolve_config
-from emoreg_mm.engine.runner import (ConfigKeyError, add_stage1_args,
-                                     set_stage1)
+from emoreg_mm.datasets.base_affective import is_affective
+from emoreg_mm.engine.runner import (ConfigKeyError, add_data_root_arg,
+                                     add_stage1_args, set_data_root,
+                                     set_exclude_file, set_stage1)
 from emoreg_mm.evaluation.predictions import SavePredictions
 
 
@@ -69,6 +71,7 @@ def parse_args(argv=None):
         '(missing, unexpected or differently shaped weights are skipped '
         'with a warning); by default that is an error')
     add_stage1_args(parser)
+    add_data_root_arg(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -121,6 +124,8 @@ def merge_args(cfg, args):
         cfg.merge_from_dict(args.cfg_options)
     try:
         set_stage1(cfg, args)
+        set_data_root(cfg, args.data_root)
+        set_exclude_file(cfg, args.exclude_file, is_affective)
     except ConfigKeyError as err:
         sys.exit(f'tools/test.py: error: {err}')
     if cfg.launcher != 'none':

@@ -18,10 +18,14 @@ from mmengine.runner import Runner
 
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.compat.dist import accelerator_present
 from emoreg_mm.config_names import resolve_config
+from emoreg_mm.datasets.base_affective import is_affective
 from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
-                                     add_stage1_args, check_cfg_options,
-                                     check_work_dir, set_stage1)
+                                     add_data_root_arg, add_stage1_args,
+                                     check_cfg_options, check_work_dir,
+                                     set_data_root, set_exclude_file,
+                                     set_stage1)
 from emoreg_mm.engine.runner.resume import (describe_resume,
                                             find_resumable_checkpoint)
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
@@ -70,6 +74,7 @@ def parse_args(argv=None):
         help='add new keys to the config on purpose, unchecked, e.g. '
         'model.backbone.drop_path_rate=0.1 when the config does not set it')
     add_stage1_args(parser)
+    add_data_root_arg(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -78,6 +83,10 @@ def parse_args(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.amp and not accelerator_present():
+        parser.error('--amp needs a GPU (mmengine\'s AmpOptimWrapper runs on '
+                     'CUDA, NPU, MLU or MUSA) and this machine has none: '
+                     'train without --amp (float32 on the CPU).')
     try:
         args.config = resolve_config(args.config)
     except FileNotFoundError as err:
@@ -111,6 +120,8 @@ def merge_args(cfg, args):
     if args.cfg_add is not None:
         cfg.merge_from_dict(args.cfg_add)
     set_stage1(cfg, args)
+    set_data_root(cfg, args.data_root)
+    set_exclude_file(cfg, args.exclude_file, is_affective)
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)
     return cfg

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 
 from mmpretrain.registry import DATASETS
 from .base_affective import (IMG_EXTENSIONS, BaseAffectiveDataset, check_dir,
-                             visible_files)
+                             one_level_down, visible_files)
 
 ARTPHOTO_CLASSES = ('amusement', 'anger', 'awe', 'contentment', 'disgust',
                     'excitement', 'fear', 'sad')
@@ -74,7 +74,7 @@ class ArtPhoto(BaseAffectiveDataset):
         root = check_dir(self.data_root, 'ArtPhoto folder '
                          '(testImages_artphoto)')
         index_map = self._label_map(ARTPHOTO_CLASSES, root)
-        infos, others = [], []
+        infos, others, bad = [], [], []
         for name in visible_files(root):
             if name.lower() in self.ignore:
                 continue
@@ -84,19 +84,23 @@ class ArtPhoto(BaseAffectiveDataset):
                 continue
             prefix = name.split('_', 1)[0].lower()
             if '_' not in name or prefix not in ARTPHOTO_CLASSES:
-                raise ValueError(
-                    f'ArtPhoto image {osp.join(root, name)}: file-name prefix '
-                    f'{prefix!r} is not an emotion; expected '
-                    f'<prefix>_<...> with prefix one of '
-                    f'{list(ARTPHOTO_CLASSES)}.')
+                bad.append(name)
+                continue
             infos.append(
                 dict(img_path=osp.join(root, name), img_id=name,
                      emotion=prefix,
                      gt_label=index_map[ARTPHOTO_CLASSES.index(prefix)]))
+        if bad:  # every one at once: fix them all, run once
+            raise ValueError(
+                f'ArtPhoto folder {root}: {len(bad)} image(s) whose file-name '
+                f'prefix is not an emotion: {bad}; expected <prefix>_<...> '
+                f'with prefix one of {list(ARTPHOTO_CLASSES)} (any case).')
         self._skip(others, 'not an image file', logging.INFO)
         if not infos:
             raise ValueError(f'ArtPhoto folder {root} holds no images '
-                             f'({self.extensions}).')
+                             f'({self.extensions}).' + one_level_down(
+                                 root, [f'{c}_' for c in ARTPHOTO_CLASSES],
+                                 prefixes=True))
         return [infos[i] for i in self._split([d['gt_label'] for d in infos])]
 
     def extra_repr(self) -> List[str]:

@@ -208,11 +208,62 @@ def image_file_problem(path: str) -> Optional[str]:
     return None
 
 
+def image_decode_problem(data: bytes) -> Optional[str]:
+    """Why the bytes of an image file do not decode (None when they do),
+    with the decoder the pipeline's ``LoadImageFromFile`` uses (mmcv)."""
+    import mmcv
+    try:
+        img = mmcv.imfrombytes(data)
+    except Exception as e:  # cv2 raises on empty buffers
+        img, err = None, f'{type(e).__name__}: {e}'
+    else:
+        err = 'the decoder returned nothing'
+    if img is None:
+        return f'corrupt ({err.splitlines()[0]})'
+    return None
+
+
+def read_exclude_file(path: str, root: str) -> List[str]:
+    """The image paths an exclude file lists (``check_dataset.py
+    --write-exclude``): one per line, absolute or relative to ``root``;
+    blank lines and ``#`` comments ignored. Returns absolute, normalised
+    paths."""
+    check_file(path, 'exclude file')
+    with open(path, encoding='utf-8') as f:
+        lines = [line.strip() for line in f]
+    return [osp.normpath(line if osp.isabs(line) else osp.join(root, line))
+            for line in lines if line and not line.startswith('#')]
+
+
 def visible_files(folder: str) -> List[str]:
     """Sorted names in ``folder``, without hidden ones (``.DS_Store``,
     ``._*``) and macOS ``__MACOSX`` folders."""
     return sorted(n for n in os.listdir(folder)
                   if not n.startswith('.') and n != '__MACOSX')
+
+
+def one_level_down(root: str, expected: Sequence[str],
+                   prefixes: bool = False) -> str:
+    """A hint for a ``data_root`` one folder too high: ``' Did you mean
+    data_root=<root>/<sub>? ...'`` when exactly one folder directly in
+    ``root`` holds what ``root`` should: more than half of the ``expected``
+    names (any case), or with ``prefixes`` a name starting with one of
+    them; else ''."""
+    want = tuple(e.lower() for e in expected)
+
+    def holds(path):
+        names = [n.lower() for n in visible_files(path)]
+        if prefixes:
+            return any(n.startswith(want) for n in names)
+        return len(set(names) & set(want)) * 2 > len(want)
+
+    hits = [osp.join(root, sub) for sub in
+            (visible_files(root) if osp.isdir(root) else ())
+            if osp.isdir(osp.join(root, sub)) and holds(osp.join(root, sub))]
+    if len(hits) != 1:
+        return ''
+    return (f' Did you mean data_root={hits[0]!r}? It holds the expected '
+            'entries.')
 
 
 # --------------------------------------------------------------------------
@@ -432,6 +483,16 @@ class BaseAffectiveDataset(BaseDataset):
         skip_missing (bool): Skip (with a warning naming them) images that
             the annotations name but the disk lacks, instead of raising
             ``FileNotFoundError``. Defaults to False.
+        exclude_file (str, optional): A file listing images to leave out,
+            one path per line (absolute or relative to ``data_root``), as
+            ``tools/analysis_tools/check_dataset.py --write-exclude``
+            writes it for the images it could not read or decode. They are
+            left out after the split (an image's side does not change) and
+            reported; listed paths the set does not hold are reported too.
+            Defaults to None.
+        verify_images (bool): Read and decode every image while building
+            (seconds per thousand images) and leave out, reported, those
+            that do not decode; for sets small enough. Defaults to False.
         **kwargs: Other arguments of mmpretrain's ``BaseDataset``
             (``data_root``, ``pipeline``, ``test_mode``, ``lazy_init``...).
     """
@@ -442,6 +503,8 @@ class BaseAffectiveDataset(BaseDataset):
                  label_space: str = 'canonical',
                  name_map: Optional[Mapping[str, str]] = None,
                  skip_missing: bool = False,
+                 exclude_file: Optional[str] = None,
+                 verify_images: bool = False,
                  **kwargs):
         check_choice('label_space', label_space, LABEL_SPACES)
         if name_map is not None and not isinstance(name_map, Mapping):
@@ -450,9 +513,49 @@ class BaseAffectiveDataset(BaseDataset):
         self.label_space = label_space
         self.name_map = dict(name_map or {})
         self.skip_missing = skip_missing
+        self.exclude_file = exclude_file
+        self.verify_images = verify_images
         self.skipped: Dict[str, List[str]] = {}
         self.tied_images: List[str] = []
         super().__init__(ann_file=ann_file, **kwargs)
+
+    def filter_data(self) -> List[dict]:
+        """Leave out what ``exclude_file`` lists and, with
+        ``verify_images``, what does not decode, each reported; an empty
+        result is an error naming the dataset and split."""
+        data_list = super().filter_data()
+        if self.exclude_file:
+            listed = set(read_exclude_file(self.exclude_file,
+                                           self.data_root))
+            kept, found = [], set()
+            for info in data_list:
+                path = osp.normpath(info['img_path'])
+                if path in listed:
+                    found.add(path)
+                else:
+                    kept.append(info)
+            self._skip(sorted(found), f'listed in {self.exclude_file}')
+            # the file covers every split: absent names are only noted
+            report_skipped(sorted(listed - found), f'path(s) listed in '
+                           f'{self.exclude_file} not in this '
+                           f'{type(self).__name__} split (other splits, or '
+                           'not in the set)', logging.INFO)
+            data_list = kept
+        if self.verify_images:
+            kept, bad = [], []
+            for info in data_list:
+                try:
+                    with open(info['img_path'], 'rb') as f:
+                        problem = image_decode_problem(f.read())
+                except OSError as e:
+                    problem = f'unreadable ({e.strerror})'
+                if problem:
+                    bad.append(f'{info["img_path"]} ({problem})')
+                else:
+                    kept.append(info)
+            self._skip(bad, 'does not decode (verify_images=True)')
+            data_list = kept
+        return self._check_not_empty(data_list)
 
     # ---- helpers for subclasses ------------------------------------------
     def _set_classes(self, classes: Sequence[str]) -> None:
@@ -551,9 +654,8 @@ class BaseAffectiveDataset(BaseDataset):
                 f'img_path={img_path!r} (a missing, unreadable or corrupt '
                 f'image?): {type(e).__name__}: {e}') from e
 
-    def filter_data(self) -> List[dict]:
+    def _check_not_empty(self, data_list: List[dict]) -> List[dict]:
         """An empty data list is an error naming the dataset and split."""
-        data_list = super().filter_data()
         if not data_list:
             raise ValueError(
                 f'{type(self).__name__}: no samples left (split='
@@ -566,3 +668,12 @@ class BaseAffectiveDataset(BaseDataset):
         body = super().extra_repr()
         body.append(f'Label space: \t{self.label_space}')
         return body
+
+
+def is_affective(dataset_cfg: Mapping) -> bool:
+    """Whether a dataset config builds an affective dataset (one of this
+    module's :class:`BaseAffectiveDataset` subclasses)."""
+    from mmpretrain.registry import DATASETS
+    kind = dataset_cfg.get('type')
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    return isinstance(cls, type) and issubclass(cls, BaseAffectiveDataset)

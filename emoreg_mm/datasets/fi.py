@@ -7,7 +7,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmpretrain.registry import DATASETS
 from .base_affective import (IMG_EXTENSIONS, BaseAffectiveDataset,
-                             check_dir, image_file_problem, visible_files)
+                             check_dir, image_file_problem, one_level_down,
+                             visible_files)
 
 FI_CLASSES = ('amusement', 'anger', 'awe', 'contentment', 'disgust',
               'excitement', 'fear', 'sadness')
@@ -92,21 +93,31 @@ class FI(BaseAffectiveDataset):
         super().__init__(data_root=data_root, **kwargs)
 
     def _scan(self, root: str) -> List[dict]:
-        """Every image file of the 8 folders, with its folder's label."""
+        """Every image file of the 8 folders, with its folder's label.
+        Folder names match case-insensitively (``Awe/`` is ``awe``)."""
         folders = [n for n in visible_files(root)
                    if osp.isdir(osp.join(root, n))]
-        absent = [c for c in FI_CLASSES if c not in folders]
-        unknown = [n for n in folders if n not in FI_CLASSES]
-        if absent or unknown:
+        by_class = defaultdict(list)
+        for n in folders:
+            by_class[n.lower()].append(n)
+        absent = [c for c in FI_CLASSES if c not in by_class]
+        unknown = [n for n in folders if n.lower() not in FI_CLASSES]
+        twice = [names for c, names in by_class.items()
+                 if c in FI_CLASSES and len(names) > 1]
+        if absent or unknown or twice:
             raise FileNotFoundError(
                 f'FI folder {root}: missing emotion folder(s) {absent}, '
-                f'unexpected folder(s) {unknown}; expected exactly '
-                f'{list(FI_CLASSES)}.')
+                f'unexpected folder(s) {unknown}' +
+                (f', one emotion in several folders {twice}' if twice
+                 else '') +
+                f'; expected exactly {list(FI_CLASSES)} (any case).' +
+                one_level_down(root, FI_CLASSES))
         index_map = self._label_map(FI_CLASSES, root)
         infos, others = [], []
         for k, name in enumerate(FI_CLASSES):
-            for f in visible_files(osp.join(root, name)):
-                rel = f'{name}/{f}'
+            folder = by_class[name][0]
+            for f in visible_files(osp.join(root, folder)):
+                rel = f'{folder}/{f}'
                 if not f.lower().endswith(self.extensions):
                     others.append(rel)
                     continue

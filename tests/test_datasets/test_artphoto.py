@@ -52,13 +52,22 @@ def test_other_files_reported_upper_case_prefix(artphoto_root):
     assert fear[0]['gt_label'] == EMOTIONS.index('fear')
 
 
-@pytest.mark.parametrize('name', ['joy_12.jpg', 'amusement12.jpg'])
-def test_unknown_prefix_names_the_file(artphoto_root, name):
-    write_image(osp.join(artphoto_root, name))
-    with pytest.raises(ValueError, match=rf'ArtPhoto image .*{name}: '
-                       r"file-name prefix .* expected <prefix>_<\.\.\.> "
+def test_every_unknown_prefix_in_one_error(artphoto_root):
+    """Each file whose name is not <emotion>_<...> is named, all at once."""
+    for name in ('joy_12.jpg', 'amusement12.jpg'):
+        write_image(osp.join(artphoto_root, name))
+    with pytest.raises(ValueError, match=r"2 image\(s\) whose file-name "
+                       r"prefix is not an emotion: \['amusement12.jpg', "
+                       r"'joy_12.jpg'\]; expected <prefix>_<\.\.\.> "
                        r"with prefix one of \['amusement'.*'sad'\]"):
         build(artphoto_root)
+
+
+def test_a_root_one_level_too_high_gets_a_hint(artphoto_root):
+    parent = osp.dirname(artphoto_root)
+    with pytest.raises(ValueError, match='Did you mean data_root='
+                       f"'{artphoto_root}'"):
+        build(parent)
 
 
 def test_split_and_kfold(artphoto_root):

@@ -140,3 +140,74 @@ def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
     assert 'Emotion6 left out 6 file(s) (label without a canonical class)' \
         in out
     assert 'Emotion6 left out 2 file(s) (tied)' in out
+
+
+def test_one_option_sets_the_data_root_and_dead_keys_are_refused(
+        tool, tmp_path, capsys):
+    """--data-root points train, val and test at a folder (the config's
+    own path does not exist); keys that would change nothing, or do not
+    exist, are refused as tools/train.py refuses them."""
+    root = make_affective_folder(str(tmp_path / 'stim'),
+                                 {'awe': 5, 'fear': 5})
+    nowhere = str(tmp_path / 'not_here')
+    cfg = write_config(tmp_path / 'cfg.py', folder_split(nowhere, 'train'),
+                       folder_split(nowhere, 'val'),
+                       folder_split(nowhere, 'test'))
+    assert tool.main([cfg]) == 1  # the config's folder is missing
+    capsys.readouterr()
+    assert tool.main([cfg, '--data-root', root]) == 0
+    out = capsys.readouterr().out
+    assert 'No problems found' in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith('  ')}
+    assert rows['total'] == ['6', '2', '2']  # the images under root
+    for key, says in (('data_root', 'changes no dataset'),
+                      ('dataset.data_root', 'changes no dataset'),
+                      ('train_dataloader.datset.data_root',
+                       "Did you mean train_dataloader.dataset")):
+        with pytest.raises(SystemExit) as exit_:
+            tool.main([cfg, '--cfg-options', f'{key}={root}'])
+        assert says in str(exit_.value) and key in str(exit_.value), key
+
+
+def test_what_check_dataset_finds_is_left_out_in_one_step(tool, tmp_path,
+                                                          capsys):
+    """check_dataset --write-exclude FILE, then the run's --exclude-file
+    FILE: the dataset leaves those images out, by count and name; the
+    decode check at build time (verify_images) finds them by itself."""
+    from mmengine.config import Config
+    from mmpretrain.registry import DATASETS
+
+    from emoreg_mm.datasets.base_affective import is_affective
+    from emoreg_mm.engine.runner import ConfigKeyError, set_exclude_file
+    ann = make_label_file(str(tmp_path), [('a.jpg', 'awe'), ('b.jpg', 'fear'),
+                                          ('bad.jpg', 'fear')], 'train.txt')
+    bad = write_corrupt_image(osp.join(tmp_path, 'images', 'bad.jpg'))
+    train = dict(type='AffectiveImageFolder', data_root=str(tmp_path),
+                 data_prefix='images', ann_file=ann)
+    cfg = write_config(tmp_path / 'cfg.py', train, train)
+    exclude = str(tmp_path / 'exclude.txt')
+    assert tool.main([cfg, '--write-exclude', exclude]) == 1
+    out = capsys.readouterr().out
+    assert f'wrote 1 image path(s) to {exclude}' in out
+    assert f'--exclude-file {exclude}' in out
+    with open(exclude) as f:
+        assert [line.strip() for line in f if line[0] != '#'] == [bad]
+
+    left = DATASETS.build(dict(train, exclude_file=exclude))
+    assert len(left) == 2 and left.skipped == {f'listed in {exclude}': [bad]}
+    decoded = DATASETS.build(dict(train, verify_images=True))
+    assert len(decoded) == 2
+    [(reason, names)] = decoded.skipped.items()
+    assert reason == 'does not decode (verify_images=True)'
+    assert names[0].startswith(f'{bad} (corrupt')
+
+    # the run's option: every affective dataset of the config, nothing else
+    loaded = Config.fromfile(cfg)
+    assert set_exclude_file(loaded, exclude, is_affective) == 2
+    assert loaded.val_dataloader.dataset.exclude_file == exclude
+    with pytest.raises(ConfigKeyError, match='no dataset .* takes an '
+                       'exclude file'):
+        set_exclude_file(Config.fromfile(osp.join(
+            REPO, 'configs/emoreg/resnet50_ereg_cifar10.py')), exclude,
+            is_affective)

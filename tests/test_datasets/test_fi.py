@@ -108,6 +108,27 @@ def test_missing_and_unexpected_folders(fi_root):
         build(osp.join(fi_root, 'nowhere'))
 
 
+def test_folder_names_in_any_case(fi_root):
+    """FI as some copies have it: ``Awe/`` for ``awe``; labels unchanged.
+    Two folders of one emotion, or a root one level too high, are named."""
+    before = build(fi_root)
+    os.rename(osp.join(fi_root, 'awe'), osp.join(fi_root, 'Awe'))
+    after = build(fi_root)
+    assert len(after) == len(before)
+    labels = {after.get_data_info(i)['img_id']: after.get_data_info(i)[
+        'gt_label'] for i in range(len(after))}
+    awe = [k for k in labels if k.startswith('Awe/')]
+    assert awe and {labels[k] for k in awe} == {EMOTIONS.index('awe')}
+    write_image(osp.join(fi_root, 'AWE', 'awe_9.jpg'))
+    with pytest.raises(FileNotFoundError, match=r"one emotion in several "
+                       r"folders \[\['AWE', 'Awe'\]\]"):
+        build(fi_root)
+    shutil.rmtree(osp.join(fi_root, 'AWE'))
+    with pytest.raises(FileNotFoundError, match='Did you mean data_root='
+                       f"'{fi_root}'"):
+        build(osp.dirname(fi_root))
+
+
 def test_bad_arguments(fi_root):
     with pytest.raises(ValueError, match='placeholder_min_copies=1'):
         build(fi_root, placeholder_min_copies=1)

@@ -99,3 +99,39 @@ class _Payload:
 
     def __reduce__(self):
         return (open, (self.path, 'w'))
+
+
+def test_rho_axes_are_the_whole_range_with_the_equal_weight_line(
+        tmp_path, monkeypatch):
+    """rho on [0, 1] whatever its spread (a spread of 0.003 is not zoomed
+    into a pattern), the rho = 0.5 line, n under each class, the run in
+    the title."""
+    preds = fake_preds(affect=False)
+    for i, p in enumerate(preds):
+        p['rho'] = torch.tensor(0.502 + 0.003 * (i % 2))
+    seen = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        seen[osp.basename(path)] = dict(
+            title=ax.get_title(), xlim=ax.get_xlim(), ylim=ax.get_ylim(),
+            ticks=[t.get_text() for t in ax.get_xticklabels()],
+            hlines=[tuple(line.get_ydata()) for line in ax.get_lines()],
+            vlines=[tuple(line.get_xdata()) for line in ax.get_lines()])
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(plot_regulation, '_save', keep)
+    title = plot_regulation.run_title(
+        None, str(tmp_path / 'tiny-resnet_ereg_digits_s0' / 'predictions.npz'))
+    assert title == 'tiny-resnet_ereg_digits_s0'
+    assert plot_regulation.run_title('configs/x/my_run.py', 'a/b.npz') == \
+        'my_run'
+    plot_regulation.plot_regulation(preds, str(tmp_path), title=title)
+    hist, per_class = seen['rho_hist.png'], seen['rho_per_class.png']
+    assert hist['xlim'] == (0.0, 1.0) and (0.5, 0.5) in hist['vlines']
+    assert per_class['ylim'] == (0.0, 1.0)
+    assert (0.5, 0.5) in per_class['hlines']
+    assert per_class['ticks'][:2] == ['0\nn=6', '1\nn=6']
+    assert all(s['title'].startswith(title + ': ') for s in seen.values())

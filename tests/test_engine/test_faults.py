@@ -167,3 +167,18 @@ def test_non_finite_weights_are_never_saved(tmp_path):
         runner.train()
     assert not osp.exists(osp.join(runner.work_dir, 'epoch_1.pth'))
     assert not osp.exists(osp.join(runner.work_dir, 'last_checkpoint'))
+
+
+def test_amp_without_a_gpu_is_one_line_naming_what_works(capsys):
+    """mmengine's AmpOptimWrapper asserts deep in the Runner on a CPU;
+    tools/train.py says it before anything is built."""
+    from launch_utils import load_tool
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a GPU: --amp works here')
+    with pytest.raises(SystemExit) as exit_:
+        load_tool('train.py').parse_args(
+            [osp.join(REPO, 'configs/demo/tiny-resnet_baseline_digits.py'),
+             '--amp'])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert '--amp needs a GPU' in err and 'train without --amp' in err

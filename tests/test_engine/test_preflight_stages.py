@@ -268,3 +268,18 @@ def test_every_leaf_feeds_stage_1_as_it_was_trained():
             'rgb', (leaf, current)
         assert not preprocess_mismatches(stage1[s1], current), leaf
     assert len(leaves) > 10 and len(stage1) > 3
+
+
+@pytest.mark.parametrize('leaf', ['configs/emoreg_pretrain/vit-b16_fi.py',
+                                  'configs/emoreg/resnet50_ereg_cifar10.py'])
+def test_data_root_option_reaches_every_split(leaf):
+    """tools/train.py / test.py / check_dataset --data-root: one option for
+    the three dataloaders' dataset.data_root."""
+    from emoreg_mm.engine.runner import set_data_root
+    cfg = Config.fromfile(osp.join(REPO, leaf))
+    assert set_data_root(cfg, '/data/mine') == 3
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.data_root == '/data/mine'
+    assert set_data_root(cfg, None) == 0
+    with pytest.raises(ConfigKeyError, match='no dataset of this config'):
+        set_data_root(Config(dict(model=dict(type='X'))), '/data/mine')

@@ -4,11 +4,13 @@
 ``adjust_bbox``, whose signature matplotlib 3.11 changed (hence
 ``matplotlib<3.11`` in requirements/runtime.txt).
 """
+import os
 import os.path as osp
 import subprocess
 import sys
 
 import mmpretrain
+import numpy as np
 import pytest
 
 from plain_config import make_plain_config
@@ -33,3 +35,50 @@ def test_browse_dataset_draws_the_pipeline_grid(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         pngs = list((out_dir / mode).glob('*.png'))
         assert len(pngs) == 1 and pngs[0].stat().st_size > 500, mode
+
+
+#: A user's config outside the repository, inheriting a shipped leaf.
+CHILD = '''
+_base_ = ['emoreg_mm::emoreg_pretrain/resnet50_emoset.py']
+model = dict(backbone=dict(depth=18, base_channels=8, init_cfg=None),
+             head=dict(in_channels=64))
+'''
+README_PRINT = 'python -m emoreg_mm.upstream misc/print_config.py my_config.py'
+README_FLOPS = ('python -m emoreg_mm.upstream analysis_tools/get_flops.py '
+                'my_config.py --shape 32')
+
+
+@pytest.mark.readme(README_PRINT)
+@pytest.mark.readme(README_FLOPS)
+def test_mmpretrain_tools_and_inferencer_on_an_emoreg_child_config(
+        tmp_path, capsys):
+    """print_config as README shows it (its own process: nothing imported
+    the plugin before); get_flops through the same entry point, in this
+    process; the inferencer after ``import emoreg_mm``."""
+    (tmp_path / 'my_config.py').write_text(CHILD)
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    env.pop('PYTHONPATH', None)
+    out = subprocess.run(['bash', '-c', README_PRINT.replace(
+        'python', sys.executable, 1)], cwd=str(tmp_path), env=env,
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "type='EmoSet'" in out.stdout and 'base_channels=8' in out.stdout
+
+    from emoreg_mm import upstream
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        upstream.main(README_FLOPS.split()[3:])
+    finally:
+        os.chdir(cwd)
+    assert 'Input shape: (3, 32, 32)' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no mmpretrain tool 'misc/nope.py'"
+                       '.*misc/print_config.py'):
+        upstream.main(['misc/nope.py'])
+
+    import emoreg_mm  # noqa: F401  (as README says, before the inferencer)
+    from mmpretrain import ImageClassificationInferencer
+    inferencer = ImageClassificationInferencer(str(tmp_path / 'my_config.py'))
+    image = np.zeros((32, 32, 3), np.uint8)
+    result = inferencer(image)[0]
+    assert len(result['pred_scores']) == 8  # EmoSet's emotions

@@ -186,6 +186,18 @@ def test_failed_runs_are_retried_up_to_the_limit(tmp_path):
             in out.stdout)
     log = tmp_path / 'work_dirs' / 'sweep' / name / 'sweep-local.log'
     assert log.read_text().count('no_such_key') >= 2
+    # --status without a selection follows the plan the sweep recorded:
+    # this one run, not the paper's 260
+    out = sweep_here('--status', cwd=tmp_path, check=0)
+    assert 'Plan recorded in' in out.stdout and '(1 runs;' in out.stdout
+    rows = [line for line in out.stdout.splitlines()
+            if line.startswith('tiny-resnet')]
+    assert [r.split()[0] for r in rows] == [name]
+    assert 'failed' in rows[0]
+    # a damaged record is named, not guessed around
+    (tmp_path / 'work_dirs' / 'sweep' / 'sweep_plan.json').write_text('[1]')
+    out = sweep_here('--status', cwd=tmp_path, check=2)
+    assert 'sweep_plan.json: not a plan this sweep recorded' in out.stderr
 
 
 def run_readme(command, cwd):
@@ -202,7 +214,17 @@ def test_readme_dry_run(tmp_path):
                      'vit-b16=400 resnet50=1200', tmp_path)
     assert out.returncode == 2  # no data here: reported, nothing runs
     assert 'Plan (paper): 260 runs = 8 stage-1 + 252 stage-2' in out.stdout
-    assert 'not counted (260, no throughput or data)' in out.stdout
+    # CIFAR's size is known without the data: 45,000 training images
+    from mmengine.config import Config
+    hours = sum(
+        63 * Config.fromfile(osp.join(
+            REPO, f'configs/emoreg/{b}_baseline_{t}.py')).train_cfg.max_epochs
+        * 45_000 / tput / 3600
+        for b, tput in (('vit-b16', 400), ('resnet50', 1200))
+        for t in ('cifar10', 'cifar100'))
+    assert f'GPU-hours: {hours:.2f} for 252 runs' in out.stdout
+    assert 'not counted: 8 (data not here and its size not known): ' \
+        'resnet50_emoset' in out.stdout
     assert 'dataset folder data/EmoSet-118K' in out.stderr
 
 
@@ -307,3 +329,51 @@ def test_status_reads_what_killed_jobs_and_co_workers_leave(tmp_path,
     out = sweep_here(*args, '--status', cwd=tmp_path)
     assert out.returncode == 1
     assert 'submitted to Slurm, but squeue is not on the PATH' in out.stderr
+
+
+def test_every_shipped_set_and_per_set_data_roots(tmp_path):
+    """Every affective set with leaves is a choice; --data-root NAME=PATH
+    moves one set's (or target's) data, checked by --dry-run and handed to
+    that set's jobs."""
+    fi = tmp_path / 'FI'
+    args = ('--dry-run', '--affective', 'fi', 'artphoto', 'emotion6',
+            '--backbones', 'vit-b16', '--modes', 'ereg', '--targets',
+            'cifar10', '--seeds', '0', '--data-root', f'fi={fi}')
+    out = sweep_here(*args, cwd=tmp_path, check=2)
+    assert 'Plan (paper): 6 runs = 3 stage-1 + 3 stage-2' in out.stdout
+    assert f'vit-b16_fi: dataset folder {fi} (--data-root) does not exist' \
+        in out.stderr
+    assert 'vit-b16_artphoto: dataset folder data/testImages_artphoto' \
+        in out.stderr
+    fi.mkdir()
+    out = sweep_here(*args, cwd=tmp_path, check=2)
+    assert 'vit-b16_fi:' not in out.stderr  # found where it was said to be
+    out = sweep_here(*args[:-1], 'nope=/x', cwd=tmp_path, check=2)
+    assert "--data-root 'nope=/x': unknown set nope" in out.stderr
+    assert 'fi, artphoto, emotion6, cifar10, cifar100' in out.stderr
+
+    mod = load_sweep()
+    parsed = mod.parse_args(list(args[1:]))
+    run = next(r for r in mod.plan(parsed) if r.name == 'vit-b16_fi')
+    script = mod.job_script(parsed, run, 1, 29500)
+    assert f'--data-root {fi}' in script
+    other = next(r for r in mod.plan(parsed) if r.name == 'vit-b16_emotion6')
+    assert '--data-root' not in mod.job_script(parsed, other, 1, 29500)
+
+
+def test_the_demo_preset_makes_its_own_data(tmp_path, monkeypatch):
+    """Without tools/run_demo.py first: the dry run says the sweep writes
+    the data, and the sweep writes it (the demo's, where its configs look)
+    before checking."""
+    pytest.importorskip('sklearn')
+    args = ('--preset', 'demo', '--modes', 'baseline', '--seeds', '0')
+    out = sweep_here(*args, '--dry-run', cwd=tmp_path, check=2)
+    assert 'the sweep writes the demo data when it runs' in out.stderr
+    monkeypatch.chdir(tmp_path)
+    load_sweep().write_demo_data()
+    data = tmp_path / 'work_dirs' / 'demo' / 'data'
+    assert (data / 'testImages_abstract' / 'ABSTRACT_groundTruth.csv'
+            ).is_file()
+    assert len(list((data / 'digits' / 'train').glob('*/*.png'))) > 1000
+    out = sweep_here(*args, '--dry-run', cwd=tmp_path, check=0)
+    assert 'No problems found.' in out.stdout

@@ -48,20 +48,41 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='only check that images exist and are readable (faster)')
     parser.add_argument(
         '--cfg-options', nargs='+', default=None,
-        help='override config settings, as in tools/train.py (key=value)')
+        help='override config settings, as in tools/train.py (key=value; '
+        'each dotted key must exist in the config, a typo fails naming the '
+        'closest)')
+    parser.add_argument(
+        '--write-exclude', metavar='FILE',
+        help='write the images found missing, unreadable or corrupt to FILE '
+        '(one path per line): an affective dataset given '
+        'exclude_file=FILE leaves them out, reported')
+    parser.add_argument(
+        '--data-root', metavar='PATH',
+        help='the data folder of the train, val and test datasets instead of '
+        'the config\'s, as in tools/train.py')
     return parser.parse_args(argv)
 
 
-def load_config(path: str, options: Optional[List[str]]):
+def load_config(path: str, options: Optional[List[str]],
+                data_root: Optional[str] = None):
+    """The config with ``--cfg-options`` (checked as tools/train.py checks
+    them) and ``--data-root`` applied; a bad key exits naming it."""
     from mmengine.config import Config, DictAction
 
     import emoreg_mm  # noqa: F401  (`emoreg_mm::` config paths)
+    from emoreg_mm.engine.runner import (ConfigKeyError, check_cfg_options,
+                                         set_data_root)
     cfg = Config.fromfile(path)
-    if options:
-        action = DictAction(option_strings=[], dest='cfg_options')
-        ns = argparse.Namespace()
-        action(None, ns, options)
-        cfg.merge_from_dict(ns.cfg_options)
+    try:
+        if options:
+            action = DictAction(option_strings=[], dest='cfg_options')
+            ns = argparse.Namespace()
+            action(None, ns, options)
+            check_cfg_options(cfg, ns.cfg_options)
+            cfg.merge_from_dict(ns.cfg_options)
+        set_data_root(cfg, data_root)
+    except ConfigKeyError as err:
+        sys.exit(f'check_dataset.py: error: {err}')
     return cfg
 
 
@@ -106,20 +127,17 @@ def read_sample(info: dict, decode: bool):
         return path, None, f'unreadable ({e})'
     digest = hashlib.sha1(data).hexdigest()
     if decode:
-        import mmcv
-        try:
-            img = mmcv.imfrombytes(data)
-        except Exception as e:  # cv2 raises on empty buffers
-            img, err = None, f'{type(e).__name__}: {e}'
-        else:
-            err = 'the decoder returned nothing'
-        if img is None:
-            return path, digest, f'corrupt ({err.splitlines()[0]})'
+        from emoreg_mm.datasets.base_affective import image_decode_problem
+        problem = image_decode_problem(data)
+        if problem:
+            return path, digest, problem
     return path, digest, None
 
 
-def check_split(dataset, decode: bool):
-    """Counts per class, problems and ``{hash: [keys]}`` of one split."""
+def check_split(dataset, decode: bool, bad_paths: Optional[list] = None):
+    """Counts per class, problems and ``{hash: [keys]}`` of one split;
+    the paths of the images with a problem are added to ``bad_paths``."""
+    bad_paths = [] if bad_paths is None else bad_paths
     counts: Counter = Counter()
     problems: List[str] = []
     hashes: Dict[str, List[str]] = defaultdict(list)
@@ -133,10 +151,23 @@ def check_split(dataset, decode: bool):
             key, digest, problem = read_sample(info, decode)
             if problem:
                 problems.append(f'{key}: {problem}')
+                if info.get('img_path'):
+                    bad_paths.append(osp.abspath(info['img_path']))
             if digest:
                 hashes[digest].append(key if key != 'in-memory image' else
                                       f'sample {i}')
     return classes, counts, problems, hashes
+
+
+def write_exclude(path: str, bad_paths: List[str]) -> None:
+    """Write the exclude file and say how a run leaves them out."""
+    from emoreg_mm.fileio import atomic_write_text
+    paths = sorted(set(bad_paths))
+    atomic_write_text(path, '# images check_dataset.py could not read or '
+                      'decode\n' + ''.join(f'{p}\n' for p in paths))
+    print(f'\nwrote {len(paths)} image path(s) to {path}. To leave them '
+          'out of a run: tools/train.py CONFIG --exclude-file '
+          f'{path} (each affective dataset reports what it leaves out).')
 
 
 def print_skipped(split: str, dataset) -> None:
@@ -172,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     from mmengine.registry import init_default_scope
     from mmengine.utils import import_modules_from_strings
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, args.data_root)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg['custom_imports'])
     import emoreg_mm  # noqa: F401  (registers the affective datasets)
@@ -180,7 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmpretrain.registry import DATASETS
 
     problems: List[str] = []
-    results, dataset_cfgs = {}, {}
+    results, dataset_cfgs, bad_paths = {}, {}, []
     for split in args.split:
         loader = cfg.get(f'{split}_dataloader')
         if not loader or not loader.get('dataset'):
@@ -198,7 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                             f'{type(e).__name__}: {e}')
             continue
         print_skipped(split, dataset)
-        results[split] = check_split(dataset, not args.no_decode)
+        results[split] = check_split(dataset, not args.no_decode, bad_paths)
         dataset_cfgs[split] = ds_cfg
         for p in results[split][2]:
             problems.append(f'[{split}] {p}')
@@ -227,6 +258,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if results:
         print_counts(results)
+    if args.write_exclude:
+        write_exclude(args.write_exclude, bad_paths)
     if problems:
         print(f'\n{len(problems)} problem(s) found:' + listed(problems))
         return 1

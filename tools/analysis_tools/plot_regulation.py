@@ -159,14 +159,16 @@ def plot_regulation(preds: Union[Predictions, Sequence[dict]],
     written = []
     acc = 100 * float(np.mean(s['pred'] == gt))
 
-    # 1. histogram of rho
+    # 1. histogram of rho, on rho's whole range [0, 1]: a narrow spread
+    # shows as the narrow peak it is
     fig, ax = plt.subplots(figsize=(7, 4.5))
     lo, hi = float(rho.min()), float(rho.max())
-    bins = np.linspace(lo - 0.005, hi + 0.005, 31) if hi - lo < 0.05 \
-        else np.linspace(0, 1, 41)
-    ax.hist(rho, bins=bins, color='#4c72b0', edgecolor='white')
+    ax.hist(rho, bins=np.linspace(0, 1, 101), color='#4c72b0',
+            edgecolor='white', linewidth=0.3)
+    ax.axvline(0.5, color='0.5', lw=1, label='rho = 0.5 (equal weights)')
     ax.axvline(rho.mean(), color='#c44e52', ls='--',
                label=f'mean {rho.mean():.3f}')
+    ax.set_xlim(0, 1)
     ax.set_xlabel('rho (weight of the emotionally-influenced prediction)')
     ax.set_ylabel('number of images')
     ax.set_title(f'{prefix}distribution of rho\n(n = {len(rho)}, '
@@ -175,23 +177,25 @@ def plot_regulation(preds: Union[Predictions, Sequence[dict]],
     ax.legend()
     written.append(_save(fig, osp.join(out_dir, 'rho_hist.png')))
 
-    # 2. mean rho per class
-    means = np.array([rho[gt == c].mean() if np.any(gt == c) else np.nan
-                      for c in range(num_classes)])
-    stds = np.array([rho[gt == c].std() if np.any(gt == c) else 0
-                     for c in range(num_classes)])
+    # 2. mean rho per class, on [0, 1] with the equal-weight line; each
+    # class's image count under its name
+    counts = np.array([int(np.sum(gt == c)) for c in range(num_classes)])
+    means = np.array([rho[gt == c].mean() if n else np.nan
+                      for c, n in enumerate(counts)])
+    stds = np.array([rho[gt == c].std() if n else 0
+                     for c, n in enumerate(counts)])
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * num_classes + 2), 4.5))
     x = np.arange(num_classes)
     ax.bar(x, means, yerr=stds, capsize=3, color='#55a868')
+    ax.axhline(0.5, color='0.5', lw=1, label='rho = 0.5 (equal weights)')
     ax.axhline(rho.mean(), color='#c44e52', ls='--',
                label=f'all images {rho.mean():.3f}')
-    ax.set_xticks(x, class_names, rotation=45 if num_classes > 12 else 0)
-    ax.set_xlabel('target class (ground truth)')
+    ax.set_xticks(x, [f'{name}\nn={n}' for name, n in
+                      zip(class_names, counts)],
+                  rotation=45 if num_classes > 12 else 0)
+    ax.set_xlabel('target class (ground truth), images per class')
     ax.set_ylabel('mean rho (+- std)')
-    span = max(float(np.nanmax(means + stds)) - float(np.nanmin(
-        means - stds)), 1e-3)
-    ax.set_ylim(max(0, float(np.nanmin(means - stds)) - 0.2 * span),
-                min(1.0, float(np.nanmax(means + stds)) + 0.2 * span))
+    ax.set_ylim(0, 1)
     ax.set_title(f'{prefix}mean rho per target class')
     ax.legend()
     written.append(_save(fig, osp.join(out_dir, 'rho_per_class.png')))
@@ -225,6 +229,15 @@ def plot_regulation(preds: Union[Predictions, Sequence[dict]],
     return written
 
 
+def run_title(config: Optional[str], path: str) -> str:
+    """The run a plot is of: the config's name, else the run dir holding
+    ``path`` (a predictions file or checkpoint, whose own names say which
+    kind of file, not which run)."""
+    if config:
+        return osp.splitext(osp.basename(config))[0]
+    return osp.basename(osp.dirname(osp.abspath(path)))
+
+
 def _save(fig, path: str) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -248,7 +261,8 @@ def parse_args():
     parser.add_argument('--out-dir', help='folder for the PNGs')
     parser.add_argument('--classes', nargs='+', help='target class names')
     parser.add_argument('--title', default=None,
-                        help='title prefix (default: the config / file name)')
+                        help='title prefix (default: the config\'s name, '
+                        'else the run dir of --preds / --checkpoint)')
     args = parser.parse_args()
     if bool(args.preds) == bool(args.checkpoint):
         parser.error('give --preds, or --config with --checkpoint')
@@ -270,8 +284,8 @@ def main():
         out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
     classes, emotions = names_from_config(args.config) if args.config \
         else (None, None)
-    title = args.title if args.title is not None else osp.splitext(
-        osp.basename(args.config or args.preds))[0]
+    title = args.title if args.title is not None else run_title(
+        args.config, args.preds or args.checkpoint)
     for path in plot_regulation(preds, out_dir, args.classes or classes,
                                 emotions, title):
         print(f'wrote {path}')

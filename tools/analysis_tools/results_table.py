@@ -72,10 +72,10 @@ AFFECTIVE_KEYS = ('emoreg_affective', 'emotion_classes', 'num_emotions')
 
 def plugin_module(name: str):
     """``emoreg_mm.<name>``, a module of the standard library only (e.g.
-    ``fileio``), without importing the package: its ``__init__`` imports
-    torch, mmengine and mmpretrain (about 5 s of CPU), which a tool that
-    reads run dirs does not need. An import of the package afterwards
-    uses this module."""
+    ``fileio``, ``matrix``, ``engine.runner.preflight``), without importing
+    the package: its ``__init__`` imports torch, mmengine and mmpretrain
+    (about 5 s of CPU), which a tool that reads run dirs does not need. An
+    import of the package afterwards uses this module."""
     import importlib.util
     import sys
     full = f'emoreg_mm.{name}'
@@ -85,7 +85,8 @@ def plugin_module(name: str):
             raise ImportError('emoreg_mm is not installed (pip install -e . '
                               'or bash tools/setup_env.sh)')
         spec = importlib.util.spec_from_file_location(
-            full, osp.join(osp.dirname(package.origin), f'{name}.py'))
+            full, osp.join(osp.dirname(package.origin),
+                           *name.split('.')[:-1], f'{name.split(".")[-1]}.py'))
         module = importlib.util.module_from_spec(spec)
         sys.modules[full] = module
         spec.loader.exec_module(module)

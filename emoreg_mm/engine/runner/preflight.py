@@ -89,6 +89,14 @@ def check_cfg_options(cfg: Mapping, keys: Iterable[str],
         cfg = cfg.to_dict()
     for key in keys:
         parts = key.split('.')
+        if parts[-1] == 'data_root' and not parts[0].endswith('_dataloader'):
+            # a _base_ piece's variable (data_root, dataset.data_root): the
+            # dataloaders copied it when the config was read
+            raise ConfigKeyError(
+                f'{flag} {key}: a variable the dataloaders copied when the '
+                'config was read; setting it changes no dataset. Use '
+                '--data-root PATH (train, val and test) or '
+                '{train,val,test}_dataloader.dataset.data_root=PATH.')
         if len(parts) == 1:
             continue
         node, path = cfg, ''
@@ -170,3 +178,83 @@ def set_stage1(cfg, args) -> None:
                 'stage-1 encoder to read (model.backbone.type is '
                 f'{backbone.get("type")!r}, not EmotionalBackboneWrapper).')
         backbone[key] = value
+
+
+def add_data_root_arg(parser) -> None:
+    """Add ``--data-root`` and ``--exclude-file`` to a tool's argument
+    parser."""
+    parser.add_argument(
+        '--data-root', metavar='PATH',
+        help='the data folder of the train, val and test datasets (each '
+        'dataloader\'s dataset.data_root, wrapped datasets included), '
+        'instead of the config\'s; one option for what --cfg-options would '
+        'set three times')
+    parser.add_argument(
+        '--exclude-file', metavar='FILE',
+        help='leave out of every affective dataset the images FILE lists '
+        '(check_dataset.py --write-exclude writes it); each dataset '
+        'reports what it left out')
+
+
+def dataset_dicts(cfg) -> list:
+    """The dataset dicts of the config's train / val / test dataloaders,
+    inside ``dataset`` / ``datasets`` wrappers too (the wrappers
+    included)."""
+    found = []
+
+    def walk(node):
+        if not isinstance(node, dict):
+            return
+        found.append(node)
+        walk(node.get('dataset'))
+        for child in node.get('datasets') or ():
+            walk(child)
+
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if isinstance(loader, dict):
+            walk(loader.get('dataset'))
+    return found
+
+
+def set_data_root(cfg, data_root) -> int:
+    """Set ``data_root`` on every dataset of the config's train / val /
+    test dataloaders that has one (through wrappers).
+
+    Returns:
+        int: How many dataset dicts were changed (0 when ``data_root`` is
+        None).
+
+    Raises:
+        ConfigKeyError: No dataloader's dataset has a ``data_root``.
+    """
+    if data_root is None:
+        return 0
+    changed = [d for d in dataset_dicts(cfg) if 'data_root' in d]
+    if not changed:
+        raise ConfigKeyError(
+            '--data-root: no dataset of this config\'s train / val / test '
+            'dataloaders has a data_root to set.')
+    for d in changed:
+        d['data_root'] = data_root
+    return len(changed)
+
+
+def set_exclude_file(cfg, path, takes_it) -> int:
+    """Set ``exclude_file=path`` on the datasets ``takes_it(dataset_dict)``
+    accepts (the affective ones). Returns how many; 0 for no ``path``.
+
+    Raises:
+        ConfigKeyError: None of the dataloaders' datasets takes it.
+    """
+    if path is None:
+        return 0
+    changed = [d for d in dataset_dicts(cfg) if takes_it(d)]
+    if not changed:
+        raise ConfigKeyError(
+            '--exclude-file: no dataset of this config\'s dataloaders '
+            'takes an exclude file (the affective sets do; a target such '
+            'as CIFAR or an image folder does not).')
+    for d in changed:
+        d['exclude_file'] = path
+    return len(changed)

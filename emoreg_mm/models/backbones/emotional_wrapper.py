@@ -286,6 +286,13 @@ class EmotionalBackboneWrapper(BaseModule):
                 feat = self.encoder_e.pool(
                     staged.suffix(self.encoder_e.backbone, state,
                                   self.shared_stages))
+            if feat.size(-1) != self.emotion_head.in_features:
+                raise ValueError(
+                    f'The emotional encoder gives {feat.size(-1)}-d '
+                    'features, but model.backbone.in_channels is '
+                    f'{self.emotion_head.in_features}: set '
+                    f'model.backbone.in_channels={feat.size(-1)} (and '
+                    'model.head.in_channels).')
             logits = self.emotion_head(feat)
         return logits.float() if logits.dtype != torch.float32 else \
             logits.clone()

@@ -156,6 +156,13 @@ class RegulationHead(BaseModule):
                     f'emotions, emotion_classes names '
                     f'{len(self.emotion_classes)}.')
             affect = F.softmax(feats.emotion_logits / self.temperature, -1)
+        for feat in (feats.feat_n, feats.feat_i):
+            if feat is not None and feat.size(-1) != self.in_channels:
+                raise ValueError(
+                    f'The encoders give {feat.size(-1)}-d features, but '
+                    f'model.head.in_channels is {self.in_channels}: set '
+                    f'model.head.in_channels={feat.size(-1)} (and '
+                    'model.backbone.in_channels, the emotion head\'s input).')
         logits_n = self.fc_n(feats.feat_n) if self.fc_n is not None else None
         logits_i = self.fc_i(feats.feat_i) if self.fc_i is not None else None
         batch_size = next(f for f in feats if f is not None).size(0)

@@ -297,3 +297,16 @@ def test_inferencer_from_stage2_checkpoint(tiny, tmp_path, resnet_stage1,
         assert torch.allclose(pred.affect_score, ref.affect_score, atol=1e-6)
         assert pred.affect_class in DEFAULT_EMOTION_CLASSES
         assert result['pred_class'] == classes[result['pred_label']]
+
+
+@pytest.mark.parametrize('mode', ['const', 'learn-ereg'])
+def test_feature_size_error_names_the_key(mode):
+    """Features of another size than in_channels: the error says which
+    config key to change, and to what."""
+    head, feats = head_and_feats(mode)
+    wrong = EmotionalFeatures(*(f if f is None or i == 2 else f[:, :12]
+                                for i, f in enumerate(feats)))
+    with pytest.raises(ValueError, match=r'encoders give 12-d features, but '
+                       r'model.head.in_channels is 16: set '
+                       r'model.head.in_channels=12'):
+        head.loss(wrong, samples_of())

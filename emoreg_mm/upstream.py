@@ -1,0 +1,60 @@
+"""Run one of mmpretrain's own tools with the plugin imported first.
+
+Usage::
+
+    python -m emoreg_mm.upstream misc/print_config.py CONFIG
+    python -m emoreg_mm.upstream analysis_tools/get_flops.py CONFIG
+    python -m emoreg_mm.upstream visualization/browse_dataset.py CONFIG
+
+mmpretrain's tools (``mmpretrain/.mim/tools/<TOOL>``, installed with
+mmpretrain) read the config before anything imports the plugin, so a config
+that inherits ``emoreg_mm::...`` fails in them ("mmengine does not support
+to load emoreg_mm config"). Here ``emoreg_mm`` is imported first (the
+``emoreg_mm::`` prefix and the registered components), then the tool runs
+as ``python TOOL ARGS`` would run it. In Python, ``import emoreg_mm``
+before mmpretrain's APIs does the same (README, "Inference").
+"""
+import os
+import os.path as osp
+import runpy
+import sys
+
+
+def tools_root() -> str:
+    """mmpretrain's installed tools folder."""
+    import mmpretrain
+    return osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools')
+
+
+def tool_path(name: str) -> str:
+    """The path of mmpretrain's tool ``name`` (e.g. ``misc/print_config.py``);
+    an unknown name exits listing the tools there."""
+    root = tools_root()
+    path = osp.normpath(osp.join(root, name))
+    if path.startswith(root + os.sep) and path.endswith('.py') and \
+            osp.isfile(path):
+        return path
+    found = sorted(
+        osp.relpath(osp.join(d, f), root) for d, _, files in os.walk(root)
+        for f in files if f.endswith('.py') and '__pycache__' not in d)
+    sys.exit(f'emoreg_mm.upstream: no mmpretrain tool {name!r} in {root}; '
+             f'the tools: {", ".join(found)}')
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ('-h', '--help'):
+        print(__doc__)
+        return
+    path = tool_path(argv[0])
+    import emoreg_mm  # noqa: F401  (emoreg_mm:: configs, the components)
+    saved = sys.argv
+    sys.argv = [path, *argv[1:]]
+    try:
+        runpy.run_path(path, run_name='__main__')
+    finally:
+        sys.argv = saved
+
+
+if __name__ == '__main__':
+    main()
