@@ -60,6 +60,13 @@ def parse_args(argv=None):
     parser.add_argument('--preset', choices=sorted(PRESETS), default=None,
                         help='the config tree and its names (default: '
                         'paper, configs/emoreg*; demo: configs/demo)')
+    parser.add_argument('--config-root', metavar='DIR',
+                        help='your own config tree instead of a preset: '
+                        'DIR/emoreg_pretrain/<backbone>_<affective>.py and '
+                        'DIR/emoreg/<backbone>_<mode>[_<affective>]_<target>'
+                        '.py (the affective part left out for emoset), as '
+                        'configs/ is laid out; its backbones, sets and '
+                        'targets are read from the file names')
     for axis, help_ in (('backbones', 'backbones'),
                         ('affective', 'affective sets'),
                         ('modes', 'regulation modes'),
@@ -124,8 +131,16 @@ def parse_args(argv=None):
         args.recorded = read_plan(args.work_root, parser)
         for key, value in (args.recorded or {}).items():
             setattr(args, key, value)
-    args.preset = args.preset or 'paper'
-    preset = PRESETS[args.preset]
+    if args.config_root:
+        if args.preset:
+            parser.error('give --preset or --config-root, not both')
+        args.config_root = osp.abspath(args.config_root)
+        args.preset_spec = preset_of_tree(args.config_root, parser)
+        args.preset = args.config_root
+    else:
+        args.preset = args.preset or 'paper'
+        args.preset_spec = PRESETS[args.preset]
+    preset = args.preset_spec
     choices = dict(backbones=preset.backbones, affective=preset.affective,
                    modes=preset.modes, targets=preset.targets)
     defaults = dict(backbones=preset.default_backbones,
@@ -173,9 +188,10 @@ def parse_args(argv=None):
 
 #: What the plan recorded in a work root holds (PLAN): the selection and
 #: what every job of it is given.
-SELECTION = ('preset', 'backbones', 'affective', 'modes', 'targets',
-             'seeds')
+SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
+             'targets', 'seeds')
 RECORDED = SELECTION + ('cfg_options', 'data_root')
+NAMES = ('preset', 'config_root')  # a string each; the rest lists
 
 
 def read_plan(work_root: str, parser):
@@ -193,12 +209,12 @@ def read_plan(work_root: str, parser):
                      f'be read ({err}); give the selection (--preset, '
                      '--backbones, ...) or delete the file.')
     ok = isinstance(plan, dict) and set(plan) <= set(RECORDED) and all(
-        isinstance(v, str) if k == 'preset' else isinstance(v, list) and
+        isinstance(v, str) if k in NAMES else isinstance(v, list) and
         all(isinstance(x, int if k == 'seeds' else str) for x in v)
         for k, v in plan.items()) and plan.get('preset', 'paper') in PRESETS
     if not ok:
         parser.error(f'{path}: not a plan this sweep recorded (expected '
-                     f'lists of names under {", ".join(RECORDED[1:])}); give '
+                     f'lists of names under {", ".join(RECORDED[2:])}); give '
                      'the selection or delete the file.')
     return plan
 
@@ -206,14 +222,50 @@ def read_plan(work_root: str, parser):
 def record_plan(args) -> None:
     """Record the selection in the work root: ``--status`` and re-runs
     without a selection follow it."""
-    plan = {k: getattr(args, k) for k in SELECTION}
+    plan = {k: list(getattr(args, k)) for k in SELECTION[2:]}
     plan.update(cfg_options=list(args.cfg_options),
                 data_root=list(args.data_root))
-    for key in SELECTION[1:]:
-        plan[key] = list(plan[key])
+    if args.config_root:
+        plan['config_root'] = args.config_root
+    else:
+        plan['preset'] = args.preset
     os.makedirs(args.work_root, exist_ok=True)
     plugin_module('fileio').atomic_write_text(
         osp.join(args.work_root, PLAN), json.dumps(plan, indent=1) + '\n')
+
+
+def preset_of_tree(root: str, parser):
+    """A preset for a config tree laid out as ``configs/``: the backbones,
+    affective sets, modes and targets its leaf names hold."""
+    matrix = plugin_module('matrix')
+    paper = PRESETS['paper']
+    backbones, affective, modes, targets = {}, {}, {}, {}
+    for name in _leaf_stems(osp.join(root, 'emoreg_pretrain')):
+        backbone, _, aff = name.partition('_')
+        if aff:
+            backbones[backbone] = affective[aff] = None
+    for name in _leaf_stems(osp.join(root, 'emoreg')):
+        parts = name.split('_')
+        if len(parts) not in (3, 4) or parts[1] not in matrix.MODES:
+            continue  # not <backbone>_<mode>[_<affective>]_<target>
+        backbones[parts[0]] = modes[parts[1]] = targets[parts[-1]] = None
+        if len(parts) == 4:
+            affective[parts[2]] = None
+    if not backbones or not targets:
+        parser.error(f'--config-root {root}: no leaf named as configs/ names '
+                     'them (emoreg/<backbone>_<mode>[_<affective>]_<target>'
+                     '.py, emoreg_pretrain/<backbone>_<affective>.py)')
+    return paper._replace(
+        config_root=root, backbones=tuple(backbones),
+        default_backbones=tuple(backbones), affective=tuple(affective),
+        default_affective_sets=tuple(affective), targets=tuple(targets),
+        modes=tuple(m for m in matrix.MODES if m in modes), titles={})
+
+
+def _leaf_stems(folder: str) -> list:
+    return sorted(osp.splitext(f)[0] for f in (
+        os.listdir(folder) if osp.isdir(folder) else ())
+        if f.endswith('.py') and not f.startswith(('_', '.')))
 
 
 def config_path(preset: dict, template: str, **names) -> str:
@@ -226,7 +278,7 @@ def config_path(preset: dict, template: str, **names) -> str:
 def plan(args) -> list:
     """The runs of the selection, stage 1 first; each stage-2 run names
     the stage-1 run it waits for in ``deps``."""
-    preset = PRESETS[args.preset]
+    preset = args.preset_spec
     runs, stage1 = {}, {}
     for backbone in args.backbones:
         for target in args.targets:
@@ -641,8 +693,8 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
         opts.append(f'randomness.seed={run.seed}')
         if run.deps:
             s1 = osp.abspath(osp.join(args.work_root, run.deps[0]))
-            s1_cfg = config_path(PRESETS[args.preset],
-                                 PRESETS[args.preset].stage1,
+            s1_cfg = config_path(args.preset_spec,
+                                 args.preset_spec.stage1,
                                  backbone=run.key[0], affective=run.key[2])
             paths = (f' --emotional-checkpoint {q(s1)} '
                      f'--emotional-checkpoint-config {q(s1_cfg)}')

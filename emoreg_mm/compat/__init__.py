@@ -1,6 +1,8 @@
 """What makes mmengine 0.10.7 right on current torch and on CPU-only machines.
 
-Applied once when :mod:`emoreg_mm` is imported:
+Applied once when :mod:`emoreg_mm` is imported, after :mod:`.versions` has
+checked that mmengine and mmpretrain are the versions these were written for
+(a warning otherwise, or a refusal with ``EMOREG_MM_STRICT_VERSIONS=1``):
 
 - :mod:`.checkpoint`: checkpoints load with torch's safe loader and the ones
   the Runner writes hold only tensors and plain data.
@@ -14,11 +16,12 @@ Applied once when :mod:`emoreg_mm` is imported:
 """
 from mmengine.config.utils import MODULE2PACKAGE
 
-from . import checkpoint, config_text, dist, offline
+from . import checkpoint, config_text, dist, offline, versions
 from .checkpoint import (DamagedCheckpointError, UnsafeCheckpointError,
                          convert_trusted, safe_load, to_plain)
 from .dist import ddp_wrapper_cfg
 
+versions.check()  # before anything is patched: warns, or refuses (strict)
 checkpoint.apply()
 config_text.apply()
 dist.apply()

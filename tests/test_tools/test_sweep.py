@@ -377,3 +377,34 @@ def test_the_demo_preset_makes_its_own_data(tmp_path, monkeypatch):
     assert len(list((data / 'digits' / 'train').glob('*/*.png'))) > 1000
     out = sweep_here(*args, '--dry-run', cwd=tmp_path, check=0)
     assert 'No problems found.' in out.stdout
+
+
+def test_a_config_tree_of_ones_own(tmp_path):
+    """--config-root: a user's tree laid out as configs/, with their own
+    backbone, affective set and target (names read from the files)."""
+    tree = tmp_path / 'mine'
+    demo = osp.join(REPO, 'configs', 'demo')
+    for rel, base in (
+            ('emoreg_pretrain/mynet_myset.py', 'tiny-resnet_synth-abstract'),
+            ('emoreg/mynet_baseline_mytarget.py', 'tiny-resnet_baseline_digits'),
+            ('emoreg/mynet_ereg_myset_mytarget.py',
+             'tiny-resnet_ereg_digits')):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(f"_base_ = ['{demo}/{base}.py']\n")
+    (tree / 'emoreg' / 'notes_about_this.py').write_text('x = 1\n')
+    counts = demo_data(tmp_path)
+    out = sweep_here('--config-root', str(tree), '--dry-run', '--throughput',
+                     'mynet=100', cwd=tmp_path, check=0)
+    # the paper's three seeds: 1 stage-1 + 2 modes x 3 seeds
+    assert f'Plan ({tree}): 7 runs = 1 stage-1 + 6 stage-2' in out.stdout
+    assert 'backbones mynet | affective myset | modes baseline, ereg | ' \
+        'targets mytarget' in out.stdout
+    assert 'mynet_ereg_myset_mytarget_s2' in out.stdout
+    assert 'after mynet_myset' in out.stdout
+    assert 'No problems found.' in out.stdout
+    assert 'GPU-hours' in out.stdout and 'for 7 runs' in out.stdout
+    assert sum(counts['train'].values()) > 0
+    out = sweep_here('--config-root', str(tree), '--dry-run', '--affective',
+                     'emoset', cwd=tmp_path, check=2)
+    assert 'unknown affective emoset' in out.stderr and 'valid: myset' \
+        in out.stderr

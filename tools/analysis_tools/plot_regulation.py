@@ -169,6 +169,7 @@ def plot_regulation(preds: Union[Predictions, Sequence[dict]],
     ax.axvline(rho.mean(), color='#c44e52', ls='--',
                label=f'mean {rho.mean():.3f}')
     ax.set_xlim(0, 1)
+    ax.yaxis.get_major_locator().set_params(integer=True)  # image counts
     ax.set_xlabel('rho (weight of the emotionally-influenced prediction)')
     ax.set_ylabel('number of images')
     ax.set_title(f'{prefix}distribution of rho\n(n = {len(rho)}, '
