@@ -231,7 +231,7 @@ def read_exclude_file(path: str, root: str) -> List[str]:
     check_file(path, 'exclude file')
     with open(path, encoding='utf-8') as f:
         lines = [line.strip() for line in f]
-    return [osp.normpath(line if osp.isabs(line) else osp.join(root, line))
+    return [osp.abspath(osp.join(root, line))  # an absolute line stays
             for line in lines if line and not line.startswith('#')]
 
 
@@ -529,7 +529,7 @@ class BaseAffectiveDataset(BaseDataset):
                                            self.data_root))
             kept, found = [], set()
             for info in data_list:
-                path = osp.normpath(info['img_path'])
+                path = osp.abspath(info['img_path'])  # as listed
                 if path in listed:
                     found.add(path)
                 else:

@@ -171,7 +171,8 @@ def test_one_option_sets_the_data_root_and_dead_keys_are_refused(
 
 
 def test_what_check_dataset_finds_is_left_out_in_one_step(tool, tmp_path,
-                                                          capsys):
+                                                          capsys,
+                                                          monkeypatch):
     """check_dataset --write-exclude FILE, then the run's --exclude-file
     FILE: the dataset leaves those images out, by count and name; the
     decode check at build time (verify_images) finds them by itself."""
@@ -195,6 +196,10 @@ def test_what_check_dataset_finds_is_left_out_in_one_step(tool, tmp_path,
         assert [line.strip() for line in f if line[0] != '#'] == [bad]
 
     left = DATASETS.build(dict(train, exclude_file=exclude))
+    assert len(left) == 2 and left.skipped == {f'listed in {exclude}': [bad]}
+    # a config whose data_root is relative: the absolute paths still match
+    monkeypatch.chdir(tmp_path)
+    left = DATASETS.build(dict(train, data_root='.', exclude_file=exclude))
     assert len(left) == 2 and left.skipped == {f'listed in {exclude}': [bad]}
     decoded = DATASETS.build(dict(train, verify_images=True))
     assert len(decoded) == 2
