@@ -308,21 +308,10 @@ def plan(args) -> list:
 
 def _data_roots(cfg) -> list:
     """The data folders a config's training and validation sets read."""
-    roots = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get('data_root'):
-                roots.append(node['data_root'])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                walk(value)
-
-    for key in ('train_dataloader', 'val_dataloader'):
-        walk((cfg.get(key) or {}).get('dataset'))
-    return list(dict.fromkeys(roots))
+    datasets = plugin_module('engine.runner.preflight').dataset_dicts(
+        cfg, ('train', 'val'))
+    return list(dict.fromkeys(d['data_root'] for d in datasets
+                              if d.get('data_root')))
 
 
 def run_data_root(run: Run, data_roots: dict):

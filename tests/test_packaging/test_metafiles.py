@@ -146,11 +146,11 @@ def test_a_set_added_in_the_matrix_reaches_leaves_index_and_sweep(tmp_path):
     for folder in ('tools', 'configs'):
         shutil.copytree(osp.join(REPO, folder), root / folder,
                         ignore=shutil.ignore_patterns('__pycache__'))
+    # the package as the tools find it (plugin_module: its __init__ is
+    # never run, only the torch-free modules they name are loaded)
     package = root / 'emoreg_mm'
-    package.mkdir()
-    (package / '__init__.py').write_text('')  # found, never run
-    for name in ('matrix.py', 'fileio.py'):
-        shutil.copyfile(osp.join(REPO, 'emoreg_mm', name), package / name)
+    shutil.copytree(osp.join(REPO, 'emoreg_mm'), package,
+                    ignore=shutil.ignore_patterns('__pycache__', '.mim'))
     text = (package / 'matrix.py').read_text()
     assert text.count('}\nDEFAULT_AFFECTIVE = ') == 1
     (package / 'matrix.py').write_text(

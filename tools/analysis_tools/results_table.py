@@ -86,7 +86,7 @@ def plugin_module(name: str):
                               'or bash tools/setup_env.sh)')
         spec = importlib.util.spec_from_file_location(
             full, osp.join(osp.dirname(package.origin),
-                           *name.split('.')[:-1], f'{name.split(".")[-1]}.py'))
+                           *name.split('.')) + '.py')
         module = importlib.util.module_from_spec(spec)
         sys.modules[full] = module
         spec.loader.exec_module(module)

@@ -196,10 +196,11 @@ def add_data_root_arg(parser) -> None:
         'reports what it left out')
 
 
-def dataset_dicts(cfg) -> list:
-    """The dataset dicts of the config's train / val / test dataloaders,
-    inside ``dataset`` / ``datasets`` wrappers too (the wrappers
-    included)."""
+def dataset_dicts(cfg, splits: Sequence[str] = ('train', 'val', 'test')
+                  ) -> list:
+    """The dataset dicts of the config's ``splits`` dataloaders (train /
+    val / test), inside ``dataset`` / ``datasets`` wrappers too (the
+    wrappers included)."""
     found = []
 
     def walk(node):
@@ -210,7 +211,7 @@ def dataset_dicts(cfg) -> list:
         for child in node.get('datasets') or ():
             walk(child)
 
-    for split in ('train', 'val', 'test'):
+    for split in splits:
         loader = cfg.get(f'{split}_dataloader')
         if isinstance(loader, dict):
             walk(loader.get('dataset'))
