@@ -12,7 +12,7 @@ that inherits ``emoreg_mm::...`` fails in them ("mmengine does not support
 to load emoreg_mm config"). Here ``emoreg_mm`` is imported first (the
 ``emoreg_mm::`` prefix and the registered components), then the tool runs
 as ``python TOOL ARGS`` would run it. In Python, ``import emoreg_mm``
-before mmpretrain's APIs does the same (README, "Inference").
+before mmpretrain's APIs does the same (docs/results.md).
 """
 import os
 import os.path as osp

@@ -69,6 +69,17 @@ def affective_folder_root(tmp_path):
     return fx.make_affective_folder(str(tmp_path / 'stimuli'))
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (setup.cfg): one worker more than the usable cores (at
+    most 4 in all, ``--maxprocesses``). Many tests wait on a child process
+    or a Slurm job for part of their time; the extra worker uses the core
+    meanwhile (on 2 cores: 595 s with 3 workers, about 620 s with 2).
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides, as in pytest-xdist."""
+    if os.environ.get('PYTEST_XDIST_AUTO_NUM_WORKERS'):
+        return int(os.environ['PYTEST_XDIST_AUTO_NUM_WORKERS'])
+    return len(os.sched_getaffinity(0)) + 1
+
+
 #: The longest test files, longest first (``--durations`` of a parallel run
 #: on 2 cores, seconds): they start first.
 LONGEST = (

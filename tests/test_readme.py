@@ -1,11 +1,11 @@
-"""Every command README.md shows is run by a test.
+"""Every command README.md and the pages in docs/ show is run by a test.
 
-A test that runs a README command carries
-``@pytest.mark.readme("<the command as README shows it>")``. This module
-reads the commands from README.md's ```bash blocks and the markers from the
-test files (statically, with ``ast``: so ``-m "not slow"`` or running one
-file sees every marker), and fails naming each command no test runs, and
-each marker whose command README no longer shows.
+A test that runs a shown command carries
+``@pytest.mark.readme("<the command as shown>")``. This module reads the
+commands from the ```bash blocks of README.md and docs/*.md and the markers
+from the test files (statically, with ``ast``: so ``-m "not slow"`` or
+running one file sees every marker), and fails naming each command no test
+runs (file and line), and each marker whose command no page shows any more.
 
 What counts as one command: a logical line (``\\`` continuations joined,
 comments dropped), with its environment-variable prefixes; a ``for`` /
@@ -25,6 +25,8 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 README = osp.join(REPO, 'README.md')
+#: The pages whose commands are run by tests: README.md and docs/*.md.
+PAGES = [README] + sorted(glob.glob(osp.join(REPO, 'docs', '*.md')))
 TESTS = osp.join(REPO, 'tests')
 CI = osp.join(REPO, '.ci', 'run')
 TEST_SUITE = 'bash tools/setup_env.sh tests && .venv/bin/python -m pytest tests'
@@ -181,25 +183,37 @@ def _readme():
         return f.read()
 
 
-def test_every_readme_command_is_run_by_a_test():
-    commands = readme_commands(_readme())
-    assert commands, 'no ```bash commands found in README.md'
-    missing = uncovered(commands, marked_commands())
+def shown_commands() -> list:
+    """[(page, line number, command)] of README.md and docs/*.md."""
+    found = []
+    for path in PAGES:
+        with open(path) as f:
+            found += [(osp.relpath(path, REPO), line, cmd)
+                      for line, cmd in readme_commands(f.read())]
+    return found
+
+
+def test_every_shown_command_is_run_by_a_test():
+    shown = shown_commands()
+    assert readme_commands(_readme()), 'no ```bash commands in README.md'
+    marked = marked_commands()
+    missing = [(page, line, cmd) for page, line, cmd in shown
+               if uncovered([(line, cmd)], marked)]
     assert not missing, (
-        f'{len(missing)} README command(s) no test runs; mark the test '
+        f'{len(missing)} shown command(s) no test runs; mark the test '
         'that runs each with @pytest.mark.readme("<command>"):\n' +
-        '\n'.join(f'  README.md:{line}: {cmd}' for line, cmd in missing))
+        '\n'.join(f'  {page}:{line}: {cmd}' for page, line, cmd in missing))
 
 
-def test_every_readme_marker_names_a_readme_command():
+def test_every_readme_marker_names_a_shown_command():
     shown = set()
-    for _, cmd in readme_commands(_readme()):
+    for _, _, cmd in shown_commands():
         shown.add(cmd)
         shown.update(split_and(cmd))
     stale = {cmd: where for cmd, where in marked_commands().items()
              if cmd not in shown}
-    assert not stale, 'readme markers for commands README.md does not ' \
-        'show (changed or removed?):\n' + '\n'.join(
+    assert not stale, 'readme markers for commands neither README.md ' \
+        'nor docs/ shows (changed or removed?):\n' + '\n'.join(
             f'  {", ".join(where)}: {cmd}' for cmd, where in stale.items())
 
 
@@ -269,3 +283,22 @@ def test_extraction(tmp_path):
             'tests/test_x.py::test_b'],
         'bash a.sh': ['tests/test_x.py::pytestmark'],
     }
+
+
+def test_every_relative_link_resolves():
+    """README.md and docs/ link each other (and source files) by relative
+    path: each must name a file that exists."""
+    broken, checked = [], 0
+    for path in PAGES:
+        with open(path) as f:
+            text = f.read()
+        for target in re.findall(r'\]\(([^)\s]+)\)', text):
+            if re.match(r'[a-z]+:', target) or target.startswith('#'):
+                continue
+            file = osp.normpath(osp.join(osp.dirname(path),
+                                         target.split('#')[0]))
+            checked += 1
+            if not osp.exists(file):
+                broken.append(f'{osp.relpath(path, REPO)}: {target}')
+    assert checked > 20  # README's table of pages alone has 11
+    assert not broken, 'links to nothing:\n' + '\n'.join(broken)

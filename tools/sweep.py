@@ -43,7 +43,7 @@ sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 from results_table import PREDICTIONS, plugin_module  # noqa: E402
 #: Where a preset's configs live and which names its matrix has
 #: (emoreg_mm/matrix.py). The affective segment of a stage-2 config name is
-#: left out for ``default_affective`` (README: "Leaves are named as a
+#: left out for ``default_affective`` (docs/training.md: "Leaves are named as a
 #: spec").
 PRESETS = plugin_module('matrix').PRESETS
 STATUS, SUBMIT, SCRIPT = ('sweep_status.json', 'sweep_submit.json',

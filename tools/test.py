@@ -2,7 +2,7 @@
 
 The command-line interface is mmpretrain's ``tools/test.py``; the
 checkpoint may also be given as the second positional argument. It loads
-through torch's safe loader (see :mod:`emoreg_mm.compat.checkpoint`), and
+through torch's safe loader (see :mod:`emoreg_mm.compat.safe_load`), and
 every weight must fit the model (``--non-strict`` evaluates anyway).
 ``--out FILE.npz`` saves the predictions in a file that loads without
 unpickling (:mod:`emoreg_mm.evaluation.predictions`); a ``.pkl`` (mmengine's

@@ -7,4 +7,4 @@ _base_ = [
     './_base_/demo_runtime.py',
 ]
 work_dir = 'work_dirs/demo/tiny-resnet_synth-abstract'
-model = dict(head=dict(num_classes=_base_.num_emotions))
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))

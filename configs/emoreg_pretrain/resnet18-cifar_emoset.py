@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/affective_scratch.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.num_emotions))
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
 # From scratch, about 94,500 training images (schedules/affective_scratch.py):
 # total batch 128 (8 GPUs x 16), lr 0.1; 200 epochs of 739 steps.
 train_dataloader = dict(batch_size=16)

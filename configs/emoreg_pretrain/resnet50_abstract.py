@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/affective_pretrain.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.num_emotions))
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
 # Schedule sized to about 180 training images (the rule of
 # schedules/affective_pretrain.py): 500 steps at total batch 32
 # (8 GPUs x 4), lr 0.0001875; 84 epochs of 6 steps.

@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/affective_pretrain.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.num_emotions))
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
 # Schedule sized to about 18,600 training images (the rule of
 # schedules/affective_pretrain.py): 500 steps at total batch 256
 # (8 GPUs x 32), lr 0.0015; 7 epochs of 73 steps.

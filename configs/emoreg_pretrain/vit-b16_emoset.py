@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/affective_pretrain.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.num_emotions))
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
 # Schedule sized to about 94,500 training images (the rule of
 # schedules/affective_pretrain.py): 10,000 steps at total batch 256
 # (8 GPUs x 32), lr 0.0015; 28 epochs of 370 steps.

@@ -17,8 +17,8 @@ checked that mmengine and mmpretrain are the versions these were written for
 from mmengine.config.utils import MODULE2PACKAGE
 
 from . import checkpoint, config_text, dist, offline, versions
-from .checkpoint import (DamagedCheckpointError, UnsafeCheckpointError,
-                         convert_trusted, safe_load, to_plain)
+from .checkpoint import convert_trusted, to_plain
+from .safe_load import DamagedCheckpointError, UnsafeCheckpointError, safe_load
 from .dist import ddp_wrapper_cfg
 
 versions.check()  # before anything is patched: warns, or refuses (strict)

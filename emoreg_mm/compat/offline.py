@@ -6,7 +6,7 @@ checkpoint loader below use it. mmengine's ``http(s)://`` checkpoint loader
 (``init_cfg=dict(type='Pretrained', checkpoint=URL)``: the configs' ImageNet
 weights; ``load_from``; ``tools/test.py --checkpoint URL``) is replaced so
 that every load, the first download included, goes through
-:func:`~emoreg_mm.compat.checkpoint.safe_load` (torch.hub would unpickle a
+:func:`~emoreg_mm.compat.safe_load.safe_load` (torch.hub would unpickle a
 first download with the full pickle loader): a file already in torch's hub
 cache loads without any network, an uncached one is downloaded into the
 cache and then loaded safely, and on an unreachable host the load fails at
@@ -21,7 +21,7 @@ import urllib.request
 
 import torch
 
-from .checkpoint import safe_load
+from .safe_load import safe_load
 
 PROBE_TIMEOUT = 3.0  # seconds
 
@@ -87,7 +87,7 @@ def load_from_http(filename: str,
     torch.hub unpickles a first download with the full pickle loader; here
     the file is downloaded into the hub cache first (rank 0, the other
     ranks wait) and then, like every later load, read by
-    :func:`~emoreg_mm.compat.checkpoint.safe_load`.
+    :func:`~emoreg_mm.compat.safe_load.safe_load`.
     """
     from mmengine.dist import get_dist_info
     cached = cached_path(filename, model_dir)

@@ -1,7 +1,7 @@
 """The mmengine and mmpretrain versions the patches were written for.
 
-The compat patches replace or wrap private functions of mmengine and
-mmpretrain (README, "What importing emoreg_mm changes"); they were written
+The compat patches replace or wrap private functions of mmengine and mmpretrain
+(docs/advanced.md, "What importing `emoreg_mm` changes"); they were written
 against, and are tested with, the versions in :data:`TESTED`. Importing
 ``emoreg_mm`` next to another version warns, naming both, since a patch may
 then miss its target or change something that moved; with the environment

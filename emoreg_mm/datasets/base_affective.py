@@ -27,9 +27,11 @@ from mmengine.logging import print_log
 
 from mmpretrain.datasets import BaseDataset
 
-EMOTIONS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
-            'disgust', 'fear', 'sadness')
-"""The canonical vocabulary: EmoSet's order, positive = 0-3."""
+from ..matrix import MIKELS
+
+EMOTIONS = MIKELS
+"""The canonical vocabulary (``emoreg_mm.matrix.MIKELS``): EmoSet's order,
+positive = 0-3."""
 POSITIVE = EMOTIONS[:4]
 NEGATIVE = EMOTIONS[4:]
 BINARY_CLASSES = ('positive', 'negative')

@@ -34,8 +34,8 @@ import torch.nn as nn
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS
 
-from emoreg_mm.compat.checkpoint import (UnsafeCheckpointError, atomic_write,
-                                         safe_load)
+from emoreg_mm.compat.safe_load import UnsafeCheckpointError, safe_load
+from emoreg_mm.fileio import atomic_write
 
 
 def sample_key(data_sample) -> str:

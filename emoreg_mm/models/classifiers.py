@@ -1,4 +1,6 @@
-"""An ``ImageClassifier`` that gives the data samples to the backbone."""
+"""The stage-2 classifier: mmpretrain's ``ImageClassifier`` around an
+:class:`EmotionalBackboneWrapper` and a :class:`RegulationHead`."""
+import inspect
 from typing import List, Optional
 
 import torch
@@ -6,16 +8,71 @@ from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .backbones import EmotionalBackboneWrapper
+from .heads import RegulationHead
+from .regulators import regulator_branches
+
+
+def _builds(cfg, base: type) -> bool:
+    """Whether config ``cfg`` builds ``base`` (or a subclass)."""
+    cls = cfg.get('type') if isinstance(cfg, dict) else None
+    cls = MODELS.get(cls) if isinstance(cls, str) else cls
+    return inspect.isclass(cls) and issubclass(cls, base)
+
+
+def _default(arg: str):
+    return inspect.signature(RegulationHead).parameters[arg].default
+
+
+def wire_backbone(backbone: dict, head: dict) -> dict:
+    """The wrapper's config with what follows from the head: ``branches``
+    (those the head's regulator needs) and ``num_emotions`` (the length of
+    the head's ``emotion_classes``), so that each is set in one place.
+    Other models are returned as they are."""
+    if not (_builds(backbone, EmotionalBackboneWrapper)
+            and _builds(head, RegulationHead)):
+        return backbone
+    regulator = head.get('regulator', _default('regulator'))
+    classes = head.get('emotion_classes', _default('emotion_classes'))
+    backbone = dict(backbone)
+    for key, value in (('branches', regulator_branches(regulator)),
+                       ('num_emotions', len(classes))):
+        given = backbone.get(key)
+        if given is not None and (tuple(given) if key == 'branches' else
+                                  given) != value:
+            what = ('the regulator' if key == 'branches' else
+                    'model.head.emotion_classes')
+            raise ValueError(
+                f'model.backbone.{key}={given!r}, but {what} gives '
+                f'{value!r}: leave model.backbone.{key} unset (the '
+                'classifier sets it from the head).')
+        backbone[key] = value
+    return backbone
+
 
 @MODELS.register_module()
 class RegulatedImageClassifier(ImageClassifier):
-    """mmpretrain's ``ImageClassifier`` whose ``loss`` and ``predict`` also
-    pass the data samples to an :class:`EmotionalBackboneWrapper`, which
-    reads their ``img_path`` / ``sample_idx`` to key its affect cache.
+    """mmpretrain's ``ImageClassifier`` for Emotional Regulation.
 
-    Otherwise identical (same arguments, state dict and outputs); needed
-    only with ``model.backbone.affect_cache``.
+    The same arguments, state dict and outputs, with two additions:
+
+    - the :class:`EmotionalBackboneWrapper` is built with the ``branches``
+      and ``num_emotions`` that follow from the :class:`RegulationHead`
+      (its regulator, its ``emotion_classes``): a config sets the mode and
+      the emotion vocabulary once, in the head;
+    - ``loss`` and ``predict`` pass the data samples to the wrapper, which
+      reads their ``img_path`` / ``sample_idx`` to key its affect cache.
+
+    Args:
+        backbone (dict): The wrapper's config (or any backbone's).
+        head (dict): The head's config.
+        *args, **kwargs: ``ImageClassifier``'s other arguments.
     """
+
+    def __init__(self, backbone: dict, *args, head: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(wire_backbone(backbone, head or {}), *args,
+                         head=head, **kwargs)
 
     def _feats(self, inputs: torch.Tensor, data_samples):
         if self.with_neck:

@@ -5,8 +5,9 @@ K-simplex).
 One small registered class per regulation mode (see ``docs/method.md``). Each
 class declares the encoder ``branches`` it needs: ``'N'`` (non-emotional),
 ``'I'`` (emotionally-influenced) and ``'E'`` (emotional, which produces the
-affect). :class:`EmotionalBackboneWrapper` must build exactly those branches
-(its ``branches`` argument); :class:`RegulationHead` checks it on every call.
+affect). :class:`RegulatedImageClassifier` builds its
+:class:`EmotionalBackboneWrapper` with exactly those branches, read from the
+head's regulator (:func:`regulator_branches`).
 
 A user adds a mode by subclassing :class:`BaseRegulator`, registering it in
 ``mmpretrain.registry.MODELS`` (e.g. from a module in ``custom_imports``) and
@@ -210,6 +211,29 @@ class RandLearnERegRegulator(LearnERegRegulator):
         self.seed = seed
 
 
+def regulator_branches(cfg) -> tuple:
+    """The encoder branches a regulator needs, from its config (a mode name,
+    a dict or a built module) without building it, in ``ALL_BRANCHES``
+    order."""
+    if isinstance(cfg, nn.Module):
+        cls = cfg
+    else:
+        name = cfg if isinstance(cfg, str) else dict(cfg)['type']
+        name = REGULATION_MODES.get(name, name)
+        cls = MODELS.get(name) if isinstance(name, str) else name
+        if cls is None:
+            raise KeyError(
+                f'Unknown regulator {name!r}: use a mode name of '
+                f'{sorted(REGULATION_MODES)} or a class registered in '
+                'mmpretrain.registry.MODELS.')
+    branches = getattr(cls, 'branches', None)
+    if not branches or not set(branches) <= set(ALL_BRANCHES):
+        name = getattr(cls, '__name__', type(cls).__name__)
+        raise ValueError(f'{name}.branches must be a non-empty subset of '
+                         f'{ALL_BRANCHES}, got {branches!r}.')
+    return tuple(b for b in ALL_BRANCHES if b in branches)
+
+
 def build_regulator(cfg: Union[str, dict, nn.Module],
                     num_emotions: int) -> nn.Module:
     """Build a regulator from a mode name, a config dict or a module.
@@ -230,16 +254,8 @@ def build_regulator(cfg: Union[str, dict, nn.Module],
     else:
         cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
         cfg['type'] = REGULATION_MODES.get(cfg['type'], cfg['type'])
-        if isinstance(cfg['type'], str) and MODELS.get(cfg['type']) is None:
-            raise KeyError(
-                f'Unknown regulator {cfg["type"]!r}: use a mode name of '
-                f'{sorted(REGULATION_MODES)} or a class registered in '
-                'mmpretrain.registry.MODELS.')
+        regulator_branches(cfg)  # a known class with valid branches
         cfg.setdefault('num_emotions', num_emotions)
         regulator = MODELS.build(cfg)
-    branches = getattr(regulator, 'branches', None)
-    if not branches or not set(branches) <= set(ALL_BRANCHES):
-        raise ValueError(f'{type(regulator).__name__}.branches must be a '
-                         f'non-empty subset of {ALL_BRANCHES}, got '
-                         f'{branches!r}.')
+    regulator_branches(regulator)
     return regulator

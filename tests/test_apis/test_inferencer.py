@@ -30,8 +30,8 @@ model = dict(backbone=dict(backbone=tiny, in_channels=32),
 
 
 def readme_snippet():
-    """The README's python block that uses the inferencer, verbatim."""
-    with open(osp.join(REPO, 'README.md')) as f:
+    """docs/results.md's python block that uses the inferencer, verbatim."""
+    with open(osp.join(REPO, 'docs', 'results.md')) as f:
         blocks = re.findall(r'```python\n(.*?)```', f.read(), re.S)
     snippet, = [b for b in blocks if 'ImageClassificationInferencer' in b]
     return snippet

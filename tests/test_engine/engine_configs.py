@@ -28,11 +28,10 @@ custom_imports = dict(imports=['emoreg_mm', '_engine_test_hooks'],
                       allow_failed_imports=False)
 default_scope = 'mmpretrain'
 model = dict(
-    type='ImageClassifier',
+    type='RegulatedImageClassifier',
     backbone=dict(type='EmotionalBackboneWrapper', backbone={backbone!r},
-                  neck={neck!r}, branches=('N', 'I', 'E'),
-                  emotional_checkpoint={stage1!r},
-                  in_channels={in_channels}, num_emotions={num_emotions}),
+                  neck={neck!r}, emotional_checkpoint={stage1!r},
+                  in_channels={in_channels}),
     head=dict(type='RegulationHead', num_classes={num_classes},
               in_channels={in_channels}, regulator='learn-ereg',
               emotion_classes={emotions!r}))
@@ -114,7 +113,7 @@ def write_regulated_config(tmp_path, arch='resnet', max_epochs=3,
     with open(path, 'w') as f:
         f.write(CONFIG.format(
             backbone=spec['backbone'], neck=spec['neck'], stage1=stage1,
-            in_channels=spec['in_channels'], num_emotions=len(emotions),
+            in_channels=spec['in_channels'],
             num_classes=num_classes, emotions=list(emotions), root=root,
             batch_size=batch_size, shuffle=shuffle, max_epochs=max_epochs,
             extra_hooks=list(extra_hooks), flip=flip))

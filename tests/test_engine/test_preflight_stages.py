@@ -180,15 +180,14 @@ def test_emotion_vocabulary_set_where_the_model_reads_it(tmp_path):
     config = write_regulated_config(tmp_path, max_epochs=1)
     # A child config overriding only the top-level variables.
     child = tmp_path / 'child.py'
-    child.write_text(f"_base_ = [{config!r}]\nnum_emotions = 3\n"
+    child.write_text(f"_base_ = [{config!r}]\n"
                      "emotion_classes = ('joy', 'calm', 'awe')\n")
     runner = _runner(str(child), tmp_path, 'child')
     with pytest.raises(ValueError) as exc:
         runner.train()
     msg = str(exc.value)
     assert 'model.head.emotion_classes=' in msg
-    assert 'model = dict(backbone=dict(num_emotions=K), head=dict(' \
-        'emotion_classes=[...]))' in msg
+    assert 'model = dict(head=dict(emotion_classes=[...]))' in msg
     assert runner.iter == 0
 
     # A stage 1 of 4 emotions: the load names both keys.
@@ -197,8 +196,8 @@ def test_emotion_vocabulary_set_where_the_model_reads_it(tmp_path):
         name='four.py')
     runner = _runner(config, tmp_path, 'four')
     with pytest.raises(RuntimeError, match=r'stage 1 has 4 emotions, this '
-                       r'model 3: set model.backbone.num_emotions and '
-                       r'model.head.emotion_classes'):
+                       r'model 3: set model.head.emotion_classes \(the '
+                       r'stage-1 classes'):
         runner.train()
 
 

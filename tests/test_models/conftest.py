@@ -57,19 +57,19 @@ def branches_of(regulator) -> tuple:
 
 
 def regulated_cfg(arch: str, regulator, checkpoint=None, **head_kwargs):
-    """An ImageClassifier config with the wrapper and the regulation head."""
+    """A RegulatedImageClassifier config with the wrapper and the
+    regulation head (the wrapper's branches and number of emotions follow
+    from the head)."""
     spec = TINY_ARCHS[arch]
     return dict(
-        type='ImageClassifier',
+        type='RegulatedImageClassifier',
         backbone=dict(
             type='EmotionalBackboneWrapper',
             backbone=copy.deepcopy(spec['backbone']),
             neck=copy.deepcopy(spec['neck']),
-            branches=branches_of(regulator),
             emotional_checkpoint=checkpoint,
             emotional_checkpoint_config='emoreg_pretrain/tiny_emoset.py',
-            in_channels=spec['in_channels'],
-            num_emotions=NUM_EMOTIONS),
+            in_channels=spec['in_channels']),
         head=dict(type='RegulationHead',
                   num_classes=NUM_CLASSES,
                   in_channels=spec['in_channels'],

@@ -27,6 +27,10 @@ TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'build_diffused_emod.py')
 CHECK = osp.join(REPO, 'tools', 'analysis_tools', 'check_dataset.py')
 README_CMD = ('python tools/dataset_converters/build_diffused_emod.py '
               'configs/emoreg_pretrain/resnet50_diffused-emod.py')
+# docs/datasets.md's example with options
+DOCS_CMD = ('python tools/dataset_converters/build_diffused_emod.py '
+            'configs/emoreg_pretrain/resnet50_diffused-emod.py --variants 1 '
+            "--strengths 0.3 0.5 --prompt 'an evocative photograph'")
 PROMPT = 'a photo, "{emotion}"'  # a comma and quotes: CSV quoting
 FAST = ['--steps', '2', '--variants', '2', '--strengths', '0.5', '1.0',
         '--batch-size', '3']
@@ -466,8 +470,10 @@ def hub_cache(root, model, repo_id, sha='0123456789abcdef0123456789abcdef'
 
 @pytest.mark.slow
 @pytest.mark.readme(README_CMD)
-def test_readme_command(tool, model, tmp_path):
-    """The README command, run as shown from a project folder with EMOd in
+@pytest.mark.readme(DOCS_CMD)
+@pytest.mark.parametrize('command', [README_CMD, DOCS_CMD])
+def test_readme_command(tool, model, tmp_path, command):
+    """The documented commands, run as shown from a project folder with EMOd in
     data/EMOd and the default model in the (offline) hub cache; its
     ``python`` is this interpreter with the diffusion extra (:data:`PYTHON`)."""
     for name in ('tools', 'configs'):
@@ -482,11 +488,19 @@ def test_readme_command(tool, model, tmp_path):
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                HF_HUB_CACHE=str(tmp_path / 'hub'), HF_HUB_OFFLINE='1',
                OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
-    out = subprocess.run(['bash', '-c', README_CMD], cwd=tmp_path, env=env,
+    out = subprocess.run(['bash', '-c', command], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     rows = manifest_rows(str(tmp_path / 'data' / 'Diffused-EMOd'))
-    assert len(rows) == 9 * 4  # 4 variants at strength 0.5 by default
-    assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
-            for r in rows} == {(tool.DEFAULT_MODEL, sha, '0.5',
-                                'a photograph')}
+    if command == README_CMD:
+        assert len(rows) == 9 * 4  # 4 variants at strength 0.5 by default
+        assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
+                for r in rows} == {(tool.DEFAULT_MODEL, sha, '0.5',
+                                    'a photograph')}
+    else:  # 1 variant at each of 2 strengths, the prompt given
+        assert len(rows) == 9 * 2
+        assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
+                for r in rows} == {
+                    (tool.DEFAULT_MODEL, sha, s, 'an evocative photograph')
+                    for s in ('0.3', '0.5')}
+        assert {r['variant'] for r in rows} == {'0'}

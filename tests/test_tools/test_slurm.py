@@ -56,12 +56,25 @@ def demo_data(tmp_path_factory):
     return str(root / 'work_dirs' / 'demo' / 'data')
 
 
-def slurm(script, *args, **env):
-    """Run a tools/slurm_*.sh script with 2 tasks, 1 CPU each."""
-    env = dist_env(GPUS=2, GPUS_PER_NODE=2, CPUS_PER_TASK=1,
-                   MASTER_PORT=free_port(), **env)
-    out = subprocess.run(['bash', osp.join(REPO, 'tools', script), *args],
-                         cwd=REPO, capture_output=True, text=True, env=env,
+#: docs/sweep.md's lines for the scripts underneath the sweep
+SLURM_TRAIN = ('GPUS=2 GPUS_PER_NODE=2 CPUS_PER_TASK=1 bash '
+               'tools/slurm_train.sh PARTITION JOB CONFIG WORK_DIR [ARGS]')
+SLURM_TEST = ('GPUS=2 GPUS_PER_NODE=2 CPUS_PER_TASK=1 GRES= bash '
+              'tools/slurm_test.sh PARTITION JOB CONFIG CKPT [ARGS]')
+
+
+def slurm(command, **values):
+    """Run a docs/sweep.md line as shown, in the repository, each
+    placeholder replaced by its value (``ARGS``: a list of the tool's
+    options)."""
+    args = values.pop('ARGS', [])
+    words = [shlex.quote(str(values.pop(w))) if w in values else
+             shlex.join(args) if w == '[ARGS]' else w
+             for w in command.split()]
+    assert not values, f'not in {command!r}: {values}'
+    env = dist_env(MASTER_PORT=free_port())
+    out = subprocess.run(['bash', '-c', ' '.join(words)], cwd=REPO,
+                         capture_output=True, text=True, env=env,
                          timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
@@ -80,6 +93,8 @@ def stage1(demo_data, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.readme(SLURM_TRAIN)
+@pytest.mark.readme(SLURM_TEST)
 def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
                                           tmp_path):
     part = slurm_cluster.partition
@@ -87,19 +102,21 @@ def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
 
     # stage 2 reads stage 1; GPU request path: --gres on the stand-in GPUs,
     # gloo tasks
-    log = slurm('slurm_train.sh', part, 's2', STAGE2, s2, '--cfg-options',
-                *demo_options(demo_data, s1))
+    log = slurm(SLURM_TRAIN, PARTITION=part, JOB='s2', CONFIG=STAGE2,
+                WORK_DIR=s2,
+                ARGS=['--cfg-options', *demo_options(demo_data, s1)])
     assert '--gres=gpu:2' in log
     assert 'world size 2, backend gloo' in log
     assert osp.isfile(osp.join(s2, 'epoch_1.pth'))
 
-    # both stages tested; CPU partition path: no GPU arguments
+    # both stages tested; CPU partition path (GRES=): no GPU arguments
     for config, work_dir, opts in ((STAGE1, s1, demo_options(demo_data)),
                                    (STAGE2, s2, demo_options(demo_data, s1))):
-        log = slurm('slurm_test.sh', part, 'test', config,
-                    osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
-                    str(tmp_path / 'test' / osp.basename(config)),
-                    '--cfg-options', *opts[:-1], GRES='')
+        log = slurm(SLURM_TEST, PARTITION=part, JOB='test', CONFIG=config,
+                    CKPT=osp.join(work_dir, 'epoch_1.pth'), ARGS=[
+                        '--work-dir',
+                        str(tmp_path / 'test' / osp.basename(config)),
+                        '--cfg-options', *opts[:-1]])
         assert '--gres' not in log
         assert 'world size 2, backend gloo' in log
         assert 'accuracy/top1' in log, log[-3000:]

@@ -125,8 +125,12 @@ def test_dry_run_reports_missing_data_and_stage1_config(tmp_path):
 def test_dry_run_gpu_hours_and_demo_plan(tmp_path):
     counts = demo_data(tmp_path)
     n_train = sum(counts['train'].values())
-    # baseline: 6 epochs on the digits' training split; 2.0 h by design
-    tput = 6 * n_train / 3600 / 2.0
+    # baseline: its epochs on the digits' training split; 2.0 h by design
+    from mmengine.config import Config
+    epochs = Config.fromfile(osp.join(
+        REPO, 'configs/demo/tiny-resnet_baseline_digits.py')
+    ).train_cfg.max_epochs
+    tput = epochs * n_train / 3600 / 2.0
     out = sweep_here('--preset', 'demo', '--dry-run', '--modes', 'baseline',
                      '--seeds', '0', '--throughput', f'tiny-resnet={tput}',
                      cwd=tmp_path, check=0)
@@ -228,6 +232,37 @@ def test_readme_dry_run(tmp_path):
     assert 'dataset folder data/EmoSet-118K' in out.stderr
 
 
+DOCS_DRY_RUN = ('python tools/sweep.py --dry-run --backbones vit-b16 '
+                '--targets cifar100 --modes const ereg learn-ereg --seeds 0 1 '
+                '2 --throughput vit-b16=400')
+
+
+@pytest.mark.readme('python tools/sweep.py --dry-run')
+@pytest.mark.readme(DOCS_DRY_RUN)
+def test_docs_dry_runs(tmp_path):
+    """docs/sweep.md's plans: the paper's table, then a part of it."""
+    out = run_readme('python tools/sweep.py --dry-run', tmp_path)
+    assert out.returncode == 2, out.stderr  # no data here
+    assert 'Plan (paper): 260 runs = 8 stage-1 + 252 stage-2' in out.stdout
+    assert 'GPU-hours' not in out.stdout  # no --throughput: no hours
+    out = run_readme(DOCS_DRY_RUN, tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert ('Plan (paper): 40 runs = 4 stage-1 + 36 stage-2 | backbones '
+            'vit-b16 | affective emoset, abstract, emod, diffused-emod | '
+            'modes const, ereg, learn-ereg | targets cifar100 | seeds 0, 1, '
+            '2') in out.stdout
+    from mmengine.config import Config
+    epochs = Config.fromfile(osp.join(
+        REPO, 'configs/emoreg/vit-b16_baseline_cifar100.py')
+    ).train_cfg.max_epochs
+    hours = 36 * epochs * 45_000 / 400 / 3600
+    assert f'GPU-hours: {hours:.2f} for 36 runs' in out.stdout
+    assert not osp.exists(tmp_path / 'work_dirs')
+
+
+@pytest.mark.readme('python tools/sweep.py --slurm PARTITION --gpus 8 '
+                    '--cpus-per-task 5')
+@pytest.mark.readme('python tools/sweep.py --jobs 2 --gpus 1')
 @pytest.mark.readme('python tools/sweep.py --slurm PARTITION --gpus 16 '
                     '--gpus-per-node 8 --backbones vit-b16 --affective '
                     'emoset --modes learn-ereg --targets cifar100 --seeds 0')
@@ -241,9 +276,11 @@ def test_readme_dry_run(tmp_path):
     'python tools/sweep.py --jobs 1 --gpus 8',
     'python tools/sweep.py --slurm PARTITION --gpus 8 --backbones vit-b16 '
     '--targets cifar100',
+    'python tools/sweep.py --slurm PARTITION --gpus 8 --cpus-per-task 5',
+    'python tools/sweep.py --jobs 2 --gpus 1',
 ])
 def test_readme_runs_check_before_submitting(tmp_path, command):
-    """Without the datasets, every README sweep stops before submitting
+    """Without the datasets, every documented sweep stops before submitting
     or starting anything, naming what is missing."""
     out = run_readme(command, tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr

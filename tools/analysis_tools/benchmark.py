@@ -151,14 +151,12 @@ def regulated_cfg(spec, variant, checkpoint, channels_last):
     if mode not in REGULATION_MODES or unknown:
         raise SystemExit(f'Unknown variant {variant!r}: MODE[:cache][:share]'
                          f' with MODE in {sorted(REGULATION_MODES)}.')
-    branches = MODELS.get(REGULATION_MODES[mode]).branches
+    # branches and the number of emotions follow from the head
     wrapper = dict(type='EmotionalBackboneWrapper',
                    backbone=copy.deepcopy(spec['backbone']),
                    neck=copy.deepcopy(spec['neck']),
-                   branches=branches,
                    emotional_checkpoint=checkpoint,
                    in_channels=spec['in_channels'],
-                   num_emotions=NUM_EMOTIONS,
                    channels_last=channels_last)
     if 'share' in flags:
         wrapper.update(frozen_stages_i=half_stages(spec),
@@ -301,7 +299,7 @@ def fmt_ratio(values):
             f'[{min(values):.2f}-{max(values):.2f}]')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('backbone', help='backbone name or stage-2 config')
     parser.add_argument('--variants', nargs='+', default=[
@@ -323,11 +321,11 @@ def parse_args():
     parser.add_argument('--compile', action='store_true')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--no-infer', action='store_true')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     import logging
     from mmengine.logging import MMLogger
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)

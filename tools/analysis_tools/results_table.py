@@ -44,6 +44,7 @@ import argparse
 import ast
 import csv
 import glob
+import io
 import json
 import math
 import os
@@ -707,10 +708,12 @@ def results_table(patterns: Sequence[str],
     if out:
         if osp.dirname(out):
             os.makedirs(osp.dirname(out), exist_ok=True)
-        with open(f'{out}.md', 'w') as f:
-            f.write(markdown)
-        with open(f'{out}.csv', 'w', newline='') as f:
-            csv.writer(f).writerows([header] + rows)
+        # written whole or not at all: a table is never half a table
+        fileio = plugin_module('fileio')
+        fileio.atomic_write_text(f'{out}.md', markdown)
+        table = io.StringIO(newline='')
+        csv.writer(table).writerows([header] + rows)
+        fileio.atomic_write_text(f'{out}.csv', table.getvalue())
     return dict(runs=runs, header=header, rows=rows, markdown=markdown,
                 notes=notes)
 

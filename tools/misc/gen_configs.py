@@ -41,7 +41,7 @@ _base_ = [
     '../_base_/schedules/{schedule}.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=_base_.num_emotions))
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
 """
 # Fine-tuned backbones: schedules/affective_pretrain.py (BiT-HyperRule).
 STAGE1 = STAGE1_HEAD.replace('{schedule}', 'affective_pretrain') + """\
@@ -98,8 +98,6 @@ _base_ = [
 model = dict(
     train_cfg=_base_.model_train_cfg,
     backbone=dict(
-        branches=_base_.branches,
-        num_emotions=_base_.num_emotions,
         emotional_checkpoint='work_dirs/{stage1}',
         emotional_checkpoint_config='{stage1_config}'),
     head=dict(

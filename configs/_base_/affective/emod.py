@@ -2,4 +2,3 @@
 # Set the real names here (and in datasets/emod.py) once you know them.
 emoreg_affective = 'emod'
 emotion_classes = tuple(f'emod_{i}' for i in range(9))
-num_emotions = 9

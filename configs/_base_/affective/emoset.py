@@ -3,4 +3,3 @@
 emoreg_affective = 'emoset'
 emotion_classes = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
                    'disgust', 'fear', 'sadness')
-num_emotions = 8

@@ -3,4 +3,3 @@
 emoreg_affective = 'emotion6'
 emotion_classes = ('anger', 'disgust', 'fear', 'joy', 'sadness', 'surprise',
                    'neutral')
-num_emotions = 7

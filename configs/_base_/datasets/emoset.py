@@ -5,7 +5,7 @@
 _base_ = ['./affective_224px.py', '../affective/emoset.py']
 dataset = dict(
     type='EmoSet', data_root='data/EmoSet-118K', with_attributes=False)
-data_preprocessor = dict(num_classes=8)
+data_preprocessor = dict(num_classes=len(_base_.emotion_classes))
 train_dataloader = dict(dataset=dataset)
 val_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

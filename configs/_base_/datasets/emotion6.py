@@ -10,7 +10,7 @@ dataset = dict(
     split_ratios=(0.8, 0.1, 0.1),
     seed=0,
     tie_policy='drop')
-data_preprocessor = dict(num_classes=7)
+data_preprocessor = dict(num_classes=len(_base_.emotion_classes))
 train_dataloader = dict(dataset=dataset)
 val_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

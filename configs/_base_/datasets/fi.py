@@ -7,7 +7,7 @@ dataset = dict(
     data_root='data/emotion_dataset',
     split_ratios=(0.8, 0.05, 0.15),
     seed=0)
-data_preprocessor = dict(num_classes=8)
+data_preprocessor = dict(num_classes=len(_base_.emotion_classes))
 train_dataloader = dict(dataset=dataset)
 val_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -2,4 +2,3 @@
 # affect. Tells an emotional effect from an ensemble effect.
 emoreg_mode = 'const'
 regulator = dict(type='ConstRegulator', value=0.5)
-branches = ('N', 'I')

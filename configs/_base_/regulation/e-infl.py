@@ -2,4 +2,3 @@
 # (emotion-pretrained initialisation, fine-tuned).
 emoreg_mode = 'e-infl'
 regulator = dict(type='EInflRegulator')
-branches = ('I', )

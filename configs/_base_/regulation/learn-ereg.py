@@ -2,4 +2,3 @@
 # zero (rho starts at 0.5).
 emoreg_mode = 'learn-ereg'
 regulator = dict(type='LearnERegRegulator')
-branches = ('N', 'I', 'E')

@@ -3,4 +3,3 @@
 # set regulator.seed to fix the draw across seeds.
 emoreg_mode = 'rand-learn-ereg'
 regulator = dict(type='RandLearnERegRegulator')
-branches = ('N', 'I', 'E')

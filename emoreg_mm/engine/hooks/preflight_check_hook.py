@@ -56,10 +56,9 @@ class PreflightCheckHook(Hook):
       with ``'E'``): the emotion classes in the stage-1 checkpoint's meta
       (``meta['dataset_meta']['classes']``) equal, in order, the head's
       ``emotion_classes`` (the affect would otherwise be read under the
-      wrong names), the emotion head's size equals their number, and the
-      top-level ``num_emotions`` / ``emotion_classes`` of the config, when
-      set, are what the model uses (a child config that overrides only
-      these variables does not reach the model). A checkpoint without class
+      wrong names), and the top-level ``emotion_classes`` of the config,
+      when set, is what the model uses (a child config that overrides only
+      that variable does not reach the model). A checkpoint without class
       names gives a warning.
 
     In the first ``before_train_iter`` (the first batch is loaded, no step
@@ -175,7 +174,7 @@ class PreflightCheckHook(Hook):
         if wrapper is None or names is None:
             return
         names = list(names)
-        _check_vocabulary_variables(runner.cfg, wrapper, names)
+        _check_top_level_vocabulary(runner.cfg, names)
         # init_weights, which the Runner calls before training, read it.
         path = wrapper.emotional_checkpoint
         classes = stage1_classes(
@@ -191,8 +190,7 @@ class PreflightCheckHook(Hook):
                 f'{classes}, but model.head.emotion_classes is {names}. '
                 'The affect would be read under the wrong names: set '
                 'model.head.emotion_classes to the stage-1 dataset\'s classes '
-                '(same order; and model.backbone.num_emotions to their '
-                'number), or use the stage-1 checkpoint of that emotion '
+                '(same order), or use the stage-1 checkpoint of that emotion '
                 'vocabulary.')
 
 
@@ -210,28 +208,18 @@ def _stage1_wrapper(model):
                 None)
 
 
-def _check_vocabulary_variables(cfg, wrapper, names: List[str]) -> None:
-    """The emotion head, ``emotion_classes`` and the config's top-level
-    ``num_emotions`` / ``emotion_classes`` agree."""
-    num = wrapper.emotion_head.out_features
-    how = ('Set both in the model: model = dict(backbone=dict('
-           'num_emotions=K), head=dict(emotion_classes=[...])); the '
-           'top-level num_emotions / emotion_classes are read when the leaf '
-           'config is loaded, so a child config that overrides only them '
-           'does not change the model.')
-    if num != len(names):
+def _check_top_level_vocabulary(cfg, names: List[str]) -> None:
+    """The config's top-level ``emotion_classes`` (the affective piece's,
+    read when the leaf is loaded) is the model's."""
+    top = cfg.get('emotion_classes')
+    if top is not None and list(top) != names:
         raise ValueError(
-            f'model.backbone.num_emotions={num} (the emotion head\'s outputs)'
-            f' but model.head.emotion_classes names {len(names)} emotions '
-            f'{_short(names)}. {how}')
-    top_num, top_names = cfg.get('num_emotions'), cfg.get('emotion_classes')
-    if top_num is not None and int(top_num) != num or (
-            top_names is not None and list(top_names) != names):
-        raise ValueError(
-            f'The config sets num_emotions={top_num}, emotion_classes='
-            f'{_short(top_names or [])}, but the model uses '
-            f'model.backbone.num_emotions={num}, model.head.emotion_classes='
-            f'{_short(names)}. {how}')
+            f'The config sets emotion_classes={_short(top)}, but the model '
+            f'uses model.head.emotion_classes={_short(names)}. Set it in the '
+            'model: model = dict(head=dict(emotion_classes=[...])); the '
+            'top-level emotion_classes is read when the leaf config is '
+            'loaded, so a child config that overrides only it does not '
+            'change the model.')
 
 
 def _metric_cfgs(evaluator_cfg, key: str):

@@ -11,7 +11,7 @@ import glob
 import os.path as osp
 from typing import List, Optional, Tuple
 
-from emoreg_mm.compat.checkpoint import check_intact
+from emoreg_mm.compat.safe_load import check_intact
 
 
 def named_checkpoint(work_dir: str) -> Optional[str]:

@@ -109,8 +109,9 @@ class EmotionalBackboneWrapper(BaseModule):
             ``dict(type='GlobalAveragePooling')`` for CNNs; None for ViT with
             ``out_type='cls_token'``. Defaults to None.
         branches (Sequence[str]): Encoders to build and run, a subset of
-            ``('N', 'I', 'E')``. Must equal the ``branches`` of the head's
-            regulator. Defaults to ``('N', 'I', 'E')``.
+            ``('N', 'I', 'E')``: those of the head's regulator, which
+            :class:`RegulatedImageClassifier` sets (leave it unset in a
+            config). Defaults to ``('N', 'I', 'E')``.
         emotional_checkpoint (str, optional): Stage-1 checkpoint (a plain
             mmpretrain ``ImageClassifier`` with a ``LinearClsHead``), or the
             stage-1 work dir, whose latest checkpoint (its
@@ -122,8 +123,10 @@ class EmotionalBackboneWrapper(BaseModule):
         in_channels (int, optional): Feature dimension of the pooled encoder
             output (input of g_E). Required when ``'E'`` is in ``branches``.
             Defaults to None.
-        num_emotions (int): Number of emotion categories K of g_E.
-            Defaults to 8.
+        num_emotions (int): Number of emotion categories K of g_E: the
+            length of the head's ``emotion_classes``, which
+            :class:`RegulatedImageClassifier` sets (leave it unset in a
+            config). Defaults to 8.
         frozen_stages_i (int, optional): ``frozen_stages`` of I only
             (overrides the backbone config's for I; N keeps the config's, E
             is frozen whole). Defaults to None.
@@ -503,14 +506,13 @@ class EmotionalBackboneWrapper(BaseModule):
                 emotions = (
                     f"\n  stage 1 has {given['head.fc.weight'].shape[0]} "
                     f'emotions, this model {self.emotion_head.out_features}:'
-                    ' set model.backbone.num_emotions and '
-                    'model.head.emotion_classes (the stage-1 classes, in '
-                    'order) in the model; top-level num_emotions / '
-                    'emotion_classes in a child config do not reach it.')
+                    ' set model.head.emotion_classes (the stage-1 classes, '
+                    'in order) in the model; a top-level emotion_classes in '
+                    'a child config does not reach it.')
             raise RuntimeError(
                 f"Stage-1 checkpoint '{self.emotional_checkpoint}' does not "
                 'match the wrapper architecture (the backbone, neck and '
-                'num_emotions of stage 1 must be the same).\n'
+                'number of emotions of stage 1 must be the same).\n'
                 f'  missing keys ({len(missing)}): {listing(missing)}\n'
                 f'  unexpected keys ({len(unexpected)}): '
                 f'{listing(unexpected)}\n'

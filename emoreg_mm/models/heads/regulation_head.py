@@ -4,25 +4,26 @@
     a   = softmax(emotion_logits / T)  rho = regulator(a)
     p   = (1 - rho) softmax(z_N) + rho softmax(z_I)
 
-The loss is the negative log-likelihood of p, computed in log space.
+The loss is mmpretrain's ``loss_module`` applied to log p (computed in log
+space): the default ``CrossEntropyLoss`` is the negative log-likelihood of p,
+``LabelSmoothLoss`` smooths the target of p, and so on.
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
-from mmpretrain.evaluation.metrics import Accuracy
+from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..backbones.emotional_wrapper import EmotionalFeatures
-from ...datasets.base_affective import EMOTIONS
+from ...matrix import MIKELS
 from ..regulators import ALL_BRANCHES, build_regulator
 
-#: The canonical 8 emotion categories (Mikels' model, EmoSet's order), as
-#: the affective datasets define them.
-DEFAULT_EMOTION_CLASSES = EMOTIONS
+#: The canonical 8 emotion categories (Mikels' model, EmoSet's order), the
+#: vocabulary of the affective datasets too (``emoreg_mm.matrix``).
+DEFAULT_EMOTION_CLASSES = MIKELS
 
 
 def safe_log(x: torch.Tensor) -> torch.Tensor:
@@ -59,13 +60,13 @@ class RegulatedOutput(NamedTuple):
 
 
 @MODELS.register_module()
-class RegulationHead(BaseModule):
+class RegulationHead(ClsHead):
     """Classification head of Emotional Regulation.
 
     Takes the :class:`EmotionalFeatures` of :class:`EmotionalBackboneWrapper`
     (the classifier must have no neck of its own). Which branches it uses is
-    set by the regulator's ``branches``: the wrapper must be built with the
-    same ones, checked on every call.
+    set by the regulator's ``branches``; :class:`RegulatedImageClassifier`
+    builds the wrapper with the same ones.
 
     ``forward`` (``ImageClassifier`` tensor mode) returns logits whose softmax
     is the fused prediction: log p, or the raw logits z_N (z_I) when only N
@@ -87,8 +88,12 @@ class RegulationHead(BaseModule):
             (``DEFAULT_EMOTION_CLASSES``).
         temperature (float): T of the affect softmax(logits / T).
             Defaults to 1.
-        aux_loss_weight (float): Weight of the auxiliary cross-entropy on
-            z_N and z_I (each built branch). Defaults to 0.
+        loss (dict): Config of the classification loss, applied to the
+            logits of ``forward`` (log p when fused), as in ``ClsHead``.
+            Defaults to ``dict(type='CrossEntropyLoss', loss_weight=1.0)``:
+            the negative log-likelihood of p.
+        aux_loss_weight (float): Weight of the auxiliary losses (``loss`` on
+            z_N and on z_I, each built branch). Defaults to 0.
         topk (int | Tuple[int]): Top-k accuracy when ``cal_acc``.
             Defaults to ``(1, )``.
         cal_acc (bool): Whether to compute training accuracy (hard labels
@@ -104,13 +109,16 @@ class RegulationHead(BaseModule):
                  regulator: Union[str, dict] = dict(type='LearnERegRegulator'),
                  emotion_classes: Sequence[str] = DEFAULT_EMOTION_CLASSES,
                  temperature: float = 1.,
+                 loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  aux_loss_weight: float = 0.,
                  topk: Union[int, Tuple[int]] = (1, ),
                  cal_acc: bool = False,
                  init_cfg: Optional[dict] = dict(type='Normal',
                                                  layer='Linear',
                                                  std=0.01)):
-        super().__init__(init_cfg=init_cfg)
+        topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc,
+                         init_cfg=init_cfg)
         if num_classes <= 0:
             raise ValueError(f'num_classes={num_classes} must be positive.')
         if temperature <= 0:
@@ -123,8 +131,6 @@ class RegulationHead(BaseModule):
         self.emotion_classes = tuple(emotion_classes)
         self.temperature = temperature
         self.aux_loss_weight = aux_loss_weight
-        self.topk = topk
-        self.cal_acc = cal_acc
 
         self.regulator = build_regulator(regulator, len(self.emotion_classes))
         self.branches = tuple(b for b in ALL_BRANCHES
@@ -142,12 +148,6 @@ class RegulationHead(BaseModule):
                 'EmotionalBackboneWrapper, got '
                 f'{type(feats).__name__}; give the classifier no neck (set '
                 'the neck on the wrapper).')
-        if feats.branches != self.branches:
-            raise ValueError(
-                f'{type(self.regulator).__name__} needs the branches '
-                f'{self.branches}, but EmotionalBackboneWrapper ran '
-                f'{feats.branches}: set '
-                f'model.backbone.branches={self.branches}.')
         affect = None
         if feats.emotion_logits is not None:
             if feats.emotion_logits.size(-1) != len(self.emotion_classes):
@@ -191,39 +191,35 @@ class RegulationHead(BaseModule):
         return (1 - rho) * F.softmax(out.logits_n, dim=1) + \
             rho * F.softmax(out.logits_i, dim=1)
 
-    def forward(self, feats: EmotionalFeatures) -> torch.Tensor:
-        """Logits whose softmax is the fused prediction p, ``(B, C)``."""
-        out = self.regulate(feats)
+    @classmethod
+    def fused_logits(cls, out: RegulatedOutput) -> torch.Tensor:
+        """Logits whose softmax is p: z_N (z_I) when only N (I) is built,
+        else log p."""
         if out.logits_i is None:
             return out.logits_n
         if out.logits_n is None:
             return out.logits_i
-        return self.log_probs(out)
+        return cls.log_probs(out)
+
+    def forward(self, feats: EmotionalFeatures) -> torch.Tensor:
+        """Logits whose softmax is the fused prediction p, ``(B, C)``."""
+        return self.fused_logits(self.regulate(feats))
 
     def loss(self, feats: EmotionalFeatures, data_samples: List[DataSample],
              **kwargs) -> dict:
-        """NLL of p (hard or soft labels), the optional auxiliary losses and
-        the batch mean of rho (logged, not summed)."""
+        """``loss_module`` on the fused logits (as ``ClsHead``: hard or soft
+        labels, ``cal_acc``), the optional auxiliary losses on z_N and z_I,
+        and the batch mean of rho (logged, not summed)."""
         out = self.regulate(feats)
-        if 'gt_score' in data_samples[0]:
-            target = torch.stack([i.gt_score for i in data_samples])
-        else:
-            target = torch.cat([i.gt_label for i in data_samples])
-        log_p = self.log_probs(out)
-        losses = dict(loss=nll_loss(log_p, target))
+        losses = self._get_loss(self.fused_logits(out), data_samples,
+                                **kwargs)
         if self.aux_loss_weight > 0:
             for name, logits in (('n', out.logits_n), ('i', out.logits_i)):
                 if logits is not None:
-                    losses[f'loss_aux_{name}'] = self.aux_loss_weight * \
-                        nll_loss(F.log_softmax(logits, dim=1), target)
+                    aux = self._get_loss(logits, data_samples, **kwargs)
+                    losses[f'loss_aux_{name}'] = \
+                        self.aux_loss_weight * aux['loss']
         losses['rho'] = out.rho.detach().mean()
-        if self.cal_acc:
-            if target.ndim != 1:
-                raise ValueError('cal_acc needs hard labels; disable it with '
-                                 'batch augmentations such as mixup.')
-            acc = Accuracy.calculate(log_p, target, topk=self.topk)
-            topk = (self.topk, ) if isinstance(self.topk, int) else self.topk
-            losses.update({f'accuracy_top-{k}': a for k, a in zip(topk, acc)})
         return losses
 
     def predict(
@@ -254,12 +250,3 @@ class RegulationHead(BaseModule):
             results.append(data_sample)
         return results
 
-
-def nll_loss(log_p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean of -log p[y] (hard labels ``(B, )``) or -sum_c q_c log p_c (soft
-    labels ``(B, C)``, e.g. mixup or label smoothing)."""
-    if target.ndim == 1:
-        loss = -log_p.gather(1, target.unsqueeze(1).long()).squeeze(1)
-    else:
-        loss = -(target.to(log_p.dtype) * log_p).sum(dim=1)
-    return loss.sum() / log_p.size(0)

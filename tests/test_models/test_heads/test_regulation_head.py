@@ -138,6 +138,40 @@ def test_loss_is_nll_of_the_fused_prediction():
     assert torch.allclose(head.loss(feats, soft)['loss'], expected)
 
 
+def fused_nll(head, feats, q):
+    """-sum_c q_c log p_c over the batch, p the head's fused prediction."""
+    p = head.probs(head.regulate(feats))
+    return -(q * p.log()).sum(1).mean()
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_default_loss_module_gives_the_nll_of_p(mode):
+    """The head's loss is mmpretrain's ``loss_module`` (CrossEntropyLoss by
+    default) on log p: the negative log-likelihood of the fused prediction,
+    to 1e-6, for hard and soft labels."""
+    head, feats = head_and_feats(mode)
+    assert type(head.loss_module).__name__ == 'CrossEntropyLoss'
+    for soft in (False, True):
+        samples = samples_of(soft=soft)
+        q = torch.stack([s.gt_score for s in samples]) if soft else \
+            F.one_hot(torch.cat([s.gt_label for s in samples]), C).float()
+        loss = head.loss(feats, samples)['loss']
+        assert abs((loss - fused_nll(head, feats, q)).item()) < 1e-6, mode
+
+
+def test_mmpretrain_label_smoothing_smooths_the_target_of_p():
+    smooth = dict(type='LabelSmoothLoss', label_smooth_val=0.1,
+                  mode='original')
+    head, feats = head_and_feats('learn-ereg', loss=smooth)
+    samples = samples_of()
+    labels = torch.cat([s.gt_label for s in samples])
+    q = F.one_hot(labels, C) * 0.9 + 0.1 / C
+    loss = head.loss(feats, samples)['loss']
+    assert abs((loss - fused_nll(head, feats, q)).item()) < 1e-6
+    plain = head_and_feats('learn-ereg')[0].loss(feats, samples)['loss']
+    assert abs((loss - plain).item()) > 1e-3  # the smoothed target differs
+
+
 def test_auxiliary_losses_and_temperature():
     head, feats = head_and_feats('ereg', aux_loss_weight=0.5, temperature=2.)
     out = head.regulate(feats)
@@ -152,11 +186,8 @@ def test_auxiliary_losses_and_temperature():
     assert 'loss_aux_n' not in head_and_feats('ereg')[0].loss(feats, samples)
 
 
-def test_branch_mismatch_is_a_clear_error():
+def test_wrong_features_are_a_clear_error():
     head, _ = head_and_feats('ereg')
-    only_n = EmotionalFeatures(torch.randn(2, DIM), None, None)
-    with pytest.raises(ValueError, match=r"branches=\('N', 'I', 'E'\)"):
-        head(only_n)
     with pytest.raises(TypeError, match='EmotionalFeatures'):
         head((torch.randn(2, DIM), ))
     with pytest.raises(ValueError, match='5 emotions'):
