@@ -255,6 +255,8 @@ def convert_trusted(src: str, dst: str) -> List[str]:
     save_checkpoint(checkpoint, dst)
     safe_load(dst, map_location='cpu')  # the result must load strictly
     return needed
+
+
 def _config_from_running(runner) -> Optional[str]:
     """The part of a checkpoint's ``meta['config']`` that
     ``Runner.resume`` reads (``gpu_ids``), from the running config."""

@@ -35,15 +35,15 @@ def wire_backbone(backbone: dict, head: dict) -> dict:
     regulator = head.get('regulator', _default('regulator'))
     classes = head.get('emotion_classes', _default('emotion_classes'))
     backbone = dict(backbone)
-    for key, value in (('branches', regulator_branches(regulator)),
-                       ('num_emotions', len(classes))):
+    for key, value, source in (
+            ('branches', regulator_branches(regulator), 'the regulator'),
+            ('num_emotions', len(classes), 'model.head.emotion_classes')):
         given = backbone.get(key)
-        if given is not None and (tuple(given) if key == 'branches' else
-                                  given) != value:
-            what = ('the regulator' if key == 'branches' else
-                    'model.head.emotion_classes')
+        if isinstance(given, list):
+            given = tuple(given)
+        if given is not None and given != value:
             raise ValueError(
-                f'model.backbone.{key}={given!r}, but {what} gives '
+                f'model.backbone.{key}={given!r}, but {source} gives '
                 f'{value!r}: leave model.backbone.{key} unset (the '
                 'classifier sets it from the head).')
         backbone[key] = value

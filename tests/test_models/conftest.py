@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import emoreg_mm  # noqa: F401  (registers the components)
-from emoreg_mm.models import REGULATION_MODES
+from emoreg_mm.models.regulators import regulator_branches
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -47,13 +47,6 @@ def stage1_cfg(arch: str) -> dict:
                           in_channels=spec['in_channels'],
                           init_cfg=dict(type='Normal', layer='Linear',
                                         std=0.5)))
-
-
-def branches_of(regulator) -> tuple:
-    """The branches a regulator mode / config needs."""
-    cfg = dict(type=regulator) if isinstance(regulator, str) else regulator
-    cls = MODELS.get(REGULATION_MODES.get(cfg['type'], cfg['type']))
-    return tuple(cls.branches)
 
 
 def regulated_cfg(arch: str, regulator, checkpoint=None, **head_kwargs):
@@ -144,7 +137,7 @@ def tiny() -> SimpleNamespace:
                            build=build_regulated,
                            batch=make_batch,
                            write_stage1=write_stage1,
-                           branches_of=branches_of)
+                           branches_of=regulator_branches)
 
 
 @pytest.fixture

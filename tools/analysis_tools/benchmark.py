@@ -62,12 +62,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 import emoreg_mm  # noqa: F401  (registers the components)
-from emoreg_mm.models import REGULATION_MODES, fill_affect_cache  # noqa
+from emoreg_mm.models import (DEFAULT_EMOTION_CLASSES,  # noqa
+                              REGULATION_MODES, fill_affect_cache)
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 NUM_CLASSES = 10
-NUM_EMOTIONS = 8
+NUM_EMOTIONS = len(DEFAULT_EMOTION_CLASSES)  # the regulated heads' default
 
 
 def vit(arch, img_size, in_channels):
