@@ -14,6 +14,10 @@ key                 shape     meaning
 ``pred_label``      (N,)      predicted class
 ``pred_score``      (N, C)    class scores
 ``rho``             (N,)      regulation weight (RegulationHead only)
+``pred_score_n``    (N, C)    softmax(z_N), N's own class probabilities
+                              (RegulationHead with N built)
+``pred_score_i``    (N, C)    softmax(z_I), I's own class probabilities
+                              (RegulationHead with I built)
 ``affect_score``    (N, K)    affective state a(x) (emotional encoder only)
 ``affect_class``    (N,)      name of the top emotion (str)
 ``img_path``        (N,)      image file (str), where the dataset gives one
@@ -22,6 +26,13 @@ key                 shape     meaning
 A ``.pkl`` (mmengine's ``DumpResults`` format, a pickled list of dicts) is
 read only with ``trust_pickle=True``: unpickling a file runs whatever code
 it holds.
+
+The two branch keys are float32 softmaxes, not only each branch's label:
+with both, ``pred_score == (1 - rho) pred_score_n + rho pred_score_i``, so
+any other fusion of the same two branches (``const``'s rho = 0.5, the best
+rho per image) and each branch's calibration can be recomputed from the file
+(:mod:`emoreg_mm.evaluation.analysis`). Files written before these keys
+existed load as before, without them.
 """
 import math
 import os
@@ -34,7 +45,10 @@ import numpy as np
 from ..fileio import atomic_write
 
 REQUIRED_KEYS = ('sample_idx', 'gt_label', 'pred_label', 'pred_score')
-OPTIONAL_KEYS = ('rho', 'affect_score', 'affect_class', 'img_path')
+OPTIONAL_KEYS = ('rho', 'pred_score_n', 'pred_score_i', 'affect_score',
+                 'affect_class', 'img_path')
+#: The per-branch class probabilities, each shaped like ``pred_score``.
+BRANCH_KEYS = ('pred_score_n', 'pred_score_i')
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
 #: How many times its stored size a compressed .npz member may inflate.
 MAX_INFLATION = 100
@@ -95,9 +109,10 @@ def samples_to_arrays(samples: Sequence[Any]) -> Dict[str, np.ndarray]:
     if all('rho' in s for s in samples):
         out['rho'] = np.array([scalar(s, 'rho', np.float32)
                                for s in samples])
-    if all('affect_score' in s for s in samples):
-        out['affect_score'] = np.stack(
-            [_np(s['affect_score']).astype(np.float32) for s in samples])
+    for key in BRANCH_KEYS + ('affect_score', ):
+        if all(key in s for s in samples):
+            out[key] = np.stack(
+                [_np(s[key]).astype(np.float32) for s in samples])
     for key in ('affect_class', 'img_path'):
         if all(key in s for s in samples):
             out[key] = np.array([str(s[key]) for s in samples], dtype=str)
@@ -153,6 +168,12 @@ def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
         raise PredictionsFileError(
             f'{path}: pred_score has shape {arrays["pred_score"].shape}; '
             'expected (N, C)')
+    for key in BRANCH_KEYS:
+        if key in arrays and arrays[key].shape != arrays['pred_score'].shape:
+            raise PredictionsFileError(
+                f'{path}: {key!r} has shape {arrays[key].shape}; expected '
+                f'{arrays["pred_score"].shape} like pred_score (one branch\'s'
+                ' class probabilities per image)')
 
 
 def _check_npz_sizes(path: str) -> None:

@@ -192,3 +192,57 @@ def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path,
     assert path in str(err.value) and 'No space left' in str(err.value)
     assert open(path, 'rb').read() == before
     assert os.listdir(tmp_path) == ['p.npz']  # no temporary file left
+
+
+def test_head_predictions_carry_each_branch(tmp_path):
+    """RegulationHead's predictions hold softmax(z_N) and softmax(z_I); the
+    fused score is (1 - rho) p_N + rho p_I, and both survive the file."""
+    from emoreg_mm.models.backbones.emotional_wrapper import \
+        EmotionalFeatures
+    from emoreg_mm.models.heads import RegulationHead
+    torch.manual_seed(0)
+    head = RegulationHead(num_classes=4, in_channels=6, regulator='ereg')
+    head.init_weights()
+    feats = EmotionalFeatures(torch.randn(5, 6) * 3, torch.randn(5, 6) * 3,
+                              torch.randn(5, 8) * 3)
+    preds = head.predict(feats, [DataSample().set_gt_label(i % 4)
+                                 for i in range(5)])
+    for s in preds:
+        rho = float(s.rho)
+        assert 0 < rho < 1
+        torch.testing.assert_close(
+            s.pred_score, (1 - rho) * s.pred_score_n + rho * s.pred_score_i,
+            atol=1e-6, rtol=0)
+        torch.testing.assert_close(s.pred_score_n.sum(), torch.tensor(1.))
+    torch.testing.assert_close(
+        torch.stack([s.pred_score_n for s in preds]),
+        torch.softmax(head.fc_n(feats.feat_n), 1))
+    p = load_predictions(save_predictions(str(tmp_path / 'p.npz'), preds))
+    fused = (1 - p['rho'][:, None]) * p['pred_score_n'] + \
+        p['rho'][:, None] * p['pred_score_i']
+    np.testing.assert_allclose(p['pred_score'], fused, atol=1e-6)
+    # a one-branch head (e-infl) records the branch it has
+    one = RegulationHead(num_classes=4, in_channels=6, regulator='e-infl')
+    s = one.predict(EmotionalFeatures(None, feats.feat_i, None))[0]
+    assert 'pred_score_i' in s and 'pred_score_n' not in s
+
+
+def test_files_without_branch_scores_load(tmp_path):
+    p = load_predictions(save_predictions(str(tmp_path / 'old.npz'),
+                                          samples()))
+    assert 'pred_score_n' not in p and 'pred_score_i' not in p
+    assert p['rho'].shape == (5, )
+
+
+@pytest.mark.parametrize('key', ['pred_score_n', 'pred_score_i'])
+def test_a_branch_score_of_the_wrong_shape_names_file_and_key(tmp_path,
+                                                              key):
+    path = str(tmp_path / 'bad.npz')
+    good = dict(sample_idx=np.arange(3), gt_label=np.zeros(3, int),
+                pred_label=np.zeros(3, int), pred_score=np.zeros((3, 4)))
+    np.savez(path, **good, **{key: np.zeros((3, 5), np.float32)})
+    with pytest.raises(PredictionsFileError) as err:
+        load_predictions(path)
+    assert str(err.value) == (
+        f"{path}: '{key}' has shape (3, 5); expected (3, 4) like pred_score "
+        "(one branch's class probabilities per image)")

@@ -73,8 +73,11 @@ class RegulationHead(ClsHead):
     (I) is built, so ``baseline`` is exactly a ``LinearClsHead``.
 
     Predictions carry ``pred_score`` / ``pred_label`` and the fields ``rho``
-    (0-d tensor), and when E is built ``affect_score`` (K scores),
-    ``affect_label`` (top emotion index) and ``affect_class`` (its name).
+    (0-d tensor), ``pred_score_n`` / ``pred_score_i`` (softmax(z_N) /
+    softmax(z_I), each built branch's own class probabilities, so that
+    ``pred_score = (1 - rho) pred_score_n + rho pred_score_i``), and when E
+    is built ``affect_score`` (K scores), ``affect_label`` (top emotion
+    index) and ``affect_class`` (its name).
 
     Args:
         num_classes (int): Number of target classes C.
@@ -227,11 +230,16 @@ class RegulationHead(ClsHead):
         feats: EmotionalFeatures,
         data_samples: Optional[List[Optional[DataSample]]] = None
     ) -> List[DataSample]:
-        """Fused scores and labels, with rho and the affective state."""
+        """Fused scores and labels, with rho, each branch's probabilities
+        and the affective state."""
         out = self.regulate(feats)
         scores = self.probs(out).detach()
         labels = scores.argmax(dim=1, keepdim=True)
         rho = out.rho.detach()
+        branch_scores = {
+            f'pred_score_{name}': F.softmax(logits.detach(), dim=1)
+            for name, logits in (('n', out.logits_n), ('i', out.logits_i))
+            if logits is not None}
         if data_samples is None:
             data_samples = [None] * scores.size(0)
         results = []
@@ -240,6 +248,8 @@ class RegulationHead(ClsHead):
                 else DataSample()
             data_sample.set_pred_score(scores[i]).set_pred_label(labels[i])
             data_sample.set_field(rho[i], 'rho')
+            for key, branch in branch_scores.items():
+                data_sample.set_field(branch[i], key)
             if out.affect is not None:
                 affect_label = int(out.affect[i].argmax())
                 data_sample.set_field(out.affect[i].detach(), 'affect_score')
