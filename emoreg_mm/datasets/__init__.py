@@ -11,6 +11,7 @@ from .artphoto import ARTPHOTO_CLASSES, ArtPhoto
 from .base_affective import (BINARY_CLASSES, EMOTIONS, BaseAffectiveDataset,
                              build_label_map, canonical_emotion,
                              split_indices)
+from .cifar_c import CIFAR10C, CIFAR100C, CIFARCorruptedError
 from .cifar_split import HeldOutCIFAR10, HeldOutCIFAR100
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
@@ -25,5 +26,5 @@ __all__ = [
     'BaseAffectiveDataset', 'EmoSet', 'Abstract', 'EMOd', 'DiffusedEMOd',
     'FI', 'ArtPhoto', 'Emotion6', 'AffectiveImageFolder', 'build_label_map',
     'canonical_emotion', 'split_indices', 'HeldOutCIFAR10',
-    'HeldOutCIFAR100'
+    'HeldOutCIFAR100', 'CIFAR10C', 'CIFAR100C', 'CIFARCorruptedError'
 ]

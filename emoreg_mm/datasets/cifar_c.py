@@ -1,0 +1,254 @@
+"""CIFAR-10-C / CIFAR-100-C, read in the layout they are distributed in.
+
+Hendrycks & Dietterich (ICLR 2019) distribute each set as one folder::
+
+    CIFAR-10-C/
+        labels.npy             (50000,) the 10,000 test labels, 5 times
+        gaussian_noise.npy     (50000, 32, 32, 3) uint8: severity 1 to 5,
+        ...                    10,000 images each, in that order
+
+with the 15 corruptions of :data:`~emoreg_mm.evaluation.robustness.
+CORRUPTIONS` and the 4 extra ones. :class:`CIFAR10C` / :class:`CIFAR100C`
+read one corruption at one severity, as mmpretrain's ``CIFAR10`` reads the
+test split (``img`` an RGB array, ``gt_label``), so a CIFAR config's test
+pipeline applies unchanged. Files are opened with
+``np.load(allow_pickle=False, mmap_mode='r')``: only the severity read is
+loaded. ``tools/dataset_converters/build_cifar_c.py`` writes the same
+layout from the CIFAR test set where the download is not at hand.
+
+Every file is checked before use: shape, dtype and length of the
+corruption file; length, dtype and range of ``labels.npy``, and that it is
+the same labels repeated for each severity (and, given ``cifar_root``, the
+CIFAR test labels). A mismatch is a :class:`CIFARCorruptedError` naming the
+file and what was expected.
+"""
+import os
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmpretrain.datasets.categories import CIFAR10_CATEGORIES, \
+    CIFAR100_CATEGORIES
+from mmpretrain.registry import DATASETS
+
+from ..evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
+
+IMAGE_SHAPE = (32, 32, 3)
+LABELS = 'labels.npy'
+#: What ``build_cifar_c.py`` records in a re-created folder (absent from
+#: the official files).
+BUILD_INFO = 'build.json'
+
+
+class CIFARCorruptedError(ValueError):
+    """A CIFAR-C file is missing or does not have the expected content."""
+
+
+def _open(path: str) -> np.ndarray:
+    if not osp.isfile(path):
+        raise CIFARCorruptedError(f'{path}: file not found')
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode='r')
+    except (ValueError, OSError, EOFError) as err:
+        raise CIFARCorruptedError(
+            f'{path}: not a .npy array readable without unpickling '
+            f'({type(err).__name__}: {err})') from None
+
+
+def recreation_info(root: str) -> Optional[dict]:
+    """The ``build.json`` of a folder ``build_cifar_c.py`` wrote (None in
+    the official folders): ``num_images`` per severity and, per corruption,
+    the severities built."""
+    path = osp.join(root, BUILD_INFO)
+    if not osp.isfile(path):
+        return None
+    from ..fileio import read_json
+    info = read_json(path)
+    if not isinstance(info, dict) or not isinstance(
+            info.get('corruptions'), dict) or not isinstance(
+                info.get('num_images'), int):
+        raise CIFARCorruptedError(
+            f'{path}: not a record of build_cifar_c.py (expected '
+            'num_images and corruptions); remove it from an official '
+            'CIFAR-C folder')
+    return info
+
+
+def read_labels(root: str, per_severity: int, num_classes: int,
+                test_labels: Optional[np.ndarray] = None) -> np.ndarray:
+    """The labels of one severity from ``root/labels.npy``, checked.
+
+    Args:
+        root (str): The CIFAR-C folder.
+        per_severity (int): Images per severity.
+        num_classes (int): Labels must lie in ``[0, num_classes)``.
+        test_labels (numpy.ndarray, optional): The CIFAR test labels the
+            first ``per_severity`` must equal.
+
+    Returns:
+        numpy.ndarray: ``(per_severity,)`` int64 labels.
+    """
+    path = osp.join(root, LABELS)
+    labels = _open(path)
+    expected = (5 * per_severity, )
+    if labels.dtype.kind not in 'iu' or labels.shape != expected:
+        raise CIFARCorruptedError(
+            f'{path}: {labels.dtype} array of shape {labels.shape}; expected '
+            f'integer labels of shape {expected} (5 severities x '
+            f'{per_severity} images)')
+    blocks = np.asarray(labels, dtype=np.int64).reshape(5, per_severity)
+    bad = [s + 1 for s in range(1, 5) if not np.array_equal(blocks[s],
+                                                             blocks[0])]
+    if bad:
+        raise CIFARCorruptedError(
+            f'{path}: the labels of severity {bad} differ from those of '
+            'severity 1; expected the same test labels repeated for each '
+            'of the 5 severities')
+    if blocks.min() < 0 or blocks.max() >= num_classes:
+        raise CIFARCorruptedError(
+            f'{path}: labels span {blocks.min()}..{blocks.max()}; expected '
+            f'classes 0..{num_classes - 1}')
+    if test_labels is not None:
+        test_labels = np.asarray(test_labels)[:per_severity]
+        if len(test_labels) < per_severity:
+            raise CIFARCorruptedError(
+                f'{path}: the CIFAR test set has {len(test_labels)} labels; '
+                f'expected at least {per_severity} to compare')
+        differ = int(np.sum(test_labels != blocks[0]))
+        if differ:
+            raise CIFARCorruptedError(
+                f'{path}: {differ} of {per_severity} labels differ from the '
+                'CIFAR test labels; expected CIFAR-C of this CIFAR test '
+                'set, in its order')
+    return blocks[0]
+
+
+def read_images(root: str, corruption: str, severity: int,
+                per_severity: int) -> np.ndarray:
+    """The images of one corruption at one severity, checked.
+
+    Returns:
+        numpy.ndarray: ``(per_severity, 32, 32, 3)`` uint8 RGB images.
+    """
+    path = osp.join(root, f'{corruption}.npy')
+    if not osp.isfile(path):
+        found = sorted(f[:-4] for f in os.listdir(root)
+                       if f.endswith('.npy') and f != LABELS)
+        raise CIFARCorruptedError(
+            f'{path}: file not found; the folder holds the corruptions '
+            f'{found or "(none)"}')
+    images = _open(path)
+    expected = (5 * per_severity, ) + IMAGE_SHAPE
+    if images.dtype != np.uint8 or images.shape != expected:
+        raise CIFARCorruptedError(
+            f'{path}: {images.dtype} array of shape {images.shape}; expected '
+            f'uint8 of shape {expected} (5 severities x {per_severity} '
+            'images of 32 x 32 x 3)')
+    start = (severity - 1) * per_severity
+    return np.array(images[start:start + per_severity])
+
+
+class _CIFARCorrupted(BaseDataset):
+    """CIFAR-C reading; subclasses set the classes and the CIFAR class."""
+
+    cifar_type = None
+
+    def __init__(self,
+                 data_root: str,
+                 corruption: str,
+                 severity: int,
+                 images_per_severity: int = 10000,
+                 cifar_root: Optional[str] = None,
+                 pipeline=(),
+                 **kwargs):
+        if corruption not in ALL_CORRUPTIONS:
+            raise ValueError(f'corruption={corruption!r} is not a CIFAR-C '
+                             f'corruption; valid: {", ".join(ALL_CORRUPTIONS)}')
+        if severity not in SEVERITIES:
+            raise ValueError(f'severity={severity!r}; expected 1 to 5')
+        if not isinstance(images_per_severity, int) or \
+                images_per_severity < 1:
+            raise ValueError(f'images_per_severity={images_per_severity!r}; '
+                             'expected a positive number of images')
+        self.corruption = corruption
+        self.severity = severity
+        self.images_per_severity = images_per_severity
+        self.cifar_root = cifar_root
+        # one block of arrays: serializing it (a gc.collect() per dataset)
+        # saves nothing and costs 0.3 s per corruption and severity
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(data_root=data_root, pipeline=list(pipeline),
+                         **kwargs)
+
+    def _test_labels(self) -> Optional[np.ndarray]:
+        if self.cifar_root is None:
+            return None
+        cifar = DATASETS.build(
+            dict(type=self.cifar_type, data_root=self.cifar_root,
+                 split='test', download=False))
+        return np.array(cifar.get_gt_labels())
+
+    def load_data_list(self) -> List[dict]:
+        root = self.data_root
+        if not osp.isdir(root):
+            raise CIFARCorruptedError(
+                f'{root}: folder not found; expected the CIFAR-C folder '
+                f'holding {LABELS} and <corruption>.npy files')
+        n = self.images_per_severity
+        info = recreation_info(root)
+        if info is not None:
+            if info['num_images'] != n:
+                raise CIFARCorruptedError(
+                    f"{osp.join(root, BUILD_INFO)}: a re-creation of "
+                    f"{info['num_images']} images per severity; expected "
+                    f'{n} (set images_per_severity={info["num_images"]})')
+            built = info['corruptions'].get(self.corruption, [])
+            if self.severity not in built:
+                raise CIFARCorruptedError(
+                    f'{osp.join(root, BUILD_INFO)}: {self.corruption} was '
+                    f'built at severities {built}, not {self.severity}')
+        labels = read_labels(root, n, len(self.metainfo['classes']),
+                             self._test_labels())
+        images = read_images(root, self.corruption, self.severity, n)
+        return [dict(img=img, gt_label=int(label))
+                for img, label in zip(images, labels)]
+
+    def extra_repr(self) -> List[str]:
+        return [f'Corruption: {self.corruption}, severity {self.severity}',
+                f'Images per severity: {self.images_per_severity}']
+
+
+@DATASETS.register_module()
+class CIFAR10C(_CIFARCorrupted):
+    """CIFAR-10-C: one corruption at one severity.
+
+    Args:
+        data_root (str): The ``CIFAR-10-C`` folder (``labels.npy`` and one
+            ``<corruption>.npy`` per corruption).
+        corruption (str): One of the 19 corruptions
+            (:data:`~emoreg_mm.evaluation.robustness.ALL_CORRUPTIONS`).
+        severity (int): 1 (mildest) to 5.
+        images_per_severity (int): Images of each severity in the files:
+            each must hold 5 times as many. Defaults to 10000 (the
+            distributed files); a re-creation of fewer images states its
+            own in ``build.json``.
+        cifar_root (str, optional): A CIFAR folder (as mmpretrain's
+            ``CIFAR10`` reads it) whose test labels ``labels.npy`` must
+            repeat. Defaults to None (not compared).
+        pipeline (Sequence[dict]): As a CIFAR config's test pipeline.
+        **kwargs: Other arguments of mmengine's ``BaseDataset``.
+    """
+    METAINFO = {'classes': CIFAR10_CATEGORIES}
+    cifar_type = 'CIFAR10'
+
+
+@DATASETS.register_module()
+class CIFAR100C(_CIFARCorrupted):
+    """CIFAR-100-C: one corruption at one severity.
+
+    Args: as :class:`CIFAR10C` (``data_root`` the ``CIFAR-100-C`` folder,
+    ``cifar_root`` one that mmpretrain's ``CIFAR100`` reads).
+    """
+    METAINFO = {'classes': CIFAR100_CATEGORIES}
+    cifar_type = 'CIFAR100'
