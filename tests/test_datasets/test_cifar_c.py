@@ -1,0 +1,114 @@
+"""CIFAR-10-C / CIFAR-100-C read in the distributed layout; bad files named."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmpretrain.datasets import CIFAR10
+from mmpretrain.registry import DATASETS
+
+import emoreg_mm  # noqa: F401
+from affective_fixtures import make_cifar
+from cifar_c_fixtures import make_cifar_c
+from emoreg_mm.datasets import CIFARCorruptedError
+
+
+def build(root, corruption='contrast', severity=1, n=4, **kwargs):
+    dataset = DATASETS.build(
+        dict(type=kwargs.pop('type', 'CIFAR10C'), data_root=root,
+             corruption=corruption, severity=severity,
+             images_per_severity=n, **kwargs))
+    return dataset
+
+
+def test_reads_one_severity_as_cifar_test(tmp_path):
+    root = make_cifar_c(str(tmp_path / 'CIFAR-10-C'), labels=[3, 1, 4, 1])
+    block = np.load(osp.join(root, 'contrast.npy'))[8:12]  # severity 3
+    dataset = build(root, severity=3,
+                    pipeline=[dict(type='mmpretrain.PackInputs')])
+    assert len(dataset) == 4 and len(dataset.metainfo['classes']) == 10
+    infos = [dataset.get_data_info(i) for i in range(4)]
+    assert all(np.array_equal(d['img'], b) for d, b in zip(infos, block))
+    assert [d['gt_label'] for d in infos] == [3, 1, 4, 1]
+    packed = dataset[2]
+    assert tuple(packed['inputs'].shape) == (3, 32, 32)
+    assert packed['data_samples'].gt_label.tolist() == [4]
+    c100 = make_cifar_c(str(tmp_path / 'CIFAR-100-C'), labels=[99, 0, 5, 7])
+    assert len(build(c100, type='CIFAR100C').metainfo['classes']) == 100
+    with pytest.raises(CIFARCorruptedError, match=r'classes 0\.\.9'):
+        build(c100)  # labels up to 99 are not CIFAR-10's
+
+
+def _rewrite(root, name, array):
+    np.save(osp.join(root, name), array)
+
+
+@pytest.mark.parametrize('name,array,expected', [
+    ('contrast.npy', np.zeros((19, 32, 32, 3), np.uint8),
+     r'shape \(19, 32, 32, 3\); expected uint8 of shape \(20, 32, 32, 3\)'),
+    ('contrast.npy', np.zeros((20, 32, 32, 3), np.float32),
+     'float32 array'),
+    ('contrast.npy', np.zeros((20, 3, 32, 32), np.uint8),
+     r'expected uint8 of shape \(20, 32, 32, 3\)'),
+    ('labels.npy', np.zeros(16, np.int64),
+     r'shape \(16,\); expected integer labels of shape \(20,\)'),
+    ('labels.npy', np.arange(4).repeat(5),
+     r'severity \[2, 3, 4, 5\] differ from those of severity 1'),
+    ('labels.npy', np.zeros(20, np.float64), 'expected integer labels'),
+])
+def test_bad_files_are_named(tmp_path, name, array, expected):
+    root = make_cifar_c(str(tmp_path / 'C'))
+    _rewrite(root, name, array)
+    with pytest.raises(CIFARCorruptedError, match=expected) as err:
+        build(root)
+    assert osp.join(root, name) in str(err.value)
+
+
+def test_missing_and_pickled_files(tmp_path):
+    root = make_cifar_c(str(tmp_path / 'C'))
+    with pytest.raises(CIFARCorruptedError) as err:
+        build(root, corruption='fog')
+    assert osp.join(root, 'fog.npy') in str(err.value)
+    assert "['contrast', 'gaussian_noise']" in str(err.value)
+    np.save(osp.join(root, 'contrast.npy'), np.array([{}], dtype=object),
+            allow_pickle=True)
+    with pytest.raises(CIFARCorruptedError, match='without unpickling'):
+        build(root)
+    with pytest.raises(CIFARCorruptedError, match='folder not found'):
+        build(str(tmp_path / 'none'))
+    with pytest.raises(ValueError, match='not a CIFAR-C corruption'):
+        build(root, corruption='rain')
+    with pytest.raises(ValueError, match='expected 1 to 5'):
+        build(root, severity=6)
+    # the distributed size by default: 5 x 10,000 images
+    with pytest.raises(CIFARCorruptedError, match=r'\(50000,\)'):
+        DATASETS.build(dict(type='CIFAR10C', data_root=root,
+                            corruption='contrast', severity=1))
+
+
+def test_labels_checked_against_the_cifar_test_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+    cifar = make_cifar(str(tmp_path / 'cifar'), 10, per_file=6)
+    good = make_cifar_c(str(tmp_path / 'good'), labels=np.arange(4) % 10)
+    assert len(build(good, cifar_root=cifar)) == 4  # test labels 0..5
+    bad = make_cifar_c(str(tmp_path / 'bad'), labels=[0, 1, 3, 2])
+    with pytest.raises(CIFARCorruptedError,
+                       match='2 of 4 labels differ from the CIFAR test'):
+        build(bad, cifar_root=cifar)
+    with pytest.raises(CIFARCorruptedError, match='has 6 labels; expected '
+                       'at least 8'):
+        build(make_cifar_c(str(tmp_path / 'long'), per_severity=8),
+              n=8, cifar_root=cifar)
+
+
+def test_recreation_record_is_followed(tmp_path):
+    root = make_cifar_c(str(tmp_path / 'C'))
+    with open(osp.join(root, 'build.json'), 'w') as f:
+        json.dump(dict(num_images=4, corruptions=dict(contrast=[1, 3])), f)
+    assert len(build(root, severity=3)) == 4
+    with pytest.raises(CIFARCorruptedError,
+                       match=r'built at severities \[1, 3\], not 2'):
+        build(root, severity=2)
+    with pytest.raises(CIFARCorruptedError,
+                       match='images_per_severity=4'):
+        build(root, n=2)
