@@ -208,6 +208,7 @@ if __name__ == '__main__':
             'mim': parse_requirements('requirements/mminstall.txt'),
             'demo': parse_requirements('requirements/demo.txt'),
             'diffusion': parse_requirements('requirements/diffusion.txt'),
+            'corruptions': parse_requirements('requirements/corruptions.txt'),
         },
         cmdclass=cmdclass,
         zip_safe=False)
