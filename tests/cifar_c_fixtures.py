@@ -89,6 +89,16 @@ def make_tiny_cifar_run(folder: str, cifar_root: str, images=None,
             optim.zero_grad()
             loss.backward()
             optim.step()
+        # batch norm's running statistics: those of these images
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.momentum = 1.
+        with torch.no_grad():
+            model(**model.data_preprocessor(data, training=True),
+                  mode='loss')
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.momentum = .1
     checkpoint = osp.join(folder, 'tiny.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
     return config, checkpoint

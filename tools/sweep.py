@@ -120,6 +120,12 @@ def parse_args(argv=None):
                         'a target (its stage-2 runs) is, instead of the '
                         'configs\' data/ folders, e.g. fi=/data/FI '
                         'cifar10=/data/cifar10 (checked by --dry-run)')
+    parser.add_argument('--corruptions', nargs='+', default=[],
+                        metavar='TARGET=PATH',
+                        help='also evaluate the stage-2 runs of TARGET on '
+                        'the CIFAR-C folder PATH after their test '
+                        '(tools/analysis_tools/eval_corruptions.py), e.g. '
+                        'cifar10=data/CIFAR-10-C (checked by --dry-run)')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         metavar='KEY=VALUE',
                         help='passed to every run (e.g. '
@@ -165,6 +171,14 @@ def parse_args(argv=None):
                          f'{", ".join(preset.affective + preset.targets)}')
         roots[name] = osp.abspath(path)
     args.data_roots = roots
+    args.corruption_roots = {}
+    for item in args.corruptions:
+        name, sep, path = item.partition('=')
+        if not sep or not path or name not in preset.targets:
+            parser.error(f'--corruptions {item!r}: expected TARGET=PATH with '
+                         f'a target of preset {args.preset} '
+                         f'({", ".join(preset.targets)})')
+        args.corruption_roots[name] = osp.abspath(path)
     for item in args.throughput:
         name, _, value = item.partition('=')
         if not re.fullmatch(r'[\d.]+', value) or float(value) <= 0:
@@ -177,7 +191,9 @@ def parse_args(argv=None):
               ('--gres', args.gres), ('--sbatch-args', args.sbatch_args),
               ('the checkout', REPO), ('the working directory', os.getcwd()),
               *(('--cfg-options', o) for o in args.cfg_options),
-              *(('--data-root', r) for r in args.data_roots.values())]
+              *(('--data-root', r) for r in args.data_roots.values()),
+              *(('--corruptions', r)
+                for r in args.corruption_roots.values())]
     for what, value in values:
         if value is not None and any(c in value for c in '\n\r\0'):
             parser.error(f'{what} {value!r} holds a line break or NUL '
@@ -190,7 +206,7 @@ def parse_args(argv=None):
 #: what every job of it is given.
 SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
              'targets', 'seeds')
-RECORDED = SELECTION + ('cfg_options', 'data_root')
+RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions')
 NAMES = ('preset', 'config_root')  # a string each; the rest lists
 
 
@@ -224,7 +240,8 @@ def record_plan(args) -> None:
     without a selection follow it."""
     plan = {k: list(getattr(args, k)) for k in SELECTION[2:]}
     plan.update(cfg_options=list(args.cfg_options),
-                data_root=list(args.data_root))
+                data_root=list(args.data_root),
+                corruptions=list(args.corruptions))
     if args.config_root:
         plan['config_root'] = args.config_root
     else:
@@ -392,6 +409,14 @@ def check(runs: list, cfg_options: list, data_roots: dict = None,
     return problems, facts
 
 
+def corruption_problems(args) -> list:
+    """``--corruptions`` folders that are not CIFAR-C folders."""
+    return [f'--corruptions {name}: {root} holds no labels.npy (a CIFAR-C '
+            'folder; docs/robustness.md)'
+            for name, root in args.corruption_roots.items()
+            if not osp.isfile(osp.join(root, 'labels.npy'))]
+
+
 def known_train_images(run: Run, cfg):
     """Training images of a stage-2 run whose data is not on this machine,
     where the matrix knows them (CIFAR: its training files less the
@@ -429,6 +454,7 @@ def throughput_of(run: Run, table: dict):
 def dry_run(args, runs: list) -> int:
     problems, facts = check(runs, args.cfg_options, args.data_roots,
                             DATA_HINT.get(args.preset, 'docs/datasets.md'))
+    problems += corruption_problems(args)
     n1 = sum(r.stage == 1 for r in runs)
     print(f'Plan ({args.preset}): {len(runs)} runs = {n1} stage-1 + '
           f'{len(runs) - n1} stage-2 | backbones {", ".join(args.backbones)}'
@@ -688,6 +714,7 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
             paths = (f' --emotional-checkpoint {q(s1)} '
                      f'--emotional-checkpoint-config {q(s1_cfg)}')
     opt_str = ' '.join(q(o) for o in opts)
+    stage1 = paths  # the stage-1 options alone (eval_corruptions.py's)
     tools = osp.join(REPO, 'tools')
     if args.slurm:
         env = (f'GPUS={args.gpus} GPUS_PER_NODE={args.gpus_per_node} '
@@ -756,6 +783,16 @@ def job_script(args, run: Run, attempt: int, port: int) -> str:
         lines += ['CKPT=$(cat "$WD/last_checkpoint")',
                   f'{test} --work-dir "$WD" --out "$WD/{PREDICTIONS}"'
                   f'{opt_arg}',
+                  'rc=$?',
+                  'if [ -n "$ENDING" ]; then mark killed $rc; exit $rc; fi',
+                  'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']
+    corrupted = args.corruption_roots.get(run.key[3]) \
+        if run.stage == 2 else None
+    if corrupted:  # one process; resumes from the files already written
+        tool = osp.join(tools, 'analysis_tools', 'eval_corruptions.py')
+        lines += [f'"$PYTHON" {q(tool)} {q(run.config)} "$CKPT" '
+                  f'--corruption-root {q(corrupted)} --work-dir "$WD"'
+                  + stage1 + (f' --cfg-options {opt_str}' if opts else ''),
                   'rc=$?',
                   'if [ -n "$ENDING" ]; then mark killed $rc; exit $rc; fi',
                   'if [ $rc -ne 0 ]; then mark failed $rc; exit $rc; fi']
@@ -928,6 +965,7 @@ def main(argv=None) -> int:
     if args.preset == 'demo':
         write_demo_data()
     problems, _ = check(runs, args.cfg_options, args.data_roots)
+    problems += corruption_problems(args)
     if problems:
         print(f'{len(problems)} problem(s); nothing submitted:',
               file=sys.stderr)

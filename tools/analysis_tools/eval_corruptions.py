@@ -218,7 +218,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise CIFARCorruptedError(
                 f'{root}: folder not found; expected a CIFAR-C folder '
                 '(labels.npy, <corruption>.npy); build_cifar_c.py writes one')
-        labels = read_labels(root, n, num_classes)
+        test_labels = None
+        if args.cifar_root:  # read once, not per corruption
+            from mmpretrain.registry import DATASETS
+            test_labels = DATASETS.build(dict(
+                type=kind[:-1], data_root=args.cifar_root, split='test',
+                download=False)).get_gt_labels()
+        labels = read_labels(root, n, num_classes, test_labels)
         missing = [c for c in args.corruptions
                    if not osp.isfile(osp.join(root, f'{c}.npy'))]
         if missing:
@@ -241,7 +247,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for c, s in todo:
             dataset = dict(type=kind, data_root=root, corruption=c,
                            severity=s, images_per_severity=n,
-                           cifar_root=args.cifar_root, pipeline=pipeline)
+                           pipeline=pipeline)
             try:
                 loader = Runner.build_dataloader(
                     dict(loader_cfg, dataset=dataset))
