@@ -442,3 +442,129 @@ def test_the_seeds_table_of_the_docs_is_computed():
     for spread, *counts in rows:
         assert [rt.seeds_needed(e, float(spread)) for e in (0.5, 1, 2)] == \
             [int(c) for c in counts], spread
+
+
+# -- branches and calibration (emoreg_mm.evaluation.analysis) -------------
+# Eight images of three classes, as in tests/test_evaluation/
+# test_analysis.py: with RHO, N 4/8, I 4/8, fused 5/8, const fusion 4/8,
+# oracle 7/8; only I right on images 3, 4 (rho .7, .9), only N on 2, 7
+# (rho .2, .8).
+P_N = np.array([(.8, .1, .1), (.6, .3, .1), (.3, .6, .1), (.1, .8, .1),
+                (.5, .4, .1), (.7, .2, .1), (.5, .1, .4), (.1, .1, .8)])
+P_I = np.array([(.7, .2, .1), (.2, .7, .1), (.9, .05, .05), (.5, .4, .1),
+                (.1, .4, .5), (.2, .7, .1), (.1, .1, .8), (.2, .2, .6)])
+RHO = np.array([.5, .2, .7, .9, .9, .4, .8, .4])
+GT = np.array([0, 0, 0, 0, 1, 2, 0, 2])
+
+
+def write_branch_preds(work_dir, rho=None, branches=True, extra=None):
+    """``predictions.npz`` as save_predictions writes it: the fused score of
+    P_N and P_I at ``rho`` (None: N alone, a baseline)."""
+    from emoreg_mm.evaluation import save_predictions
+    score = P_N if rho is None else (1 - rho[:, None]) * P_N + \
+        rho[:, None] * P_I
+    samples = []
+    for k in range(len(GT)):
+        s = dict(sample_idx=k, gt_label=int(GT[k]),
+                 pred_label=int(score[k].argmax()), pred_score=score[k])
+        if rho is not None:
+            s['rho'] = rho[k]
+            if branches:
+                s.update(pred_score_n=P_N[k], pred_score_i=P_I[k])
+        samples.append(s)
+    path = save_predictions(osp.join(work_dir, 'predictions.npz'), samples)
+    if extra:  # rewrite with extra (malformed) keys
+        with np.load(path) as npz:
+            arrays = dict(npz)
+        np.savez(path, **dict(arrays, **extra))
+    return path
+
+
+def test_branches_and_calibration_table(tmp_path):
+    from emoreg_mm.evaluation.analysis import calibration
+    root = str(tmp_path / 'runs')
+    half = np.full(8, .5)
+    ece = {}
+    for seed, rho in ((0, RHO), (1, half)):
+        for mode, r in (('baseline', None), ('const', half), ('ereg', rho)):
+            work_dir = write_run(root, f'{mode}{seed}', mode, seed, 90.)
+            path = write_branch_preds(work_dir, r)
+            from emoreg_mm.evaluation import load_predictions
+            ece[mode, seed] = 100 * calibration(load_predictions(path))[0][
+                'ece']
+    old = write_run(root, 'old0', 'learn-ereg', 0, 90.)
+    write_branch_preds(old, RHO, branches=False)  # saved before the keys
+    bad = write_run(root, 'bad0', 'rand-learn-ereg', 0, 90.)
+    write_branch_preds(bad, RHO, extra=dict(pred_score_i=np.zeros((8, 2))))
+    out = str(tmp_path / 'results')
+    table = rt.results_table([osp.join(root, '*')], out=out)
+    rows = {r[2]: dict(zip(table['analysis_header'], r))
+            for r in table['analysis_rows']}
+
+    ereg = rows['ereg']
+    for key, value in (('N', 50.), ('I', 50.), ('const fusion', 50.),
+                       ('either branch', 75.), ('oracle', 87.5)):
+        assert float(ereg[f'top1 {key} mean']) == value, key
+    assert float(ereg['top1 fused mean']) == (62.5 + 50.) / 2
+    diffs = [12.5, 0.]  # fused - const fusion at seeds 0 and 1
+    low, high = stats.t.interval(0.95, 1, loc=np.mean(diffs),
+                                 scale=stats.sem(diffs))
+    assert float(ereg['fused - const fusion mean']) == 6.25
+    assert float(ereg['fused - const fusion ci low']) == pytest.approx(
+        low, abs=1e-4)
+    assert float(ereg['fused - const fusion ci high']) == pytest.approx(
+        high, abs=1e-4)
+    assert float(ereg['captured share mean']) == pytest.approx(
+        (1 / 3 + 0) / 2, abs=1e-4)
+    assert float(ereg['rho only I right mean']) == pytest.approx(
+        (.8 + .5) / 2, abs=1e-4)
+    assert float(ereg['rho only N right mean']) == pytest.approx(.5,
+                                                                 abs=1e-4)
+    assert float(ereg['rho only I - only N mean']) == pytest.approx(
+        .15, abs=1e-4)
+    d = [ece['ereg', s] - ece['const', s] for s in (0, 1)]
+    assert float(ereg['ECE % vs const mean']) == pytest.approx(
+        np.mean(d), abs=1e-4)
+    assert ereg['ECE % vs const n'] == 2
+    nll = -np.mean(np.log([.75, .52, .72, .46, .40, .10, .18, .72]))
+    nll_half = -np.mean(np.log(
+        (.5 * P_N + .5 * P_I)[np.arange(8), GT]))
+    assert float(ereg['NLL mean']) == pytest.approx(
+        (nll + nll_half) / 2, abs=1e-4)
+    assert float(rows['const']['captured share mean']) == 0.
+    assert rows['const']['ECE % vs const mean'] == '-'
+    # the baseline has calibration, no branches
+    assert rows['baseline']['top1 N mean'] == ''
+    assert 'not a regulated model' in rows['baseline']['branches note']
+    # an old file: blank branch columns and a note, calibration as usual
+    old_row = rows['learn-ereg']
+    assert old_row['top1 fused mean'] == '' and old_row['ECE % mean'] != ''
+    assert 'saved before predictions carried them' in \
+        old_row['branches note']
+    notes = '\n'.join(table['analysis_notes'])
+    assert 'tiny emoset learn-ereg on cifar10: no branch analysis' in notes
+    # a malformed branch key: named with its file, the run left out here
+    assert (f"{bad}/predictions.npz: 'pred_score_i' has shape (8, 2); "
+            'expected (8, 3) like pred_score') in notes
+    assert 'rand-learn-ereg' not in rows
+
+    text = open(out + '.md').read()
+    assert '## Branches' in text and '## Calibration' in text
+    assert '15 equal-width bins' in text
+    assert '| tiny | emoset | ereg | cifar10 | 2 | 50.00 ± 0.00 |' in text
+    header = next(csv.reader(open(out + '_analysis.csv')))
+    assert header == table['analysis_header']
+    png = open(out + '_forest.png', 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    assert table['forest'] == out + '_forest.png'
+
+
+def test_a_table_without_predictions_says_so(tmp_path):
+    write_run(str(tmp_path), 'base0', 'baseline', 0, 90.)
+    write_run(str(tmp_path), 'const0', 'const', 0, 91.)
+    table = rt.results_table([str(tmp_path / '*')],
+                             out=str(tmp_path / 'results'))
+    assert table['analysis_header'] is None
+    assert 'no run dir holds a readable predictions.npz' in table['markdown']
+    assert '## Branches' not in table['markdown']
+    assert (tmp_path / 'results_forest.png').is_file()  # one pair, no CI
