@@ -115,3 +115,27 @@ def pytest_collection_modifyitems(config, items):
 
     order = sorted(files, key=rank)  # stable
     items[:] = [item for path in order for item in files[path]]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """``EMOREG_CPU_LOG=FILE``: append each test's CPU seconds (set-up,
+    call and tear-down; this process, then its waited-for child processes)
+    to FILE, one tab-separated line per test. On a shared machine the
+    CPU a test costs is steadier than its wall time."""
+    log = os.environ.get('EMOREG_CPU_LOG')
+    if not log:
+        yield
+        return
+    import resource
+
+    def cpu(who):
+        use = resource.getrusage(who)
+        return use.ru_utime + use.ru_stime
+
+    before = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
+    yield
+    own = cpu(resource.RUSAGE_SELF) - before[0]
+    children = cpu(resource.RUSAGE_CHILDREN) - before[1]
+    with open(log, 'a') as f:
+        f.write(f'{item.nodeid}\t{own:.2f}\t{children:.2f}\n')

@@ -8,15 +8,16 @@ from . import cifar_offline
 from .abstract import Abstract
 from .affective_folder import AffectiveImageFolder
 from .artphoto import ARTPHOTO_CLASSES, ArtPhoto
-from .base_affective import (BINARY_CLASSES, EMOTIONS, BaseAffectiveDataset,
-                             build_label_map, canonical_emotion,
-                             split_indices)
+from .base_affective import BaseAffectiveDataset
 from .cifar_c import CIFAR10C, CIFAR100C, CIFARCorruptedError
 from .cifar_split import HeldOutCIFAR10, HeldOutCIFAR100
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
 from .emotion6 import EMOTION6_CLASSES, Emotion6
 from .fi import FI, FI_CLASSES
+from .splits import split_indices
+from .vocabulary import (BINARY_CLASSES, EMOTIONS, build_label_map,
+                         canonical_emotion)
 
 cifar_offline.apply()
 

@@ -4,8 +4,8 @@ import os.path as osp
 from typing import List, Optional, Sequence, Union
 
 from mmpretrain.registry import DATASETS
-from .base_affective import (IMG_EXTENSIONS, BaseAffectiveDataset,
-                             check_dir, check_file)
+from .base_affective import BaseAffectiveDataset
+from .file_checks import IMG_EXTENSIONS, check_dir, check_file
 
 
 @DATASETS.register_module()

@@ -4,8 +4,9 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 from mmpretrain.registry import DATASETS
-from .base_affective import (IMG_EXTENSIONS, BaseAffectiveDataset, check_dir,
-                             one_level_down, visible_files)
+from .base_affective import BaseAffectiveDataset
+from .file_checks import (IMG_EXTENSIONS, check_dir, one_level_down,
+                          visible_files)
 
 ARTPHOTO_CLASSES = ('amusement', 'anger', 'awe', 'contentment', 'disgust',
                     'excitement', 'fear', 'sad')

@@ -17,14 +17,15 @@ validation selects the model on the test set. :class:`HeldOutCIFAR10` and
 
 The held-out images are fixed by ``split_seed`` alone (the run's
 ``randomness.seed`` does not move them), through the same stratified split
-helper as the affective sets (:func:`~.base_affective.split_indices`).
+helper as the affective sets (:func:`~.splits.split_indices`).
 """
 from typing import List
 
 from mmpretrain.datasets import CIFAR10, CIFAR100
 from mmpretrain.registry import DATASETS
 
-from .base_affective import check_choice, split_indices
+from .file_checks import check_choice
+from .splits import split_indices
 
 SPLITS = ('train', 'val', 'trainval', 'test')
 

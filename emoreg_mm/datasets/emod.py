@@ -7,11 +7,10 @@ import numpy as np
 from mmengine.logging import print_log
 
 from mmpretrain.registry import DATASETS
-from .base_affective import (TIE_POLICIES, BaseAffectiveDataset,
-                             check_choice, check_dir, check_file,
-                             labels_from_scores,
-                             normalize_scores, parse_number, read_csv_rows,
-                             remap_scores)
+from .base_affective import TIE_POLICIES, BaseAffectiveDataset
+from .file_checks import (check_choice, check_dir, check_file, parse_number,
+                          read_csv_rows)
+from .vocabulary import labels_from_scores, normalize_scores, remap_scores
 
 EMOD_PLACEHOLDER_CLASSES = tuple(f'emod_{i}' for i in range(9))
 """EMOd's 9 category names and their order are not public: set

@@ -3,7 +3,8 @@ import os.path as osp
 from typing import List, Optional, Tuple
 
 from mmpretrain.registry import DATASETS
-from .base_affective import BaseAffectiveDataset, check_choice, load_json
+from .base_affective import BaseAffectiveDataset
+from .file_checks import check_choice, load_json
 
 ATTRIBUTES = ('brightness', 'colorfulness', 'scene', 'object',
               'facial_expression', 'human_action')

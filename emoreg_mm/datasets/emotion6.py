@@ -6,10 +6,9 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from mmpretrain.registry import DATASETS
-from .base_affective import (TIE_POLICIES, BaseAffectiveDataset,
-                             check_choice, check_dir, labels_from_scores,
-                             normalize_scores, parse_number, read_csv_rows,
-                             remap_scores)
+from .base_affective import TIE_POLICIES, BaseAffectiveDataset
+from .file_checks import check_choice, check_dir, parse_number, read_csv_rows
+from .vocabulary import labels_from_scores, normalize_scores, remap_scores
 
 EMOTION6_CLASSES = ('anger', 'disgust', 'fear', 'joy', 'sadness', 'surprise',
                     'neutral')

@@ -6,9 +6,9 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 from mmpretrain.registry import DATASETS
-from .base_affective import (IMG_EXTENSIONS, BaseAffectiveDataset,
-                             check_dir, image_file_problem, one_level_down,
-                             visible_files)
+from .base_affective import BaseAffectiveDataset
+from .file_checks import (IMG_EXTENSIONS, check_dir, image_file_problem,
+                          one_level_down, visible_files)
 
 FI_CLASSES = ('amusement', 'anger', 'awe', 'contentment', 'disgust',
               'excitement', 'fear', 'sadness')

@@ -26,7 +26,7 @@ import hashlib
 import os
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -162,6 +162,17 @@ class AffectCache:
 
     def get(self, keys: List[str]) -> torch.Tensor:
         return torch.stack([self.rows[k] for k in keys])
+
+    def fetch(self, keys: List[str],
+              compute: Callable[[Optional[List[int]]], torch.Tensor]
+              ) -> torch.Tensor:
+        """The logits of ``keys``; the missing ones computed by
+        ``compute(indices)`` (``None``: all of the batch) and stored."""
+        _, miss = self.lookup(keys)
+        if miss:
+            logits = compute(None if len(miss) == len(keys) else miss)
+            self.store([keys[i] for i in miss], logits)
+        return self.get(keys)
 
     def store(self, keys: List[str], logits: torch.Tensor) -> None:
         logits = logits.detach().float().cpu()

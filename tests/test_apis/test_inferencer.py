@@ -12,7 +12,7 @@ from mmpretrain.structures import DataSample
 
 import affective_fixtures as fx
 from emoreg_mm.apis import regulation_fields
-from emoreg_mm.datasets.base_affective import EMOTIONS
+from emoreg_mm.datasets.vocabulary import EMOTIONS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LEAF = 'resnet18-cifar_learn-ereg_cifar10'

@@ -8,7 +8,7 @@ from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
 from affective_fixtures import EMOD_CLASSES, emod_matrix, make_emod
-from emoreg_mm.datasets import EMOD_PLACEHOLDER_CLASSES, base_affective
+from emoreg_mm.datasets import EMOD_PLACEHOLDER_CLASSES, file_checks
 
 
 def build(root, **kwargs):
@@ -81,7 +81,7 @@ def test_missing_images_reported_and_skipped(tmp_path, monkeypatch):
     """The download may lack some IAPS images: by default they are
     reported by count and id and the set goes on."""
     logged = []
-    monkeypatch.setattr(base_affective, 'print_log',
+    monkeypatch.setattr(file_checks, 'print_log',
                         lambda msg, **kw: logged.append(msg))
     root = make_emod(str(tmp_path), missing=(1, 3, 5))
     ds = build(root)

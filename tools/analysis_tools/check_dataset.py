@@ -127,7 +127,7 @@ def read_sample(info: dict, decode: bool):
         return path, None, f'unreadable ({e})'
     digest = hashlib.sha1(data).hexdigest()
     if decode:
-        from emoreg_mm.datasets.base_affective import image_decode_problem
+        from emoreg_mm.datasets.file_checks import image_decode_problem
         problem = image_decode_problem(data)
         if problem:
             return path, digest, problem

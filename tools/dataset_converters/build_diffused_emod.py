@@ -571,7 +571,7 @@ def generate(pipe, todo, size, args, manifest, img_dir, filtered_csv,
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    from emoreg_mm.datasets.base_affective import shown
+    from emoreg_mm.datasets.file_checks import shown
     start = time.time()
     try:
         s = build(args)

@@ -6,21 +6,23 @@ emotional encoder E with its emotion head g_E. One forward pass runs the
 branches it built on the same input tensor and returns
 :class:`EmotionalFeatures`, which :class:`RegulationHead` turns into the
 affect, rho and the fused prediction.
+
+Beside it: the stage-1 loader (:mod:`.stage1`), and the two speed paths'
+own code, the stage split for ``share_frozen_prefix`` (:mod:`.staged`) and
+the affect cache (:mod:`emoreg_mm.models.affect_cache`).
 """
 import copy
-import os.path as osp
 from typing import NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmengine.runner import find_latest_checkpoint
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.registry import MODELS
 
 from ..affect_cache import AffectCache, sample_key, weights_fingerprint
 from ..regulators import ALL_BRANCHES
 from . import staged
+from .stage1 import load_stage1
 
 
 class EmotionalFeatures(NamedTuple):
@@ -236,39 +238,7 @@ class EmotionalBackboneWrapper(BaseModule):
             raise ValueError(
                 'share_frozen_prefix shares I\'s frozen stages with E: '
                 f'branches={self.branches} lack one of them; unset it.')
-        backbone = self.encoder_i.backbone
-        total = staged.num_stages(backbone)  # raises if unsupported
-        k = getattr(backbone, 'frozen_stages', -1)
-        # ResNet: frozen_stages=0 freezes the stem; ViT freezes only > 0.
-        minimum = 0 if isinstance(backbone, staged.ResNet) else 1
-        if k < minimum or k > total:
-            raise ValueError(
-                'share_frozen_prefix needs I to freeze its first stages: '
-                'set frozen_stages_i (or the backbone\'s frozen_stages) to 1..'
-                f'{total}, got {k}.')
-        if min(staged.out_indices(backbone)) < k - 1:
-            raise ValueError('share_frozen_prefix needs out_indices >= '
-                             f'frozen_stages - 1 = {k - 1}.')
-        return k
-
-    def _check_shared_prefix(self) -> None:
-        """I's frozen prefix must hold E's weights (stage 1), else sharing
-        is not exact."""
-        k = self.shared_stages
-        mods_i = staged.prefix_modules(self.encoder_i.backbone, k)
-        mods_e = staged.prefix_modules(self.encoder_e.backbone, k)
-        tensors_i = list(staged.prefix_parameters(self.encoder_i.backbone, k))
-        tensors_e = list(staged.prefix_parameters(self.encoder_e.backbone, k))
-        for mi, me in zip(mods_i, mods_e):
-            tensors_i += list(mi.buffers())
-            tensors_e += list(me.buffers())
-        if any(t.requires_grad for t in tensors_i) or not all(
-                torch.equal(a, b) for a, b in zip(tensors_i, tensors_e)):
-            raise RuntimeError(
-                'share_frozen_prefix: the first '
-                f'{k} stages of I differ from E\'s or are trainable; they '
-                'must be frozen and hold the stage-1 weights.')
-        self._prefix_checked = True
+        return staged.shared_stages(self.encoder_i.backbone)
 
     @staticmethod
     def _frozen_context():
@@ -323,20 +293,19 @@ class EmotionalBackboneWrapper(BaseModule):
                 "sample_idx): build the model with type="
                 "'RegulatedImageClassifier'.")
         self.bind_affect_cache()
-        cache = self.affect_cache
+
+        def compute(idx):
+            if idx is None:
+                return self._e_logits(x, state)
+            idx = torch.tensor(idx, device=x.device)
+            sub = None if state is None else (
+                state[idx] if torch.is_tensor(state) else
+                (state[0][idx], ) + tuple(state[1:]))
+            return self._e_logits(x[idx], sub)
+
         keys = [sample_key(s) for s in data_samples]
-        _, miss = cache.lookup(keys)
-        if miss:
-            if len(miss) == len(keys):
-                logits = self._e_logits(x, state)
-            else:
-                idx = torch.tensor(miss, device=x.device)
-                sub = None if state is None else (
-                    state[idx] if torch.is_tensor(state) else
-                    (state[0][idx], ) + tuple(state[1:]))
-                logits = self._e_logits(x[idx], sub)
-            cache.store([keys[i] for i in miss], logits)
-        return cache.get(keys).to(x.device, non_blocking=True)
+        return self.affect_cache.fetch(keys, compute).to(x.device,
+                                                         non_blocking=True)
 
     def forward(self,
                 x: torch.Tensor,
@@ -361,7 +330,10 @@ class EmotionalBackboneWrapper(BaseModule):
         emotion_logits = feat_i = None
         if self.shared_stages:
             if not self._prefix_checked:
-                self._check_shared_prefix()
+                staged.check_shared(self.encoder_i.backbone,
+                                    self.encoder_e.backbone,
+                                    self.shared_stages)
+                self._prefix_checked = True
             with torch.no_grad():  # I's backward needs it: no inference_mode
                 state = staged.prefix(self.encoder_e.backbone, x,
                                       self.shared_stages)
@@ -420,101 +392,13 @@ class EmotionalBackboneWrapper(BaseModule):
             self.load_emotional_checkpoint()
 
     def load_emotional_checkpoint(self) -> None:
-        """Load the stage-1 checkpoint strictly into I, E and g_E."""
-        state_dict = self._read_emotional_checkpoint()
-        encoder = self.encoder_e if self.encoder_e is not None \
-            else self.encoder_i
-        expected = dict(encoder.state_dict())
-        if self.emotion_head is not None:
-            expected.update({
-                f'head.fc.{k}': v
-                for k, v in self.emotion_head.state_dict().items()
-            })
-        # The stage-1 head is only used by E: without E, ignore it.
-        ignored = ('data_preprocessor.', ) + (
-            ('head.', ) if self.emotion_head is None else ())
-        given = {
-            k: v
-            for k, v in state_dict.items() if not k.startswith(ignored)
-        }
-        self._check_keys(expected, given)
-
-        encoder_sd = {
-            k: v
-            for k, v in given.items() if not k.startswith('head.')
-        }
-        for enc in (self.encoder_i, self.encoder_e):
-            if enc is not None:
-                enc.load_state_dict(encoder_sd, strict=True)
-        if self.emotion_head is not None:
-            self.emotion_head.load_state_dict(
-                {
-                    k[len('head.fc.'):]: v
-                    for k, v in given.items() if k.startswith('head.fc.')
-                },
-                strict=True)
+        """Load the stage-1 checkpoint strictly into I, E and g_E
+        (:func:`~.stage1.load_stage1`); keeps what stage 1 recorded
+        (``emotional_meta``, e.g. its emotion classes) for checks."""
+        encoders = [enc for enc in (self.encoder_i, self.encoder_e)
+                    if enc is not None]
+        self.emotional_meta = load_stage1(self.emotional_checkpoint,
+                                          encoders, self.emotion_head,
+                                          self.emotional_checkpoint_config)
         self._weights_fp = None
         self._prefix_checked = False
-
-    def _read_emotional_checkpoint(self) -> dict:
-        """Read the stage-1 state dict through mmengine's loader."""
-        path = self.emotional_checkpoint
-        if osp.isdir(path):  # a stage-1 work dir: its latest checkpoint
-            path = find_latest_checkpoint(path) or osp.join(
-                path, 'last_checkpoint')
-        try:
-            checkpoint = _load_checkpoint(path, map_location='cpu')
-        except FileNotFoundError as err:
-            stage1 = self.emotional_checkpoint_config
-            made_by = (
-                f'the stage-1 config: python tools/train.py {stage1} (with '
-                'the package installed by pip or mim: mim train emoreg_mm '
-                f'{osp.splitext(osp.basename(stage1))[0]}, from the '
-                'directory you run stage 2 in)'
-                if stage1 else
-                'its stage-1 config (set emotional_checkpoint_config '
-                'to name it here)')
-            raise FileNotFoundError(
-                f"Stage-1 emotional checkpoint '{self.emotional_checkpoint}' "
-                f'not found. Train {made_by} first, or point to its '
-                'checkpoint with --cfg-options '
-                'model.backbone.emotional_checkpoint=PATH.') from err
-        # What stage 1 recorded (e.g. its emotion classes), for checks.
-        self.emotional_meta = dict(checkpoint.get('meta') or {})
-        return checkpoint.get('state_dict', checkpoint)
-
-    def _check_keys(self, expected: dict, given: dict) -> None:
-        """Raise with the key and shape differences, naming the file."""
-
-        def listing(keys):
-            keys = sorted(keys)
-            more = f', ... ({len(keys) - 20} more)' if len(keys) > 20 else ''
-            return ', '.join(keys[:20]) + more
-
-        missing = expected.keys() - given.keys()
-        unexpected = given.keys() - expected.keys()
-        shapes = [
-            f'{k}: checkpoint {tuple(given[k].shape)} vs model '
-            f'{tuple(v.shape)}' for k, v in expected.items()
-            if k in given and given[k].shape != v.shape
-        ]
-        if missing or unexpected or shapes:
-            emotions = ''
-            if 'head.fc.weight' in given and self.emotion_head is not None \
-                    and given['head.fc.weight'].shape[0] != \
-                    self.emotion_head.out_features:
-                emotions = (
-                    f"\n  stage 1 has {given['head.fc.weight'].shape[0]} "
-                    f'emotions, this model {self.emotion_head.out_features}:'
-                    ' set model.head.emotion_classes (the stage-1 classes, '
-                    'in order) in the model; a top-level emotion_classes in '
-                    'a child config does not reach it.')
-            raise RuntimeError(
-                f"Stage-1 checkpoint '{self.emotional_checkpoint}' does not "
-                'match the wrapper architecture (the backbone, neck and '
-                'number of emotions of stage 1 must be the same).\n'
-                f'  missing keys ({len(missing)}): {listing(missing)}\n'
-                f'  unexpected keys ({len(unexpected)}): '
-                f'{listing(unexpected)}\n'
-                f'  shape mismatches ({len(shapes)}): {listing(shapes)}'
-                f'{emotions}')

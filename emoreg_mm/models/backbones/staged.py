@@ -3,7 +3,9 @@
 ``prefix(backbone, x, k)`` runs the input layers and the first ``k`` stages,
 ``suffix(backbone, state, k)`` the rest; ``suffix(prefix(x))`` is exactly
 ``backbone(x)``. :class:`EmotionalBackboneWrapper` uses them to compute the
-stages that E and I both hold frozen (``frozen_stages``) once for both.
+stages that E and I both hold frozen (``frozen_stages``) once for both
+(``share_frozen_prefix``): :func:`shared_stages` validates the setting,
+:func:`check_shared` that the sharing is exact.
 
 Supported: mmpretrain's ``ResNet`` family (``ResNet``, ``ResNet_CIFAR``,
 ``ResNetV1c``, ``ResNetV1d``: stages = stem + ``layer1..k``) and
@@ -113,3 +115,43 @@ def suffix(backbone: nn.Module, state, k: int) -> tuple:
             outs.append(backbone._format_output(x, patch_resolution))
     return tuple(outs)
 
+
+
+def shared_stages(backbone_i: nn.Module) -> int:
+    """The number of stages I holds frozen, which E can compute for both.
+
+    Raises:
+        ValueError: I freezes no stage, or returns an output from inside the
+            frozen prefix (``out_indices`` < ``frozen_stages`` - 1).
+    """
+    total = num_stages(backbone_i)  # raises if unsupported
+    k = getattr(backbone_i, 'frozen_stages', -1)
+    # ResNet: frozen_stages=0 freezes the stem; ViT freezes only > 0.
+    minimum = 0 if isinstance(backbone_i, ResNet) else 1
+    if k < minimum or k > total:
+        raise ValueError(
+            'share_frozen_prefix needs I to freeze its first stages: set '
+            "frozen_stages_i (or the backbone's frozen_stages) to 1.."
+            f'{total}, got {k}.')
+    if min(out_indices(backbone_i)) < k - 1:
+        raise ValueError('share_frozen_prefix needs out_indices >= '
+                         f'frozen_stages - 1 = {k - 1}.')
+    return k
+
+
+def check_shared(backbone_i: nn.Module, backbone_e: nn.Module,
+                 k: int) -> None:
+    """I's first ``k`` stages must be frozen and hold E's weights and
+    buffers (stage 1's), else computing them once for both is not exact."""
+    tensors_i = list(prefix_parameters(backbone_i, k))
+    tensors_e = list(prefix_parameters(backbone_e, k))
+    for mi, me in zip(prefix_modules(backbone_i, k),
+                      prefix_modules(backbone_e, k)):
+        tensors_i += list(mi.buffers())
+        tensors_e += list(me.buffers())
+    if any(t.requires_grad for t in tensors_i) or not all(
+            torch.equal(a, b) for a, b in zip(tensors_i, tensors_e)):
+        raise RuntimeError(
+            f"share_frozen_prefix: the first {k} stages of I differ from "
+            "E's or are trainable; they must be frozen and hold the stage-1 "
+            'weights.')
