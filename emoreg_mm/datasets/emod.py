@@ -1,4 +1,9 @@
-"""EMOd (Fan et al., CVPR 2018) and this project's Diffused-EMOd."""
+"""EMOd (Fan et al., CVPR 2018) and this project's Diffused-EMOd.
+
+One idea in two classes: Diffused-EMOd is EMOd's images re-drawn, read with
+EMOd's annotation (its labels, ids and split groups) plus the builder's
+manifest, so both live with the reader of that annotation.
+"""
 import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple

@@ -44,6 +44,10 @@ peak of the storages the step's ATen operators allocate and that are alive,
 tracked by a ``TorchDispatchMode`` with weak storage references (what a
 tracking allocator would see of tensors; kernel-internal scratch buffers and
 allocator overhead are not counted).
+
+One tool, one idea (ratios against the plain model measured in the same
+run): model building, timing and memory tracking are the three parts of that
+measurement and are not used apart.
 """
 import argparse
 import copy

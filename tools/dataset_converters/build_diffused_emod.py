@@ -39,6 +39,10 @@ one set: ``torchrun --nproc-per-node N`` (or ``RANK`` / ``WORLD_SIZE``, or
 GPU ``LOCAL_RANK``. On GPUs the pipeline runs in float16.
 
 Needs the ``diffusion`` extra: ``pip install -e ".[diffusion]"``.
+
+One tool, one idea (a resumable, shardable build of one dataset): its length
+is the resumability and the checks of the model and the sources, each of
+which is part of that build.
 """
 import argparse
 import contextlib

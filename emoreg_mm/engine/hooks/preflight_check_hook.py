@@ -1,5 +1,10 @@
 """Catch mismatched data, heads, evaluators and stage-1 checkpoints before
-training."""
+training.
+
+One idea, "refuse before the first step what would train wrongly", in one
+hook: each check is a short method or function that names the config key to
+change, and each can be switched off by its own argument.
+"""
 import copy
 import os.path as osp
 import random

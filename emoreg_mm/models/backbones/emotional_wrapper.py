@@ -9,7 +9,10 @@ affect, rho and the fused prediction.
 
 Beside it: the stage-1 loader (:mod:`.stage1`), and the two speed paths'
 own code, the stage split for ``share_frozen_prefix`` (:mod:`.staged`) and
-the affect cache (:mod:`emoreg_mm.models.affect_cache`).
+the affect cache (:mod:`emoreg_mm.models.affect_cache`). What stays here is
+one idea, the three encoders as one module: how they are built (paired
+initialisation), run (one forward, E first, the speed paths chosen), kept
+frozen and initialised; most of its length is the Args of the docstring.
 """
 import copy
 from typing import NamedTuple, Optional, Sequence, Union
