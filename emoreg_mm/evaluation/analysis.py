@@ -1,4 +1,4 @@
-"""Why and how well, from one run's saved predictions: branches and calibration.
+"""Why and how well, from one run's predictions: branches and calibration.
 
 Reads the arrays of :mod:`emoreg_mm.evaluation.predictions` (what
 ``load_predictions`` returns) and computes, per run:

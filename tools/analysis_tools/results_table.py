@@ -39,6 +39,14 @@ leaves) is left out and reported. A result marked
 ``†`` was selected on the data it was evaluated on (the run validated, and
 kept its best checkpoint, on its test data). Written to ``OUT.md`` and
 ``OUT.csv``. :func:`results_table` is the entry point for other tools.
+
+From the runs' predictions, ``analysis_table.py`` (this folder) adds two
+companion tables to ``OUT.md`` (and ``OUT_analysis.csv``): the branches (top-1
+of N, I, the fused model, ``const``'s fusion, the oracle gate; the share of
+the oracle's gain captured; rho by which branch alone was right) and the
+calibration (ECE over 15 equal-width confidence bins, NLL; paired against
+``baseline`` and ``const``), and ``OUT_forest.png``, the forest plot of the
+paired differences above (``docs/results.md`` says how to read them).
 """
 import argparse
 import ast
@@ -51,7 +59,7 @@ import os
 import os.path as osp
 import statistics
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 TAGS = ('backbone', 'affective', 'mode', 'target')
 #: The note for a stage-1 run dir among the patterns.
@@ -663,232 +671,6 @@ def to_markdown(targets: List[str], md_rows: List[List[str]]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-# --------------------------------------------------------------------------
-# Branches and calibration (emoreg_mm.evaluation.analysis), from predictions
-# --------------------------------------------------------------------------
-#: Top-1 of each way of using the two branches (analysis.branch_analysis).
-BRANCH_ACCURACIES = (('n', 'N'), ('i', 'I'), ('fused', 'fused'),
-                     ('const', 'const fusion'), ('either', 'either branch'),
-                     ('oracle', 'oracle'))
-CI_KEYS = ('mean', 'ci low', 'ci high', 'n', 'verdict')
-
-
-def analyse_runs(runs: List[dict], notes: List[str]) -> None:
-    """Set ``run['analysis']`` (:func:`analysis.run_analysis` of its
-    predictions, or None without them); files that cannot be read are
-    noted by name."""
-    analysis = plugin_module('evaluation.analysis')
-    for run in runs:
-        run['analysis'] = None
-        if not run['predictions']:
-            continue
-        from emoreg_mm.evaluation.predictions import load_predictions
-        try:
-            run['analysis'] = analysis.run_analysis(
-                load_predictions(run['predictions']))
-        except (OSError, ValueError) as err:  # PredictionsFileError too
-            notes.append(f'{err}; no branch analysis or calibration.')
-
-
-def _cell_stats(mine: List[dict], refs: Dict[str, List[dict]],
-                notes: List[str], name: str) -> dict:
-    """The companion table's numbers for one cell's runs (one per seed)."""
-    branch = [r['analysis']['branches'] for r in mine
-              if r['analysis']['branches']]
-    calib = [r for r in mine if r['analysis']['calibration']]
-
-    def spread(values):
-        values = [v for v in values if v is not None]
-        if not values:
-            return None, None, 0
-        return (statistics.fmean(values), statistics.stdev(values)
-                if len(values) > 1 else 0., len(values))
-
-    out = {key: spread([100 * b[key] for b in branch])
-           for key, _ in BRANCH_ACCURACIES}
-    out['gain'] = paired_ci([100 * (b['fused'] - b['const'])
-                             for b in branch])
-    out['gain']['verdict'] = verdict(out['gain']) if branch else ''
-    out['captured'] = spread([b['captured'] for b in branch])
-    out['rho_only_i'] = spread([b['rho_only_i'] for b in branch])
-    out['rho_only_n'] = spread([b['rho_only_n'] for b in branch])
-    leans = [b['rho_only_i'] - b['rho_only_n'] for b in branch
-             if None not in (b['rho_only_i'], b['rho_only_n'])]
-    out['leans'] = paired_ci(leans)
-    out['leans']['verdict'] = {'better': 'leans to the right branch',
-                               'worse': 'leans to the wrong branch'}.get(
-        verdict(out['leans']), verdict(out['leans'])) if leans else ''
-    out['branch_seeds'] = len(branch)
-    for key, scale in (('ece', 100.), ('nll', 1.)):
-        values = lambda runs: [dict(r, value=scale * r['analysis'][  # noqa
-            'calibration'][key]) for r in runs if r['analysis']
-            and r['analysis']['calibration']]
-        out[key] = spread([r['value'] for r in values(calib)])
-        for ref_mode, ref_runs in refs.items():
-            ci = None if ref_runs is None else compare(
-                values(mine), values(ref_runs), notes,
-                f'{name} {key.upper()} vs {ref_mode}')
-            if ci and ci['verdict'] in ('better', 'worse'):
-                # lower ECE / NLL is better
-                ci['verdict'] = {'better': 'worse', 'worse': 'better'}[
-                    ci['verdict']]
-            out[f'{key} vs {ref_mode}'] = ci
-    return out
-
-
-def analysis_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
-                                              List[str]]:
-    """The companion table of branches and calibration: one row per
-    backbone x affective set x mode x target with predictions.
-
-    Returns:
-        tuple: (csv header, csv rows, markdown, notes).
-    """
-    notes = []
-    cells = defaultdict(list)
-    for run in runs:
-        if run.get('analysis'):
-            cells[tuple(run[t] for t in TAGS)].append(run)
-    header = list(TAGS) + ['seeds with predictions']
-    for _, label in BRANCH_ACCURACIES:
-        header += [f'top1 {label} mean', f'top1 {label} std']
-    header += [f'fused - const fusion {k}' for k in CI_KEYS]
-    header += ['captured share mean', 'captured share n',
-               'rho only I right mean', 'rho only N right mean']
-    header += [f'rho only I - only N {k}' for k in CI_KEYS]
-    for key in ('ECE %', 'NLL'):
-        header += [f'{key} mean', f'{key} std']
-        for ref in ('baseline', 'const'):
-            header += [f'{key} vs {ref} {k}' for k in CI_KEYS]
-    header += ['branches note', 'calibration note']
-    rows, md_branch, md_calib = [], [], []
-    for key in sorted(cells):
-        backbone, affective, mode, target = key
-        name = f'{backbone} {affective} {mode} on {target}'
-        mine = _unique_seeds(cells[key], [], name)
-        refs = {}
-        for ref_mode in ('baseline', 'const'):
-            refs[ref_mode] = None if mode in ('baseline', ref_mode) else [
-                r for k, rs in cells.items() if k[0] == backbone
-                and k[2] == ref_mode and k[3] == target and
-                (ref_mode == 'baseline' or k[1] == affective) for r in rs]
-            if refs[ref_mode] is not None:
-                refs[ref_mode] = _unique_seeds(refs[ref_mode], [], '')
-        st = _cell_stats(mine, refs, notes, name)
-        reasons = [sorted({r['analysis']['reasons'].get(part, '')
-                           for r in mine} - {''}) for part in
-                   ('branches', 'calibration')]
-        row = list(key) + [len(mine)]
-        for k, _ in BRANCH_ACCURACIES:
-            row += [_num(st[k][0]), _num(st[k][1])]
-
-        def ci_cells(ci):
-            if ci is None or not ci['n']:
-                return ['-' if ci is None else 'not paired'] + [''] * 4
-            return [_num(ci['mean']), _num(ci['low']), _num(ci['high']),
-                    ci['n'], ci['verdict']]
-        # const: fused is const's fusion and rho is 0.5, nothing to pair
-        pair = st['branch_seeds'] and mode != 'const'
-        row += ci_cells(st['gain'] if pair else None)
-        row += [_num(st['captured'][0]), st['captured'][2],
-                _num(st['rho_only_i'][0]), _num(st['rho_only_n'][0])]
-        row += ci_cells(st['leans'] if pair and st['leans']['n'] else None)
-        for k in ('ece', 'nll'):
-            row += [_num(st[k][0]), _num(st[k][1])]
-            row += ci_cells(st[f'{k} vs baseline']) + ci_cells(
-                st[f'{k} vs const'])
-        row += ['; '.join(r) for r in reasons]
-        rows.append(row)
-
-        def acc(k):
-            mean, std, n = st[k]
-            return '' if mean is None else f'{mean:.2f} ± {std:.2f}'
-        if st['branch_seeds']:
-            captured = st['captured']
-            md_branch.append(list(key) + [str(st['branch_seeds'])] + [
-                acc(k) for k, _ in BRANCH_ACCURACIES] + [
-                _fmt_ci(st['gain']) if pair else '-',
-                'undefined (oracle = const fusion)' if not captured[2] else
-                f'{captured[0]:.2f} (n={captured[2]})',
-                ' / '.join('-' if st[k][0] is None else f'{st[k][0]:.3f}'
-                           for k in ('rho_only_i', 'rho_only_n')),
-                '-' if not pair else _fmt_ci(st['leans'], 3)
-                if st['leans']['n'] else 'no image only one branch got right'
-            ])
-        elif mode not in ('baseline', 'e-infl'):
-            notes.append(f'{name}: no branch analysis ({"; ".join(reasons[0])})'
-                         '.')
-        if st['ece'][2]:
-            md_calib.append(list(key) + [str(st['ece'][2]), acc('ece')] + [
-                _fmt_ci(st[f'ece vs {r}']) if mode != r else '-'
-                for r in ('baseline', 'const')] + [
-                '' if st['nll'][0] is None else
-                f'{st["nll"][0]:.3f} ± {st["nll"][1]:.3f}'] + [
-                _fmt_ci(st[f'nll vs {r}'], 3) if mode != r else '-'
-                for r in ('baseline', 'const')])
-        else:
-            notes.append(f'{name}: no calibration ({"; ".join(reasons[1])}).')
-    return header, rows, _analysis_markdown(md_branch, md_calib), \
-        list(dict.fromkeys(notes))
-
-
-def _md_table(header: List[str], rows: List[List[str]]) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in rows])
-
-
-def _analysis_markdown(branch: List[list], calib: List[list]) -> str:
-    bins = plugin_module('evaluation.analysis').ECE_BINS
-    text = ''
-    if branch:
-        text += (
-            '\n## Branches\n\nTop-1 (%) from the saved predictions, mean ± '
-            'std over seeds: N alone, I alone, the fused model, const\'s '
-            'fusion of the same two branches (rho = 0.5), either branch '
-            'right, and the oracle gate (right when some rho in [0, 1], '
-            'chosen per image, puts the true class on top). fused − const '
-            'fusion: paired over seeds (the same run\'s branches). captured: '
-            '(fused − const) / (oracle − const), the mean over the seeds '
-            'where the oracle gains (undefined where it never does). rho: '
-            'mean rho on the images only I / only N got right, and their '
-            'difference paired over seeds (positive: the regulator leans to '
-            'the branch that was right).\n\n' + _md_table(
-                list(TAGS) + ['seeds'] + [
-                    label for _, label in BRANCH_ACCURACIES] + [
-                    'fused − const fusion', 'captured',
-                    'rho: only I / only N right', 'rho: only I − only N'],
-                branch) + '\n')
-    if calib:
-        text += (
-            f'\n## Calibration\n\nOf the fused prediction, mean ± std over '
-            f'seeds: ECE (%), the expected calibration error over {bins} '
-            'equal-width bins of the top-1 confidence, and NLL, the mean '
-            'negative log-likelihood of the true class (nats); vs baseline '
-            '/ const: paired over seeds as above; lower is better, so '
-            '"better" is a lower ECE / NLL.\n\n' + _md_table(
-                list(TAGS) + ['seeds', 'ECE (%)', 'ECE vs baseline',
-                              'ECE vs const', 'NLL', 'NLL vs baseline',
-                              'NLL vs const'], calib) + '\n')
-    return text
-
-
-def write_forest(forest: List[dict], path: str, metric: str,
-                 notes: List[str]) -> Optional[str]:
-    """The forest plot of ``build_table``'s paired differences (PNG)."""
-    paired = [e for e in forest if e['ci'] and e['ci']['n']]
-    if not paired:
-        notes.append(f'no paired difference to plot; {path} not written.')
-        return None
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'plot_analysis', osp.join(osp.dirname(osp.abspath(__file__)),
-                                  'plot_analysis.py'))
-    plot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot)
-    return plugin_module('fileio').atomic_write(
-        path, lambda f: plot.forest_plot(paired, f, metric))
-
-
 def results_table(patterns: Sequence[str],
                   metric: str = 'accuracy/top1',
                   out: Optional[str] = None,
@@ -898,16 +680,25 @@ def results_table(patterns: Sequence[str],
     Args:
         patterns (Sequence[str]): Work dirs or glob patterns of them.
         metric (str): Metric key. Defaults to ``'accuracy/top1'``.
-        out (str, optional): Write ``OUT.md`` and ``OUT.csv``. Defaults to
-            None (nothing written).
+        out (str, optional): Write ``OUT.md``, ``OUT.csv``,
+            ``OUT_analysis.csv`` (where runs saved predictions) and
+            ``OUT_forest.png``. Defaults to None (nothing written).
         max_bytes (int): Largest file read from a run dir; a larger one
             (or one that is not a regular file) is reported and its run
             left out. Defaults to ``MAX_FILE`` (64 MiB).
 
     Returns:
         dict: ``runs``, ``header`` and ``rows`` (the CSV), ``markdown`` and
-        ``notes`` (skipped dirs, refused pairs, unpaired seeds).
+        ``notes`` (skipped dirs, refused pairs, unpaired seeds);
+        ``analysis_header`` and ``analysis_rows`` (the companion CSV; None
+        and [] when no run saved predictions), ``analysis_notes`` and
+        ``forest`` (the PNG written, or None).
     """
+    import sys
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:  # a sibling module, however this one loaded
+        sys.path.insert(0, here)
+    import analysis_table as at  # the companion tables
     dirs = sorted({d for pattern in patterns for d in glob.glob(pattern)
                    if osp.isdir(d)})
     runs, notes = [], []
@@ -926,9 +717,9 @@ def results_table(patterns: Sequence[str],
     header, rows, md_rows, table_notes = build_table(runs, forest)
     notes += table_notes
     analysis_notes = []
-    analyse_runs(runs, analysis_notes)
+    at.analyse_runs(runs, analysis_notes)
     if any(r['analysis'] for r in runs):
-        a_header, a_rows, a_markdown, more = analysis_table(runs)
+        a_header, a_rows, a_markdown, more = at.analysis_table(runs)
         analysis_notes += more
     else:
         a_header, a_rows, a_markdown = None, [], ''
@@ -951,7 +742,8 @@ def results_table(patterns: Sequence[str],
     markdown += a_markdown
     forest_png = f'{out}_forest.png' if out else None
     if out:
-        forest_png = write_forest(forest, forest_png, metric, analysis_notes)
+        forest_png = at.write_forest(forest, forest_png, metric,
+                                     analysis_notes)
     if analysis_notes:
         markdown += ('\nNotes on the branches and calibration:\n' +
                      ''.join(f'- {n}\n' for n in analysis_notes))
@@ -979,7 +771,8 @@ def main():
                         help='run work dirs, or glob patterns of them')
     parser.add_argument('--metric', default='accuracy/top1')
     parser.add_argument('--out', default='results',
-                        help='write OUT.md and OUT.csv')
+                        help='write OUT.md, OUT.csv, OUT_analysis.csv and '
+                        'OUT_forest.png')
     parser.add_argument('--max-file-mb', type=float, default=MAX_FILE / 2**20,
                         help='largest config / result / log file read from '
                         'a run dir (default: %(default)s)')
@@ -987,7 +780,10 @@ def main():
     table = results_table(args.work_dirs, args.metric, args.out,
                           int(args.max_file_mb * 2**20))
     print(table['markdown'])
-    print(f'Wrote {args.out}.md and {args.out}.csv from '
+    extra = ''.join(f', {p}' for p in (
+        table['analysis_header'] and f'{args.out}_analysis.csv',
+        table['forest']) if p)
+    print(f'Wrote {args.out}.md and {args.out}.csv{extra} from '
           f'{len(table["runs"])} run(s).')
 
 
