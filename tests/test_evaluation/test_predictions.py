@@ -246,3 +246,19 @@ def test_a_branch_score_of_the_wrong_shape_names_file_and_key(tmp_path,
     assert str(err.value) == (
         f"{path}: '{key}' has shape (3, 5); expected (3, 4) like pred_score "
         "(one branch's class probabilities per image)")
+
+
+def test_metric_keeps_the_branch_scores(tmp_path):
+    """SavePredictions (what tools/test.py --out uses) writes the branch
+    keys the head sets."""
+    metric = SavePredictions(str(tmp_path / 'm.npz'))
+    metric.dataset_meta = {}
+    batch = samples(3)
+    for s in batch:
+        s.set_field(torch.tensor([.5, .3, .2]), 'pred_score_n')
+        s.set_field(torch.tensor([.1, .1, .8]), 'pred_score_i')
+    metric.process({}, [s.to_dict() for s in batch])
+    metric.evaluate(3)
+    p = load_predictions(str(tmp_path / 'm.npz'))
+    assert p['pred_score_n'].dtype == np.float32
+    np.testing.assert_allclose(p['pred_score_i'], [[.1, .1, .8]] * 3)
