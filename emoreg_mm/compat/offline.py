@@ -10,12 +10,15 @@ that every load, the first download included, goes through
 first download with the full pickle loader): a file already in torch's hub
 cache loads without any network, an uncached one is downloaded into the
 cache and then loaded safely, and on an unreachable host the load fails at
-once, naming the URL, where to put the file and how to do without it.
+once, naming the URL, where to put the file and how to do without it, with
+a :class:`DownloadUnreachable`: a ``FileNotFoundError`` and the
+``urllib.error.URLError`` that mmengine's own loader raises offline.
 """
 import os
 import os.path as osp
 import socket
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -24,6 +27,28 @@ import torch
 from .safe_load import safe_load
 
 PROBE_TIMEOUT = 3.0  # seconds
+
+
+class DownloadUnreachable(FileNotFoundError, urllib.error.URLError):
+    """A file to download is not there and its host cannot be reached.
+
+    Both a ``FileNotFoundError`` and the ``urllib.error.URLError`` urllib
+    raises offline (what mmengine's and mmpretrain's downloads raise), so
+    handlers written for either keep catching it; ``str()`` is the message
+    itself (not urllib's ``<urlopen error ...>``).
+
+    Args:
+        message (str): What is missing and what to do.
+        url (str, optional): The URL that could not be reached.
+    """
+
+    def __init__(self, message: str, url: str = None):
+        super().__init__(message)
+        self.reason = message
+        self.url = url
+
+    def __str__(self) -> str:
+        return str(self.reason)
 
 
 def url_reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
@@ -63,7 +88,7 @@ def download(url: str, dst: str, progress: bool = False) -> str:
     folder, so ``dst`` is never partial); fail at once, clearly, when the
     host is unreachable."""
     if not url_reachable(url):
-        raise FileNotFoundError(
+        raise DownloadUnreachable(
             f'Cannot download the checkpoint {url}: its host is '
             f'unreachable within {PROBE_TIMEOUT:.0f} s (offline?). Put '
             f'the file at {dst}, or point the config at a local copy '
@@ -71,7 +96,7 @@ def download(url: str, dst: str, progress: bool = False) -> str:
             'train from scratch: --cfg-options model.backbone.init_cfg=None '
             '(a plain classifier, stage 1) or '
             'model.backbone.backbone.init_cfg=None (the '
-            'EmotionalBackboneWrapper, stage 2).')
+            'EmotionalBackboneWrapper, stage 2).', url)
     os.makedirs(osp.dirname(dst), exist_ok=True)
     torch.hub.download_url_to_file(url, dst, progress=progress)
     return dst

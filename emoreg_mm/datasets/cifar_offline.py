@@ -11,8 +11,12 @@ missing or corrupt, and where to get them. With internet the original
 download runs unchanged. ``download=False`` gets the same message.
 
 :class:`CIFARFilesMissing` is both a ``FileNotFoundError`` and a
-``RuntimeError`` (what mmpretrain raises for a missing CIFAR folder), so
-code that catches either keeps working.
+``RuntimeError`` (what mmpretrain raises for a missing CIFAR folder), and
+with ``download=False`` its message starts with mmpretrain's own sentence
+(``... you can specify `download=True` ...``), so code that catches either
+type or matches upstream's words keeps working. Offline with
+``download=True`` the error is a :class:`CIFARUnreachable`, also the
+``urllib.error.URLError`` the stock download raises there.
 """
 import functools
 import os.path as osp
@@ -21,7 +25,7 @@ from typing import List
 from mmpretrain.datasets import cifar as _cifar
 from mmpretrain.datasets.utils import check_md5
 
-from ..compat.offline import url_reachable
+from ..compat.offline import DownloadUnreachable, url_reachable
 
 _LAYOUTS = {
     'cifar-10-batches-py': ('data_batch_1', 'data_batch_2', 'data_batch_3',
@@ -37,6 +41,11 @@ class CIFARFilesMissing(FileNotFoundError, RuntimeError):
     A ``RuntimeError`` as mmpretrain's own error for a missing folder, and a
     ``FileNotFoundError`` for what it is.
     """
+
+
+class CIFARUnreachable(CIFARFilesMissing, DownloadUnreachable):
+    """CIFAR files are missing and the download host is unreachable: also
+    the ``urllib.error.URLError`` mmpretrain's download raises offline."""
 
 
 def cifar_problems(root: str, dataset_cls) -> List[str]:
@@ -79,7 +88,7 @@ def guard_download(download_fn):
     @functools.wraps(download_fn)
     def guarded(url, download_root, *args, **kwargs):
         if not url_reachable(url):
-            raise CIFARFilesMissing(layout_message(download_root, url))
+            raise CIFARUnreachable(layout_message(download_root, url), url)
         return download_fn(url, download_root, *args, **kwargs)
 
     guarded._emoreg_guarded = True
@@ -93,8 +102,12 @@ def guard_no_download(load_data_list):
     @functools.wraps(load_data_list)
     def guarded(self):
         if not self.download and not self._check_integrity():
+            root = self.data_prefix['root']
+            # mmpretrain's own sentence first: callers match its words
             raise CIFARFilesMissing(
-                layout_message(self.data_prefix['root'], self.url).replace(
+                f'Cannot find {type(self).__name__} dataset in {root}, you '
+                'can specify `download=True` to download automatically.\n' +
+                layout_message(root, self.url).replace(
                     'cannot be reached (offline?)',
                     'is not used (download=False)'))
         return load_data_list(self)

@@ -1,6 +1,7 @@
 """Pretrained weights from a URL: cached files load offline, uncached ones
 fail at once with a message that says what to do."""
 import time
+import urllib.error
 
 import pytest
 import torch
@@ -28,6 +29,9 @@ def test_unreachable_uncached_weights_fail_fast(hub_dir):
     assert URL in message and cached_path(URL) in message
     assert str(hub_dir) in cached_path(URL)
     assert 'init_cfg' in message
+    # mmengine's own loader raises urllib's URLError offline: still caught
+    assert isinstance(err.value, urllib.error.URLError)
+    assert err.value.url == URL and err.value.reason == message
 
 
 def test_cached_weights_load_without_network(hub_dir):
