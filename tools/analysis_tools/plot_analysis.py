@@ -60,12 +60,11 @@ def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
         2, 1, figsize=(6, 6.6), sharex=True,
         gridspec_kw=dict(height_ratios=[3, 1]))
     ax.bar(lows[filled], acc[filled], width=width, align='edge',
-           color='#4c72b0', edgecolor='white', label='accuracy in the bin')
+           color='#4c72b0', edgecolor='white', label='accuracy')
     for low, a, c in zip(lows[filled], acc[filled], conf[filled]):
         ax.bar(low, c - a, bottom=a, width=width, align='edge', fill=False,
                edgecolor='#c44e52', hatch='///', linewidth=0.8,
-               label='gap to the mean confidence (above the bar: '
-               'overconfident)')
+               label='gap to mean confidence')
     ax.plot([0, 1], [0, 1], color='0.3', ls='--', lw=1,
             label='perfect calibration')
     handles, labels = ax.get_legend_handles_labels()
@@ -74,7 +73,8 @@ def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
               fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_ylabel('top-1 accuracy')
+    ax.set_ylabel('top-1 accuracy (hatched above a bar: overconfident)',
+                  fontsize=9)
     prefix = f'{title}: ' if title else ''
     ax.set_title(f'{prefix}reliability of the fused prediction\n'
                  f'ECE = {100 * calib["ece"]:.2f}% ({len(bins)} equal-width '
@@ -83,8 +83,7 @@ def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
                  'images', fontsize=10)
     ax_n.bar(lows, counts, width=width, align='edge', color='0.55',
              edgecolor='white')
-    ax_n.set_yscale('symlog', linthresh=1)
-    ax_n.set_ylim(bottom=0)
+    ax_n.yaxis.get_major_locator().set_params(integer=True)
     ax_n.set_xlabel('top-1 confidence (score of the predicted class)')
     ax_n.set_ylabel('images')
     return _save(fig, path)
@@ -165,7 +164,7 @@ def forest_plot(entries: Sequence[dict], path,
                   'differences, no interval)')
     ax.set_title('regulated modes against baseline and const')
     ax.legend(loc='best', fontsize=9)
-    ax.margins(x=0.15)
+    ax.margins(x=0.3)  # room for the n= labels right of the points
     return _save(fig, path)
 
 
