@@ -232,3 +232,61 @@ def test_sweep_adds_the_evaluations_to_a_plan(tmp_path):
     assert 'holds no labels.npy' in sweep.corruption_problems(args)[0]
     with pytest.raises(SystemExit):
         sweep.parse_args(argv[:-1] + ['emoset=/x'])  # not a target
+
+
+# ------------------------------------------------- docs/robustness.md, run
+BUILD = ('python tools/dataset_converters/build_cifar_c.py --cifar-root '
+         'data/cifar10 --out data/CIFAR-10-C --workers 4')
+EVAL_BASELINE = (
+    'python tools/analysis_tools/eval_corruptions.py '
+    'configs/emoreg/resnet18-cifar_baseline_cifar10.py '
+    'work_dirs/baseline/epoch_200.pth --corruption-root data/CIFAR-10-C '
+    '--work-dir work_dirs/baseline')
+EVAL_EREG = (
+    'python tools/analysis_tools/eval_corruptions.py '
+    'configs/emoreg/resnet18-cifar_ereg_cifar10.py '
+    'work_dirs/ereg/epoch_200.pth --corruption-root data/CIFAR-10-C '
+    '--work-dir work_dirs/ereg --baseline work_dirs/baseline')
+
+
+@pytest.mark.readme(BUILD)
+@pytest.mark.readme(EVAL_BASELINE)
+@pytest.mark.readme(EVAL_EREG)
+def test_docs_commands(tmp_path, monkeypatch):
+    """docs/robustness.md's commands as written, in a folder laid out like
+    the repository. Substitutions: CIFAR-10 is a fixture of 1 test image
+    (its md5 is not checked); both configs are the tiny CIFAR-10 model of
+    tests/cifar_c_fixtures.py, each with a checkpoint of its own."""
+    from launch_utils import repo_sandbox
+    box, _ = repo_sandbox(tmp_path)
+    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+    make_cifar(str(box / 'data' / 'cifar10'), 10, per_file=1)
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    for name, steps in (('baseline', 2), ('ereg', 15)):
+        config, ckpt = make_tiny_cifar_run(
+            str(tmp_path / name), 'data/cifar10', images,
+            np.arange(8) % 2, steps=steps)
+        leaf = box / 'configs' / 'emoreg' / f'resnet18-cifar_{name}_cifar10.py'
+        leaf.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(config, leaf)
+        os.makedirs(box / 'work_dirs' / name)
+        os.rename(ckpt, box / 'work_dirs' / name / 'epoch_200.pth')
+    monkeypatch.chdir(box)
+    for command, tool in ((BUILD, 'dataset_converters/build_cifar_c.py'),
+                          (EVAL_BASELINE, 'analysis_tools/'
+                           'eval_corruptions.py'),
+                          (EVAL_EREG, 'analysis_tools/eval_corruptions.py')):
+        words = shlex.split(command)
+        assert words[:2] == ['python', f'tools/{tool}']
+        assert load_tool(tool).main(words[2:]) == 0
+    assert len(os.listdir(box / 'data' / 'CIFAR-10-C')) == 19 + 3
+    run = read_corruption_accuracy('work_dirs/ereg')
+    base = read_corruption_accuracy('work_dirs/baseline')
+    assert run['complete'] and len(run['accuracy']) == 19
+    summary = json.load(open('work_dirs/ereg/corruptions/summary.json'))
+    assert summary['official'] is False and summary['images_per_severity'] \
+        == 1 and summary['evaluated'] == 95
+    expected = corruption_errors(run['accuracy'], base['accuracy'])
+    assert summary['mce'] == expected['mce'] or (
+        summary['mce'] is None and not np.isfinite(expected['mce']))

@@ -24,7 +24,9 @@ Usage::
 
 ``--cifar-root`` is the folder mmpretrain's ``CIFAR10`` / ``CIFAR100``
 reads (``cifar-10-batches-py`` / ``cifar-100-python`` in it). The first
-``--num-images`` test images (default: all 10,000) are corrupted. Severities
+``--num-images`` test images (default: all 10,000) are corrupted;
+``--workers N`` builds N corruptions at once (about 2 s of CPU per image
+for all 19 corruptions x 5 severities, a third of it glass_blur). Severities
 left out by ``--severities`` are written as black images and recorded as
 not built in ``build.json``; the reader refuses them. Each corruption file
 is written atomically once all its severities are done; a run again with
@@ -91,6 +93,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-images', type=int, default=None,
                    help='the first N test images (default: all)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--workers', type=int, default=1,
+                   help='corruptions built at once, one process each')
     args = p.parse_args(argv)
     unknown = [c for c in args.corruptions if c not in ALL_CORRUPTIONS]
     if unknown:
@@ -101,6 +105,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error(f'--severities {bad}: expected 1 to 5')
     if args.num_images is not None and args.num_images < 1:
         p.error('--num-images must be positive')
+    if args.workers < 1:
+        p.error('--workers must be positive')
     args.corruptions = list(dict.fromkeys(args.corruptions))
     args.severities = sorted(set(args.severities))
     return args
@@ -182,6 +188,50 @@ def corrupt_block(library, images: np.ndarray, corruption: str,
         np.random.set_state(state)
 
 
+def build_one(images: np.ndarray, corruption: str, severities: list,
+              seed: int, path: str) -> tuple:
+    """Write ``path``: the 5 severity blocks of ``corruption`` (those not
+    in ``severities`` black). Returns ``(corruption, seconds)``."""
+    start = time.time()
+    library = import_corruptions()
+    out = np.zeros((5, ) + images.shape, np.uint8)
+    for s in severities:
+        out[s - 1] = corrupt_block(library, images, corruption, s, seed)
+    save_npy(path, out.reshape((5 * len(images), ) + images.shape[1:]))
+    return corruption, time.time() - start
+
+
+def run_jobs(todo: list, workers: int):
+    """Yield ``(corruption, seconds)`` as each job of ``todo`` (arguments
+    of :func:`build_one`) ends, ``workers`` forked processes at a time
+    (fork: nothing is pickled; the images are shared)."""
+    if workers == 1 or len(todo) < 2:
+        yield from (build_one(*job) for job in todo)
+        return
+    import multiprocessing.connection
+    ctx = multiprocessing.get_context('fork')
+    pending, running = list(todo), {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                job = pending.pop(0)
+                proc = ctx.Process(target=build_one, args=job, daemon=True)
+                proc.start()
+                running[proc] = (job[1], time.time())
+            multiprocessing.connection.wait([p.sentinel for p in running])
+            for proc in [p for p in running if not p.is_alive()]:
+                corruption, began = running.pop(proc)
+                proc.join()
+                if proc.exitcode != 0:
+                    raise BuildError(f'{corruption}: the worker building it '
+                                     f'exited with {proc.exitcode}')
+                yield corruption, time.time() - began
+    finally:
+        for proc in running:
+            proc.terminate()
+            proc.join()
+
+
 def save_npy(path: str, array: np.ndarray) -> str:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
@@ -202,7 +252,7 @@ def read_info(path: str) -> dict:
 
 def build(args) -> dict:
     """Write the set (or complete it); return a summary dict."""
-    library = import_corruptions()
+    import_corruptions()  # a missing library stops before any work
     version = library_version()
     images, labels = load_test_set(args)
     n = len(images)
@@ -223,23 +273,21 @@ def build(args) -> dict:
     labels_path = osp.join(args.out, 'labels.npy')
     save_npy(labels_path, np.tile(labels, 5))
     summary = dict(built=[], skipped=[], images=n, out=args.out)
+    todo = []
     for corruption in args.corruptions:
         path = osp.join(args.out, f'{corruption}.npy')
         done = info['corruptions'].get(corruption, [])
         if osp.isfile(path) and set(args.severities) <= set(done):
             summary['skipped'].append(corruption)
-            continue
-        start = time.time()
-        out = np.zeros((5, n) + images.shape[1:], np.uint8)
-        for s in args.severities:
-            out[s - 1] = corrupt_block(library, images, corruption, s,
-                                       args.seed)
-        save_npy(path, out.reshape((5 * n, ) + images.shape[1:]))
+        else:
+            todo.append((images, corruption, args.severities, args.seed,
+                         path))
+    for corruption, seconds in run_jobs(todo, args.workers):
         info['corruptions'][corruption] = list(args.severities)
         atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
         summary['built'].append(corruption)
         print(f'[build_cifar_c] {corruption}: severities {args.severities} '
-              f'of {n} images ({time.time() - start:.1f} s)', flush=True)
+              f'of {n} images ({seconds:.1f} s)', flush=True)
     atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
     name = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}[args.dataset]
     atomic_write_text(osp.join(args.out, 'README.txt'), README.format(
