@@ -47,6 +47,10 @@ the oracle's gain captured; rho by which branch alone was right) and the
 calibration (ECE over 15 equal-width confidence bins, NLL; paired against
 ``baseline`` and ``const``), and ``OUT_forest.png``, the forest plot of the
 paired differences above (``docs/results.md`` says how to read them).
+Where runs were evaluated on CIFAR-C (``eval_corruptions.py``),
+``robustness_table.py`` adds the robustness table (mean corruption accuracy
+paired like accuracy, mCE and relative mCE against ``baseline``) to
+``OUT.md`` and ``OUT_robustness.csv`` (``docs/robustness.md``).
 """
 import argparse
 import ast
@@ -699,6 +703,7 @@ def results_table(patterns: Sequence[str],
     if here not in sys.path:  # a sibling module, however this one loaded
         sys.path.insert(0, here)
     import analysis_table as at  # the companion tables
+    import robustness_table as rob
     dirs = sorted({d for pattern in patterns for d in glob.glob(pattern)
                    if osp.isdir(d)})
     runs, notes = [], []
@@ -727,6 +732,9 @@ def results_table(patterns: Sequence[str],
             f'no run dir holds a readable {PREDICTIONS} (tools/test.py ... '
             f'--out WORK_DIR/{PREDICTIONS}): no branch analysis or '
             'calibration.')
+    rob.read_runs(runs, analysis_notes)
+    r_header, r_rows, r_markdown, more = rob.robustness_table(runs)
+    analysis_notes += more
     targets = sorted({r['target'] for r in runs})
     markdown = (
         f'{metric}: mean ± std over seeds (n); vs baseline / const: paired '
@@ -739,13 +747,13 @@ def results_table(patterns: Sequence[str],
         to_markdown(targets, md_rows))
     if notes:
         markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
-    markdown += a_markdown
+    markdown += a_markdown + r_markdown
     forest_png = f'{out}_forest.png' if out else None
     if out:
         forest_png = at.write_forest(forest, forest_png, metric,
                                      analysis_notes)
     if analysis_notes:
-        markdown += ('\nNotes on the branches and calibration:\n' +
+        markdown += ('\nNotes on the branches, calibration and robustness:\n' +
                      ''.join(f'- {n}\n' for n in analysis_notes))
     if out:
         if osp.dirname(out):
@@ -760,9 +768,15 @@ def results_table(patterns: Sequence[str],
             table = io.StringIO(newline='')
             csv.writer(table).writerows([a_header] + a_rows)
             fileio.atomic_write_text(f'{out}_analysis.csv', table.getvalue())
+        if r_rows:
+            table = io.StringIO(newline='')
+            csv.writer(table).writerows([r_header] + r_rows)
+            fileio.atomic_write_text(f'{out}_robustness.csv',
+                                     table.getvalue())
     return dict(runs=runs, header=header, rows=rows, markdown=markdown,
                 notes=notes, analysis_header=a_header, analysis_rows=a_rows,
-                analysis_notes=analysis_notes, forest=forest_png)
+                analysis_notes=analysis_notes, forest=forest_png,
+                robustness_header=r_header, robustness_rows=r_rows)
 
 
 def main():
