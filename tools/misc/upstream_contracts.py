@@ -300,7 +300,7 @@ def run_tests(root: str, modules: List[str], work: str,
     fileio.atomic_write_text(osp.join(work, 'pytest.log'), output)
     if not osp.isfile(junit):
         fail(f'pytest wrote no {junit} (exit {returncode}); '
-                         f'see {osp.join(work, "pytest.log")}')
+             f'see {osp.join(work, "pytest.log")}')
     state = osp.join(copy, 'plugin_state.json')
     imported = fileio.read_json(state)['imported'] if osp.isfile(
         state) else None
@@ -355,8 +355,8 @@ def main(argv=None) -> int:
     work = args.work_dir or tempfile.mkdtemp(prefix='upstream_contracts_')
     if osp.abspath(work).startswith(ROOT + os.sep):
         fail(f'--work-dir {work}: choose a folder outside the '
-                         'repository (its pytest config and conftest would '
-                         'apply to upstream tests)')
+             'repository (its pytest config and conftest would apply to '
+             'upstream tests)')
     envs = ['unset', 'set'] if args.torch_env == 'both' else [args.torch_env]
     top = args.plugin.split('.')[0]
     report, failing = [], []
