@@ -24,23 +24,19 @@ from mmengine.runner import Runner
 import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
                               ddp_wrapper_cfg)
-from emoreg_mm.config_names import resolve_config
 from emoreg_mm.datasets.base_affective import is_affective
-from emoreg_mm.engine.runner import (ConfigKeyError, add_data_root_arg,
-                                     add_stage1_args, set_data_root,
+from emoreg_mm.engine.runner import (ConfigKeyError, add_checkpoint_args,
+                                     add_data_root_arg, add_stage1_args,
+                                     resolve_checkpoint_args, set_data_root,
                                      set_exclude_file, set_stage1)
 from emoreg_mm.evaluation.predictions import SavePredictions
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
-    parser.add_argument(
-        'config',
-        help='test config file path, or a config name as `mim search '
+    add_checkpoint_args(
+        parser, 'test config file path, or a config name as `mim search '
         'emoreg_mm` lists it')
-    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
-    parser.add_argument(
-        '--checkpoint', dest='checkpoint_opt', help='checkpoint file')
     parser.add_argument(
         '--work-dir', help='the dir to save evaluation metrics and logs')
     parser.add_argument(
@@ -80,16 +76,7 @@ def parse_args(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    try:
-        args.config = resolve_config(args.config)
-    except FileNotFoundError as err:
-        parser.error(str(err))
-    if args.checkpoint and args.checkpoint_opt:
-        parser.error('give the checkpoint once, positionally or with '
-                     '--checkpoint')
-    args.checkpoint = args.checkpoint or args.checkpoint_opt
-    if args.checkpoint is None:
-        parser.error('a checkpoint is required (--checkpoint PATH)')
+    resolve_checkpoint_args(parser, args)
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
     if args.out:

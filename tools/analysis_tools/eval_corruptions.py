@@ -56,16 +56,13 @@ def test_tool():
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
 
-    from emoreg_mm.config_names import resolve_config
-    from emoreg_mm.engine.runner import add_stage1_args
+    from emoreg_mm.engine.runner import (add_checkpoint_args, add_stage1_args,
+                                         resolve_checkpoint_args)
     from emoreg_mm.evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
     p = argparse.ArgumentParser(
         description='Evaluate a checkpoint on every corruption and severity '
         'of CIFAR-10-C / CIFAR-100-C')
-    p.add_argument('config', help='test config, as tools/test.py takes it')
-    p.add_argument('checkpoint', nargs='?', help='checkpoint file')
-    p.add_argument('--checkpoint', dest='checkpoint_opt',
-                   help='checkpoint file')
+    add_checkpoint_args(p, 'test config, as tools/test.py takes it')
     p.add_argument('--corruption-root', required=True, metavar='DIR',
                    help='the CIFAR-10-C / CIFAR-100-C folder (labels.npy, '
                    '<corruption>.npy)')
@@ -99,16 +96,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    'model (as tools/test.py)')
     add_stage1_args(p)
     args = p.parse_args(argv)
-    try:
-        args.config = resolve_config(args.config)
-    except FileNotFoundError as err:
-        p.error(str(err))
-    if args.checkpoint and args.checkpoint_opt:
-        p.error('give the checkpoint once, positionally or with '
-                '--checkpoint')
-    args.checkpoint = args.checkpoint or args.checkpoint_opt
-    if args.checkpoint is None:
-        p.error('a checkpoint is required (--checkpoint PATH)')
+    resolve_checkpoint_args(p, args)
     unknown = [c for c in args.corruptions if c not in ALL_CORRUPTIONS]
     if unknown:
         p.error(f'unknown corruption(s) {unknown}; valid: '

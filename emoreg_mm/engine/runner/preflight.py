@@ -146,6 +146,31 @@ def check_work_dir(work_dir: str) -> None:
             'fix its permissions.') from None
 
 
+def add_checkpoint_args(parser, config_help: str) -> None:
+    """Add a tool's ``config`` and its checkpoint, given positionally or as
+    ``--checkpoint`` (:func:`resolve_checkpoint_args` reads them)."""
+    parser.add_argument('config', help=config_help)
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    parser.add_argument('--checkpoint', dest='checkpoint_opt',
+                        help='checkpoint file')
+
+
+def resolve_checkpoint_args(parser, args) -> None:
+    """Resolve ``args.config`` (a path or a config name) and the one
+    checkpoint of :func:`add_checkpoint_args`; a parser error otherwise."""
+    from ...config_names import resolve_config
+    try:
+        args.config = resolve_config(args.config)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    if args.checkpoint and args.checkpoint_opt:
+        parser.error('give the checkpoint once, positionally or with '
+                     '--checkpoint')
+    args.checkpoint = args.checkpoint or args.checkpoint_opt
+    if args.checkpoint is None:
+        parser.error('a checkpoint is required (--checkpoint PATH)')
+
+
 def add_stage1_args(parser) -> None:
     """Add ``--emotional-checkpoint`` and ``--emotional-checkpoint-config``
     to a tool's argument parser."""
