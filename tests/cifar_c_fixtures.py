@@ -11,18 +11,10 @@ import os.path as osp
 
 import numpy as np
 
-CIFAR_CONFIG = '''
-custom_imports = dict(imports=['emoreg_mm'], allow_failed_imports=False)
-default_scope = 'mmpretrain'
+from plain_config import TINY_MODEL
+
+CIFAR_CONFIG = TINY_MODEL.format(num_classes=10) + '''
 emoreg_target = 'cifar10'
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=4,
-                  stem_channels=4, num_stages=1, out_indices=(0, ),
-                  strides=(1, ), dilations=(1, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=4,
-              loss=dict(type='CrossEntropyLoss')))
 data_preprocessor = dict(num_classes=10, mean=[125.3, 123.0, 113.9],
                          std=[51.6, 50.8, 51.3], to_rgb=False)
 test_dataloader = dict(

@@ -13,7 +13,9 @@ from PIL import Image
 
 CLASSES = ('a', 'b')
 
-CONFIG = '''
+#: A one-stage, 4-channel CIFAR ResNet classifier of ``{num_classes}``
+#: classes, and the imports of a config that uses it.
+TINY_MODEL = '''
 custom_imports = dict(imports=['emoreg_mm'], allow_failed_imports=False)
 default_scope = 'mmpretrain'
 model = dict(
@@ -22,9 +24,11 @@ model = dict(
                   stem_channels=4, num_stages=1, out_indices=(0, ),
                   strides=(1, ), dilations=(1, )),
     neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=2, in_channels=4,
-              loss=dict(type='CrossEntropyLoss')))
-data_preprocessor = dict(num_classes=2, mean=[127.5] * 3, std=[127.5] * 3)
+    head=dict(type='LinearClsHead', num_classes={num_classes},
+              in_channels=4, loss=dict(type='CrossEntropyLoss')))
+'''
+
+CONFIG = TINY_MODEL.format(num_classes=2) + '''data_preprocessor = dict(num_classes=2, mean=[127.5] * 3, std=[127.5] * 3)
 pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 dataset = dict(type='CustomDataset', data_root={root!r}, with_label=True,
                pipeline=pipeline)
