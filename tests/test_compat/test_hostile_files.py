@@ -254,9 +254,10 @@ def test_damaged_checkpoint_names_file_and_damage(tmp_path, trained,
 def test_another_models_checkpoint_is_an_error(tmp_path, trained, tools):
     config, good = trained
     other = make_plain_config(tmp_path)
-    text = open(other).read().replace('num_classes=2, in_channels=4',
-                                      'num_classes=3, in_channels=4')
-    open(other, 'w').write(text)
+    text = open(other).read()
+    head = "type='LinearClsHead', num_classes=2,"
+    assert text.count(head) == 1, 'the plain config has no 2-class head'
+    open(other, 'w').write(text.replace(head, head.replace('=2', '=3')))
     code, out = _cli(tools, 'tools/test.py', other, '--checkpoint', good,
                      '--work-dir', str(tmp_path / 'strict'))
     assert code == 1, out[-3000:]
