@@ -531,7 +531,9 @@ def test_branches_and_calibration_table(tmp_path):
         (.5 * P_N + .5 * P_I)[np.arange(8), GT]))
     assert float(ereg['NLL mean']) == pytest.approx(
         (nll + nll_half) / 2, abs=1e-4)
-    assert float(rows['const']['captured share mean']) == 0.
+    # const's fused model is const fusion: no share, blank here, - in md
+    assert rows['const']['captured share mean'] == ''
+    assert rows['const']['captured share n'] == ''
     assert rows['const']['ECE % vs const mean'] == '-'
     # the baseline has calibration, no branches
     assert rows['baseline']['top1 N mean'] == ''
@@ -552,6 +554,11 @@ def test_branches_and_calibration_table(tmp_path):
     assert '## Branches' in text and '## Calibration' in text
     assert '15 equal-width bins' in text
     assert '| tiny | emoset | ereg | cifar10 | 2 | 50.00 ± 0.00 |' in text
+    branches = text.split('## Branches')[1].split('## Calibration')[0]
+    const_line, = [line for line in branches.splitlines()
+                   if line.startswith('| tiny | emoset | const |')]
+    assert const_line.split(' | ')[11:13] == ['-', '-']  # gain, captured
+    assert '"-" for const, whose fused model is that fusion' in text
     header = next(csv.reader(open(out + '_analysis.csv')))
     assert header == table['analysis_header']
     png = open(out + '_forest.png', 'rb').read()

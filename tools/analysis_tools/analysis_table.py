@@ -138,8 +138,10 @@ def analysis_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
         # const: fused is const's fusion and rho is 0.5, nothing to pair
         pair = st['branch_seeds'] and mode != 'const'
         row += ci_cells(st['gain'] if pair else None)
-        row += [rt._num(st['captured'][0]), st['captured'][2],
-                rt._num(st['rho_only_i'][0]), rt._num(st['rho_only_n'][0])]
+        # const: its fused model is its const fusion, no share to take
+        row += ['', ''] if mode == 'const' else [
+            rt._num(st['captured'][0]), st['captured'][2]]
+        row += [rt._num(st['rho_only_i'][0]), rt._num(st['rho_only_n'][0])]
         row += ci_cells(st['leans'] if pair and st['leans']['n'] else None)
         for k in ('ece', 'nll'):
             row += [rt._num(st[k][0]), rt._num(st[k][1])]
@@ -156,6 +158,7 @@ def analysis_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
             md_branch.append(list(key) + [str(st['branch_seeds'])] + [
                 acc(k) for k, _ in BRANCH_ACCURACIES] + [
                 rt._fmt_ci(st['gain']) if pair else '-',
+                '-' if mode == 'const' else
                 'undefined (oracle = const fusion)' if not captured[2] else
                 f'{captured[0]:.2f} (n={captured[2]})',
                 ' / '.join('-' if st[k][0] is None else f'{st[k][0]:.3f}'
@@ -197,7 +200,8 @@ def _analysis_markdown(branch: List[list], calib: List[list]) -> str:
             'chosen per image, puts the true class on top). fused − const '
             'fusion: paired over seeds (the same run\'s branches). captured: '
             '(fused − const) / (oracle − const), the mean over the seeds '
-            'where the oracle gains (undefined where it never does). rho: '
+            'where the oracle gains (undefined where it never does); "-" '
+            'for const, whose fused model is that fusion. rho: '
             'mean rho on the images only I / only N got right, and their '
             'difference paired over seeds (positive: the regulator leans to '
             'the branch that was right).\n\n' + _md_table(
