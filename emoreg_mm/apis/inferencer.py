@@ -10,7 +10,13 @@ that dict: a prediction of a ``RegulationHead`` adds
 
 - ``rho`` (float): the regulation weight;
 - ``affect_score`` (ndarray of K floats): the affective state;
-- ``affect_label`` (int) and ``affect_class`` (str): its top emotion.
+- ``affect_label`` (int) and ``affect_class`` (str): its top emotion;
+- ``pred_score_n`` and ``pred_score_i`` (lists of C floats): each built
+  branch's own class probabilities, softmax(z_N) and softmax(z_I) (with
+  both, ``pred_scores = (1 - rho) pred_score_n + rho pred_score_i``).
+
+Each is added when the prediction carries it (a head with only N has no
+``pred_score_i``, one without E no affect).
 
 Predictions of other models give the same dicts as before::
 
@@ -21,13 +27,14 @@ Predictions of other models give the same dicts as before::
 from typing import Dict
 
 #: The prediction fields added to the inferencer's dicts.
-REGULATION_FIELDS = ('rho', 'affect_score', 'affect_label', 'affect_class')
+REGULATION_FIELDS = ('rho', 'affect_score', 'affect_label', 'affect_class',
+                     'pred_score_n', 'pred_score_i')
 
 
 def regulation_fields(data_sample) -> Dict:
-    """``rho``, ``affect_score``, ``affect_label``, ``affect_class`` of a
-    prediction as plain Python / numpy values (those it has; empty for a
-    model without a ``RegulationHead``)."""
+    """``REGULATION_FIELDS`` of a prediction as plain Python / numpy
+    values (those it has; empty for a model without a ``RegulationHead``):
+    ``affect_score`` an ndarray, the branch scores lists of floats."""
     out = {}
     for name in REGULATION_FIELDS:
         if name not in data_sample:
@@ -37,6 +44,8 @@ def regulation_fields(data_sample) -> Dict:
             value = value.detach().cpu().numpy()
         elif name in ('rho', 'affect_label'):
             value = value.detach().cpu().reshape(-1)[0].item()
+        elif name in ('pred_score_n', 'pred_score_i'):
+            value = value.detach().cpu().reshape(-1).tolist()
         out[name] = value
     return out
 
