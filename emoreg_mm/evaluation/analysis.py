@@ -17,6 +17,10 @@ Reads the arrays of :mod:`emoreg_mm.evaluation.predictions` (what
   calibration error over ``ECE_BINS`` = 15 equal-width bins of the top-1
   confidence, and the negative log-likelihood of the true class.
 
+Every run also gets its ``top1``, the fraction of images whose
+``pred_label`` is right (for a baseline: its one branch N alone), which the
+results table pairs with the N alone of regulated runs.
+
 Accuracies and ECE are fractions in [0, 1] here (the results table prints
 percent). Only NumPy and the standard library are imported, so the results
 table reads runs without loading torch.
@@ -183,11 +187,15 @@ def run_analysis(preds: Dict[str, np.ndarray]) -> dict:
     """Both analyses of one predictions file.
 
     Returns:
-        dict: ``branches`` and ``calibration`` (each a dict or None) and
-        ``reasons`` (why one is None, by name).
+        dict: ``top1`` (fraction of right ``pred_label``), ``branches`` and
+        ``calibration`` (each a dict or None) and ``reasons`` (why one is
+        None, by name).
     """
+    top1 = float((preds['pred_label'].astype(np.int64) ==
+                  preds['gt_label'].astype(np.int64)).mean())
     branches, why_b = branch_analysis(preds)
     calib, why_c = calibration(preds)
     reasons = {k: v for k, v in (('branches', why_b),
                                  ('calibration', why_c)) if v}
-    return dict(branches=branches, calibration=calib, reasons=reasons)
+    return dict(top1=top1, branches=branches, calibration=calib,
+                reasons=reasons)

@@ -86,6 +86,7 @@ def test_missing_branches_say_why():
     assert 'not a regulated model' in branch_analysis(plain)[1]
     full = run_analysis(plain)
     assert full['branches'] is None and 'branches' in full['reasons']
+    assert full['top1'] == pytest.approx(5 / 8)  # any classifier's top-1
     assert full['calibration'] is not None  # any classifier's scores
 
 

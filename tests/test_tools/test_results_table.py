@@ -566,6 +566,45 @@ def test_branches_and_calibration_table(tmp_path):
     assert table['forest'] == out + '_forest.png'
 
 
+def test_n_alone_is_paired_with_the_baseline(tmp_path):
+    """Each regulated run's N alone (P_N: 4 of 8 right) against the
+    baseline's top-1 of the same seed: 3, 2, 5 of 8 right."""
+    from emoreg_mm.evaluation import save_predictions
+    root = str(tmp_path)
+    base_right = {0: 3, 1: 2, 2: 5}
+    for seed, right in base_right.items():
+        work_dir = write_run(root, f'base{seed}', 'baseline', seed, 90.)
+        label = np.where(np.arange(8) < right, GT, (GT + 1) % 3)
+        save_predictions(osp.join(work_dir, 'predictions.npz'), [
+            dict(sample_idx=k, gt_label=int(GT[k]), pred_label=int(label[k]),
+                 pred_score=np.eye(3)[label[k]]) for k in range(8)])
+        write_branch_preds(write_run(root, f'ereg{seed}', 'ereg', seed, 90.),
+                           RHO)
+    write_branch_preds(write_run(root, 'const5', 'const', 5, 90.),
+                       np.full(8, .5))  # no baseline at its seed
+    table = rt.results_table([osp.join(root, '*')])
+    rows = {r[2]: dict(zip(table['analysis_header'], r))
+            for r in table['analysis_rows']}
+    ereg = rows['ereg']
+    diffs = [50 - 12.5 * base_right[s] for s in (0, 1, 2)]  # 12.5, 25, -12.5
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(diffs),
+                                 scale=stats.sem(diffs))
+    assert float(ereg['N alone - baseline top1 mean']) == pytest.approx(
+        25 / 3, abs=1e-4)
+    assert float(ereg['N alone - baseline top1 ci low']) == pytest.approx(
+        low, abs=1e-4)
+    assert float(ereg['N alone - baseline top1 ci high']) == pytest.approx(
+        high, abs=1e-4)
+    assert ereg['N alone - baseline top1 n'] == 3
+    assert ereg['N alone - baseline top1 verdict'] == 'no evidence'
+    assert rows['const']['N alone - baseline top1 mean'] == 'not paired'
+    assert 'N alone vs baseline top-1: seeds without a partner' in \
+        '\n'.join(table['analysis_notes'])
+    assert '| N − baseline |' in table['markdown']
+    assert f'+8.33 [{low:+.2f}, {high:+.2f}] (n=3): no evidence' in \
+        table['markdown']
+
+
 def test_a_table_without_predictions_says_so(tmp_path):
     write_run(str(tmp_path), 'base0', 'baseline', 0, 90.)
     write_run(str(tmp_path), 'const0', 'const', 0, 91.)

@@ -67,6 +67,15 @@ def _cell_stats(mine: List[dict], refs: Dict[str, List[dict]],
                                'worse': 'leans to the wrong branch'}.get(
         rt.verdict(out['leans']), rt.verdict(out['leans'])) if leans else ''
     out['branch_seeds'] = len(branch)
+    # N alone, trained with the regulator, against baseline's N, trained
+    # alone: the same encoder and target, paired by seed
+    out['n vs baseline'] = None if refs['baseline'] is None or not branch \
+        else rt.compare(
+            [dict(r, value=100 * r['analysis']['branches']['n'])
+             for r in mine if r['analysis']['branches']],
+            [dict(r, value=100 * r['analysis']['top1'])
+             for r in refs['baseline']], notes,
+            f'{name} N alone vs baseline top-1')
     for key, scale in (('ece', 100.), ('nll', 1.)):
         values = lambda runs: [dict(r, value=scale * r['analysis'][  # noqa
             'calibration'][key]) for r in runs if r['analysis']
@@ -104,6 +113,7 @@ def analysis_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
     header += ['captured share mean', 'captured share n',
                'rho only I right mean', 'rho only N right mean']
     header += [f'rho only I - only N {k}' for k in CI_KEYS]
+    header += [f'N alone - baseline top1 {k}' for k in CI_KEYS]
     for key in ('ECE %', 'NLL'):
         header += [f'{key} mean', f'{key} std']
         for ref in ('baseline', 'const'):
@@ -143,6 +153,7 @@ def analysis_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
             rt._num(st['captured'][0]), st['captured'][2]]
         row += [rt._num(st['rho_only_i'][0]), rt._num(st['rho_only_n'][0])]
         row += ci_cells(st['leans'] if pair and st['leans']['n'] else None)
+        row += ci_cells(st['n vs baseline'])
         for k in ('ece', 'nll'):
             row += [rt._num(st[k][0]), rt._num(st[k][1])]
             row += ci_cells(st[f'{k} vs baseline']) + ci_cells(
@@ -164,8 +175,8 @@ def analysis_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
                 ' / '.join('-' if st[k][0] is None else f'{st[k][0]:.3f}'
                            for k in ('rho_only_i', 'rho_only_n')),
                 '-' if not pair else rt._fmt_ci(st['leans'], 3)
-                if st['leans']['n'] else 'no image only one branch got right'
-            ])
+                if st['leans']['n'] else 'no image only one branch got right',
+                rt._fmt_ci(st['n vs baseline'])])
         elif mode not in ('baseline', 'e-infl'):
             notes.append(f'{name}: no branch analysis '
                          f'({"; ".join(reasons[0])}).')
@@ -204,11 +215,15 @@ def _analysis_markdown(branch: List[list], calib: List[list]) -> str:
             'for const, whose fused model is that fusion. rho: '
             'mean rho on the images only I / only N got right, and their '
             'difference paired over seeds (positive: the regulator leans to '
-            'the branch that was right).\n\n' + _md_table(
+            'the branch that was right). N − baseline: N alone minus '
+            'baseline\'s top-1 (the same encoder trained without I or the '
+            'regulator), paired over seeds: how training with the '
+            'regulator changed N itself.\n\n' + _md_table(
                 list(rt.TAGS) + ['seeds'] + [
                     label for _, label in BRANCH_ACCURACIES] + [
                     'fused − const fusion', 'captured',
-                    'rho: only I / only N right', 'rho: only I − only N'],
+                    'rho: only I / only N right', 'rho: only I − only N',
+                    'N − baseline'],
                 branch) + '\n')
     if calib:
         text += (
