@@ -468,6 +468,9 @@ def hub_cache(root, model, repo_id, sha='0123456789abcdef0123456789abcdef'
     return sha
 
 
+SOURCES = 3  # EMOd images in test_readme_command's project folder
+
+
 @pytest.mark.slow
 @pytest.mark.readme(README_CMD)
 @pytest.mark.readme(DOCS_CMD)
@@ -478,7 +481,9 @@ def test_readme_command(tool, model, tmp_path, command):
     ``python`` is this interpreter with the diffusion extra (:data:`PYTHON`)."""
     for name in ('tools', 'configs'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
-    make_emod(str(tmp_path / 'data' / 'EMOd'))
+    # 3 sources: what the counts check needs (1000, 2352.2, 1002), a
+    # third of the fixture's diffusion work
+    make_emod(str(tmp_path / 'data' / 'EMOd'), mat=emod_matrix(SOURCES))
     sha = hub_cache(str(tmp_path / 'hub'), model, tool.DEFAULT_MODEL)
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
@@ -493,12 +498,12 @@ def test_readme_command(tool, model, tmp_path, command):
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     rows = manifest_rows(str(tmp_path / 'data' / 'Diffused-EMOd'))
     if command == README_CMD:
-        assert len(rows) == 9 * 4  # 4 variants at strength 0.5 by default
+        assert len(rows) == SOURCES * 4  # 4 variants at 0.5 by default
         assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
                 for r in rows} == {(tool.DEFAULT_MODEL, sha, '0.5',
                                     'a photograph')}
     else:  # 1 variant at each of 2 strengths, the prompt given
-        assert len(rows) == 9 * 2
+        assert len(rows) == SOURCES * 2
         assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
                 for r in rows} == {
                     (tool.DEFAULT_MODEL, sha, s, 'an evocative photograph')
