@@ -4,7 +4,10 @@ The Slurm demonstration (stage 1 + 2 modes x 2 seeds through the
 scheduler, a killed and a pre-empted run) is in test_slurm.py. The tests
 here call the sweep's ``main()`` in this process (:func:`sweep_here`),
 but for README's commands, run as written in a process of their own
-(:func:`sweep`).
+(:func:`sweep`). The jobs of the sweeps that train run their tools through
+a warm ``python`` (tests/warm_python.py: the job scripts as written, each
+tool forked from one interpreter that imported torch and mmpretrain once):
+what they test is the sweep, not the tools' interpreter start.
 """
 import contextlib
 import io
@@ -16,6 +19,7 @@ import sys
 import pytest
 
 from launch_utils import load_tool
+from warm_python import WarmPython
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWEEP = osp.join(REPO, 'tools', 'sweep.py')
@@ -64,6 +68,14 @@ def sweep_here(*args, cwd, check=None):
         assert result.returncode == check, \
             result.stdout[-4000:] + result.stderr[-4000:]
     return result
+
+
+@pytest.fixture(scope='module')
+def warm_python():
+    """``PYTHON`` for the sweep's local jobs (their scripts run
+    ``"$PYTHON" tools/train.py ...``)."""
+    with WarmPython() as shim:
+        yield shim.path
 
 
 def demo_data(root, per_emotion=6, limit=20):
@@ -144,7 +156,9 @@ def test_dry_run_gpu_hours_and_demo_plan(tmp_path):
 
 
 @pytest.mark.slow
-def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
+def test_local_sweep_runs_skips_and_writes_the_table(tmp_path, warm_python,
+                                                    monkeypatch):
+    monkeypatch.setenv('PYTHON', warm_python)
     demo_data(tmp_path)
     args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', '--seeds',
             '0', '--jobs', '2', '--cfg-options', 'train_cfg.max_epochs=1')
@@ -175,7 +189,9 @@ def test_local_sweep_runs_skips_and_writes_the_table(tmp_path):
     assert 'Results table:' in out.stdout
 
 
-def test_failed_runs_are_retried_up_to_the_limit(tmp_path):
+def test_failed_runs_are_retried_up_to_the_limit(tmp_path, warm_python,
+                                                monkeypatch):
+    monkeypatch.setenv('PYTHON', warm_python)
     demo_data(tmp_path)
     args = ('--preset', 'demo', '--modes', 'baseline', '--seeds', '0',
             '--max-retries', '1', '--cfg-options', 'train_cfg.no_such_key=1')
