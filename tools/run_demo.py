@@ -247,8 +247,9 @@ class Demo:
             if mode not in ('ereg', 'learn-ereg', 'rand-learn-ereg'):
                 continue
             wd = self.work_dir(stem)
-            emotions = Config.fromfile(
-                demo_config(stem)).model.head.emotion_classes
+            # the synthetic stimuli's classes, which stage 1 recorded and
+            # stage 2 took from its checkpoint
+            emotions = Config.fromfile(demo_config(stem)).emotion_classes
             paths = plot_regulation(
                 load_predictions(osp.join(wd, PREDICTIONS)),
                 osp.join(wd, 'plots'), emotion_names=emotions, title=stem)

@@ -28,7 +28,8 @@ from emoreg_mm.datasets.base_affective import is_affective
 from emoreg_mm.engine.runner import (ConfigKeyError, add_checkpoint_args,
                                      add_data_root_arg, add_stage1_args,
                                      resolve_checkpoint_args, set_data_root,
-                                     set_exclude_file, set_stage1)
+                                     set_emotion_classes, set_exclude_file,
+                                     set_stage1)
 from emoreg_mm.evaluation.predictions import SavePredictions
 
 
@@ -111,9 +112,11 @@ def merge_args(cfg, args):
         cfg.merge_from_dict(args.cfg_options)
     try:
         set_stage1(cfg, args)
+        set_emotion_classes(cfg, args.checkpoint)
         set_data_root(cfg, args.data_root)
         set_exclude_file(cfg, args.exclude_file, is_affective)
-    except ConfigKeyError as err:
+    except (ConfigKeyError, FileNotFoundError, DamagedCheckpointError,
+            UnsafeCheckpointError) as err:
         sys.exit(f'tools/test.py: error: {err}')
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)
@@ -125,8 +128,8 @@ def load_strict(runner, checkpoint: str, config: str) -> None:
     error naming the file when it cannot be read or does not fit."""
     try:
         runner.load_checkpoint(checkpoint, strict=True)
-    except (FileNotFoundError, DamagedCheckpointError,
-            UnsafeCheckpointError) as err:
+    except (FileNotFoundError, DamagedCheckpointError, UnsafeCheckpointError,
+            ValueError) as err:  # ValueError: another emotion vocabulary
         sys.exit(f'tools/test.py: error: {err}')
     except RuntimeError as err:
         detail = ' '.join(str(err).split())

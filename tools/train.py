@@ -24,8 +24,8 @@ from emoreg_mm.datasets.base_affective import is_affective
 from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
                                      add_data_root_arg, add_stage1_args,
                                      check_cfg_options, check_work_dir,
-                                     set_data_root, set_exclude_file,
-                                     set_stage1)
+                                     set_data_root, set_emotion_classes,
+                                     set_exclude_file, set_stage1)
 from emoreg_mm.engine.runner.resume import (describe_resume,
                                             find_resumable_checkpoint)
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
@@ -120,6 +120,7 @@ def merge_args(cfg, args):
     if args.cfg_add is not None:
         cfg.merge_from_dict(args.cfg_add)
     set_stage1(cfg, args)
+    set_emotion_classes(cfg)
     set_data_root(cfg, args.data_root)
     set_exclude_file(cfg, args.exclude_file, is_affective)
     if cfg.launcher != 'none':

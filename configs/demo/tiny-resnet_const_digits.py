@@ -16,5 +16,4 @@ model = dict(
         emotional_checkpoint_config='configs/demo/tiny-resnet_synth-abstract.py'),
     head=dict(
         num_classes=_base_.data_preprocessor.num_classes,
-        regulator=_base_.regulator,
-        emotion_classes=_base_.emotion_classes))
+        regulator=_base_.regulator))

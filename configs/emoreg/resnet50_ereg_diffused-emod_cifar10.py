@@ -15,5 +15,4 @@ model = dict(
         emotional_checkpoint_config='configs/emoreg_pretrain/resnet50_diffused-emod.py'),
     head=dict(
         num_classes=_base_.data_preprocessor.num_classes,
-        regulator=_base_.regulator,
-        emotion_classes=_base_.emotion_classes))
+        regulator=_base_.regulator))

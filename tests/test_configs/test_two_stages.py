@@ -1,8 +1,8 @@
 """Both stages of one combination, from a user's project outside the repo.
 
 The user's configs inherit installed emoreg_mm leaves (``emoreg_mm::``),
-swap in their own affective stimuli (the generic AffectiveImageFolder) and
-their own target (an image folder per class, read as RGB like stage 1's
+swap in their own affective stimuli (the generic AffectiveImageFolder, with
+their own 3 emotion categories, set in stage 1 only) and their own target (an image folder per class, read as RGB like stage 1's
 stimuli) and a tiny backbone, and keep
 the leaves' names, so stage 2 finds stage 1's checkpoint in stage 1's
 default work dir. Both stages run through tools/train.py's ``main()`` in
@@ -12,12 +12,16 @@ through tools/dist_train.sh: tests/test_readme_commands.py).
 import os
 
 import pytest
+import torch
+from mmengine.config import Config
 
 import affective_fixtures as fx
 from launch_utils import check_stages, run_tool
 
 STAGE1 = 'resnet18-cifar_emoset'
 STAGE2 = 'resnet18-cifar_learn-ereg_cifar10'
+#: The user's own emotion categories (stage 1's classes, in order).
+OWN = ('amusement', 'serenity', 'dread')
 
 TINY = '''
 tiny = dict(base_channels=4, stem_channels=4)
@@ -26,11 +30,13 @@ train_cfg = dict(max_epochs=1)
 
 STAGE1_CFG = '''
 _base_ = ['emoreg_mm::emoreg_pretrain/{name}.py']
-{tiny}# My own stimuli: a folder per emotion, mapped to the canonical emotions.
+{tiny}# My own stimuli: a folder per emotion, my own 3 categories.
 stimuli = dict(_delete_=True, type='AffectiveImageFolder',
                data_root={root!r}, split_ratios=(0.5, 0.25, 0.25),
+               label_space='own', classes={own!r},
                pipeline=_base_.test_pipeline_32px)
-model = dict(backbone=tiny, head=dict(in_channels=32))
+model = dict(backbone=tiny, head=dict(in_channels=32, num_classes=3))
+data_preprocessor = dict(num_classes=3)
 train_dataloader = dict(batch_size=4, num_workers=0,
                         dataset=dict(stimuli, split='train'))
 val_dataloader = dict(batch_size=4, num_workers=0,
@@ -59,10 +65,8 @@ test_dataloader = val_dataloader
 @pytest.mark.slow
 def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
     project = tmp_path / 'my_project'
-    stimuli = fx.make_affective_folder(
-        str(tmp_path / 'stimuli'),
-        {name: 4 for name in ('Amusement', 'Awe', 'Content', 'Excitement',
-                              'Anger', 'Disgust', 'Fear', 'Sad')})
+    stimuli = fx.make_affective_folder(str(tmp_path / 'stimuli'),
+                                       {name: 8 for name in OWN})
     target = tmp_path / 'target'
     for split, count in (('train', 2), ('test', 1)):
         for c in range(10):
@@ -74,7 +78,7 @@ def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
             ('emoreg', STAGE2, STAGE2_CFG, str(target))):
         os.makedirs(project / 'configs' / folder, exist_ok=True)
         (project / 'configs' / folder / f'{name}.py').write_text(
-            text.format(name=name, root=root, tiny=TINY))
+            text.format(name=name, root=root, tiny=TINY, own=OWN))
 
     monkeypatch.chdir(project)
     run_tool('train.py', f'configs/emoreg_pretrain/{STAGE1}.py')
@@ -82,6 +86,20 @@ def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
 
     # No checkpoint given: the leaf's default is stage 1's work dir.
     run_tool('train.py', f'configs/emoreg/{STAGE2}.py')
+    stage2 = (project / 'work_dirs' / STAGE2 / 'last_checkpoint') \
+        .read_text().strip()
     check_stages((stage1_dir / 'last_checkpoint').read_text().strip(),
-                 (project / 'work_dirs' / STAGE2 / 'last_checkpoint')
-                 .read_text().strip(), input_size=[32, 32])
+                 stage2, input_size=[32, 32])
+    # The vocabulary came from stage 1: in the run's config and checkpoint.
+    meta = torch.load(stage2, weights_only=True)['meta']
+    assert meta['emotion_classes'] == list(OWN)
+    dumped = Config.fromfile(str(project / 'work_dirs' / STAGE2 /
+                                 f'{STAGE2}.py'))
+    assert dumped.model.head.emotion_classes == list(OWN)
+
+    # Evaluating the leaf on the stage-2 checkpoint needs no stage 1: the
+    # checkpoint's record gives the 3 emotions (the load refuses others).
+    stage1_dir.rename(project / 'stage1_elsewhere')
+    run_tool('test.py', f'configs/emoreg/{STAGE2}.py', stage2,
+             '--work-dir', str(project / 'test'))
+    assert list((project / 'test').glob('*/*.json'))

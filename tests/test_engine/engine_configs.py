@@ -101,20 +101,24 @@ def write_regulated_config(tmp_path, arch='resnet', max_epochs=3,
                            stage1_emotions=None, extra_hooks=(), flip=0.5,
                            name='regulated.py'):
     """Write data (8 images per class), a stage-1 checkpoint and a config
-    of a learn-ereg model (``flip``: RandomFlip probability); return the
-    config path."""
+    of a learn-ereg model (``flip``: RandomFlip probability; ``emotions``
+    None leaves ``model.head.emotion_classes`` unset, ``stage1_emotions``
+    then naming stage 1's); return the config path."""
     root = osp.join(str(tmp_path), 'data')
     if not osp.isdir(root):
         make_image_folder(root, per_class=8)
     stage1 = osp.join(str(tmp_path), f'stage1_{name}.pth')
-    write_stage1(stage1, stage1_arch or arch, stage1_emotions or emotions)
+    write_stage1(stage1, stage1_arch or arch,
+                 stage1_emotions or emotions or EMOTIONS)
     spec = ARCHS[arch]
     path = osp.join(str(tmp_path), name)
     with open(path, 'w') as f:
         f.write(CONFIG.format(
             backbone=spec['backbone'], neck=spec['neck'], stage1=stage1,
             in_channels=spec['in_channels'],
-            num_classes=num_classes, emotions=list(emotions), root=root,
+            num_classes=num_classes,
+            emotions=list(emotions) if emotions is not None else None,
+            root=root,
             batch_size=batch_size, shuffle=shuffle, max_epochs=max_epochs,
             extra_hooks=list(extra_hooks), flip=flip))
     return path

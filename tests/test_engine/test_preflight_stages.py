@@ -176,28 +176,30 @@ def test_broken_val_pipeline_and_metric_fail_before_the_first_step(
     assert runner.iter == 0
 
 
-def test_emotion_vocabulary_set_where_the_model_reads_it(tmp_path):
-    config = write_regulated_config(tmp_path, max_epochs=1)
-    # A child config overriding only the top-level variables.
-    child = tmp_path / 'child.py'
-    child.write_text(f"_base_ = [{config!r}]\n"
-                     "emotion_classes = ('joy', 'calm', 'awe')\n")
-    runner = _runner(str(child), tmp_path, 'child')
-    with pytest.raises(ValueError) as exc:
-        runner.train()
-    msg = str(exc.value)
-    assert 'model.head.emotion_classes=' in msg
-    assert 'model = dict(head=dict(emotion_classes=[...]))' in msg
-    assert runner.iter == 0
+def test_stage2_takes_the_emotion_vocabulary_stage1_recorded(tmp_path):
+    """Set in stage 1 only: a config without model.head.emotion_classes
+    builds the head and g_E from the classes the stage-1 checkpoint
+    recorded, and every stage-2 checkpoint records them."""
+    own = ['joy', 'calm', 'fear', 'awe']
+    config = write_regulated_config(
+        tmp_path, max_epochs=1, emotions=None, stage1_emotions=own,
+        extra_hooks=[dict(type='PreprocessRecordHook')], name='unset.py')
+    runner = _runner(config, tmp_path, 'unset')
+    assert runner.model.head.emotion_classes == tuple(own)
+    assert runner.model.backbone.emotion_head.out_features == 4
+    runner.train()
+    saved = torch.load(osp.join(str(tmp_path), 'unset', 'epoch_1.pth'),
+                       weights_only=True)
+    assert saved['meta']['emotion_classes'] == own
 
-    # A stage 1 of 4 emotions: the load names both keys.
+    # Set, with another number of emotions than stage 1: the load names
+    # both and what to change.
     config = write_regulated_config(
         tmp_path, max_epochs=1, stage1_emotions=EMOTIONS + ['awe'],
         name='four.py')
     runner = _runner(config, tmp_path, 'four')
     with pytest.raises(RuntimeError, match=r'stage 1 has 4 emotions, this '
-                       r'model 3: set model.head.emotion_classes \(the '
-                       r'stage-1 classes'):
+                       r'model 3: leave model.head.emotion_classes unset'):
         runner.train()
 
 

@@ -20,8 +20,10 @@ the checkpoint's):
 
 Class names come from ``--classes``, else the config's test dataset, else
 the images' parent folders (class-folder layouts), else the indices.
-Emotion names come from the config's ``model.head.emotion_classes``, else
-the predictions' ``affect_class``.
+Emotion names come from the config's ``model.head.emotion_classes`` (a run
+dir's config holds the vocabulary the run used), else its top-level
+``emotion_classes`` (the affective piece's), else the predictions'
+``affect_class``.
 
 ``--preds`` reads the ``.npz`` of :mod:`emoreg_mm.evaluation.predictions`
 without unpickling. A ``.pkl`` (mmengine's ``DumpResults``) is refused

@@ -4,8 +4,8 @@ Usage: ``python tools/misc/gen_configs.py [--check]``
 
 Every leaf is a few lines: the ``_base_`` pieces of its backbone, affective
 set, regulation mode, target and schedule, and (stage 2) the wiring that
-hands the mode's regulator, the affective set's emotions and the stage-1
-checkpoint to the model. The matrix itself (backbones, affective sets,
+hands the mode's regulator and the stage-1 checkpoint to the model (the
+emotion vocabulary comes from the stage-1 checkpoint's record). The matrix itself (backbones, affective sets,
 modes, targets) is ``emoreg_mm/matrix.py``; ``--check`` fails when a leaf on
 disk differs from what this script writes (the test suite runs it), so the
 leaves never drift apart.
@@ -102,8 +102,7 @@ model = dict(
         emotional_checkpoint_config='{stage1_config}'),
     head=dict(
         num_classes=_base_.data_preprocessor.num_classes,
-        regulator=_base_.regulator,
-        emotion_classes=_base_.emotion_classes))
+        regulator=_base_.regulator))
 """
 
 

@@ -9,7 +9,6 @@ import copy
 import os.path as osp
 import random
 from contextlib import contextmanager
-from typing import List, Optional
 
 import numpy as np
 import torch
@@ -18,19 +17,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmpretrain.registry import HOOKS
 
+from ...models.backbones.stage1 import stage1_classes
 from .preprocess_record_hook import preprocess_mismatches, preprocess_record
-
-
-def stage1_classes(checkpoint: dict) -> Optional[List[str]]:
-    """The emotion classes recorded in a stage-1 checkpoint's meta, or None.
-
-    A Runner checkpoint stores them in ``meta['dataset_meta']['classes']``;
-    ``meta['emotion_classes']`` is accepted too.
-    """
-    meta = checkpoint.get('meta') or {}
-    classes = (meta.get('dataset_meta') or {}).get('classes') or \
-        meta.get('emotion_classes')
-    return list(classes) if classes is not None else None
 
 
 @HOOKS.register_module()
@@ -61,10 +49,10 @@ class PreflightCheckHook(Hook):
       with ``'E'``): the emotion classes in the stage-1 checkpoint's meta
       (``meta['dataset_meta']['classes']``) equal, in order, the head's
       ``emotion_classes`` (the affect would otherwise be read under the
-      wrong names), and the top-level ``emotion_classes`` of the config,
-      when set, is what the model uses (a child config that overrides only
-      that variable does not reach the model). A checkpoint without class
-      names gives a warning.
+      wrong names; without ``emotion_classes`` in the config, stage 2 takes
+      them from the checkpoint, see
+      :func:`~emoreg_mm.engine.runner.set_emotion_classes`). A checkpoint
+      without class names gives a warning.
 
     In the first ``before_train_iter`` (the first batch is loaded, no step
     taken): the preprocessing that feeds the stage-1 encoders (channel
@@ -179,7 +167,6 @@ class PreflightCheckHook(Hook):
         if wrapper is None or names is None:
             return
         names = list(names)
-        _check_top_level_vocabulary(runner.cfg, names)
         # init_weights, which the Runner calls before training, read it.
         path = wrapper.emotional_checkpoint
         classes = stage1_classes(
@@ -211,20 +198,6 @@ def _stage1_wrapper(model):
                  if isinstance(m, EmotionalBackboneWrapper)
                  and m.emotion_head is not None and m.emotional_checkpoint),
                 None)
-
-
-def _check_top_level_vocabulary(cfg, names: List[str]) -> None:
-    """The config's top-level ``emotion_classes`` (the affective piece's,
-    read when the leaf is loaded) is the model's."""
-    top = cfg.get('emotion_classes')
-    if top is not None and list(top) != names:
-        raise ValueError(
-            f'The config sets emotion_classes={_short(top)}, but the model '
-            f'uses model.head.emotion_classes={_short(names)}. Set it in the '
-            'model: model = dict(head=dict(emotion_classes=[...])); the '
-            'top-level emotion_classes is read when the leaf config is '
-            'loaded, so a child config that overrides only it does not '
-            'change the model.')
 
 
 def _metric_cfgs(evaluator_cfg, key: str):

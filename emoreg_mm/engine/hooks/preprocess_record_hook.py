@@ -123,7 +123,10 @@ def preprocess_mismatches(stage1: dict, current: dict) -> List[str]:
 @HOOKS.register_module()
 class PreprocessRecordHook(Hook):
     """Record the preprocessing in every checkpoint's
-    ``meta['preprocess']`` (see :func:`preprocess_record`).
+    ``meta['preprocess']`` (see :func:`preprocess_record`), and a regulated
+    model's emotion vocabulary (its head's ``emotion_classes``) in
+    ``meta['emotion_classes']``, which tools/test.py reads when the config
+    leaves it unset.
 
     The input size is read from the first training batch of the run; the
     rest from the model's data preprocessor and the training dataset's
@@ -146,4 +149,11 @@ class PreprocessRecordHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         record = self.record or preprocess_record(
             runner.model, runner.train_dataloader.dataset)
-        checkpoint.setdefault('meta', {})['preprocess'] = record
+        meta = checkpoint.setdefault('meta', {})
+        meta['preprocess'] = record
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        emotions = getattr(getattr(model, 'head', None), 'emotion_classes',
+                           None)
+        if emotions is not None:
+            meta['emotion_classes'] = list(emotions)

@@ -7,10 +7,12 @@ mmengine's loader, which this package routes through the safe loader
 (:mod:`emoreg_mm.compat.safe_load`), and loads ``backbone.*`` / ``neck.*``
 into each given encoder and ``head.fc.*`` into g_E, strictly. A missing file
 names the stage-1 config that makes it; weights of another architecture
-list the missing, unexpected and mis-shaped keys.
+list the missing, unexpected and mis-shaped keys. :func:`recorded_classes`
+reads the emotion vocabulary stage 1 recorded, which stage 2 uses unless
+its config sets one.
 """
 import os.path as osp
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch.nn as nn
 from mmengine.runner import find_latest_checkpoint
@@ -52,6 +54,30 @@ def read_checkpoint(path: str, stage1_config: Optional[str] = None) -> dict:
             '--cfg-options model.backbone.emotional_checkpoint=PATH.') from err
 
 
+def stage1_classes(checkpoint: dict) -> Optional[List[str]]:
+    """The emotion classes recorded in a stage-1 checkpoint's meta, or None.
+
+    A Runner checkpoint stores them in ``meta['dataset_meta']['classes']``;
+    ``meta['emotion_classes']`` is accepted too.
+    """
+    meta = checkpoint.get('meta') or {}
+    classes = (meta.get('dataset_meta') or {}).get('classes') or \
+        meta.get('emotion_classes')
+    return list(classes) if classes is not None else None
+
+
+def recorded_classes(path: Optional[str]) -> Optional[List[str]]:
+    """The emotion classes the stage-1 checkpoint at ``path`` (a file or a
+    work dir) records; None when it records none or is not there yet (the
+    wrapper's loader names a missing file when it needs it)."""
+    if not path:
+        return None
+    try:
+        return stage1_classes(read_checkpoint(path))
+    except FileNotFoundError:
+        return None
+
+
 def _listing(keys) -> str:
     keys = sorted(keys)
     more = f', ... ({len(keys) - 20} more)' if len(keys) > 20 else ''
@@ -84,9 +110,9 @@ def check_keys(path: str, expected: dict, given: dict,
     if num_emotions is not None and stage1_k not in (None, num_emotions):
         emotions = (
             f'\n  stage 1 has {stage1_k} emotions, this model '
-            f'{num_emotions}: set model.head.emotion_classes (the stage-1 '
-            'classes, in order) in the model; a top-level emotion_classes '
-            'in a child config does not reach it.')
+            f'{num_emotions}: leave model.head.emotion_classes unset (stage '
+            '2 then reads the classes stage 1 recorded) or set it to the '
+            'stage-1 classes, in order.')
     raise RuntimeError(
         f"Stage-1 checkpoint '{path}' does not match the wrapper "
         'architecture (the backbone, neck and number of emotions of stage 1 '

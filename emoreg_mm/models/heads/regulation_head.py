@@ -86,9 +86,11 @@ class RegulationHead(ClsHead):
             ``REGULATION_MODES``) or a config of a registered regulator, e.g.
             ``dict(type='RandLearnERegRegulator', seed=1)``.
             Defaults to ``dict(type='LearnERegRegulator')``.
-        emotion_classes (Sequence[str]): Names of the K emotions of the
-            stage-1 head, in its order. Defaults to the canonical 8
-            (``DEFAULT_EMOTION_CLASSES``).
+        emotion_classes (Sequence[str], optional): Names of the K emotions
+            of the stage-1 head, in its order. Leave it unset in a config:
+            :class:`RegulatedImageClassifier` then gives the classes the
+            stage-1 checkpoint recorded. None (or unset, built alone) is the
+            canonical 8 (``DEFAULT_EMOTION_CLASSES``).
         temperature (float): T of the affect softmax(logits / T).
             Defaults to 1.
         loss (dict): Config of the classification loss, applied to the
@@ -110,7 +112,8 @@ class RegulationHead(ClsHead):
                  num_classes: int,
                  in_channels: int,
                  regulator: Union[str, dict] = dict(type='LearnERegRegulator'),
-                 emotion_classes: Sequence[str] = DEFAULT_EMOTION_CLASSES,
+                 emotion_classes: Optional[
+                     Sequence[str]] = DEFAULT_EMOTION_CLASSES,
                  temperature: float = 1.,
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  aux_loss_weight: float = 0.,
@@ -131,7 +134,8 @@ class RegulationHead(ClsHead):
                 f'aux_loss_weight={aux_loss_weight} must be >= 0.')
         self.num_classes = num_classes
         self.in_channels = in_channels
-        self.emotion_classes = tuple(emotion_classes)
+        self.emotion_classes = tuple(emotion_classes or
+                                     DEFAULT_EMOTION_CLASSES)
         self.temperature = temperature
         self.aux_loss_weight = aux_loss_weight
 

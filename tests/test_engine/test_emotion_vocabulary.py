@@ -1,0 +1,111 @@
+"""Stage 2's emotion vocabulary: set in stage 1 only, resolved once into the
+config (emoreg_mm.engine.runner.set_emotion_classes), and refused on
+loading when a checkpoint has another number of emotions."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+from mmpretrain.registry import MODELS
+
+from emoreg_mm.engine.runner import emotions as module
+from emoreg_mm.engine.runner import set_emotion_classes
+from engine_configs import ARCHS, EMOTIONS, write_stage1
+
+OWN = ['joy', 'calm', 'fear', 'awe']
+
+
+def _cfg(stage1=None, head_classes=None, top=None):
+    spec = ARCHS['resnet']
+    head = dict(type='RegulationHead', num_classes=2,
+                in_channels=spec['in_channels'], regulator='learn-ereg')
+    if head_classes is not None:
+        head['emotion_classes'] = head_classes
+    cfg = dict(model=dict(
+        type='RegulatedImageClassifier',
+        backbone=dict(type='EmotionalBackboneWrapper',
+                      backbone=spec['backbone'], neck=spec['neck'],
+                      emotional_checkpoint=stage1,
+                      in_channels=spec['in_channels']),
+        head=head))
+    if top is not None:
+        cfg.update(emotion_classes=top, emoreg_affective='emoset')
+    return Config(cfg)
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    lines = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, logger=None, level=20:
+                        lines.append((level, msg)))
+    return lines
+
+
+def test_the_first_record_wins_in_order(tmp_path, logged):
+    stage1 = str(tmp_path / 'stage1.pth')
+    write_stage1(stage1, classes=OWN)
+    stage2 = str(tmp_path / 'stage2.pth')
+    torch.save({'state_dict': {}, 'meta': dict(
+        emotion_classes=['a', 'b', 'c'],
+        dataset_meta=dict(classes=['plane', 'car']))}, stage2)
+    unrecorded = str(tmp_path / 'old_stage2.pth')
+    torch.save({'state_dict': {}, 'meta': dict(
+        dataset_meta=dict(classes=['plane', 'car']))}, unrecorded)
+
+    # 1. Set in the config: kept; an affective piece naming others warns.
+    cfg = _cfg(stage1, head_classes=EMOTIONS, top=OWN)
+    assert set_emotion_classes(cfg, stage2) == 'model.head.emotion_classes'
+    assert cfg.model.head.emotion_classes == EMOTIONS
+    assert logged[-1][0] == 30 and "emoreg_affective='emoset'" in \
+        logged[-1][1]
+
+    # 2. The evaluated stage-2 checkpoint's record (not its target classes).
+    cfg = _cfg(stage1, top=OWN)
+    assert set_emotion_classes(cfg, stage2) == f"'{stage2}'"
+    assert cfg.model.head.emotion_classes == ['a', 'b', 'c']
+
+    # 3. A stage-2 checkpoint without the record: the stage-1 checkpoint's,
+    # whose classes the affective piece matches (no warning).
+    cfg = _cfg(stage1, top=OWN)
+    assert 'stage-1' in set_emotion_classes(cfg, unrecorded)
+    assert cfg.model.head.emotion_classes == OWN
+    assert logged[-1][0] == 20
+
+    # 4. No record anywhere: the config's, with a warning naming the files.
+    cfg = _cfg(str(tmp_path / 'no_stage1_yet'), top=EMOTIONS)
+    assert set_emotion_classes(cfg, unrecorded) == \
+        "the config's emotion_classes"
+    assert cfg.model.head.emotion_classes == EMOTIONS
+    level, msg = logged[-2]
+    assert level == 30 and unrecorded in msg and 'no_stage1_yet' in msg
+
+    # 5. Nothing gives one: the config is left as it is.
+    cfg = _cfg()
+    assert set_emotion_classes(cfg) is None
+    assert 'emotion_classes' not in cfg.model.head
+
+    # A plain classifier has no vocabulary to set.
+    plain = Config(dict(model=dict(type='ImageClassifier', head=dict(
+        type='LinearClsHead', num_classes=2, in_channels=4))))
+    assert set_emotion_classes(plain) is None
+
+
+def test_a_checkpoint_of_other_emotions_is_refused_on_any_load(tmp_path):
+    """Even mmengine's non-strict load (mmpretrain's inferencer,
+    ``load_from``) refuses another emotion head, naming both numbers."""
+    stage1 = str(tmp_path / 'stage1.pth')
+    write_stage1(stage1, classes=OWN)
+    four = MODELS.build(_cfg(stage1).model)
+    assert four.head.emotion_classes == tuple(OWN)
+    saved = str(tmp_path / 'four.pth')
+    torch.save({'state_dict': four.state_dict()}, saved)
+
+    three = MODELS.build(_cfg(stage1, head_classes=EMOTIONS).model)
+    with pytest.raises(ValueError, match=r"emotion head has 4 emotions, "
+                       r"this model 3 \(model.head.emotion_classes="):
+        load_checkpoint(three, saved, strict=False)
+    # The same vocabulary loads.
+    again = MODELS.build(_cfg(stage1, head_classes=OWN).model)
+    load_checkpoint(again, saved, strict=True)
+    assert torch.equal(again.backbone.emotion_head.weight,
+                       four.backbone.emotion_head.weight)
