@@ -18,12 +18,21 @@ that dict: a prediction of a ``RegulationHead`` adds
 Each is added when the prediction carries it (a head with only N has no
 ``pred_score_i``, one without E no affect).
 
+Built from a config file (or ``Config``) and a checkpoint file, a
+regulated model's emotion vocabulary is resolved as tools/test.py resolves
+it (:func:`~emoreg_mm.engine.runner.set_emotion_classes`: the config's
+own, else the checkpoint's ``meta['emotion_classes']``, else stage 1's), so
+a leaf config and a stage-2 checkpoint of a user's own K emotions build the
+head of K without the stage-1 checkpoint.
+
 Predictions of other models give the same dicts as before::
 
     >>> from mmpretrain import ImageClassificationInferencer
     >>> inferencer = ImageClassificationInferencer(CONFIG, pretrained=CKPT)
     >>> inferencer('image.png')[0]['rho']
 """
+import copy
+import os.path as osp
 from typing import Dict
 
 #: The prediction fields added to the inferencer's dicts.
@@ -50,12 +59,39 @@ def regulation_fields(data_sample) -> Dict:
     return out
 
 
+def with_emotion_classes(model, pretrained):
+    """``model`` (a config file or ``Config``) as a ``Config`` whose
+    regulated head names the emotion vocabulary ``pretrained`` (a
+    checkpoint file) or its stage 1 recorded; anything else as it is."""
+    from mmengine.config import Config
+
+    from ..engine.runner import set_emotion_classes
+    if not isinstance(pretrained, str) or not (
+            isinstance(model, Config) or
+            (isinstance(model, str) and osp.isfile(model))):
+        return model
+    cfg = copy.deepcopy(model) if isinstance(model, Config) else \
+        Config.fromfile(model)
+    return cfg if set_emotion_classes(cfg, pretrained) else model
+
+
 def apply() -> None:
-    """Extend ``ImageClassificationInferencer.postprocess`` (once)."""
+    """Extend ``ImageClassificationInferencer`` (once): its model is built
+    with the emotion vocabulary of :func:`with_emotion_classes`, and
+    ``postprocess`` adds the regulation's fields."""
     from mmpretrain.apis import ImageClassificationInferencer
     postprocess = ImageClassificationInferencer.postprocess
     if getattr(postprocess, '_emoreg_regulation', False):
         return
+    init = ImageClassificationInferencer.__init__
+
+    def init_with_emotion_classes(self, model, pretrained=True, *args,
+                                  **kwargs):
+        init(self, with_emotion_classes(model, pretrained), pretrained,
+             *args, **kwargs)
+
+    init_with_emotion_classes.__doc__ = init.__doc__
+    ImageClassificationInferencer.__init__ = init_with_emotion_classes
 
     def postprocess_with_regulation(self, preds, visualization,
                                     return_datasamples=False):

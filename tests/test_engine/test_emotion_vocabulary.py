@@ -109,3 +109,35 @@ def test_a_checkpoint_of_other_emotions_is_refused_on_any_load(tmp_path):
     load_checkpoint(again, saved, strict=True)
     assert torch.equal(again.backbone.emotion_head.weight,
                        four.backbone.emotion_head.weight)
+
+
+def test_inferencer_takes_the_vocabulary_the_checkpoint_recorded(tmp_path):
+    """A leaf-like config without emotion_classes and a stage-2 checkpoint
+    of 4 own emotions, stage 1 gone: mmpretrain's inferencer builds the head
+    of 4 from the checkpoint's record; without the record the load refuses
+    the model of the affective piece's 3."""
+    from mmpretrain import ImageClassificationInferencer
+
+    import affective_fixtures as fx
+    from engine_configs import write_regulated_config
+    config = write_regulated_config(tmp_path, emotions=None,
+                                    stage1_emotions=OWN, name='leaf.py')
+    with open(config, 'a') as f:
+        f.write(f'test_dataloader = val_dataloader\n'
+                f'emotion_classes = {EMOTIONS!r}\n')
+    model = MODELS.build(Config.fromfile(config).model)
+    assert model.head.emotion_classes == tuple(OWN)
+    recorded, unrecorded = (str(tmp_path / n) for n in ('rec.pth', 'old.pth'))
+    torch.save({'state_dict': model.state_dict(),
+                'meta': dict(emotion_classes=OWN)}, recorded)
+    torch.save({'state_dict': model.state_dict()}, unrecorded)
+    for stage1 in tmp_path.glob('stage1_*.pth'):
+        stage1.unlink()
+
+    image = fx.write_image(str(tmp_path / 'x.png'), 8)
+    inferencer = ImageClassificationInferencer(config, pretrained=recorded)
+    assert inferencer.model.head.emotion_classes == tuple(OWN)
+    assert inferencer(image)[0]['affect_class'] in OWN
+    with pytest.raises(ValueError, match='emotion head has 4 emotions, '
+                       'this model 3'):
+        ImageClassificationInferencer(config, pretrained=unrecorded)
