@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from engine_configs import write_regulated_config
-from launch_utils import free_port
-from runs import REPO, env, train
+from launch_utils import free_port, run_tool
+from runs import REPO, env
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 
@@ -33,8 +33,18 @@ def test_two_ranks_match_one_process(tmp_path):
     config = write_regulated_config(
         tmp_path, arch='vit', max_epochs=2, batch_size=4, shuffle=False,
         flip=0., extra_hooks=[hook])
-    train(config, single, '--cfg-options',
-          f'custom_hooks.5.out_dir={single}/rec')
+    # the one process: tools/train.py's main() here (its interpreter start
+    # is not what is tested), with one thread as each rank has
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_tool('train.py', config, '--work-dir', single, '--cfg-options',
+                 f'custom_hooks.5.out_dir={single}/rec')
+    finally:
+        torch.set_num_threads(threads)
+        # the config's randomness.deterministic, for the tests that follow
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
 
     out = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
