@@ -25,6 +25,9 @@ from typing import Any, Callable, List, Optional, Tuple
 
 #: Default cap for a config, a pointer file or a JSON record (bytes).
 MAX_SMALL_FILE = 16 << 20
+#: How many times a compressed member of a zip archive (a checkpoint, an
+#: ``.npz``) may inflate; torch and numpy write theirs uncompressed.
+MAX_INFLATION = 100
 
 
 class UnreadableFileError(ValueError):
@@ -135,6 +138,13 @@ def read_json_lines(path: str,
                 f'{path}, line {number} (the last): not JSON ({err}); left '
                 'out (a run killed while writing its log leaves this).')
     return records, problems
+
+
+def over_inflated(info) -> bool:
+    """Whether the ``zipfile.ZipInfo`` of a member declares more than
+    :data:`MAX_INFLATION` times its compressed size (at least 1 KiB), read
+    before anything is inflated."""
+    return info.file_size > MAX_INFLATION * max(info.compress_size, 1 << 10)
 
 
 def _fsync_dir(folder: str) -> None:

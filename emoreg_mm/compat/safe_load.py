@@ -4,9 +4,9 @@
 numpy's: a forged ``numpy.dtype`` can make numpy read file bytes as object
 pointers) and refuses anything else with an :class:`UnsafeCheckpointError`
 that names the globals and the file; empty, truncated or corrupted files,
-records that inflate past :data:`MAX_INFLATION` and plain data that expands
-past :data:`MAX_ITEMS_PER_BYTE` give a :class:`DamagedCheckpointError` naming
-the file and what is wrong. ``emoreg_mm.compat.checkpoint`` makes it the
+records that inflate past :data:`~emoreg_mm.fileio.MAX_INFLATION` and plain
+data that expands past :data:`MAX_ITEMS_PER_BYTE` give a
+:class:`DamagedCheckpointError` naming the file and what is wrong. ``emoreg_mm.compat.checkpoint`` makes it the
 loader mmengine uses for local files.
 """
 import os.path as osp
@@ -16,8 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-#: How many times its stored size a compressed record may inflate.
-MAX_INFLATION = 100
+from ..fileio import MAX_INFLATION, over_inflated
 #: Items of plain data (list, tuple, dict entries, shared references
 #: counted each time) per byte of the checkpoint file.
 MAX_ITEMS_PER_BYTE = 1
@@ -44,8 +43,7 @@ def _describe_damage(filename: str) -> Optional[str]:
             with zipfile.ZipFile(filename) as archive:
                 for info in archive.infolist():  # before inflating any
                     if info.compress_type != zipfile.ZIP_STORED and \
-                            info.file_size > MAX_INFLATION * max(
-                                info.compress_size, 1 << 10):
+                            over_inflated(info):
                         return (f'its record {info.filename} is compressed '
                                 f'and declares {info.file_size} bytes from '
                                 f'{info.compress_size} (limit: '

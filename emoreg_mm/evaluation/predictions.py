@@ -42,7 +42,7 @@ from typing import Any, Dict, Mapping, Sequence
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..fileio import MAX_INFLATION, atomic_write, over_inflated
 
 REQUIRED_KEYS = ('sample_idx', 'gt_label', 'pred_label', 'pred_score')
 OPTIONAL_KEYS = ('rho', 'pred_score_n', 'pred_score_i', 'affect_score',
@@ -50,8 +50,6 @@ OPTIONAL_KEYS = ('rho', 'pred_score_n', 'pred_score_i', 'affect_score',
 #: The per-branch class probabilities, each shaped like ``pred_score``.
 BRANCH_KEYS = ('pred_score_n', 'pred_score_i')
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
-#: How many times its stored size a compressed .npz member may inflate.
-MAX_INFLATION = 100
 
 
 class PredictionsFileError(ValueError):
@@ -184,8 +182,7 @@ def _check_npz_sizes(path: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
-                if info.file_size > MAX_INFLATION * max(info.compress_size,
-                                                        1 << 10):
+                if over_inflated(info):
                     raise PredictionsFileError(
                         f'{path}: member {info.filename} declares '
                         f'{info.file_size} bytes from {info.compress_size} '
