@@ -54,6 +54,23 @@ Run = namedtuple('Run', 'name stage config work_dir seed deps key')
 
 
 # ---------------------------------------------------------------- planning
+def named_paths(parser, option: str, items, what: str, kind: str, valid,
+                preset: str) -> dict:
+    """``NAME=PATH`` values of ``option`` as ``{name: absolute path}``; a
+    parser error names the value and, for an unknown name, the valid ones
+    of the preset."""
+    paths = {}
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not path:
+            parser.error(f'{option} {item!r}: expected {what}=PATH')
+        if name not in valid:
+            parser.error(f'{option} {item!r}: unknown {kind} {name} '
+                         f'for preset {preset}; valid: {", ".join(valid)}')
+        paths[name] = osp.abspath(path)
+    return paths
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Plan, run and follow a whole results table.')
@@ -160,25 +177,12 @@ def parse_args(argv=None):
                          f'{args.preset}; valid: {", ".join(valid)}')
         setattr(args, axis, tuple(dict.fromkeys(given or defaults[axis])))
     args.seeds = tuple(dict.fromkeys(args.seeds or preset.seeds))
-    roots = {}
-    for item in args.data_root:
-        name, sep, path = item.partition('=')
-        if not sep or not path:
-            parser.error(f'--data-root {item!r}: expected NAME=PATH')
-        if name not in preset.affective + preset.targets:
-            parser.error(f'--data-root {item!r}: unknown set {name} for '
-                         f'preset {args.preset}; valid: '
-                         f'{", ".join(preset.affective + preset.targets)}')
-        roots[name] = osp.abspath(path)
-    args.data_roots = roots
-    args.corruption_roots = {}
-    for item in args.corruptions:
-        name, sep, path = item.partition('=')
-        if not sep or not path or name not in preset.targets:
-            parser.error(f'--corruptions {item!r}: expected TARGET=PATH with '
-                         f'a target of preset {args.preset} '
-                         f'({", ".join(preset.targets)})')
-        args.corruption_roots[name] = osp.abspath(path)
+    args.data_roots = named_paths(
+        parser, '--data-root', args.data_root, 'NAME', 'set',
+        preset.affective + preset.targets, args.preset)
+    args.corruption_roots = named_paths(
+        parser, '--corruptions', args.corruptions, 'TARGET', 'target',
+        preset.targets, args.preset)
     for item in args.throughput:
         name, _, value = item.partition('=')
         if not re.fullmatch(r'[\d.]+', value) or float(value) <= 0:

@@ -1,6 +1,8 @@
 """Robustness under corruption: CE / mCE by hand, the CIFAR-C builder, the
 evaluation command on a tiny trained checkpoint, the sweep's option and
 the commands of docs/robustness.md."""
+import contextlib
+import io
 import json
 import os
 import os.path as osp
@@ -230,8 +232,13 @@ def test_sweep_adds_the_evaluations_to_a_plan(tmp_path):
     assert plan['corruptions'] == [f'cifar10={root}']
     os.remove(osp.join(root, 'labels.npy'))
     assert 'holds no labels.npy' in sweep.corruption_problems(args)[0]
-    with pytest.raises(SystemExit):
-        sweep.parse_args(argv[:-1] + ['emoset=/x'])  # not a target
+    for bad, says in (('emoset=/x', "'emoset=/x': unknown target emoset "
+                       'for preset paper; valid: cifar10, cifar100'),
+                      ('cifar10', "'cifar10': expected TARGET=PATH")):
+        err = io.StringIO()
+        with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
+            sweep.parse_args(argv[:-1] + [bad])
+        assert f'--corruptions {says}' in err.getvalue()
 
 
 # ------------------------------------------------- docs/robustness.md, run
