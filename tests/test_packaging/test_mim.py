@@ -157,8 +157,14 @@ def installed(request, venv, repo_copy):
         out = venv.shell(README_EDITABLE_FULL_MMCV, cwd=repo_copy)
         assert 'mmcv' not in out.lower(), out
         venv.shell(README_EDITABLE, cwd=repo_copy)
-    out = run([venv.python, '-c',
-               'import emoreg_mm; print(emoreg_mm.__file__)'], cwd=venv.path)
+    # where the venv's python imports emoreg_mm from. The editable install
+    # imports it here; the regular one's ranks import it in
+    # test_mim_train_and_test_by_name (an import with torch: 6 s of CPU)
+    code = ('import emoreg_mm; print(emoreg_mm.__file__)'
+            if request.param == 'editable' else
+            'import importlib.util; '
+            'print(importlib.util.find_spec("emoreg_mm").origin)')
+    out = run([venv.python, '-c', code], cwd=venv.path)
     in_site = out.strip().startswith(venv.site)
     assert in_site == (request.param == 'regular'), out
     return request.param
@@ -221,7 +227,9 @@ def test_mim_train_and_test_by_name(installed, venv, repo_copy, tmp_path):
     regular install only: there the configs and tools are the copies in
     site-packages, so a file missing from the package fails the run; the
     editable install reads the repository itself, which every other test
-    runs (README's editable lines run in the ``installed`` fixture)."""
+    runs (README's editable lines run in the ``installed`` fixture). The
+    ranks import the package installed in site-packages: the import the
+    fixture checks for the editable install."""
     name = osp.splitext(TEST_CONFIG)[0]
     train = README_TRAIN.replace('vit-b16_learn-ereg_cifar100', name)
     out = venv.shell(train.replace('--gpus 8', '--gpus 2'), cwd=str(tmp_path))
