@@ -14,7 +14,9 @@ A tool then costs a fork instead of an interpreter start with torch and
 mmpretrain (about 5 s of CPU). For processes a test starts where their
 interpreter start is not what is tested (a local sweep's jobs: the job
 scripts run as written, ``"$PYTHON" tools/train.py ...``). The shim does
-not forward signals: a test that kills a job does not use it.
+not forward signals: a test that kills a job does not use it. The tool
+gets the shim's environment as ``os.environ``; what an interpreter reads
+only when it starts (``PYTHONPATH``, ``PYTHONWARNINGS``) is the server's.
 
 Only the standard library is imported at the top: the shim runs this
 file with ``python -S`` (no site-packages), in about 30 ms.
