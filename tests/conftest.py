@@ -121,21 +121,27 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_protocol(item, nextitem):
     """``EMOREG_CPU_LOG=FILE``: append each test's CPU seconds (set-up,
     call and tear-down; this process, then its waited-for child processes)
-    to FILE, one tab-separated line per test. On a shared machine the
-    CPU a test costs is steadier than its wall time."""
+    to FILE, one tab-separated line per test, then the worker and when the
+    test started and ended (seconds since the epoch): where a parallel
+    run's workers idled. On a shared machine the CPU a test costs is
+    steadier than its wall time."""
     log = os.environ.get('EMOREG_CPU_LOG')
     if not log:
         yield
         return
     import resource
+    import time
 
     def cpu(who):
         use = resource.getrusage(who)
         return use.ru_utime + use.ru_stime
 
     before = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
+    start = time.time()
     yield
     own = cpu(resource.RUSAGE_SELF) - before[0]
     children = cpu(resource.RUSAGE_CHILDREN) - before[1]
     with open(log, 'a') as f:
-        f.write(f'{item.nodeid}\t{own:.2f}\t{children:.2f}\n')
+        f.write(f'{item.nodeid}\t{own:.2f}\t{children:.2f}\t'
+                f'{os.environ.get("PYTEST_XDIST_WORKER", "-")}\t'
+                f'{start:.2f}\t{time.time():.2f}\n')
