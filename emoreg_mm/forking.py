@@ -59,11 +59,12 @@ def fork_tool(tool: str,
               stdout: int,
               stderr: Optional[int] = None,
               cwd: Optional[str] = None,
-              env: Optional[Mapping[str, str]] = None) -> int:
+              env: Optional[Mapping[str, str]] = None,
+              module: bool = False) -> int:
     """Start ``python TOOL ARGV`` as a forked child; return its PID.
 
     Args:
-        tool (str): The tool's file.
+        tool (str): The tool's file, or with ``module`` a module's name.
         argv (Sequence[str]): Its arguments.
         stdout (int): File descriptor for the child's stdout.
         stderr (int, optional): For its stderr. Defaults to ``stdout``.
@@ -71,8 +72,11 @@ def fork_tool(tool: str,
         env (Mapping, optional): Its whole environment. Defaults to ours.
             ``OMP_NUM_THREADS`` there also sets torch's thread count (torch
             read the variable when this interpreter imported it).
+        module (bool): Run ``python -m TOOL ARGV`` instead (the working
+            directory first on ``sys.path``). Defaults to False.
     """
-    tool = osp.abspath(tool)
+    if not module:
+        tool = osp.abspath(tool)
     pid = os.fork()
     if pid:
         return pid
@@ -90,8 +94,12 @@ def fork_tool(tool: str,
         if threads.isdigit() and int(threads) > 0 and 'torch' in sys.modules:
             sys.modules['torch'].set_num_threads(int(threads))
         sys.argv = [tool, *argv]
-        sys.path.insert(0, osp.dirname(tool))
-        runpy.run_path(tool, run_name='__main__')
+        if module:  # sys.argv[0] becomes the module's file
+            sys.path.insert(0, os.getcwd())
+            runpy.run_module(tool, run_name='__main__', alter_sys=True)
+        else:
+            sys.path.insert(0, osp.dirname(tool))
+            runpy.run_path(tool, run_name='__main__')
 
     exit_like_python(run)
 

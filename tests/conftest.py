@@ -17,6 +17,7 @@ if _TESTS not in sys.path:  # `import affective_fixtures` in any import mode
 
 import affective_fixtures as fx  # noqa: E402
 from tool_server import ToolServer  # noqa: E402
+from warm_python import WarmPython  # noqa: E402
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # One worker per core (setup.cfg): one CPU thread in each worker and,
@@ -47,6 +48,17 @@ def tools():
     server = ToolServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope='module')
+def warm_python():
+    """The path of a ``python`` whose tools (``python TOOL ARGS``, ``python
+    -m MODULE ARGS``) are forked from one warm interpreter
+    (tests/warm_python.py), one per test file: for processes a test starts
+    where an interpreter's start is not what is tested, and none is killed
+    (the shim forwards no signal)."""
+    with WarmPython() as shim:
+        yield shim.path
 
 
 @pytest.fixture

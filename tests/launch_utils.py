@@ -1,5 +1,6 @@
 """Launching the tools as users do, for tests of distributed runs."""
 import os
+import shlex
 import socket
 import sys
 import time
@@ -21,11 +22,13 @@ def dist_env(**extra) -> dict:
     return env
 
 
-def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs')):
+def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs'),
+                 python=sys.executable):
     """A directory laid out like the repository, for running README
     commands as written: every top-level entry of the repository is linked
     except ``own`` (left for the test to fill) and build outputs; the
-    commands' ``python`` is this interpreter. Returns ``(path, env)``."""
+    commands' ``python`` is ``python`` (this interpreter, or a warm one:
+    tests/warm_python.py). Returns ``(path, env)``."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     skip = set(own) | {'.git', 'build', 'dist', 'outputs'}
     box = tmp_path / 'repo'
@@ -35,12 +38,13 @@ def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs')):
             os.symlink(os.path.join(repo, name), box / name)
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
-    python = bin_dir / 'python'  # a link would lose the venv
-    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    python.chmod(0o755)
+    shim = bin_dir / 'python'  # a link would lose the venv
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n')
+    shim.chmod(0o755)
     env = dist_env()
     env['PATH'] = f'{bin_dir}{os.pathsep}{env["PATH"]}'
     env.pop('PYTHONPATH', None)
+    env.pop('PYTHON')  # as in a user's shell: the scripts' `python`
     return box, env
 
 

@@ -7,16 +7,22 @@ a UNIX socket, and writes a ``python`` script, the shim. ``SHIM TOOL
 ARGS`` hands its arguments, working directory, environment and standard
 output and error to the server, which runs ``python TOOL ARGS`` in a
 forked child (:func:`emoreg_mm.forking.fork_tool`, stdin ``/dev/null``);
-the shim leaves with the child's status. Anything but a file to run
-(``SHIM -c CODE``) runs the real interpreter.
+the shim leaves with the child's status. ``SHIM -m MODULE ARGS`` runs a
+module the same way (torchrun: ``python -m torch.distributed.run``), and
+``-u`` is accepted before either (torchrun starts its ranks as ``python -u
+TOOL``; output is flushed when the tool ends). In a forked tool
+``sys.executable`` is the shim, so the processes it starts with it (the
+ranks) are forked from the server too. Anything else (``SHIM -c CODE``)
+runs the real interpreter.
 
 A tool then costs a fork instead of an interpreter start with torch and
 mmpretrain (about 5 s of CPU). For processes a test starts where their
 interpreter start is not what is tested (a local sweep's jobs: the job
 scripts run as written, ``"$PYTHON" tools/train.py ...``). The shim does
 not forward signals: a test that kills a job does not use it. The tool
-gets the shim's environment as ``os.environ``; what an interpreter reads
-only when it starts (``PYTHONPATH``, ``PYTHONWARNINGS``) is the server's.
+gets the shim's environment as ``os.environ``, and its ``PYTHONPATH`` on
+``sys.path``; what else an interpreter reads only when it starts
+(``PYTHONWARNINGS``) is the server's.
 
 Only the standard library is imported at the top: the shim runs this
 file with ``python -S`` (no site-packages), in about 30 ms.
@@ -77,7 +83,7 @@ class WarmPython:
         self.close()
 
 
-def _handle(conn, listener):
+def _handle(conn, listener, path):
     """In a child of the server: run the request on ``conn`` and answer
     with the tool's status."""
     from emoreg_mm.forking import exit_status, fork_tool
@@ -91,8 +97,13 @@ def _handle(conn, listener):
                 break
             data += chunk
         request = json.loads(data)
+        sys.executable = osp.join(osp.dirname(osp.abspath(path)), 'python')
+        # the request's PYTHONPATH, where a new interpreter puts it
+        sys.path[:0] = [p for p in request['env'].get(
+            'PYTHONPATH', '').split(os.pathsep) if p]
         pid = fork_tool(request['argv'][0], request['argv'][1:], fds[1],
-                        fds[2], cwd=request['cwd'], env=request['env'])
+                        fds[2], cwd=request['cwd'], env=request['env'],
+                        module=request['module'])
         for fd in fds:
             os.close(fd)
         conn.sendall(b'%d\n' % exit_status(os.waitpid(pid, 0)[1]))
@@ -122,7 +133,7 @@ def serve(path):
             conn, _ = listener.accept()
             pid = os.fork()
             if pid == 0:
-                _handle(conn, listener)
+                _handle(conn, listener, path)
             conn.close()
             handlers.add(pid)
         for pid in list(handlers):  # reap the requests served
@@ -132,14 +143,18 @@ def serve(path):
 
 def client(path, argv):
     """The shim: ``python ARGV`` through the server at ``path``."""
-    if not argv or argv[0].startswith('-') or not osp.isfile(argv[0]):
+    tool = argv[1:] if argv[:1] == ['-u'] else argv
+    module = tool[:1] == ['-m'] and len(tool) > 1
+    if module:
+        tool = tool[1:]
+    elif not tool or tool[0].startswith('-') or not osp.isfile(tool[0]):
         os.execv(sys.executable, [sys.executable, *argv])
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
     socket.send_fds(conn, [b'\0'], [0, 1, 2])
     conn.sendall(json.dumps(dict(
-        argv=[osp.abspath(argv[0]), *argv[1:]], cwd=os.getcwd(),
-        env=dict(os.environ))).encode())
+        argv=[tool[0] if module else osp.abspath(tool[0]), *tool[1:]],
+        module=module, cwd=os.getcwd(), env=dict(os.environ))).encode())
     conn.shutdown(socket.SHUT_WR)
     reply = b''
     while True:
@@ -148,7 +163,7 @@ def client(path, argv):
             break
         reply += chunk
     if not reply.strip():
-        sys.exit(f'warm python: no status from the server for {argv[0]}')
+        sys.exit(f'warm python: no status from the server for {tool[0]}')
     status = int(reply)
     sys.exit(128 - status if status < 0 else status)  # a signal: as sh
 

@@ -20,7 +20,9 @@ BROWSE = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
 
 
 @pytest.mark.slow
-def test_browse_dataset_draws_the_pipeline_grid(tmp_path):
+def test_browse_dataset_draws_the_pipeline_grid(tmp_path, warm_python):
+    """mmpretrain's browse_dataset.py as ``python TOOL ARGS``, forked from a
+    warm interpreter (its start is not what is tested)."""
     config = make_plain_config(tmp_path, max_epochs=1)
     with open(config, 'a') as f:
         f.write("visualizer = dict(type='UniversalVisualizer')\n")
@@ -28,7 +30,7 @@ def test_browse_dataset_draws_the_pipeline_grid(tmp_path):
     # 'transformed' (the default) and 'pipeline' draw through adjust_bbox
     for mode in ('transformed', 'pipeline'):
         proc = subprocess.run(
-            [sys.executable, BROWSE, config, '--output-dir',
+            [warm_python, BROWSE, config, '--output-dir',
              str(out_dir / mode), '--phase', 'train', '--show-number', '1',
              '--mode', mode],
             cwd=str(tmp_path), capture_output=True, text=True, timeout=300)

@@ -63,16 +63,16 @@ SLURM_TEST = ('GPUS=2 GPUS_PER_NODE=2 CPUS_PER_TASK=1 GRES= bash '
               'tools/slurm_test.sh PARTITION JOB CONFIG CKPT [ARGS]')
 
 
-def slurm(command, **values):
+def slurm(command, python=sys.executable, **values):
     """Run a docs/sweep.md line as shown, in the repository, each
     placeholder replaced by its value (``ARGS``: a list of the tool's
-    options)."""
+    options), its tasks' ``python`` (``PYTHON``) ``python``."""
     args = values.pop('ARGS', [])
     words = [shlex.quote(str(values.pop(w))) if w in values else
              shlex.join(args) if w == '[ARGS]' else w
              for w in command.split()]
     assert not values, f'not in {command!r}: {values}'
-    env = dist_env(MASTER_PORT=free_port())
+    env = dist_env(MASTER_PORT=free_port(), PYTHON=python)
     out = subprocess.run(['bash', '-c', ' '.join(words)], cwd=REPO,
                          capture_output=True, text=True, env=env,
                          timeout=600)
@@ -96,14 +96,16 @@ def stage1(demo_data, tmp_path_factory):
 @pytest.mark.readme(SLURM_TRAIN)
 @pytest.mark.readme(SLURM_TEST)
 def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
-                                          tmp_path):
+                                          tmp_path, warm_python):
+    """Each task's tool is forked from a warm interpreter (no job here is
+    signalled: the sweep's test below starts its own)."""
     part = slurm_cluster.partition
     s1, s2 = stage1, str(tmp_path / 'stage2')
 
     # stage 2 reads stage 1; GPU request path: --gres on the stand-in GPUs,
     # gloo tasks
-    log = slurm(SLURM_TRAIN, PARTITION=part, JOB='s2', CONFIG=STAGE2,
-                WORK_DIR=s2,
+    log = slurm(SLURM_TRAIN, python=warm_python, PARTITION=part, JOB='s2',
+                CONFIG=STAGE2, WORK_DIR=s2,
                 ARGS=['--cfg-options', *demo_options(demo_data, s1)])
     assert '--gres=gpu:2' in log
     assert 'world size 2, backend gloo' in log
@@ -112,7 +114,8 @@ def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
     # both stages tested; CPU partition path (GRES=): no GPU arguments
     for config, work_dir, opts in ((STAGE1, s1, demo_options(demo_data)),
                                    (STAGE2, s2, demo_options(demo_data, s1))):
-        log = slurm(SLURM_TEST, PARTITION=part, JOB='test', CONFIG=config,
+        log = slurm(SLURM_TEST, python=warm_python, PARTITION=part,
+                    JOB='test', CONFIG=config,
                     CKPT=osp.join(work_dir, 'epoch_1.pth'), ARGS=[
                         '--work-dir',
                         str(tmp_path / 'test' / osp.basename(config)),

@@ -19,7 +19,6 @@ import sys
 import pytest
 
 from launch_utils import load_tool
-from warm_python import WarmPython
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWEEP = osp.join(REPO, 'tools', 'sweep.py')
@@ -68,14 +67,6 @@ def sweep_here(*args, cwd, check=None):
         assert result.returncode == check, \
             result.stdout[-4000:] + result.stderr[-4000:]
     return result
-
-
-@pytest.fixture(scope='module')
-def warm_python():
-    """``PYTHON`` for the sweep's local jobs (their scripts run
-    ``"$PYTHON" tools/train.py ...``)."""
-    with WarmPython() as shim:
-        yield shim.path
 
 
 def demo_data(root, per_emotion=6, limit=20):
