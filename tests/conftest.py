@@ -92,17 +92,16 @@ def pytest_xdist_auto_num_workers(config):
     return len(os.sched_getaffinity(0)) + 1
 
 
-#: The longest test files, longest first (``--durations`` of a parallel run
-#: on 2 cores, seconds): they start first.
+#: The longest test files, longest first (about as many seconds in a fresh
+#: clone's parallel run on 2 cores): they start first.
 LONGEST = (
-    'tests/test_demo/test_run_demo.py',  # 340: the demo as README runs it
-    'tests/test_tools/test_slurm.py',  # 200: Slurm launchers, the sweep
-    'tests/test_readme_commands.py',  # 100: both stages, dist, two nodes
-    'tests/test_packaging/test_mim.py',  # 75: venvs, installs, mim runs
-    'tests/test_tools/test_build_diffused_emod.py',  # 60
-    'tests/test_demo/test_run_demo_installed.py',  # 57
-    'tests/test_tools/test_sweep.py',  # 55
-    'tests/test_engine/test_dist_consistency.py',  # 35
+    'tests/test_demo/test_run_demo.py',  # 185: the demo as README runs it
+    'tests/test_tools/test_slurm.py',  # 120: Slurm launchers, the sweep
+    'tests/test_tools/test_build_diffused_emod.py',  # 85
+    'tests/test_packaging/test_mim.py',  # 76: venvs, installs, mim runs
+    'tests/test_tools/test_sweep.py',  # 63
+    'tests/test_demo/test_run_demo_installed.py',  # 29
+    'tests/test_readme_commands.py',  # 25: both stages, dist, two nodes
 )
 
 
