@@ -97,6 +97,21 @@ def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
     return work_dir
 
 
+def assert_paired(row, prefix, diffs, verdict):
+    """``row``'s paired columns under ``prefix`` (mean, 95 % interval, n,
+    verdict) against the mean and scipy's t interval of ``diffs``; returns
+    the interval."""
+    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=np.mean(diffs),
+                                 scale=stats.sem(diffs))
+    for column, value in (('mean', np.mean(diffs)), ('ci low', low),
+                          ('ci high', high)):
+        assert float(row[f'{prefix} {column}']) == pytest.approx(
+            value, abs=1e-4), (prefix, column)
+    assert row[f'{prefix} n'] == len(diffs)
+    assert row[f'{prefix} verdict'] == verdict
+    return low, high
+
+
 def test_paired_differences_and_refusals(tmp_path):
     root = str(tmp_path)
     base = {0: 90.0, 1: 91.0, 2: 90.5}
@@ -115,16 +130,7 @@ def test_paired_differences_and_refusals(tmp_path):
 
     row = rows[('tiny', 'emoset', 'ereg')]
     diffs = [ereg[s] - const[s] for s in (0, 1)]
-    low, high = stats.t.interval(0.95, 1, loc=np.mean(diffs),
-                                 scale=stats.sem(diffs))
-    assert float(row['cifar10 vs const mean']) == pytest.approx(
-        np.mean(diffs), abs=1e-4)
-    assert float(row['cifar10 vs const ci low']) == pytest.approx(
-        low, abs=1e-4)
-    assert float(row['cifar10 vs const ci high']) == pytest.approx(
-        high, abs=1e-4)
-    assert row['cifar10 vs const n'] == 2
-    assert row['cifar10 vs const verdict'] == 'no evidence'
+    assert_paired(row, 'cifar10 vs const', diffs, 'no evidence')
     detectable = rt.detectable_difference(np.std(diffs, ddof=1), 2)
     assert float(row['cifar10 vs const detectable']) == pytest.approx(
         detectable, abs=1e-4)
@@ -587,16 +593,10 @@ def test_n_alone_is_paired_with_the_baseline(tmp_path):
             for r in table['analysis_rows']}
     ereg = rows['ereg']
     diffs = [50 - 12.5 * base_right[s] for s in (0, 1, 2)]  # 12.5, 25, -12.5
-    low, high = stats.t.interval(0.95, 2, loc=np.mean(diffs),
-                                 scale=stats.sem(diffs))
     assert float(ereg['N alone - baseline top1 mean']) == pytest.approx(
         25 / 3, abs=1e-4)
-    assert float(ereg['N alone - baseline top1 ci low']) == pytest.approx(
-        low, abs=1e-4)
-    assert float(ereg['N alone - baseline top1 ci high']) == pytest.approx(
-        high, abs=1e-4)
-    assert ereg['N alone - baseline top1 n'] == 3
-    assert ereg['N alone - baseline top1 verdict'] == 'no evidence'
+    low, high = assert_paired(ereg, 'N alone - baseline top1', diffs,
+                              'no evidence')
     assert rows['const']['N alone - baseline top1 mean'] == 'not paired'
     assert 'N alone vs baseline top-1: seeds without a partner' in \
         '\n'.join(table['analysis_notes'])
