@@ -99,16 +99,16 @@ def pytest_xdist_auto_num_workers(config):
     return len(os.sched_getaffinity(0)) + 1
 
 
-#: The longest test files, longest first (about as many seconds in a fresh
-#: clone's parallel run on 2 cores): they start first.
+#: The longest test files, longest first (seconds in a fresh clone's
+#: parallel run on 2 cores, 82c50ab): they start first.
 LONGEST = (
-    'tests/test_demo/test_run_demo.py',  # 185: the demo as README runs it
-    'tests/test_tools/test_slurm.py',  # 120: Slurm launchers, the sweep
-    'tests/test_tools/test_build_diffused_emod.py',  # 85
-    'tests/test_packaging/test_mim.py',  # 76: venvs, installs, mim runs
-    'tests/test_tools/test_sweep.py',  # 63
-    'tests/test_demo/test_run_demo_installed.py',  # 29
-    'tests/test_readme_commands.py',  # 25: both stages, dist, two nodes
+    'tests/test_demo/test_run_demo.py',  # 120: the demo as README runs it
+    'tests/test_tools/test_build_diffused_emod.py',  # 107
+    'tests/test_tools/test_slurm.py',  # 93: Slurm launchers, the sweep
+    'tests/test_packaging/test_mim.py',  # 73: venvs, installs, mim runs
+    'tests/test_tools/test_sweep.py',  # 55
+    'tests/test_readme_commands.py',  # 32: both stages, dist, two nodes
+    'tests/test_demo/test_run_demo_installed.py',  # 21
 )
 
 
