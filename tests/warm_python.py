@@ -55,7 +55,8 @@ class WarmPython:
                     f'{shlex.quote(self.socket)} "$@"\n')
         os.chmod(self.path, 0o755)
         self.proc = subprocess.Popen(
-            [sys.executable, osp.abspath(__file__), '--serve', self.socket],
+            [sys.executable, osp.abspath(__file__), '--serve', self.socket,
+             self.path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=dict(os.environ, OMP_NUM_THREADS='1'))
         ready = self.proc.stdout.readline()  # once it listens
@@ -83,9 +84,9 @@ class WarmPython:
         self.close()
 
 
-def _handle(conn, listener, path):
+def _handle(conn, listener, shim):
     """In a child of the server: run the request on ``conn`` and answer
-    with the tool's status."""
+    with the tool's status (the tool's ``sys.executable``: ``shim``)."""
     from emoreg_mm.forking import exit_status, fork_tool
     listener.close()
     try:
@@ -97,7 +98,7 @@ def _handle(conn, listener, path):
                 break
             data += chunk
         request = json.loads(data)
-        sys.executable = osp.join(osp.dirname(osp.abspath(path)), 'python')
+        sys.executable = shim
         # the request's PYTHONPATH, where a new interpreter puts it
         sys.path[:0] = [p for p in request['env'].get(
             'PYTHONPATH', '').split(os.pathsep) if p]
@@ -111,9 +112,10 @@ def _handle(conn, listener, path):
         os._exit(0)
 
 
-def serve(path):
+def serve(path, shim):
     """Warm up, listen on ``path``; serve until stdin ends, then wait for
-    the requests being served."""
+    the requests being served (their tools' ``sys.executable``: ``shim``,
+    so that what they start with it comes back here)."""
     from emoreg_mm.forking import warm_up
     warm_up()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -133,7 +135,7 @@ def serve(path):
             conn, _ = listener.accept()
             pid = os.fork()
             if pid == 0:
-                _handle(conn, listener, path)
+                _handle(conn, listener, shim)
             conn.close()
             handlers.add(pid)
         for pid in list(handlers):  # reap the requests served
@@ -170,6 +172,6 @@ def client(path, argv):
 
 if __name__ == '__main__':
     if sys.argv[1] == '--serve':
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3])
     else:
         client(sys.argv[2], sys.argv[3:])
