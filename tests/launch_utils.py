@@ -6,11 +6,22 @@ import sys
 import time
 
 
+def free_ports(count: int) -> list:
+    """``count`` distinct free TCP ports on loopback: each is held until
+    all are chosen (ports taken one at a time can repeat)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(('127.0.0.1', 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def free_port() -> int:
     """A free TCP port on loopback for torchrun's rendezvous."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def dist_env(**extra) -> dict:

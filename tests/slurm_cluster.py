@@ -21,18 +21,14 @@ import time
 
 import pytest
 
+from launch_utils import free_ports
+
 SBIN = '/usr/sbin'
 PACKAGES = ('slurm-wlm', 'munge')
 
 
 def _say(msg: str) -> None:
     print(f'[slurm_cluster] {msg}', file=sys.__stderr__, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def install() -> str:
@@ -130,10 +126,12 @@ class SlurmCluster:
             f'--socket={munge}/munge.socket', f'--pid-file={munge}/munged.pid',
             f'--log-file={munge}/munged.log', f'--seed-file={munge}/seed'
         ], osp.join(munge, 'munged.pid'))
+        # two distinct ports (slurmctld refuses to run on slurmd's)
+        ctld_port, slurmd_port = free_ports(2)
         with open(self.conf, 'w') as f:
             f.write(SLURM_CONF.format(
                 host=self.host, root=self.root, cpus=os.cpu_count(),
-                ctld_port=_free_port(), slurmd_port=_free_port()))
+                ctld_port=ctld_port, slurmd_port=slurmd_port))
         with open(osp.join(self.root, 'gres.conf'), 'w') as f:
             f.write(f'NodeName={self.host} Name=gpu File=/dev/tty[0-1]\n')
         self.env = dict(SLURM_CONF=self.conf)
