@@ -12,10 +12,11 @@ one entry in :data:`AFFECTIVE_SETS` plus its ``_base_`` pieces
 ``gen_metafiles.py`` then write its leaves and index entries, and the sweep
 offers it.
 
-Standard library only: tools that read run dirs load it without torch
-(``results_table.plugin_module('matrix')``).
+The config-name format is stated here too, once: :func:`stage1_name`,
+:func:`stage2_name` and :func:`parse_name`; every reader of names calls
+them. Standard library only: importable without torch.
 """
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, NamedTuple, Optional, Tuple
 
 
 class Backbone(NamedTuple):
@@ -143,3 +144,78 @@ PRESETS: Dict[str, Preset] = {
                 'synth-abstract': 'Synthetic stimuli, Abstract layout '
                 '(demo)', 'digits': 'scikit-learn digits (demo)'}),
 }
+
+
+# ------------------------------------------------------------ config names
+class LeafName(NamedTuple):
+    """What a leaf config's name says (:func:`parse_name`)."""
+    stage: int  #: 1 (emotional pre-training) or 2 (the target task)
+    backbone: str
+    affective: Optional[str]  #: None for a ``baseline`` leaf
+    mode: Optional[str]  #: None for stage 1
+    target: Optional[str]  #: None for stage 1
+
+
+def stage1_name(backbone: str, affective: str) -> str:
+    """A stage-1 leaf's name: ``{backbone}_{affective}``."""
+    return f'{backbone}_{affective}'
+
+
+def stage2_name(backbone: str,
+                mode: str,
+                target: str,
+                affective: Optional[str] = None,
+                default_affective: str = DEFAULT_AFFECTIVE) -> str:
+    """A stage-2 leaf's name: ``{backbone}_{mode}[_{affective}]_{target}``.
+
+    Args:
+        backbone (str): The backbone's name.
+        mode (str): The regulation mode; ``baseline`` has no affective set.
+        target (str): The target's name.
+        affective (str, optional): The affective set; left out of the name
+            when it is ``default_affective`` or None.
+        default_affective (str): The set a name leaves out. Defaults to
+            :data:`DEFAULT_AFFECTIVE`.
+    """
+    part = '' if mode == 'baseline' or affective in (
+        None, default_affective) else f'_{affective}'
+    return f'{backbone}_{mode}{part}_{target}'
+
+
+def parse_name(name: str,
+               backbones: Iterable[str] = BACKBONES,
+               affective_sets: Iterable[str] = AFFECTIVE_SETS,
+               modes: Iterable[str] = MODES,
+               targets: Iterable[str] = TARGETS,
+               default_affective: str = DEFAULT_AFFECTIVE
+               ) -> Optional[LeafName]:
+    """The :class:`LeafName` of a leaf config's name (no folder, no
+    ``.py``), or None when the name is not one of the matrix's.
+
+    The defaults are the shipped matrix; a preset's or a user's tree passes
+    its own names (:data:`PRESETS`). Names hold no ``_`` inside a part.
+    """
+    parts = name.split('_')
+    backbones, affective_sets = set(backbones), set(affective_sets)
+    if parts[0] not in backbones:
+        return None
+    if len(parts) == 2 and parts[1] in affective_sets:
+        return LeafName(1, parts[0], parts[1], None, None)
+    if len(parts) not in (3, 4) or parts[1] not in set(modes) or \
+            parts[-1] not in set(targets):
+        return None
+    if len(parts) == 3:
+        affective = None if parts[1] == 'baseline' else default_affective
+    elif parts[1] != 'baseline' and parts[2] in affective_sets and \
+            parts[2] != default_affective:
+        affective = parts[2]
+    else:
+        return None
+    return LeafName(2, parts[0], affective, parts[1], parts[-1])
+
+
+def preset_names(preset: 'Preset') -> dict:
+    """The keyword arguments of :func:`parse_name` for ``preset``."""
+    return dict(backbones=preset.backbones, affective_sets=preset.affective,
+                modes=preset.modes, targets=preset.targets,
+                default_affective=preset.default_affective)
