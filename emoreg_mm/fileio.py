@@ -23,6 +23,8 @@ import stat
 import tempfile
 from typing import Any, Callable, List, Optional, Tuple
 
+from .processes import pid_alive
+
 #: Default cap for a config, a pointer file or a JSON record (bytes).
 MAX_SMALL_FILE = 16 << 20
 #: How many times a compressed member of a zip archive (a checkpoint, an
@@ -204,7 +206,7 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> str:
             # Only names this function could have written (a PID a process
             # can have); anything else planted there is left alone.
             if pid.isdigit() and len(pid) <= 10 and 0 < int(
-                    pid) < 2**31 and not _pid_alive(int(pid)):
+                    pid) < 2**31 and not pid_alive(int(pid)):
                 _remove(osp.join(folder, stale))
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{name}.{os.getpid()}-', suffix='.tmp', dir=folder)
@@ -251,37 +253,3 @@ def _remove(path: str) -> None:
         os.remove(path)
     except FileNotFoundError:
         pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-# Processes recorded in run dirs (locks, local sweep jobs)
-def process_start(pid: int) -> Optional[str]:
-    """The start time of ``pid`` in clock ticks since boot (Linux), or
-    None where it cannot be read."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def process_running(pid: int, started: Optional[str]) -> bool:
-    """Whether ``pid`` runs and, where both are known, started at
-    ``started`` (a PID reused by another process is not running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now = process_start(pid)
-    return started is None or now is None or now == started

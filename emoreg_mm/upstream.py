@@ -9,10 +9,11 @@ Usage::
 mmpretrain's tools (``mmpretrain/.mim/tools/<TOOL>``, installed with
 mmpretrain) read the config before anything imports the plugin, so a config
 that inherits ``emoreg_mm::...`` fails in them ("mmengine does not support
-to load emoreg_mm config"). Here ``emoreg_mm`` is imported first (the
-``emoreg_mm::`` prefix and the registered components), then the tool runs
-as ``python TOOL ARGS`` would run it. In Python, ``import emoreg_mm``
-before mmpretrain's APIs does the same (docs/results.md).
+to load emoreg_mm config"). Here the plugin registers first (the
+``emoreg_mm::`` prefix and the components), then the tool runs as ``python
+TOOL ARGS`` would run it. In Python,
+:func:`emoreg_mm.utils.register_all_modules` before mmpretrain's APIs does
+the same (docs/results.md).
 """
 import os
 import os.path as osp
@@ -47,7 +48,8 @@ def main(argv=None) -> None:
         print(__doc__)
         return
     path = tool_path(argv[0])
-    import emoreg_mm  # noqa: F401  (emoreg_mm:: configs, the components)
+    from .utils import register_all_modules
+    register_all_modules(init_default_scope=False)
     saved = sys.argv
     sys.argv = [path, *argv[1:]]
     try:

@@ -35,6 +35,12 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     import torch
     torch.set_num_threads(1)
 
+# The components, as a user's Python code registers them before building
+# from mmpretrain's registries (tools register in their main()).
+from emoreg_mm.utils import register_all_modules  # noqa: E402
+
+register_all_modules(init_default_scope=False)
+
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(8, 8)),

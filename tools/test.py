@@ -21,7 +21,6 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
                               ddp_wrapper_cfg)
 from emoreg_mm.datasets.base_affective import is_affective
@@ -30,7 +29,8 @@ from emoreg_mm.engine.runner import (ConfigKeyError, add_checkpoint_args,
                                      resolve_checkpoint_args, set_data_root,
                                      set_emotion_classes, set_exclude_file,
                                      set_stage1)
-from emoreg_mm.evaluation.predictions import SavePredictions
+from emoreg_mm.evaluation.metrics import SavePredictions
+from emoreg_mm.utils import register_all_modules
 
 
 def parse_args(argv=None):
@@ -143,6 +143,7 @@ def load_strict(runner, checkpoint: str, config: str) -> None:
 
 def main(argv=None):
     """Run with ``argv`` (default: the command line)."""
+    register_all_modules(init_default_scope=False)
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \

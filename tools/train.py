@@ -1,8 +1,9 @@
 """Train a model from a config: ``python tools/train.py CONFIG [options]``.
 
-The command-line interface is mmpretrain's ``tools/train.py``. Importing
-:mod:`emoreg_mm` registers the plugin and applies its compatibility layer
-(safe checkpoints, CPU-only distributed training).
+The command-line interface is mmpretrain's ``tools/train.py``. ``main``
+registers the plugin's components and applies its compatibility layer
+(safe checkpoints, CPU-only distributed training) before reading the
+config (:func:`emoreg_mm.utils.register_all_modules`).
 """
 import argparse
 import os
@@ -16,7 +17,6 @@ from mmengine.dist import get_world_size
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import emoreg_mm  # noqa: F401  (registers components, applies compat)
 from emoreg_mm.compat import ddp_wrapper_cfg
 from emoreg_mm.compat.dist import accelerator_present
 from emoreg_mm.config_names import resolve_config
@@ -29,6 +29,7 @@ from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
 from emoreg_mm.engine.runner.resume import (describe_resume,
                                             find_resumable_checkpoint)
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
+from emoreg_mm.utils import register_all_modules
 
 
 def parse_args(argv=None):
@@ -141,6 +142,7 @@ def resolve_resume(cfg, args):
 
 def main(argv=None):
     """Run with ``argv`` (default: the command line)."""
+    register_all_modules(init_default_scope=False)
     args = parse_args(argv)
     notes, lock = [], None
     try:

@@ -1,7 +1,7 @@
-# Runtime defaults: mmpretrain's (configs/_base_/default_runtime.py) with
-# the plugin imported, two checkpoints kept plus the best, and a fixed seed.
-custom_imports = dict(imports=['emoreg_mm'], allow_failed_imports=False)
-default_scope = 'mmpretrain'
+# Runtime defaults: mmpretrain's (configs/_base_/default_runtime.py) in the
+# plugin's scope (its components register on first use, with mmpretrain's),
+# two checkpoints kept plus the best, and a fixed seed.
+default_scope = 'emoreg_mm'
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),

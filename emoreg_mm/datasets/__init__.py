@@ -4,6 +4,7 @@ Importing this package registers the classes in mmpretrain's ``DATASETS``
 and makes mmpretrain's CIFAR classes fail fast with a clear message when
 their files are missing on an offline machine.
 """
+from .. import compat  # noqa: F401  (before any component is used)
 from . import cifar_offline
 from .abstract import Abstract
 from .affective_folder import AffectiveImageFolder

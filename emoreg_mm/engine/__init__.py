@@ -1,1 +1,2 @@
+from .. import compat  # noqa: F401  (before any component is used)
 from . import hooks, optimizers, runner  # noqa: F401

@@ -8,7 +8,7 @@ from mmpretrain.structures import DataSample
 
 from emoreg_mm.evaluation import (PredictionsFileError, load_predictions,
                                   save_predictions)
-from emoreg_mm.evaluation.predictions import SavePredictions
+from emoreg_mm.evaluation.metrics import SavePredictions
 
 
 def samples(n=5, affect=True):

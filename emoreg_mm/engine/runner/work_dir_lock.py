@@ -42,9 +42,9 @@ import time
 import warnings
 from typing import Optional
 
-from ...fileio import (UnreadableFileError, process_running, process_start,
-                       read_json)
-from .preflight import WorkDirError
+from ...cli import WorkDirError
+from ...fileio import UnreadableFileError, read_json
+from ...processes import process_running, process_start
 
 LOCK_NAME = '.emoreg_mm.lock'
 #: Largest lock file read (bytes); a lock is about 200.

@@ -1,4 +1,7 @@
-"""Checks that ``tools/train.py`` runs before building anything heavy.
+"""The tools' shared command-line options, and the config settings they
+make (torch-free: the sweep plans with them too).
+
+Checks that ``tools/train.py`` runs before building anything heavy:
 
 - :func:`check_cfg_options`: every ``--cfg-options`` key must name a setting
   that the config has, so a typo fails at once, naming the closest key.
@@ -158,7 +161,7 @@ def add_checkpoint_args(parser, config_help: str) -> None:
 def resolve_checkpoint_args(parser, args) -> None:
     """Resolve ``args.config`` (a path or a config name) and the one
     checkpoint of :func:`add_checkpoint_args`; a parser error otherwise."""
-    from ...config_names import resolve_config
+    from .config_names import resolve_config
     try:
         args.config = resolve_config(args.config)
     except FileNotFoundError as err:
