@@ -1,4 +1,6 @@
-"""Launching the tools as users do, for tests of distributed runs."""
+"""Launching the tools as users do: in this process through their
+``main(argv)`` where the process boundary is not under test, and the shell
+scripts and README commands as written."""
 import os
 import shlex
 import socket
@@ -33,13 +35,11 @@ def dist_env(**extra) -> dict:
     return env
 
 
-def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs'),
-                 python=sys.executable):
+def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs')):
     """A directory laid out like the repository, for running README
     commands as written: every top-level entry of the repository is linked
     except ``own`` (left for the test to fill) and build outputs; the
-    commands' ``python`` is ``python`` (this interpreter, or a warm one:
-    tests/warm_python.py). Returns ``(path, env)``."""
+    commands' ``python`` is this interpreter. Returns ``(path, env)``."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     skip = set(own) | {'.git', 'build', 'dist', 'outputs'}
     box = tmp_path / 'repo'
@@ -50,7 +50,7 @@ def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs'),
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     shim = bin_dir / 'python'  # a link would lose the venv
-    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n')
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
     shim.chmod(0o755)
     env = dist_env()
     env['PATH'] = f'{bin_dir}{os.pathsep}{env["PATH"]}'
@@ -91,6 +91,44 @@ def run_tool(path: str, *argv: str) -> None:
         time.sleep(1 - now % 1)
     _LAST_START = time.time()
     tool.main(list(argv))
+
+
+def run_cli(path: str, *argv: str) -> tuple:
+    """``tools/<path>``'s ``main(argv)`` in this process, as a user's
+    command line would end: ``(exit status, stdout and stderr)`` (a
+    ``sys.exit(message)`` prints the message and gives 1; an exception, its
+    traceback and 1). Output is captured at the file descriptors, so the
+    loggers' handlers are caught too."""
+    import tempfile
+    import traceback
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_fds, saved_files = [os.dup(1), os.dup(2)], (sys.stdout, sys.stderr)
+    with tempfile.TemporaryFile(mode='w+', buffering=1) as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+        sys.stdout = sys.stderr = out
+        code = 0
+        try:
+            run_tool(path, *argv)
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=out)
+                code = 1
+        except Exception:  # what the interpreter prints, then status 1
+            traceback.print_exc(file=out)
+            code = 1
+        finally:
+            out.flush()
+            sys.stdout, sys.stderr = saved_files
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            for fd in saved_fds:
+                os.close(fd)
+        out.seek(0)
+        return code, out.read()
 
 
 def check_stages(stage1_path: str, stage2_path: str, input_size: list):

@@ -1,7 +1,7 @@
 """Files a user is handed never run code, crash the process or load
-silently wrong: each attack goes through the entry point users use (the
-tools run as ``python TOOL ARGS`` in processes of their own, forked from a
-warm interpreter: tests/tool_server.py)."""
+silently wrong: each attack goes through the entry point users use, the
+tools' ``main(argv)`` (in this process: a crash would end the test's
+worker, which fails the test)."""
 import functools
 import http.server
 import os
@@ -18,16 +18,23 @@ from mmengine.runner import Runner
 from emoreg_mm.compat import DamagedCheckpointError, UnsafeCheckpointError
 from emoreg_mm.compat.checkpoint import safe_load
 from emoreg_mm.models.affect_cache import AffectCache
-from launch_utils import load_tool
+from launch_utils import load_tool, run_cli
 from plain_config import make_plain_config
 
 
-def _cli(tools, *args, **env):
-    """Run a tool as users do; (exit status, output)."""
-    code, out, err = tools.run(*args, env=env)
-    # Never killed by a signal (a crash at an address the file chooses).
-    assert code >= 0, (out + err)[-3000:]
-    return code, out + err
+def _cli(tool, *args, **env):
+    """Run ``tools/<tool>`` as users do, with ``env`` set; (exit status,
+    output)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return run_cli(tool[len('tools/'):], *args)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +48,7 @@ def trained(tmp_path_factory):
     return config, osp.join(cfg.work_dir, 'epoch_1.pth')
 
 
-def test_resume_never_executes_the_stored_config(tmp_path, trained, tools):
+def test_resume_never_executes_the_stored_config(tmp_path, trained):
     config, good = trained
     marker = tmp_path / 'code_ran'
     checkpoint = torch.load(good, weights_only=True)
@@ -57,7 +64,7 @@ def test_resume_never_executes_the_stored_config(tmp_path, trained, tools):
     torch.save(checkpoint, str(work_auto / 'epoch_1.pth'))
     (work_auto / 'last_checkpoint').write_text(str(work_auto / 'epoch_1.pth'))
     for work_dir, resume in ((tmp_path / 'file', [forged]), (work_auto, [])):
-        code, out = _cli(tools, 'tools/train.py', config, '--work-dir',
+        code, out = _cli('tools/train.py', config, '--work-dir',
                          str(work_dir), '--resume', *resume, '--cfg-options',
                          'train_cfg.max_epochs=2')
         assert code == 0, out[-3000:]
@@ -81,7 +88,7 @@ class _ForgedArray:
                 (1, (1, ), _ForgedDType(), False, b'\x41' * 8))
 
 
-def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained, tools):
+def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained):
     config, good = trained
     checkpoint = torch.load(good, weights_only=True)
     checkpoint['meta']['rng'] = _ForgedArray()
@@ -92,13 +99,13 @@ def test_forged_numpy_dtype_is_refused_everywhere(tmp_path, trained, tools):
     with pytest.raises(UnsafeCheckpointError, match='numpy.dtype') as err:
         safe_load(forged)
     assert forged in str(err.value)
-    code, out = _cli(tools, 'tools/train.py', config, '--work-dir',
+    code, out = _cli('tools/train.py', config, '--work-dir',
                      str(tmp_path / 'work'), '--resume', forged)
     assert code != 0 and 'UnsafeCheckpointError' in out
     assert forged in out and 'numpy.dtype' in out
     # Even the converter for trusted files rebuilds numpy values from
     # checked raw bytes, never through numpy's unpickling.
-    code, out = _cli(tools, 'tools/misc/convert_checkpoint.py', forged,
+    code, out = _cli('tools/misc/convert_checkpoint.py', forged,
                      str(tmp_path / 'out.pth'))
     assert code == 1 and 'refusing dtype' in out
     assert not osp.exists(tmp_path / 'out.pth')
@@ -123,7 +130,7 @@ def _deflated(src, dst):
 
 
 def test_files_that_would_allocate_without_bound_are_refused(
-        tmp_path, trained, tools):
+        tmp_path, trained):
     """Small files whose content would make the process allocate far more
     than their size: an error naming the file and the limit, no
     MemoryError or OverflowError, through resume, test and the converter."""
@@ -136,11 +143,11 @@ def test_files_that_would_allocate_without_bound_are_refused(
     shared_refs = str(tmp_path / 'shared_refs.pth')
     torch.save(checkpoint, shared_refs)
     assert os.path.getsize(shared_refs) < 8 << 20
-    code, out = _cli(tools, 'tools/train.py', config, '--work-dir',
+    code, out = _cli('tools/train.py', config, '--work-dir',
                      str(tmp_path / 'work'), '--resume', shared_refs)
     assert code == 1 and shared_refs in out, out[-3000:]
     assert 'expands to more than' in out and 'per byte of the file' in out
-    code, out = _cli(tools, 'tools/misc/convert_checkpoint.py', shared_refs,
+    code, out = _cli('tools/misc/convert_checkpoint.py', shared_refs,
                      str(tmp_path / 'out.pth'))
     assert code == 1 and shared_refs in out and 'expands to more than' in \
         out, out[-3000:]
@@ -153,7 +160,7 @@ def test_files_that_would_allocate_without_bound_are_refused(
     torch.save(checkpoint, plain)
     deflated = _deflated(plain, str(tmp_path / 'deflated.pth'))
     assert os.path.getsize(deflated) < 1 << 20
-    code, out = _cli(tools, 'tools/test.py', config, '--checkpoint', deflated,
+    code, out = _cli('tools/test.py', config, '--checkpoint', deflated,
                      '--work-dir', str(tmp_path / 'test'))
     assert code == 1 and deflated in out, out[-3000:]
     assert 'is compressed and declares 16777216 bytes' in out
@@ -163,7 +170,7 @@ def test_files_that_would_allocate_without_bound_are_refused(
     checkpoint['meta']['huge'] = _HugeArray()
     huge = str(tmp_path / 'huge.pth')
     torch.save(checkpoint, huge)
-    code, out = _cli(tools, 'tools/misc/convert_checkpoint.py', huge,
+    code, out = _cli('tools/misc/convert_checkpoint.py', huge,
                      str(tmp_path / 'out.pth'))
     assert code == 1 and 'refusing an array of shape (1180591620717411303424,'\
         ') on 8 bytes' in out, out[-3000:]
@@ -194,7 +201,7 @@ def http_dir(tmp_path):
 
 
 def test_first_http_download_goes_through_the_safe_loader(
-        tmp_path, trained, http_dir, tools):
+        tmp_path, trained, http_dir):
     config, good = trained
     folder, url = http_dir
     marker = tmp_path / 'code_ran'
@@ -203,7 +210,7 @@ def test_first_http_download_goes_through_the_safe_loader(
     os.link(good, folder / 'good.pth')
     hub = str(tmp_path / 'torch_home')
     code, out = _cli(
-        tools, 'tools/test.py', config, '--checkpoint', f'{url}/evil.pth',
+        'tools/test.py', config, '--checkpoint', f'{url}/evil.pth',
         '--work-dir', str(tmp_path / 'test'), TORCH_HOME=hub,
         no_proxy='127.0.0.1', NO_PROXY='127.0.0.1')
     assert code == 1, out[-3000:]
@@ -212,7 +219,7 @@ def test_first_http_download_goes_through_the_safe_loader(
     assert not marker.exists()
     # A good file downloads once and loads through the same path.
     code, out = _cli(
-        tools, 'tools/test.py', config, '--checkpoint', f'{url}/good.pth',
+        'tools/test.py', config, '--checkpoint', f'{url}/good.pth',
         '--work-dir', str(tmp_path / 'test2'), TORCH_HOME=hub,
         no_proxy='127.0.0.1', NO_PROXY='127.0.0.1')
     assert code == 0 and 'accuracy/top1' in out, out[-3000:]
@@ -251,21 +258,21 @@ def test_damaged_checkpoint_names_file_and_damage(tmp_path, trained,
     assert path in str(exc.value.code) and reason in str(exc.value.code)
 
 
-def test_another_models_checkpoint_is_an_error(tmp_path, trained, tools):
+def test_another_models_checkpoint_is_an_error(tmp_path, trained):
     config, good = trained
     other = make_plain_config(tmp_path)
     text = open(other).read()
     head = "type='LinearClsHead', num_classes=2,"
     assert text.count(head) == 1, 'the plain config has no 2-class head'
     open(other, 'w').write(text.replace(head, head.replace('=2', '=3')))
-    code, out = _cli(tools, 'tools/test.py', other, '--checkpoint', good,
+    code, out = _cli('tools/test.py', other, '--checkpoint', good,
                      '--work-dir', str(tmp_path / 'strict'))
     assert code == 1, out[-3000:]
     assert f'checkpoint {good} does not fit the model of {other}' in out
     assert 'head.fc.weight' in out and '--non-strict' in out
     assert 'accuracy/top1' not in out
     # On request, it evaluates with the weights that fit.
-    code, out = _cli(tools, 'tools/test.py', other, '--checkpoint', good,
+    code, out = _cli('tools/test.py', other, '--checkpoint', good,
                      '--work-dir', str(tmp_path / 'loose'), '--non-strict')
     assert code == 0 and 'accuracy/top1' in out, out[-3000:]
 

@@ -17,11 +17,11 @@ from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
                               convert_trusted)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='checkpoint to convert (trusted)')
     parser.add_argument('dst', help='where to write the safe checkpoint')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         needed = convert_trusted(args.src, args.dst)
     except (FileNotFoundError, DamagedCheckpointError,
