@@ -1,8 +1,9 @@
 """The experiment matrix, stated once: backbones, affective sets, regulation
 modes, targets, seeds and the sweep's presets.
 
-Read by ``tools/misc/gen_configs.py`` (the leaf configs),
-``tools/misc/gen_metafiles.py`` (the model index), ``tools/sweep.py`` (its
+Read by :mod:`emoreg_mm.leaf_configs` (the leaf configs,
+``tools/misc/gen_configs.py``), :mod:`emoreg_mm.metafiles` (the model
+index, ``tools/misc/gen_metafiles.py``), ``tools/sweep.py`` (its
 choices and plan), ``tools/run_demo.py`` (the demo's modes),
 ``tools/analysis_tools/benchmark.py`` and ``check_dataset.py`` (names they
 accept) and ``results_table.py`` (row order). Adding an affective set is
@@ -16,7 +17,9 @@ The config-name format is stated here too, once: :func:`stage1_name`,
 :func:`stage2_name` and :func:`parse_name`; every reader of names calls
 them. Standard library only: importable without torch.
 """
-from typing import Dict, Iterable, NamedTuple, Optional, Tuple
+import posixpath
+from typing import (Dict, Iterable, List, NamedTuple, Optional,
+                    Tuple)
 
 
 class Backbone(NamedTuple):
@@ -29,6 +32,10 @@ class Backbone(NamedTuple):
     from_scratch: bool = False  #: no ImageNet weights (stage-1 schedule)
     affective: Optional[Tuple[str, ...]] = None  #: sets it ships for; all
     in_paper: bool = True  #: in the paper's table (the sweep's default)
+    #: a fixed stage-1 schedule piece (``schedules/<name>.py``); None: the
+    #: schedule is sized to the affective set (BiT-HyperRule, or the
+    #: from-scratch rule when ``from_scratch``)
+    stage1_schedule: Optional[str] = None
 
 
 class AffectiveSet(NamedTuple):
@@ -93,6 +100,40 @@ TARGET_TRAIN_IMAGES = {'cifar10': 50_000, 'cifar100': 50_000}
 SEEDS = (0, 1, 2)  #: stage-2 seeds of a results table
 
 
+#: The demo's own names (``configs/demo/_base_``): a tiny backbone, the
+#: synthetic stimuli of :mod:`emoreg_mm.demo.data` and the digits target.
+DEMO_BACKBONES: Dict[str, Backbone] = {
+    'tiny-resnet': Backbone(
+        'Tiny CIFAR ResNet-18 at 32 px', 'Tiny CIFAR ResNet-18 (demo)',
+        '_32px', 'demo_stage2', '_32px', from_scratch=True, in_paper=False,
+        stage1_schedule='demo_stage1'),
+}
+DEMO_AFFECTIVE_SETS: Dict[str, AffectiveSet] = {
+    # 400 stimuli (make_stimuli's 50 per emotion), 80 % for training
+    'synth-abstract': AffectiveSet(
+        'Synthetic stimuli, Abstract layout (demo)', 'Abstract',
+        'testImages_abstract', 320, MIKELS, in_paper=False),
+}
+DEMO_TARGETS = {'digits': 'scikit-learn digits (demo)'}
+
+
+class Layout(NamedTuple):
+    """Where a preset's leaves find their ``_base_`` pieces (folders
+    relative to the leaf's folder), and what they set beyond them."""
+    models: str = '../_base_/models'
+    datasets: str = '../_base_/datasets'
+    affective: str = '../_base_/affective'
+    regulation: str = '../_base_/regulation'
+    schedules: str = '../_base_/schedules'
+    runtime: str = '../_base_/default_runtime.py'
+    #: the leaves set ``work_dir = '<work_dir>/<name>'``; None: they set
+    #: none (the tools' default, ``work_dirs/<name>``)
+    work_dir: Optional[str] = None
+    #: stage-2 models take the schedule's ``model_train_cfg`` (batch
+    #: augmentation such as Mixup)
+    model_train_cfg: bool = True
+
+
 class Preset(NamedTuple):
     """A config tree the sweep plans over, and the names in it."""
     config_root: str  #: relative to the checkout
@@ -108,11 +149,11 @@ class Preset(NamedTuple):
     modes: Tuple[str, ...] = MODES
     #: display names of names not in the tables above (the model index)
     titles: Dict[str, str] = {}
-
-
-def shipped_sets(backbone: str) -> Tuple[str, ...]:
-    """The affective sets whose leaves ship for ``backbone``."""
-    return BACKBONES[backbone].affective or tuple(AFFECTIVE_SETS)
+    #: what its names are (the leaves' pieces, comments and index entries)
+    backbone_specs: Dict[str, Backbone] = BACKBONES
+    affective_specs: Dict[str, AffectiveSet] = AFFECTIVE_SETS
+    target_titles: Dict[str, str] = TARGETS
+    layout: Layout = Layout()
 
 
 PRESETS: Dict[str, Preset] = {
@@ -134,16 +175,32 @@ PRESETS: Dict[str, Preset] = {
         stage1='{backbone}_{affective}.py',
         stage2='{backbone}_{mode}{affective_part}_{target}.py',
         default_affective='synth-abstract',
-        backbones=('tiny-resnet', ),
-        default_backbones=('tiny-resnet', ),
-        affective=('synth-abstract', ),
-        default_affective_sets=('synth-abstract', ),
-        targets=('digits', ),
+        backbones=tuple(DEMO_BACKBONES),
+        default_backbones=tuple(DEMO_BACKBONES),
+        affective=tuple(DEMO_AFFECTIVE_SETS),
+        default_affective_sets=tuple(DEMO_AFFECTIVE_SETS),
+        targets=tuple(DEMO_TARGETS),
         seeds=(0, 1),
-        titles={'tiny-resnet': 'Tiny CIFAR ResNet-18 (demo)',
-                'synth-abstract': 'Synthetic stimuli, Abstract layout '
-                '(demo)', 'digits': 'scikit-learn digits (demo)'}),
+        titles=dict({k: v.display for k, v in DEMO_BACKBONES.items()},
+                    **{k: v.title for k, v in DEMO_AFFECTIVE_SETS.items()},
+                    **DEMO_TARGETS),
+        backbone_specs=DEMO_BACKBONES,
+        affective_specs=DEMO_AFFECTIVE_SETS,
+        target_titles=DEMO_TARGETS,
+        layout=Layout(models='./_base_/models', datasets='./_base_/datasets',
+                      affective='./_base_/affective',
+                      schedules='./_base_/schedules',
+                      runtime='./_base_/demo_runtime.py',
+                      work_dir='work_dirs/demo', model_train_cfg=False)),
 }
+
+
+def shipped_sets(backbone: str,
+                 preset: Optional[Preset] = None) -> Tuple[str, ...]:
+    """The affective sets whose leaves ship for ``backbone`` in ``preset``
+    (default: the paper's)."""
+    preset = preset or PRESETS['paper']
+    return preset.backbone_specs[backbone].affective or preset.affective
 
 
 # ------------------------------------------------------------ config names
@@ -219,3 +276,37 @@ def preset_names(preset: 'Preset') -> dict:
     return dict(backbones=preset.backbones, affective_sets=preset.affective,
                 modes=preset.modes, targets=preset.targets,
                 default_affective=preset.default_affective)
+
+
+def leaf_name(leaf: LeafName,
+              default_affective: str = DEFAULT_AFFECTIVE) -> str:
+    """The name of ``leaf``: :func:`stage1_name` or :func:`stage2_name`."""
+    if leaf.stage == 1:
+        return stage1_name(leaf.backbone, leaf.affective)
+    return stage2_name(leaf.backbone, leaf.mode, leaf.target, leaf.affective,
+                       default_affective)
+
+
+def shipped_leaves(preset: Preset) -> List[LeafName]:
+    """Every leaf config ``preset`` ships: per backbone, a stage-1 leaf per
+    affective set it ships for; per target, its baseline and each other
+    mode on each of those sets."""
+    leaves = []
+    for backbone in preset.backbones:
+        sets = shipped_sets(backbone, preset)
+        leaves += [LeafName(1, backbone, a, None, None) for a in sets]
+        for target in preset.targets:
+            leaves += [LeafName(2, backbone, None if mode == 'baseline'
+                                else a, mode, target)
+                       for mode in preset.modes
+                       for a in (sets[:1] if mode == 'baseline' else sets)]
+    return leaves
+
+
+def config_file(preset: Preset, leaf: LeafName) -> str:
+    """The file of ``leaf`` in ``preset``'s tree, relative to the checkout
+    (``configs/emoreg/resnet50_ereg_cifar10.py``)."""
+    folder = posixpath.dirname(preset.stage1 if leaf.stage == 1 else
+                               preset.stage2)
+    return posixpath.join(preset.config_root, folder,
+                          leaf_name(leaf, preset.default_affective) + '.py')

@@ -1,6 +1,5 @@
-# Demo stage 2, regulation mode learn-ereg, on the digits; emotional encoder
-# pre-trained on the synthetic stimuli (stage 1:
-# configs/demo/tiny-resnet_synth-abstract.py, run it first).
+# Tiny CIFAR ResNet-18 at 32 px, regulation mode learn-ereg, on scikit-learn digits (demo); emotional encoder
+# pre-trained on Synthetic stimuli, Abstract layout (demo) (stage 1: configs/demo/tiny-resnet_synth-abstract.py).
 _base_ = [
     './_base_/models/tiny-resnet_emoreg.py',
     '../_base_/regulation/learn-ereg.py',

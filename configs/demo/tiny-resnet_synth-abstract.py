@@ -1,5 +1,6 @@
-# Demo stage 1: the tiny CIFAR ResNet learns the emotions of the synthetic
-# stimuli (Abstract layout). Its checkpoints feed every demo stage-2 config.
+# Stage 1: Tiny CIFAR ResNet-18 at 32 px learns the emotions of Synthetic stimuli, Abstract layout (demo).
+# Its checkpoints (work_dirs/demo/tiny-resnet_synth-abstract) feed every stage-2 config on
+# Synthetic stimuli, Abstract layout (demo) with this backbone.
 _base_ = [
     './_base_/models/tiny-resnet.py',
     './_base_/datasets/synth-abstract_32px.py',

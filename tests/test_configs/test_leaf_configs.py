@@ -8,8 +8,6 @@ native-layout fixtures of ``affective_fixtures``.
 """
 import glob
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -19,6 +17,10 @@ from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 
 import affective_fixtures as fx
+from emoreg_mm import matrix
+from emoreg_mm.leaf_configs import (stage1_scratch_schedule,
+                                    stage1_schedule)
+from launch_utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LEAVES = sorted(
@@ -39,12 +41,14 @@ TINY = {
 }
 
 
-def test_leaves_match_the_matrix():
-    out = subprocess.run(
-        [sys.executable, 'tools/misc/gen_configs.py', '--check'],
-        capture_output=True, text=True, cwd=REPO)
-    assert out.returncode == 0, out.stderr
-    assert f'{len(LEAVES)} leaf configs up to date' in out.stdout
+def test_leaves_match_the_matrix(capsys):
+    """``gen_configs.py --check``: the paper's leaves and the demo's
+    (configs/demo) are what the matrix writes."""
+    assert load_tool('misc/gen_configs.py').main(['--check']) == 0
+    demo = glob.glob(osp.join(REPO, 'configs', 'demo', '*.py'))
+    assert f'{len(LEAVES) + len(demo)} leaf configs up to date' in \
+        capsys.readouterr().out
+    assert len(demo) == 1 + len(matrix.MODES)
     # 2 targets x (baseline + 5 modes per affective set of the backbone),
     # plus one stage-1 leaf per backbone and affective set.
     stage1 = [leaf for leaf in LEAVES if 'emoreg_pretrain/' in leaf]
@@ -165,8 +169,6 @@ def test_scratch_backbones_pretrain_with_the_scratch_recipe():
     """Stage 1 of a backbone trained from scratch follows
     schedules/affective_scratch.py (the CIFAR ResNet recipe, 200 epochs),
     fine-tuned backbones the BiT rule."""
-    from launch_utils import load_tool
-    gen = load_tool('misc/gen_configs.py')
     scratch = Config.fromfile(osp.join(
         REPO, 'configs/emoreg_pretrain/resnet18-cifar_emoset.py'))
     batch = 8 * scratch.train_dataloader.batch_size
@@ -181,6 +183,7 @@ def test_scratch_backbones_pretrain_with_the_scratch_recipe():
     assert tuned.optim_wrapper.optimizer.weight_decay == 0.
     assert tuned.train_cfg.max_epochs == 28  # 10k steps of the BiT rule
     # small sets: at least four steps per epoch, lr scaled with the batch
-    small = gen.stage1_scratch_schedule(180)
+    small = stage1_scratch_schedule(180)
     assert (small['batch'], small['lr'], small['per_epoch']) == (32, 0.025, 6)
-    assert gen.stage1_scratch_schedule(94_500)['batch'] == 128
+    assert stage1_scratch_schedule(94_500)['batch'] == 128
+    assert stage1_schedule(94_500)['epochs'] == 28

@@ -1,19 +1,22 @@
-"""The metafiles and model-index.yml match the config tree."""
+"""The metafiles and model-index.yml match the config tree, and a name
+added to the matrix reaches every reader of names."""
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
 import yaml
+from mmengine.config import Config
+
+from emoreg_mm import leaf_configs, matrix, metafiles
+from launch_utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
-
-import gen_metafiles  # noqa: E402
 
 
 def test_metafiles_up_to_date():
-    stale = gen_metafiles.outdated(REPO)
+    stale = metafiles.outdated(REPO)
     assert not stale, (f'out of date: {stale}; run '
                        'python tools/misc/gen_metafiles.py')
 
@@ -28,8 +31,8 @@ def test_every_leaf_config_listed_and_nothing_measured():
                 assert 'Results' not in model and 'Weights' not in model
                 assert osp.isfile(osp.join(REPO, model['Config']))
                 listed[model['Config']] = model['Name']
-    for folder in ('emoreg_pretrain', 'emoreg'):
-        for fname in gen_metafiles.leaf_configs(
+    for folder in ('emoreg_pretrain', 'emoreg', 'demo'):
+        for fname in metafiles.leaf_configs(
                 osp.join(REPO, 'configs', folder)):
             rel = f'configs/{folder}/{fname}'
             assert listed.get(rel) == osp.splitext(fname)[0], rel
@@ -42,18 +45,18 @@ def _write(path, text):
 
 def test_generator_metadata_and_check(tmp_path):
     root = tmp_path
-    assert gen_metafiles.expected_files(str(root))['model-index.yml']
+    tool = load_tool('misc/gen_metafiles.py')
+    assert metafiles.expected_files(str(root))['model-index.yml']
     _write(root / 'configs' / 'emoreg_pretrain' / 'resnet50_emoset.py',
            "_base_ = ['../_base_/datasets/emoset.py']\n")
     _write(root / 'configs' / 'emoreg' / 'vit-b16_learn-ereg_cifar100.py',
            "_base_ = ['../emoreg_pretrain/vit-b16_abstract.py',\n"
            "          '../_base_/datasets/cifar100.py']\n")
     _write(root / 'configs' / 'emoreg' / '_helper.py', 'x = 1\n')
-    tool = osp.join(REPO, 'tools', 'misc', 'gen_metafiles.py')
-    check = [sys.executable, tool, '--root', str(root), '--check']
-    assert subprocess.run(check, capture_output=True).returncode == 1
-    subprocess.run([sys.executable, tool, '--root', str(root)], check=True)
-    assert subprocess.run(check, capture_output=True).returncode == 0
+    check = ['--root', str(root), '--check']
+    assert tool.main(check) == 1
+    assert tool.main(['--root', str(root)]) == 0
+    assert tool.main(check) == 0
 
     index = yaml.safe_load((root / 'model-index.yml').read_text())
     assert index['Import'] == ['configs/emoreg/metafile.yml',
@@ -78,12 +81,7 @@ def test_generator_metadata_and_check(tmp_path):
 
     # a new config makes the files stale
     _write(root / 'configs' / 'emoreg' / 'resnet50_ereg_cifar10.py', '')
-    assert subprocess.run(check, capture_output=True).returncode == 1
-
-
-def _matrix():
-    from results_table import plugin_module
-    return plugin_module('matrix')
+    assert tool.main(check) == 1
 
 
 def _index_entries(root=REPO):
@@ -97,73 +95,91 @@ def _index_entries(root=REPO):
 
 
 def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
-    """From the one matrix (emoreg_mm/matrix.py): each shipped leaf is
-    listed once, with its backbone, mode, target and (but for baseline)
-    affective set; each stage-1 leaf with its training data."""
-    from launch_utils import load_tool
-    matrix = _matrix()
+    """From the one matrix (emoreg_mm/matrix.py): each shipped leaf of
+    every preset (the demo's too) is listed once, with its backbone, mode,
+    target and (but for baseline) affective set; each stage-1 leaf with
+    its training data."""
     entries = _index_entries()
-    leaves = load_tool('misc/gen_configs.py').leaves()
-    assert len(leaves) == 171
-    for rel in leaves:
-        listed = entries.get(f'configs/{rel}', [])
-        assert len(listed) == 1, (rel, listed)
-        meta = listed[0]['Metadata']
-        stem = osp.splitext(osp.basename(rel))[0]
-        backbone, rest = stem.split('_', 1)
-        assert meta['Backbone'] == matrix.BACKBONES[backbone].display, rel
-        if rel.startswith('emoreg_pretrain/'):
-            title = matrix.AFFECTIVE_SETS[rest].title
-            assert meta['Affective Set'] == title, rel
-            assert meta['Training Data'] == title, rel
-            assert 'Regulation Mode' not in meta, rel
-            continue
-        parts = rest.split('_')
-        mode, target = parts[0], parts[-1]
-        affective = parts[1] if len(parts) == 3 else matrix.DEFAULT_AFFECTIVE
-        assert meta['Regulation Mode'] == mode, rel
-        assert meta['Target'] == matrix.TARGETS[target], rel
-        if mode == 'baseline':
-            assert 'Affective Set' not in meta, rel
-        else:
-            assert meta['Affective Set'] == \
-                matrix.AFFECTIVE_SETS[affective].title, rel
+    leaves = leaf_configs.leaves()
+    assert len(leaves) == 171 + 7
+    for preset in matrix.PRESETS.values():
+        for leaf in matrix.shipped_leaves(preset):
+            rel = matrix.config_file(preset, leaf)
+            listed = entries.get(rel, [])
+            assert len(listed) == 1, (rel, listed)
+            meta = listed[0]['Metadata']
+            assert meta['Backbone'] == \
+                preset.backbone_specs[leaf.backbone].display, rel
+            if leaf.stage == 1:
+                title = preset.affective_specs[leaf.affective].title
+                assert meta['Affective Set'] == title, rel
+                assert meta['Training Data'] == title, rel
+                assert 'Regulation Mode' not in meta, rel
+                continue
+            assert meta['Regulation Mode'] == leaf.mode, rel
+            assert meta['Target'] == preset.target_titles[leaf.target], rel
+            if leaf.mode == 'baseline':
+                assert 'Affective Set' not in meta, rel
+            else:
+                assert meta['Affective Set'] == \
+                    preset.affective_specs[leaf.affective].title, rel
 
 
-#: One more entry at the end of the matrix's AFFECTIVE_SETS.
-NEW_SET = '''\
+# ------------------------------------------ a name added to the matrix
+#: One entry at the end of each of the matrix's tables: an affective set,
+#: a backbone (shipping for EmoSet and the new set) and a mode.
+ADDITIONS = {
+    '}\nDEFAULT_AFFECTIVE = ': '''\
     'newset': AffectiveSet('NewSet', 'EmoSet', 'NewSet', 2_000, MIKELS,
                            in_paper=False),
 }
-DEFAULT_AFFECTIVE = '''
+DEFAULT_AFFECTIVE = ''',
+    "        affective=('emoset', ), in_paper=False),\n}\n": '''\
+        affective=('emoset', ), in_paper=False),
+    'newnet': Backbone('NewNet at 224 px', 'NewNet', '',
+                       'vit_finetune_cifar', '',
+                       affective=('emoset', 'newset'), in_paper=False),
+}
+''',
+    "         'rand-learn-ereg')\n": "         'rand-learn-ereg', 'newmode')\n",
+}
+#: Their _base_ pieces: the set's dataset and affective pieces, the
+#: backbone's two model pieces, the mode's regulation piece.
+PIECES = {
+    'affective/newset.py':
+    "_base_ = ['./emoset.py']\nemoreg_affective = 'newset'\n",
+    'datasets/newset.py':
+    "_base_ = ['./affective_224px.py', '../affective/newset.py']\n"
+    "dataset = dict(type='EmoSet', data_root='data/NewSet')\n"
+    'data_preprocessor = dict(num_classes=8)\n'
+    'train_dataloader = dict(dataset=dataset)\n'
+    'val_dataloader = dict(dataset=dataset)\n'
+    'test_dataloader = dict(dataset=dataset)\n',
+    'models/newnet.py':
+    "_base_ = ['./vit-b16.py']\nemoreg_backbone = 'newnet'\n",
+    'models/newnet_emoreg.py':
+    "_base_ = ['./vit-b16_emoreg.py']\nemoreg_backbone = 'newnet'\n",
+    'regulation/newmode.py':
+    "_base_ = ['./ereg.py']\nemoreg_mode = 'newmode'\n",
+}
 
 
-def test_a_set_added_in_the_matrix_reaches_leaves_index_and_sweep(tmp_path):
-    """On a copy of the tree: one entry in the matrix and the set's two
-    _base_ pieces; the generators and the sweep take it from there."""
-    import shutil
+def test_names_added_in_the_matrix_reach_every_reader(tmp_path):
+    """On a copy of the checkout: one entry per table in the matrix and
+    the _base_ pieces they name. The leaves are written, they load, the
+    model index lists them, parse_name parses them and the sweep plans
+    them. The copy's package is a new interpreter's (its edited matrix)."""
     root = tmp_path / 'checkout'
-    for folder in ('tools', 'configs'):
+    for folder in ('tools', 'configs', 'emoreg_mm'):
         shutil.copytree(osp.join(REPO, folder), root / folder,
-                        ignore=shutil.ignore_patterns('__pycache__'))
-    # the package as the tools find it (plugin_module: its __init__ is
-    # never run, only the torch-free modules they name are loaded)
-    package = root / 'emoreg_mm'
-    shutil.copytree(osp.join(REPO, 'emoreg_mm'), package,
-                    ignore=shutil.ignore_patterns('__pycache__', '.mim'))
-    text = (package / 'matrix.py').read_text()
-    assert text.count('}\nDEFAULT_AFFECTIVE = ') == 1
-    (package / 'matrix.py').write_text(
-        text.replace('}\nDEFAULT_AFFECTIVE = ', NEW_SET))
-    _write(root / 'configs/_base_/affective/newset.py',
-           "_base_ = ['./emoset.py']\nemoreg_affective = 'newset'\n")
-    _write(root / 'configs/_base_/datasets/newset.py',
-           "_base_ = ['./affective_224px.py', '../affective/newset.py']\n"
-           "dataset = dict(type='EmoSet', data_root='data/NewSet')\n"
-           "data_preprocessor = dict(num_classes=8)\n"
-           "train_dataloader = dict(dataset=dataset)\n"
-           "val_dataloader = dict(dataset=dataset)\n"
-           "test_dataloader = dict(dataset=dataset)\n")
+                        ignore=shutil.ignore_patterns('__pycache__', '.mim'))
+    text = (root / 'emoreg_mm/matrix.py').read_text()
+    for old, new in ADDITIONS.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (root / 'emoreg_mm/matrix.py').write_text(text)
+    for rel, piece in PIECES.items():
+        _write(root / 'configs/_base_' / rel, piece)
     env = dict(os.environ, PYTHONPATH=str(root))
 
     def run(*cmd):
@@ -172,26 +188,53 @@ def test_a_set_added_in_the_matrix_reaches_leaves_index_and_sweep(tmp_path):
 
     out = run('tools/misc/gen_configs.py')
     assert out.returncode == 0, out.stderr
-    assert (root / 'configs/emoreg_pretrain/resnet50_newset.py').is_file()
-    leaf = root / 'configs/emoreg/vit-b16_learn-ereg_newset_cifar100.py'
-    assert "'../_base_/affective/newset.py'" in leaf.read_text()
+    new = {
+        'emoreg_pretrain/resnet50_newset', 'emoreg_pretrain/newnet_emoset',
+        'emoreg_pretrain/newnet_newset', 'emoreg/newnet_baseline_cifar10',
+        'emoreg/newnet_newmode_cifar10', 'emoreg/newnet_ereg_newset_cifar100',
+        'emoreg/newnet_newmode_newset_cifar100',
+        'emoreg/vit-b16_learn-ereg_newset_cifar100',
+        'emoreg/resnet18-cifar_newmode_cifar10',
+        'emoreg/resnet50_newmode_fi_cifar10',
+        'demo/tiny-resnet_newmode_digits'}
+    for name in new:
+        assert (root / f'configs/{name}.py').is_file(), name
+    # per backbone: a stage-1 leaf per set it ships for, and per target a
+    # baseline and 6 modes on each: resnet50 and vit-b16 8 sets (106 each),
+    # resnet18-cifar 1 (15), newnet 2 (28); the demo's 1 + 7: 263, of
+    # which 178 were there
+    assert 'Wrote 85 of 263 leaf configs.' in out.stdout, out.stdout
     assert run('tools/misc/gen_configs.py', '--check').returncode == 0
+    cfg = Config.fromfile(
+        str(root / 'configs/emoreg/newnet_newmode_newset_cifar100.py'))
+    assert (cfg.emoreg_backbone, cfg.emoreg_mode, cfg.emoreg_affective,
+            cfg.emoreg_target) == ('newnet', 'newmode', 'newset', 'cifar100')
+    assert cfg.model.backbone.emotional_checkpoint == \
+        'work_dirs/newnet_newset'
 
     assert run('tools/misc/gen_metafiles.py', '--root',
                str(root)).returncode == 0
     entries = _index_entries(str(root))
-    meta = entries['configs/emoreg/vit-b16_learn-ereg_newset_cifar100.py'][
-        0]['Metadata']
-    assert meta['Affective Set'] == 'NewSet'
+    meta = entries['configs/emoreg/newnet_newmode_newset_cifar100.py'][0][
+        'Metadata']
+    assert (meta['Backbone'], meta['Regulation Mode'],
+            meta['Affective Set']) == ('NewNet', 'newmode', 'NewSet')
     assert entries['configs/emoreg_pretrain/resnet50_newset.py'][0][
         'Metadata']['Training Data'] == 'NewSet'
 
+    out = run('-c', 'from emoreg_mm import matrix; print(matrix.__file__); '
+              "print(tuple(matrix.parse_name('newnet_newmode_newset_cifar10'"
+              ')))')
+    assert out.stdout.split('\n')[:2] == [
+        str(root / 'emoreg_mm/matrix.py'),
+        "(2, 'newnet', 'newset', 'newmode', 'cifar10')"], out.stderr
+
     out = run('tools/sweep.py', '--dry-run', '--affective', 'newset',
-              '--backbones', 'resnet50', '--modes', 'ereg', '--targets',
+              '--backbones', 'newnet', '--modes', 'newmode', '--targets',
               'cifar10', '--seeds', '0')
     assert 'Plan (paper): 2 runs = 1 stage-1 + 1 stage-2' in out.stdout, \
         out.stdout + out.stderr
-    assert 'configs/emoreg/resnet50_ereg_newset_cifar10.py' in out.stdout
+    assert 'configs/emoreg/newnet_newmode_newset_cifar10.py' in out.stdout
     assert 'data/NewSet' in out.stderr  # the set's data folder checked
     out = run('tools/sweep.py', '--dry-run', '--affective', 'nosuchset')
     assert 'newset' in out.stderr  # among the valid names
