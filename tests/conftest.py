@@ -23,8 +23,6 @@ if _TESTS not in sys.path:  # `import affective_fixtures` in any import mode
     sys.path.insert(0, _TESTS)
 
 import affective_fixtures as fx  # noqa: E402
-from tool_server import ToolServer  # noqa: E402
-from warm_python import WarmPython  # noqa: E402
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # One worker per core (setup.cfg): one CPU thread in each worker and,
@@ -52,26 +50,6 @@ PIPELINE = [
 def pipeline():
     """mmpretrain's own LoadImageFromFile -> Resize(8x8) -> PackInputs."""
     return [dict(t) for t in PIPELINE]
-
-
-@pytest.fixture(scope='module')
-def tools():
-    """The tools run as ``python TOOL ARGS`` in processes forked from one
-    warm interpreter (tests/tool_server.py), one per test file."""
-    server = ToolServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope='module')
-def warm_python():
-    """The path of a ``python`` whose tools (``python TOOL ARGS``, ``python
-    -m MODULE ARGS``) are forked from one warm interpreter
-    (tests/warm_python.py), one per test file: for processes a test starts
-    where an interpreter's start is not what is tested, and none is killed
-    (the shim forwards no signal)."""
-    with WarmPython() as shim:
-        yield shim.path
 
 
 @pytest.fixture
@@ -105,39 +83,20 @@ def pytest_xdist_auto_num_workers(config):
     return len(os.sched_getaffinity(0)) + 1
 
 
-#: The longest test files, longest first (seconds in a fresh clone's
-#: parallel run on 2 cores, 82c50ab): they start first.
-LONGEST = (
-    'tests/test_demo/test_run_demo.py',  # 120: the demo as README runs it
-    'tests/test_tools/test_build_diffused_emod.py',  # 107
-    'tests/test_tools/test_slurm.py',  # 93: Slurm launchers, the sweep
-    'tests/test_packaging/test_mim.py',  # 73: venvs, installs, mim runs
-    'tests/test_tools/test_sweep.py',  # 55
-    'tests/test_readme_commands.py',  # 32: both stages, dist, two nodes
-    'tests/test_demo/test_run_demo_installed.py',  # 21
-)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """The files of :data:`LONGEST` run first, in its order, then the other
-    files holding slow tests, then the rest (each file's own order kept).
-    Under pytest-xdist's ``--dist loadfile`` (setup.cfg) each file is one
-    unit of work, on one worker (its module fixtures are built once): so no
-    long end-to-end file starts last while the other workers idle. Tests
-    sharing a session resource live in one file (the Slurm cluster, set up
-    once: tests/test_tools/test_slurm.py)."""
+    """Files holding ``slow`` tests run first, the most slow tests first,
+    then the rest (each file's own order kept). Under pytest-xdist's
+    ``--dist loadfile`` (setup.cfg) each file is one unit of work, on one
+    worker (its module fixtures are built once): so no long end-to-end file
+    starts last while the other workers idle. Tests sharing a session
+    resource live in one file (the Slurm cluster, set up once:
+    tests/test_tools/test_slurm.py)."""
     files = {}
     for item in items:
         files.setdefault(item.nodeid.split('::')[0], []).append(item)
-
-    def rank(path):
-        if path in LONGEST:
-            return LONGEST.index(path)
-        slow = any(i.get_closest_marker('slow') for i in files[path])
-        return len(LONGEST) + (0 if slow else 1)
-
-    order = sorted(files, key=rank)  # stable
+    order = sorted(files, key=lambda path: -sum(
+        1 for i in files[path] if i.get_closest_marker('slow')))  # stable
     items[:] = [item for path in order for item in files[path]]
 
 

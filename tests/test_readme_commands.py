@@ -3,10 +3,8 @@ as written in a directory laid out like the repository.
 
 The sandbox links every top-level entry of the repository (``tools/``,
 ``emoreg_mm/``, ...) except ``configs/``, ``data/`` and ``work_dirs/``; its
-``python`` (first on ``PATH``) is a warm one (tests/warm_python.py): each
-tool, torchrun and torchrun's ranks are forked from one interpreter that
-imported torch and mmpretrain once, as ``python TOOL ARGS`` would run them
-(an interpreter start is about 3 s of CPU; this test starts 18).
+``python`` (first on ``PATH``) is this test's interpreter, and every command
+is a real process (the tools, torchrun and its ranks), as a user runs it.
 Substitutions, the only differences to what a user runs:
 
 - ``configs/emoreg_pretrain/vit-b16_emoset.py`` and
@@ -106,8 +104,8 @@ def written(box, name):
                     'bash tools/dist_train.sh CONFIG 8')
 @pytest.mark.readme("python tools/analysis_tools/results_table.py "
                     "'work_dirs/*' --out results")
-def test_running_both_stages(tmp_path, warm_python):
-    box, env = repo_sandbox(tmp_path, python=warm_python)
+def test_running_both_stages(tmp_path):
+    box, env = repo_sandbox(tmp_path)
     fx.make_emoset(str(box / 'data' / 'EmoSet-118K'))
     target = tmp_path / 'target'
     for split, count in (('train', 2), ('test', 1)):

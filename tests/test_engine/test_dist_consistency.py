@@ -14,6 +14,7 @@ step; after 8 SGD steps we allow 1e-5 (absolute) on losses and weights.
 import json
 import os.path as osp
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -26,7 +27,7 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow
-def test_two_ranks_match_one_process(tmp_path, warm_python):
+def test_two_ranks_match_one_process(tmp_path):
     single, dist = str(tmp_path / 'single'), str(tmp_path / 'dist')
     hook = dict(type='EngineTestRecorderHook', out_dir=str(tmp_path / 'rec'))
     config = write_regulated_config(
@@ -45,13 +46,13 @@ def test_two_ranks_match_one_process(tmp_path, warm_python):
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.deterministic = False
 
-    # two ranks (torchrun and its ranks forked from a warm interpreter)
+    # two ranks: torchrun and its ranks, real processes
     out = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
          '--work-dir', dist, '--cfg-options', 'train_dataloader.batch_size=2',
          f'custom_hooks.5.out_dir={dist}/rec'],
         capture_output=True, text=True, cwd=REPO, timeout=300,
-        env=env(PYTHON=warm_python, PORT=free_port()))
+        env=env(PYTHON=sys.executable, PORT=free_port()))
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert 'world size 2, backend gloo' in out.stdout + out.stderr
 

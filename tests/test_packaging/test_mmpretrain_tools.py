@@ -20,9 +20,11 @@ BROWSE = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
 
 
 @pytest.mark.slow
-def test_browse_dataset_draws_the_pipeline_grid(tmp_path, warm_python):
-    """mmpretrain's browse_dataset.py as ``python TOOL ARGS``, forked from a
-    warm interpreter (its start is not what is tested)."""
+def test_browse_dataset_draws_the_pipeline_grid(tmp_path):
+    """mmpretrain's browse_dataset.py as ``python TOOL ARGS``, on a config
+    that imports the plugin through ``custom_imports=dict(imports=
+    ['emoreg_mm'])`` (a fresh interpreter: the import happens while
+    mmengine reads the config)."""
     config = make_plain_config(tmp_path, max_epochs=1)
     with open(config, 'a') as f:
         f.write("visualizer = dict(type='UniversalVisualizer')\n")
@@ -30,7 +32,7 @@ def test_browse_dataset_draws_the_pipeline_grid(tmp_path, warm_python):
     # 'transformed' (the default) and 'pipeline' draw through adjust_bbox
     for mode in ('transformed', 'pipeline'):
         proc = subprocess.run(
-            [warm_python, BROWSE, config, '--output-dir',
+            [sys.executable, BROWSE, config, '--output-dir',
              str(out_dir / mode), '--phase', 'train', '--show-number', '1',
              '--mode', mode],
             cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
