@@ -1,4 +1,6 @@
-import importlib.util
+"""Checking the datasets of a config: emoreg_mm.datasets.checks, and
+tools/analysis_tools/check_dataset.py's options through its main(argv) in
+this process."""
 import os.path as osp
 import shutil
 
@@ -7,17 +9,23 @@ import pytest
 from affective_fixtures import (make_affective_folder, make_artphoto,
                                 make_emotion6, make_fi, make_label_file,
                                 write_corrupt_image)
+from emoreg_mm.datasets.checks import check_datasets, load_config
+from emoreg_mm.utils import register_all_modules
+from launch_utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'check_dataset.py')
+
+register_all_modules(init_default_scope=False)
 
 
-@pytest.fixture(scope='module')
-def tool():
-    spec = importlib.util.spec_from_file_location('check_dataset', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def check(cfg, **kwargs):
+    """The problems :func:`check_datasets` finds in the config file."""
+    return check_datasets(load_config(cfg), **kwargs)
+
+
+def tool(*argv):
+    """check_dataset.py's exit status."""
+    return load_tool('analysis_tools/check_dataset.py').main(list(argv))
 
 
 def write_config(path, train, val, test=None):
@@ -39,12 +47,12 @@ def folder_split(root, split):
                 pipeline=[dict(type='LoadImageFromFile')])
 
 
-def test_clean_dataset_passes(tool, tmp_path, capsys):
+def test_clean_dataset_passes(tmp_path, capsys):
     root = make_affective_folder(str(tmp_path / 'stim'),
                                  {'awe': 5, 'fear': 5})
     cfg = write_config(tmp_path / 'cfg.py', folder_split(root, 'train'),
                        folder_split(root, 'val'), folder_split(root, 'val'))
-    assert tool.main([cfg]) == 0
+    assert check(cfg) == []
     out = capsys.readouterr().out
     assert 'No problems found' in out
     assert 'same dataset config as val' in out
@@ -52,10 +60,10 @@ def test_clean_dataset_passes(tool, tmp_path, capsys):
             if line.startswith('  ')}
     assert rows['awe'] == ['3', '1', '1'] and rows['fear'] == ['3', '1', '1']
     assert rows['total'] == ['6', '2', '2']
-    assert tool.main([cfg, '--split', 'train']) == 0
+    assert tool(cfg, '--split', 'train') == 0
 
 
-def test_corrupt_and_duplicate_images_fail(tool, tmp_path, capsys):
+def test_corrupt_and_duplicate_images_fail(tmp_path, capsys):
     ann_train = make_label_file(str(tmp_path), [('a.jpg', 'awe'),
                                                 ('b.jpg', 'fear'),
                                                 ('bad.jpg', 'fear')],
@@ -72,19 +80,19 @@ def test_corrupt_and_duplicate_images_fail(tool, tmp_path, capsys):
                     data_prefix='images', ann_file=ann)
 
     cfg = write_config(tmp_path / 'cfg.py', ds(ann_train), ds(ann_val))
-    assert tool.main([cfg]) == 1
+    assert len(check(cfg)) == 2
     out = capsys.readouterr().out
     assert '2 problem(s) found' in out
     assert 'bad.jpg: corrupt' in out
     assert 'duplicate across train/val' in out and 'copy_of_a.jpg' in out
-    assert tool.main([cfg, '--no-decode', '--split', 'train']) == 0
+    assert tool(cfg, '--no-decode', '--split', 'train') == 0
 
 
-def test_missing_image_and_unbuildable(tool, tmp_path, capsys):
+def test_missing_image_and_unbuildable(tmp_path, capsys):
     root = make_affective_folder(str(tmp_path / 'stim'), {'awe': 2})
     cfg = write_config(tmp_path / 'cfg.py', folder_split(root, 'all'),
                        folder_split(str(tmp_path / 'nowhere'), 'all'))
-    assert tool.main([cfg]) == 1
+    assert check(cfg)
     out = capsys.readouterr().out
     assert '[val] the dataset cannot be built: FileNotFoundError' in out
     assert 'nowhere' in out
@@ -96,12 +104,12 @@ def test_missing_image_and_unbuildable(tool, tmp_path, capsys):
                   data_prefix='images', ann_file='custom.txt',
                   classes=['a', 'b'])
     cfg2 = write_config(tmp_path / 'cfg2.py', custom, custom)
-    assert tool.main([cfg2]) == 1
+    assert tool(cfg2) == 1
     out = capsys.readouterr().out
     assert 'gone.jpg: missing' in out and '1 problem(s)' in out
 
 
-def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
+def test_native_sets_skipped_files_are_notes(tmp_path, capsys):
     """FI / ArtPhoto / Emotion6 in their layouts: what a set leaves out by
     its own rules is listed as a note; a file that only fails to decode is
     a problem."""
@@ -113,7 +121,7 @@ def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
 
     cfg = write_config(tmp_path / 'fi.py', split('FI', fi, 'train'),
                        split('FI', fi, 'val'), split('FI', fi, 'test'))
-    assert tool.main([cfg]) == 0
+    assert check(cfg) == []
     out = capsys.readouterr().out
     assert 'note: FI left out' in out and '(placeholder)' in out
     assert 'awe/awe_9004.jpg' in out and 'No problems found' in out
@@ -126,7 +134,7 @@ def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
     victim = osp.join(fi, 'anger', 'anger_0011.jpg')
     with open(victim, 'wb') as f:
         f.write(b'\xff\xd8\xff\xe0 truncated')
-    assert tool.main([cfg]) == 1
+    assert check(cfg)
     assert 'anger_0011.jpg: corrupt' in capsys.readouterr().out
 
     e6 = make_emotion6(str(tmp_path / 'Emotion6'), repeat=2)
@@ -135,7 +143,7 @@ def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
         tmp_path / 'e6.py',
         split('Emotion6', e6, 'all', label_space='canonical'),
         split('ArtPhoto', ap, 'all'))
-    assert tool.main([cfg2]) == 0
+    assert check(cfg2) == []
     out = capsys.readouterr().out
     assert 'Emotion6 left out 6 file(s) (label without a canonical class)' \
         in out
@@ -143,7 +151,7 @@ def test_native_sets_skipped_files_are_notes(tool, tmp_path, capsys):
 
 
 def test_one_option_sets_the_data_root_and_dead_keys_are_refused(
-        tool, tmp_path, capsys):
+        tmp_path, capsys):
     """--data-root points train, val and test at a folder (the config's
     own path does not exist); keys that would change nothing, or do not
     exist, are refused as tools/train.py refuses them."""
@@ -153,9 +161,9 @@ def test_one_option_sets_the_data_root_and_dead_keys_are_refused(
     cfg = write_config(tmp_path / 'cfg.py', folder_split(nowhere, 'train'),
                        folder_split(nowhere, 'val'),
                        folder_split(nowhere, 'test'))
-    assert tool.main([cfg]) == 1  # the config's folder is missing
+    assert tool(cfg) == 1  # the config's folder is missing
     capsys.readouterr()
-    assert tool.main([cfg, '--data-root', root]) == 0
+    assert tool(cfg, '--data-root', root) == 0
     out = capsys.readouterr().out
     assert 'No problems found' in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
@@ -166,13 +174,12 @@ def test_one_option_sets_the_data_root_and_dead_keys_are_refused(
                       ('train_dataloader.datset.data_root',
                        "Did you mean train_dataloader.dataset")):
         with pytest.raises(SystemExit) as exit_:
-            tool.main([cfg, '--cfg-options', f'{key}={root}'])
+            tool(cfg, '--cfg-options', f'{key}={root}')
         assert says in str(exit_.value) and key in str(exit_.value), key
 
 
-def test_what_check_dataset_finds_is_left_out_in_one_step(tool, tmp_path,
-                                                          capsys,
-                                                          monkeypatch):
+def test_what_check_dataset_finds_is_left_out_in_one_step(
+        tmp_path, capsys, monkeypatch):
     """check_dataset --write-exclude FILE, then the run's --exclude-file
     FILE: the dataset leaves those images out, by count and name; the
     decode check at build time (verify_images) finds them by itself."""
@@ -180,7 +187,7 @@ def test_what_check_dataset_finds_is_left_out_in_one_step(tool, tmp_path,
     from mmpretrain.registry import DATASETS
 
     from emoreg_mm.datasets.base_affective import is_affective
-    from emoreg_mm.engine.runner import ConfigKeyError, set_exclude_file
+    from emoreg_mm.cli import ConfigKeyError, set_exclude_file
     ann = make_label_file(str(tmp_path), [('a.jpg', 'awe'), ('b.jpg', 'fear'),
                                           ('bad.jpg', 'fear')], 'train.txt')
     bad = write_corrupt_image(osp.join(tmp_path, 'images', 'bad.jpg'))
@@ -188,7 +195,7 @@ def test_what_check_dataset_finds_is_left_out_in_one_step(tool, tmp_path,
                  data_prefix='images', ann_file=ann)
     cfg = write_config(tmp_path / 'cfg.py', train, train)
     exclude = str(tmp_path / 'exclude.txt')
-    assert tool.main([cfg, '--write-exclude', exclude]) == 1
+    assert tool(cfg, '--write-exclude', exclude) == 1
     out = capsys.readouterr().out
     assert f'wrote 1 image path(s) to {exclude}' in out
     assert f'--exclude-file {exclude}' in out
