@@ -310,3 +310,12 @@ def config_file(preset: Preset, leaf: LeafName) -> str:
                                preset.stage2)
     return posixpath.join(preset.config_root, folder,
                           leaf_name(leaf, preset.default_affective) + '.py')
+
+
+def piece_file(preset: Preset, kind: str, stem: str) -> str:
+    """A ``_base_`` piece of ``preset``'s stage-2 leaves (``kind`` a field
+    of its :class:`Layout`: ``models``, ``datasets``, ...), relative to the
+    checkout (``configs/_base_/models/resnet50_emoreg.py``)."""
+    return posixpath.normpath(posixpath.join(
+        preset.config_root, posixpath.dirname(preset.stage2),
+        getattr(preset.layout, kind), f'{stem}.py'))

@@ -46,3 +46,29 @@ def test_docs_benchmark_command(capsys):
     # three encoders hold more than one: memory is counted, not timed
     for name in ('ereg', 'learn-ereg:cache'):
         assert float(rows[name][2].split()[-1].rstrip('x')) > 1.2, rows[name]
+
+
+def test_backbones_are_the_matrix_names(capsys):
+    """Every backbone of the matrix (the demo's too) is benchmarked from
+    its stage-2 model piece; other names and variants are refused, naming
+    the valid ones."""
+    from emoreg_mm import benchmark, matrix
+    names = benchmark.matrix_backbones()
+    assert set(names) == {b for p in matrix.PRESETS.values()
+                          for b in p.backbones}
+    tiny = benchmark.backbone_spec('tiny-resnet', 32)
+    assert (tiny['backbone']['type'], tiny['backbone']['base_channels'],
+            tiny['in_channels']) == ('ResNet_CIFAR', 8, 64)
+    vit = benchmark.backbone_spec('vit-b16', 48)
+    assert (vit['backbone']['img_size'], vit['in_channels']) == (48, 768)
+    assert 'init_cfg' not in benchmark.backbone_spec('resnet50',
+                                                     32)['backbone']
+    with pytest.raises(ValueError, match='resnet50, vit-b16'):
+        benchmark.backbone_spec('deit-nano', 32)
+    with pytest.raises(ValueError, match="'ereg:fast'.*rand-learn-ereg"):
+        benchmark.regulated_cfg(tiny, 'ereg:fast', 'x.pth', False)
+    tool = load_tool('analysis_tools/benchmark.py')
+    assert tool.main(['deit-nano']) == 2
+    assert 'benchmark.py: error: deit-nano' in capsys.readouterr().err
+    assert tool.parse_args(['x']).variants[:len(matrix.MODES)] == \
+        list(matrix.MODES)
