@@ -1,4 +1,5 @@
-"""tools/misc/upstream_contracts.py on a tiny upstream-like checkout.
+"""emoreg_mm.upstream_contracts (tools/misc/upstream_contracts.py) on a
+tiny upstream-like checkout.
 
 The real suites (mmengine's and mmpretrain's tests at the installed
 versions) take minutes and a checkout; here a ``tests/`` folder of four
@@ -7,14 +8,10 @@ a test the plugin breaks is UNLISTED and fails the check (exit 1) until it
 is listed, a test it fixes is reported without failing, and a "plain" run
 that imports the plugin anyway is refused (exit 2).
 """
-import os.path as osp
-import sys
-
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
-import upstream_contracts as uc  # noqa: E402
+from emoreg_mm import upstream_contracts as uc
+from launch_utils import load_tool
 
 TESTS = '''
 import sys
@@ -56,15 +53,14 @@ def checkout(tmp_path, monkeypatch):
 
 
 def contracts(checkout, tmp_path, name, *extra, modules='tests/test_thing.py'):
-    return uc.main([
+    return load_tool('misc/upstream_contracts.py').main([
         '--mmengine-tests', str(checkout), '--mmengine-modules', modules,
         '--mmpretrain-modules', '--plugin',
         'contract_stub', '--work-dir', str(tmp_path / name), *extra
     ])
 
 
-def test_breaks_fail_the_check_until_listed(checkout, tmp_path, capsys,
-                                            monkeypatch):
+def test_breaks_fail_the_check_until_listed(checkout, tmp_path, capsys):
     assert contracts(checkout, tmp_path, 'first') == 1
     out = capsys.readouterr().out
     assert f'| {BROKEN} | passed | failed | UNLISTED |' in out
@@ -73,10 +69,10 @@ def test_breaks_fail_the_check_until_listed(checkout, tmp_path, capsys,
     assert '1 failed, 2 passed, 1 skipped' in out  # each run's counts
     assert '1 test(s) pass without contract_stub and fail with it' in out
     known = {(BROKEN, 'any'): 'a deliberate difference, with its reason'}
-    monkeypatch.setattr(uc, 'KNOWN', known)
-    monkeypatch.setattr(uc.compare, '__defaults__', (known, ))
-    assert contracts(checkout, tmp_path, 'listed', '--out',
-                     str(tmp_path / 'table.md')) == 0
+    suites = [uc.Suite('mmengine', str(checkout), ['tests/test_thing.py'])]
+    assert uc.run(suites, str(tmp_path / 'listed'), ['unset'],
+                  plugin='contract_stub', out=str(tmp_path / 'table.md'),
+                  known=known) == 0
     table = (tmp_path / 'table.md').read_text()
     assert f'| {BROKEN} | passed | failed | a deliberate difference' in table
 
@@ -101,7 +97,8 @@ def test_bad_input_is_named(tmp_path, capsys):
     with pytest.raises(ValueError, match='junit.xml: not junit XML'):
         uc.parse_junit(str(bad))
     with pytest.raises(SystemExit) as exit_:
-        uc.main(['--mmengine-tests', str(tmp_path), '--mmpretrain-modules'])
+        load_tool('misc/upstream_contracts.py').main(
+            ['--mmengine-tests', str(tmp_path), '--mmpretrain-modules'])
     assert exit_.value.code == 2
     assert 'expected a mmengine checkout (with a tests/ folder)' in \
         capsys.readouterr().err
