@@ -1,4 +1,5 @@
-"""CIFAR-10-C / CIFAR-100-C read in the distributed layout; bad files named."""
+"""CIFAR-10-C / CIFAR-100-C read in the distributed layout; bad files named;
+the checks of the re-creation builder."""
 import json
 import os.path as osp
 
@@ -112,3 +113,46 @@ def test_recreation_record_is_followed(tmp_path):
     with pytest.raises(CIFARCorruptedError,
                        match='images_per_severity=4'):
         build(root, n=2)
+
+
+# ---------------------------------------------- the builder's checks (no
+# corruption is run: tests/test_tools/test_corruptions.py builds sets)
+def test_builder_refuses_bad_requests_before_any_work(tmp_path):
+    from emoreg_mm.datasets.builders.cifar_c import (BuildError,
+                                                     build_cifar_c,
+                                                     check_request,
+                                                     start_record)
+    assert check_request(['fog', 'contrast', 'fog'], [3, 1, 3]) == (
+        ['fog', 'contrast'], [1, 3])
+    for kwargs, says in (
+            (dict(corruptions=['rain']),
+             r"unknown corruption\(s\) \['rain'\]"),
+            (dict(severities=[0, 6]), r'--severities \[0, 6\]: expected 1 '),
+            (dict(num_images=0), '--num-images must be positive'),
+            (dict(workers=0), '--workers must be positive')):
+        with pytest.raises(ValueError, match=says):
+            build_cifar_c(str(tmp_path / 'none'), str(tmp_path / 'out'),
+                          **kwargs)
+    assert not (tmp_path / 'out').exists()
+    # a folder built with other settings, or holding another file
+    record = tmp_path / 'build.json'
+    settings = dict(source='cifar10', num_images=4, seed=0)
+    record.write_text(json.dumps(dict(settings, corruptions={'fog': [1]})))
+    assert start_record(str(record), settings)['corruptions'] == {'fog': [1]}
+    with pytest.raises(BuildError, match="built with .*'seed': 0.*, not "
+                       ".*'seed': 1"):
+        start_record(str(record), dict(settings, seed=1))
+    record.write_text('[1, 2]')
+    with pytest.raises(BuildError, match='not a build record'):
+        start_record(str(record), settings)
+
+
+def test_builder_cli_names_a_bad_option(capsys):
+    from launch_utils import load_tool
+    tool = load_tool('dataset_converters/build_cifar_c.py')
+    with pytest.raises(SystemExit) as exit_:
+        tool.main(['--cifar-root', 'x', '--out', 'y', '--corruptions',
+                   'fog', 'rain'])
+    assert exit_.value.code == 2
+    assert "unknown corruption(s) ['rain']; valid: gaussian_noise" in \
+        capsys.readouterr().err

@@ -1,0 +1,322 @@
+"""Re-create CIFAR-10-C / CIFAR-100-C from the CIFAR test set.
+
+Where the official files (Hendrycks & Dietterich, ICLR 2019; Zenodo
+records 2535967 and 3555552) are not at hand, :func:`build_cifar_c` writes
+the layout they are distributed in, which
+:class:`emoreg_mm.datasets.CIFAR10C` reads::
+
+    OUT/labels.npy           (5 N,) the test labels, once per severity
+    OUT/<corruption>.npy     (5 N, 32, 32, 3) uint8, severity 1 first
+    OUT/build.json           library, version, seed, N, what was built
+    OUT/README.txt           says that the folder is a re-creation
+
+with the corruptions of ``imagecorruptions`` (Apache-2.0; a
+re-implementation of the paper's code without ImageMagick). It is a
+re-creation, not the official files: imagecorruptions uses the
+ImageNet-C parameters of each corruption, not the CIFAR-specific ones of
+the paper's ``make_cifar_c.py``, and its own random draws. Numbers on it
+compare runs with each other, not with published CIFAR-C results.
+
+Severities not asked for are written as black images and recorded as not
+built in ``build.json``; the reader refuses them. Each corruption file is
+written atomically once all its severities are done; a build again with the
+same settings skips the corruptions already written (resumable at the
+granularity of one corruption). Each (corruption, severity) draws its
+randomness from a seed of its own, so a resumed build equals an
+uninterrupted one.
+
+Example::
+
+    from emoreg_mm.datasets.builders.cifar_c import build_cifar_c
+    build_cifar_c('data/cifar10', 'data/CIFAR-10-C', workers=4)
+
+Needs the ``corruptions`` extra: ``pip install -e ".[corruptions]"``.
+"""
+import hashlib
+import io
+import json
+import os
+import os.path as osp
+import time
+import types
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ...evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
+from ...fileio import atomic_write, atomic_write_text, read_json
+
+INFO = 'build.json'
+LIBRARY = 'imagecorruptions'
+SOURCES = {'cifar10': ('CIFAR10', 'CIFAR-10'),
+           'cifar100': ('CIFAR100', 'CIFAR-100')}
+"""``{dataset: (mmpretrain class, name)}`` of the sets a build starts
+from."""
+EXTRA_HINT = ('The CIFAR-C builder needs imagecorruptions: pip install -e '
+              '".[corruptions]" (or pip install -r '
+              'requirements/corruptions.txt).')
+README = """\
+This folder is a RE-CREATION of {name}-C, not the official files of
+Hendrycks & Dietterich (ICLR 2019).
+
+It was written by emoreg_mm's tools/dataset_converters/build_cifar_c.py
+from the first {n} images of the {name} test set, with the corruptions of
+the Python package {library} {version} (Apache-2.0), which uses the
+ImageNet-C parameters of each corruption, not the CIFAR-C ones. Results on
+it compare models with each other, not with published {name}-C numbers.
+The settings and what was built are in build.json.
+"""
+
+
+class BuildError(RuntimeError):
+    """A problem with the inputs or the output folder."""
+
+
+def check_request(corruptions: Sequence[str], severities: Sequence[int],
+                  num_images: Optional[int] = None,
+                  workers: int = 1) -> Tuple[List[str], List[int]]:
+    """The corruptions (first occurrence order) and severities (sorted) of
+    a build, each once.
+
+    Raises:
+        ValueError: An unknown corruption, a severity outside 1 to 5, or a
+            ``num_images`` / ``workers`` below 1; the message names it.
+    """
+    unknown = [c for c in corruptions if c not in ALL_CORRUPTIONS]
+    if unknown:
+        raise ValueError(f'unknown corruption(s) {unknown}; valid: '
+                         f'{", ".join(ALL_CORRUPTIONS)}')
+    bad = [s for s in severities if s not in SEVERITIES]
+    if bad:
+        raise ValueError(f'--severities {bad}: expected 1 to 5')
+    if num_images is not None and num_images < 1:
+        raise ValueError('--num-images must be positive')
+    if workers < 1:
+        raise ValueError('--workers must be positive')
+    return list(dict.fromkeys(corruptions)), sorted(set(severities))
+
+
+def import_corruptions():
+    """imagecorruptions, made to run on current numpy and scikit-image.
+
+    Version 1.1.2 (the latest) calls ``skimage.filters.gaussian`` with
+    ``multichannel=True`` (removed in scikit-image 0.21: ``channel_axis``)
+    and uses ``np.float_`` (removed in NumPy 2). Its module gets a
+    ``gaussian`` that takes the old argument and a numpy namespace with
+    ``float_``; numpy itself is not changed.
+    """
+    try:
+        import imagecorruptions
+        from imagecorruptions import corruptions
+    except ImportError as err:
+        raise BuildError(f'{EXTRA_HINT} ({err})') from None
+    if not getattr(corruptions, '_emoreg_compat', False):
+        from skimage.filters import gaussian as _gaussian
+
+        def gaussian(image, *args, multichannel=None, **kwargs):
+            if multichannel:
+                kwargs.setdefault('channel_axis', -1)
+            return _gaussian(image, *args, **kwargs)
+
+        compat_np = types.ModuleType('numpy')
+        compat_np.__dict__.update(np.__dict__)
+        compat_np.float_ = np.float64
+        corruptions.gaussian = gaussian
+        corruptions.np = compat_np
+        corruptions._emoreg_compat = True
+    return imagecorruptions
+
+
+def library_version() -> str:
+    from importlib import metadata
+    return metadata.version(LIBRARY)
+
+
+def load_test_set(dataset: str, cifar_root: str,
+                  num_images: Optional[int] = None
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """The first ``num_images`` (default: all) CIFAR test images
+    (N, 32, 32, 3) uint8 and labels (N,)."""
+    from mmpretrain.registry import DATASETS
+
+    from .. import cifar_offline
+    cifar_offline.apply()  # a clear error for missing CIFAR files
+    test_set = DATASETS.build(dict(type=SOURCES[dataset][0],
+                                   data_root=cifar_root, split='test',
+                                   download=False))
+    n = len(test_set)
+    if num_images is not None:
+        if num_images > n:
+            raise BuildError(f'--num-images {num_images}: the test set '
+                             f'under {cifar_root} has {n} images')
+        n = num_images
+    images = np.stack([test_set.get_data_info(i)['img'] for i in range(n)])
+    labels = np.array(test_set.get_gt_labels()[:n], dtype=np.int64)
+    return images.astype(np.uint8), labels
+
+
+def block_seed(seed: int, corruption: str, severity: int) -> int:
+    """The numpy seed of one (corruption, severity) block."""
+    key = f'{seed}/{corruption}/{severity}'.encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], 'little')
+
+
+def corrupt_block(library, images: np.ndarray, corruption: str,
+                  severity: int, seed: int) -> np.ndarray:
+    """``images`` corrupted at ``severity``, from the block's own seed
+    (imagecorruptions draws from numpy's global generator)."""
+    state = np.random.get_state()
+    np.random.seed(block_seed(seed, corruption, severity))
+    try:
+        return np.stack([library.corrupt(img, corruption_name=corruption,
+                                         severity=severity)
+                         for img in images]).astype(np.uint8)
+    finally:
+        np.random.set_state(state)
+
+
+def build_one(images: np.ndarray, corruption: str, severities: list,
+              seed: int, path: str) -> Tuple[str, float]:
+    """Write ``path``: the 5 severity blocks of ``corruption`` (those not
+    in ``severities`` black). Returns ``(corruption, seconds)``."""
+    start = time.time()
+    library = import_corruptions()
+    out = np.zeros((5, ) + images.shape, np.uint8)
+    for s in severities:
+        out[s - 1] = corrupt_block(library, images, corruption, s, seed)
+    save_npy(path, out.reshape((5 * len(images), ) + images.shape[1:]))
+    return corruption, time.time() - start
+
+
+def run_jobs(todo: list, workers: int) -> Iterator[Tuple[str, float]]:
+    """Yield ``(corruption, seconds)`` as each job of ``todo`` (arguments
+    of :func:`build_one`) ends, ``workers`` forked processes at a time
+    (fork: nothing is pickled; the images are shared)."""
+    if workers == 1 or len(todo) < 2:
+        yield from (build_one(*job) for job in todo)
+        return
+    import multiprocessing.connection
+    ctx = multiprocessing.get_context('fork')
+    pending, running = list(todo), {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                job = pending.pop(0)
+                proc = ctx.Process(target=build_one, args=job, daemon=True)
+                proc.start()
+                running[proc] = (job[1], time.time())
+            multiprocessing.connection.wait([p.sentinel for p in running])
+            for proc in [p for p in running if not p.is_alive()]:
+                corruption, began = running.pop(proc)
+                proc.join()
+                if proc.exitcode != 0:
+                    raise BuildError(f'{corruption}: the worker building it '
+                                     f'exited with {proc.exitcode}')
+                yield corruption, time.time() - began
+    finally:
+        for proc in running:
+            proc.terminate()
+            proc.join()
+
+
+def save_npy(path: str, array: np.ndarray) -> str:
+    """Write ``array`` as a ``.npy`` file (no pickles), atomically."""
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def read_info(path: str) -> dict:
+    """The build record at ``path`` (empty when there is none)."""
+    if not osp.isfile(path):
+        return {}
+    info = read_json(path)
+    if not isinstance(info, dict) or not isinstance(
+            info.get('corruptions'), dict):
+        raise BuildError(f'{path}: not a build record of this tool; delete '
+                         'it (or choose another --out) to build afresh')
+    return info
+
+
+def start_record(info_path: str, settings: dict) -> dict:
+    """The build record to continue: the folder's, when it was built with
+    ``settings``, else a new one.
+
+    Raises:
+        BuildError: The folder was built with other settings.
+    """
+    info = read_info(info_path)
+    if info and any(info.get(k) != v for k, v in settings.items()):
+        old = {k: info.get(k) for k in settings}
+        raise BuildError(f'{info_path}: the folder was built with {old}, '
+                         f'not {settings}; choose another --out or delete '
+                         'the folder')
+    return dict(info, **settings, official=False,
+                note='A re-creation with imagecorruptions (ImageNet-C '
+                'parameters), not the official CIFAR-C files.',
+                corruptions=info.get('corruptions', {}))
+
+
+def build_cifar_c(cifar_root: str,
+                  out: str,
+                  dataset: str = 'cifar10',
+                  corruptions: Sequence[str] = ALL_CORRUPTIONS,
+                  severities: Sequence[int] = SEVERITIES,
+                  num_images: Optional[int] = None,
+                  seed: int = 0,
+                  workers: int = 1) -> dict:
+    """Write the set (or complete it), printing a line per corruption.
+
+    Args:
+        cifar_root (str): The folder mmpretrain's ``CIFAR10`` /
+            ``CIFAR100`` reads (``cifar-10-batches-py`` /
+            ``cifar-100-python`` in it).
+        out (str): The output folder, e.g. ``data/CIFAR-10-C``.
+        dataset (str): ``'cifar10'`` or ``'cifar100'``.
+        corruptions (Sequence[str]): Which to build. Defaults to all 19.
+        severities (Sequence[int]): Which to build. Defaults to 1 to 5.
+        num_images (int, optional): The first N test images. Defaults to
+            all.
+        seed (int): The base seed. Defaults to 0.
+        workers (int): Corruptions built at once, one process each.
+
+    Returns:
+        dict: ``built`` and ``skipped`` (corruptions), ``images`` (per
+        severity) and ``out``.
+
+    Raises:
+        BuildError: The extra is missing, the test set is too small, or the
+            folder was built with other settings.
+        ValueError: See :func:`check_request`.
+    """
+    corruptions, severities = check_request(corruptions, severities,
+                                            num_images, workers)
+    import_corruptions()  # a missing library stops before any work
+    version = library_version()
+    images, labels = load_test_set(dataset, cifar_root, num_images)
+    n = len(images)
+    os.makedirs(out, exist_ok=True)
+    info_path = osp.join(out, INFO)
+    info = start_record(info_path, dict(
+        source=dataset, num_images=n, seed=seed, library=LIBRARY,
+        library_version=version))
+    save_npy(osp.join(out, 'labels.npy'), np.tile(labels, 5))
+    summary = dict(built=[], skipped=[], images=n, out=out)
+    todo = []
+    for corruption in corruptions:
+        path = osp.join(out, f'{corruption}.npy')
+        done = info['corruptions'].get(corruption, [])
+        if osp.isfile(path) and set(severities) <= set(done):
+            summary['skipped'].append(corruption)
+        else:
+            todo.append((images, corruption, severities, seed, path))
+    for corruption, seconds in run_jobs(todo, workers):
+        info['corruptions'][corruption] = list(severities)
+        atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
+        summary['built'].append(corruption)
+        print(f'[build_cifar_c] {corruption}: severities {severities} '
+              f'of {n} images ({seconds:.1f} s)', flush=True)
+    atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
+    atomic_write_text(osp.join(out, 'README.txt'), README.format(
+        name=SOURCES[dataset][1], n=n, library=LIBRARY, version=version))
+    return summary
