@@ -98,6 +98,9 @@ TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
 #: split): the sweep's GPU-hours where the data is not on the machine.
 TARGET_TRAIN_IMAGES = {'cifar10': 50_000, 'cifar100': 50_000}
 SEEDS = (0, 1, 2)  #: stage-2 seeds of a results table
+#: The targets with a corrupted test set (:mod:`emoreg_mm.datasets.cifar_c`)
+#: and its registered dataset class: what the corruption evaluation reads.
+CORRUPTED_TARGETS = {'cifar10': 'CIFAR10C', 'cifar100': 'CIFAR100C'}
 
 
 #: The demo's own names (``configs/demo/_base_``): a tiny backbone, the

@@ -10,25 +10,17 @@ unpickling (:mod:`emoreg_mm.evaluation.predictions`); a ``.pkl`` (mmengine's
 """
 import argparse
 import os
-import os.path as osp
-import sys
 
 import mmengine
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_world_size
 from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from emoreg_mm.compat import (DamagedCheckpointError, UnsafeCheckpointError,
-                              ddp_wrapper_cfg)
-from emoreg_mm.datasets.base_affective import is_affective
-from emoreg_mm.engine.runner import (ConfigKeyError, add_checkpoint_args,
-                                     add_data_root_arg, add_stage1_args,
-                                     resolve_checkpoint_args, set_data_root,
-                                     set_emotion_classes, set_exclude_file,
-                                     set_stage1)
+from emoreg_mm.cli import (add_checkpoint_args, add_data_root_arg,
+                           add_stage1_args, resolve_checkpoint_args)
+from emoreg_mm.evaluation.evaluate import (build_runner, load_strict,
+                                           merge_test_args)
 from emoreg_mm.evaluation.metrics import SavePredictions
 from emoreg_mm.utils import register_all_modules
 
@@ -96,58 +88,12 @@ def parse_args(argv=None):
     return args
 
 
-def merge_args(cfg, args):
-    """Merge command-line arguments into the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    # Strict loading happens in main(); --non-strict keeps mmengine's.
-    cfg.load_from = args.checkpoint if args.non_strict else None
-    if args.amp:
-        cfg.test_cfg.fp16 = True
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    try:
-        set_stage1(cfg, args)
-        set_emotion_classes(cfg, args.checkpoint)
-        set_data_root(cfg, args.data_root)
-        set_exclude_file(cfg, args.exclude_file, is_affective)
-    except (ConfigKeyError, FileNotFoundError, DamagedCheckpointError,
-            UnsafeCheckpointError) as err:
-        sys.exit(f'tools/test.py: error: {err}')
-    if cfg.launcher != 'none':
-        ddp_wrapper_cfg(cfg)
-    return cfg
-
-
-def load_strict(runner, checkpoint: str, config: str) -> None:
-    """Load ``checkpoint`` into the model, every weight; exit with a clear
-    error naming the file when it cannot be read or does not fit."""
-    try:
-        runner.load_checkpoint(checkpoint, strict=True)
-    except (FileNotFoundError, DamagedCheckpointError, UnsafeCheckpointError,
-            ValueError) as err:  # ValueError: another emotion vocabulary
-        sys.exit(f'tools/test.py: error: {err}')
-    except RuntimeError as err:
-        detail = ' '.join(str(err).split())
-        if len(detail) > 800:
-            detail = detail[:800] + ' ...'
-        sys.exit(f'tools/test.py: error: checkpoint {checkpoint} does not fit '
-                 f'the model of {config} (another architecture or number of '
-                 f'classes?): {detail}. Pass --non-strict to evaluate with '
-                 'the weights that do fit.')
-
-
 def main(argv=None):
     """Run with ``argv`` (default: the command line)."""
     register_all_modules(init_default_scope=False)
     args = parse_args(argv)
-    cfg = merge_args(Config.fromfile(args.config), args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    cfg = merge_test_args(Config.fromfile(args.config), args)
+    runner = build_runner(cfg)
     if runner.distributed:
         runner.logger.info(
             f'Distributed testing: world size {get_world_size()}, '
