@@ -39,7 +39,26 @@ import time
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
-from emoreg_mm.forking import exit_like_python  # noqa: E402
+
+
+def exit_like_python(run):
+    """In a forked child: call ``run()``, then leave with the status the
+    interpreter would give (a traceback and 1 for an exception), output
+    flushed. Never returns."""
+    code = 1
+    try:
+        run()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else \
+            0 if exc.code is None else 1
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _train_tool():
@@ -167,8 +186,7 @@ def run_step(tool, config, work_dir, kill, log, args=('--resume', )):
                     f'{kill[2]}:{work_dir}.release'
             elif kill:
                 _arm(kill)
-            sys.argv = ['train.py', config, '--work-dir', work_dir, *args]
-            tool.main()
+            tool.main([config, '--work-dir', work_dir, *args])
 
         exit_like_python(run)
     if kill and kill[0] == 'slow':
@@ -197,7 +215,7 @@ def main():
     root, plan = sys.argv[1], json.load(open(sys.argv[2]))
     tool = _train_tool()
     # Import what the Runner would import lazily, once, before forking.
-    from mmpretrain.utils import register_all_modules
+    from emoreg_mm.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     from emoreg_mm.compat.checkpoint import safe_load
     from emoreg_mm.engine.runner.resume import find_resumable_checkpoint

@@ -1,37 +1,38 @@
-"""tools/sweep.py: the plan, its checks, and running it here.
+"""tools/sweep.py and emoreg_mm.experiments: the plan, its checks, the
+status, and running a plan here.
 
-The Slurm demonstration (stage 1 + 2 modes x 2 seeds through the
-scheduler, a killed and a pre-empted run) is in test_slurm.py. The tests
-here call the sweep's ``main()`` in this process (:func:`sweep_here`),
-but for README's commands, run as written in a process of their own
-(:func:`sweep`). The jobs of the sweeps that train run their tools through
-a warm ``python`` (tests/warm_python.py: the job scripts as written, each
-tool forked from one interpreter that imported torch and mmpretrain once):
-what they test is the sweep, not the tools' interpreter start.
+The library and the CLI's ``main(argv)`` are called in this process; the
+sweeps that train run ``tools/sweep.py`` in a process of its own (its local
+backend forks one child per run from it), as do README's commands. The
+Slurm demonstration is in test_slurm.py.
 """
 import contextlib
+import importlib.util
 import io
+import json
 import os
 import os.path as osp
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
-from launch_utils import load_tool
+from emoreg_mm import experiments as ex
+from emoreg_mm.experiments.launch import make_job
+from emoreg_mm.experiments.plan import write_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWEEP = osp.join(REPO, 'tools', 'sweep.py')
-
-
-def load_sweep():
-    return load_tool('sweep.py')
+ENV = dict(OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
+           PYTHONWARNINGS='ignore')
 
 
 def sweep(*args, cwd, check=None, script=SWEEP, env=None):
     """Run tools/sweep.py (or ``script``) as a user does, from ``cwd``."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
-               PYTHONWARNINGS='ignore', **(env or {}))
+    env = dict(os.environ, **ENV, **(env or {}))
     out = subprocess.run([sys.executable, script, *args], cwd=cwd, env=env,
                          capture_output=True, text=True, timeout=900)
     if check is not None:
@@ -40,27 +41,25 @@ def sweep(*args, cwd, check=None, script=SWEEP, env=None):
 
 
 def sweep_here(*args, cwd, check=None):
-    """tools/sweep.py's ``main(args)`` in this process, from ``cwd``, with
-    the environment :func:`sweep` gives (its jobs inherit it): for tests
-    where the sweep's own process is not what is tested."""
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    """tools/sweep.py's ``main(args)`` in this process, from ``cwd``: for
+    the sweeps that start no job."""
+    spec = importlib.util.spec_from_file_location('emoreg_tool_sweep', SWEEP)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    saved = os.getcwd()
     out, err = io.StringIO(), io.StringIO()
-    os.environ.update(OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
-                      PYTHONWARNINGS='ignore')
     os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = load_sweep().main(list(args))
+                code = tool.main(list(args))
             except SystemExit as exit_:  # argparse, or sys.exit(message)
                 code = exit_.code
                 if not isinstance(code, (int, type(None))):
                     print(code, file=sys.stderr)
                     code = 1
     finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+        os.chdir(saved)
     result = subprocess.CompletedProcess(args, code or 0, out.getvalue(),
                                          err.getvalue())
     if check is not None:
@@ -80,8 +79,7 @@ def demo_data(root, per_emotion=6, limit=20):
 
 
 def test_plan_of_the_paper_table():
-    mod = load_sweep()
-    runs = mod.plan(mod.parse_args([]))
+    runs = ex.Sweep(root=REPO).runs()
     stage1 = [r for r in runs if r.stage == 1]
     stage2 = [r for r in runs if r.stage == 2]
     # 2 backbones x 4 sets; baseline once per backbone x target x seed
@@ -91,8 +89,8 @@ def test_plan_of_the_paper_table():
     by_name = {r.name: r for r in runs}
     run = by_name['vit-b16_learn-ereg_abstract_cifar100_s2']
     assert run.deps == ('vit-b16_abstract', ) and run.seed == 2
-    assert run.config.endswith('configs/emoreg/'
-                               'vit-b16_learn-ereg_abstract_cifar100.py')
+    assert run.config == osp.join(
+        REPO, 'configs/emoreg/vit-b16_learn-ereg_abstract_cifar100.py')
     assert by_name['resnet50_const_cifar10_s0'].deps == ('resnet50_emoset', )
     assert by_name['resnet50_baseline_cifar10_s1'].deps == ()
     assert all(r.deps[0] in by_name for r in stage2 if r.deps)
@@ -147,48 +145,71 @@ def test_dry_run_gpu_hours_and_demo_plan(tmp_path):
 
 
 @pytest.mark.slow
-def test_local_sweep_runs_skips_and_writes_the_table(tmp_path, warm_python,
-                                                    monkeypatch):
-    monkeypatch.setenv('PYTHON', warm_python)
+def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
+    """Two runs at once, one thread each; Ctrl-C stops them with one line
+    (no traceback) and the same command resumes; a failed corruption
+    evaluation leaves its run done; links planted where the sweep and its
+    jobs write are never followed."""
     demo_data(tmp_path)
+    cifar_c = tmp_path / 'not-cifar-c'
+    cifar_c.mkdir()
+    (cifar_c / 'labels.npy').write_bytes(b'not an array')
     args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', '--seeds',
-            '0', '--jobs', '2', '--cfg-options', 'train_cfg.max_epochs=1')
-    # links planted where the sweep and its job write: never followed
+            '0', '--jobs', '2', '--corruptions', f'digits={cifar_c}',
+            '--cfg-options', 'train_cfg.max_epochs=2')
     target = tmp_path / 'not_yours.txt'
     target.write_text('intact')
     planted = tmp_path / 'work_dirs/sweep/tiny-resnet_ereg_digits_s0'
     planted.mkdir(parents=True)
-    for name in ('sweep_status.json.tmp', 'sweep_job.sh',
-                 'sweep_submit.json.tmp'):
+    for name in ('sweep_status.json.tmp', 'sweep_submit.json.tmp'):
         os.symlink(target, planted / name)
-    out = sweep_here(*args, cwd=tmp_path, check=0)
+    root = tmp_path / 'work_dirs' / 'sweep'
+    proc = subprocess.Popen([sys.executable, SWEEP, *args], cwd=tmp_path,
+                            env=dict(os.environ, **ENV), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not (root / 'tiny-resnet_synth-abstract' / 'epoch_1.pth').exists():
+        assert proc.poll() is None and time.time() < deadline, \
+            proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the sweep
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stdout + stderr
+    assert stderr.strip().splitlines() == [
+        'tools/sweep.py: interrupted; 1 run(s) stopped (training saved '
+        'where it had started); run the same command again to resume.']
+
+    out = sweep(*args, cwd=tmp_path, check=0)
     assert target.read_text() == 'intact'
-    assert not (planted / 'sweep_job.sh').is_symlink()
-    assert 'started tiny-resnet_synth-abstract (attempt 1)' in out.stdout
+    assert 'started tiny-resnet_synth-abstract (attempt 2)' in out.stdout
     assert 'done: 3' in out.stdout
-    assert (tmp_path / 'work_dirs/sweep/results.md').is_file()
-    table = (tmp_path / 'work_dirs/sweep/results.md').read_text()
-    assert '| ereg |' in table and '| baseline |' in table
-    run = tmp_path / 'work_dirs/sweep/tiny-resnet_ereg_digits_s0'
+    log = (root / 'tiny-resnet_synth-abstract' / 'sweep-local.log'
+           ).read_text()
+    assert 'Resum' in log and 'threads 1' in log
+    run = root / 'tiny-resnet_ereg_digits_s0'
     assert (run / 'predictions.npz').is_file()
+    status = json.loads((run / 'sweep_status.json').read_text())
+    assert status['state'] == 'done'
+    assert status['corruptions'].startswith('failed (exit')
+    assert (root / 'results.md').is_file()
+    table = (root / 'results.md').read_text()
+    assert '| ereg |' in table and '| baseline |' in table
     # again: everything is finished, nothing runs
-    out = sweep_here(*args, cwd=tmp_path, check=0)
-    assert 'started' not in out.stdout
-    assert 'done: 3' in out.stdout
+    out = sweep(*args, cwd=tmp_path, check=0)
+    assert 'started' not in out.stdout and 'done: 3' in out.stdout
     out = sweep_here(*args[:7], '--status', cwd=tmp_path, check=0)
-    assert 'tiny-resnet_ereg_digits_s0' in out.stdout
+    assert 'corruptions: failed (exit' in out.stdout
     assert 'Results table:' in out.stdout
 
 
-def test_failed_runs_are_retried_up_to_the_limit(tmp_path, warm_python,
-                                                monkeypatch):
-    monkeypatch.setenv('PYTHON', warm_python)
+@pytest.mark.slow
+def test_failed_runs_are_retried_up_to_the_limit(tmp_path):
     demo_data(tmp_path)
     args = ('--preset', 'demo', '--modes', 'baseline', '--seeds', '0',
             '--max-retries', '1', '--cfg-options', 'train_cfg.no_such_key=1')
     name = 'tiny-resnet_baseline_digits_s0'
     for attempt in (1, 2):  # train.py refuses the unknown key: exit 1
-        out = sweep_here(*args, cwd=tmp_path, check=1)
+        out = sweep(*args, cwd=tmp_path, check=1)
         assert f'started {name} (attempt {attempt})' in out.stdout
         assert 'failed: 1' in out.stdout
     out = sweep_here(*args, cwd=tmp_path, check=1)
@@ -305,16 +326,18 @@ def test_readme_status(tmp_path):
     assert 'Results table' not in out.stdout
 
 
-@pytest.mark.parametrize('option', ['--slurm', '--work-root', '--gres',
-                                    '--sbatch-args'])
-def test_line_breaks_in_values_are_refused(tmp_path, option):
+@pytest.mark.parametrize('option', ['--slurm', '--gres', '--sbatch-args'])
+def test_line_breaks_in_sbatch_values_are_refused(tmp_path, option):
+    """What goes into an #SBATCH line; paths reach the jobs pickled, so a
+    work root with a line break is planned like any other."""
     out = sweep_here('--dry-run', option, 'debug\ntouch pwned', cwd=tmp_path)
     assert out.returncode == 2
     assert (f"{option} 'debug\\ntouch pwned' holds a line break or NUL"
             in out.stderr)
-    out = sweep_here('--dry-run', '--cfg-options', 'a=1\x00', cwd=tmp_path)
-    assert out.returncode == 2 and 'holds a line break or NUL' in out.stderr
     assert not (tmp_path / 'pwned').exists()
+    out = sweep_here('--dry-run', '--work-root', 'a\nb $(touch pwned)',
+                     '--preset', 'demo', cwd=tmp_path)
+    assert 'Plan (demo)' in out.stdout and not (tmp_path / 'pwned').exists()
 
 
 def test_status_reads_what_killed_jobs_and_co_workers_leave(tmp_path,
@@ -322,9 +345,6 @@ def test_status_reads_what_killed_jobs_and_co_workers_leave(tmp_path,
     """Each run dir's bad state file is named with the reason while the
     status of the others is still shown; nothing hangs; a PID that is not
     the recorded job is not trusted."""
-    import json
-    import socket
-    demo_data(tmp_path, per_emotion=2, limit=10)
     args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', 'const',
             '--seeds', '0')
     root = tmp_path / 'work_dirs' / 'sweep'
@@ -357,11 +377,9 @@ def test_status_reads_what_killed_jobs_and_co_workers_leave(tmp_path,
     assert ('tiny-resnet_ereg_digits_s0: work_dirs/sweep/tiny-resnet_ereg_'
             'digits_s0/sweep_submit.json: not a regular file') in out.stdout
     # a re-run starts the run of PID 1, never the unreadable ones
-    sweep = load_sweep()
     monkeypatch.chdir(tmp_path)
-    parsed = sweep.parse_args(list(args))
-    plan = sweep.plan(parsed)
-    go, left = sweep.to_submit(parsed, plan, sweep.states(plan))
+    plan = ex.Sweep('demo', modes=args[3:6], seeds=[0], root=REPO).runs()
+    go, left = ex.to_submit(plan, ex.states(plan), max_retries=2)
     assert 'tiny-resnet_baseline_digits_s0' in [r.name for r in go]
     assert ('tiny-resnet_synth-abstract', 'its state file cannot be read '
             '(above)') in left
@@ -396,26 +414,32 @@ def test_every_shipped_set_and_per_set_data_roots(tmp_path):
     assert "--data-root 'nope=/x': unknown set nope" in out.stderr
     assert 'fi, artphoto, emotion6, cifar10, cifar100' in out.stderr
 
-    mod = load_sweep()
-    parsed = mod.parse_args(list(args[1:]))
-    run = next(r for r in mod.plan(parsed) if r.name == 'vit-b16_fi')
-    script = mod.job_script(parsed, run, 1, 29500)
-    assert f'--data-root {fi}' in script
-    other = next(r for r in mod.plan(parsed) if r.name == 'vit-b16_emotion6')
-    assert '--data-root' not in mod.job_script(parsed, other, 1, 29500)
+    sweep_ = ex.Sweep(affective=['fi', 'emotion6'], backbones=['vit-b16'],
+                      modes=['ereg'], targets=['cifar10'], seeds=[0],
+                      data_root=[f'fi={fi}'], root=REPO)
+    runs = {r.name: r for r in sweep_.runs()}
+    job = make_job(sweep_, runs['vit-b16_fi'], 1, 'tools')
+    assert job.options[job.options.index('--data-root') + 1] == str(fi)
+    assert '--data-root' not in make_job(
+        sweep_, runs['vit-b16_emotion6'], 1, 'tools').options
+    stage2 = make_job(sweep_, runs['vit-b16_ereg_fi_cifar10_s0'], 1, 'x')
+    assert stage2.test and stage2.options[:2] == [
+        '--emotional-checkpoint', osp.abspath('work_dirs/sweep/vit-b16_fi')]
 
 
 def test_the_demo_preset_makes_its_own_data(tmp_path, monkeypatch):
     """Without tools/run_demo.py first: the dry run says the sweep writes
-    the data, and the sweep writes it (the demo's, where its configs look)
-    before checking."""
+    the data, and the sweep writes it (where the demo's configs look)
+    before checking; a set given by --data-root is not written."""
     pytest.importorskip('sklearn')
     args = ('--preset', 'demo', '--modes', 'baseline', '--seeds', '0')
     out = sweep_here(*args, '--dry-run', cwd=tmp_path, check=2)
     assert 'the sweep writes the demo data when it runs' in out.stderr
     monkeypatch.chdir(tmp_path)
-    load_sweep().write_demo_data()
     data = tmp_path / 'work_dirs' / 'demo' / 'data'
+    paths = write_demo_data(skip={'digits': '/elsewhere'}, out=lambda _: 0)
+    assert list(paths) == ['synth-abstract'] and not (data / 'digits').exists()
+    write_demo_data(out=lambda _: 0)
     assert (data / 'testImages_abstract' / 'ABSTRACT_groundTruth.csv'
             ).is_file()
     assert len(list((data / 'digits' / 'train').glob('*/*.png'))) > 1000

@@ -1,0 +1,296 @@
+"""What a sweep runs: the runs of a preset (or of a config tree laid out as
+``configs/``), their work dirs, and the selection recorded in a work root.
+
+Names come from :mod:`emoreg_mm.matrix` only (:func:`~emoreg_mm.matrix.
+stage1_name`, :func:`~emoreg_mm.matrix.stage2_name`, :func:`~emoreg_mm.
+matrix.parse_name`). Standard library only: importable without torch.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from emoreg_mm import matrix
+from emoreg_mm.fileio import (UnreadableFileError, atomic_write_text,
+                              read_json)
+
+PLAN = 'sweep_plan.json'  #: the recorded selection, in the work root
+#: Largest state file read from a work root or run dir (bytes).
+MAX_STATE_BYTES = 1 << 16
+#: What a recorded plan holds: the selection, then what every job is given.
+SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
+             'targets', 'seeds')
+RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions')
+
+
+class PlanError(ValueError):
+    """A selection, option or recorded plan that cannot be planned."""
+
+
+class Run(NamedTuple):
+    """One run of a sweep."""
+    name: str  #: its work dir's name: the leaf's, stage 2 plus ``_s<seed>``
+    stage: int
+    config: str  #: absolute path
+    work_dir: str
+    seed: Optional[int]  #: stage 2 only
+    deps: Tuple[str, ...]  #: the stage-1 run it waits for (stage 2)
+    key: Tuple  #: (backbone, mode or 'stage1', affective set, target)
+
+
+def package_root() -> str:
+    """Where ``configs/`` and ``tools/`` are: the checkout the package was
+    imported from, or the installed package's ``.mim``."""
+    pkg = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    checkout = osp.dirname(pkg)
+    if all(osp.isdir(osp.join(checkout, f)) for f in ('configs', 'tools')):
+        return checkout
+    return osp.join(pkg, '.mim')
+
+
+def named_paths(option: str, items: Sequence[str], what: str, kind: str,
+                valid: Sequence[str], preset: str) -> Dict[str, str]:
+    """``NAME=PATH`` values of ``option`` as ``{name: absolute path}``.
+
+    Raises:
+        PlanError: naming the value and, for an unknown name, the valid
+            ones of the preset.
+    """
+    paths = {}
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not path:
+            raise PlanError(f'{option} {item!r}: expected {what}=PATH')
+        if name not in valid:
+            raise PlanError(f'{option} {item!r}: unknown {kind} {name} for '
+                            f'preset {preset}; valid: {", ".join(valid)}')
+        paths[name] = osp.abspath(path)
+    return paths
+
+
+def _leaf_stems(folder: str) -> List[str]:
+    return sorted(osp.splitext(f)[0] for f in (
+        os.listdir(folder) if osp.isdir(folder) else ())
+        if f.endswith('.py') and not f.startswith(('_', '.')))
+
+
+def preset_of_tree(root: str) -> matrix.Preset:
+    """A preset for a config tree laid out as ``configs/``: the backbones,
+    affective sets, modes and targets its leaf names hold (read with
+    :func:`emoreg_mm.matrix.parse_name`)."""
+    paper = matrix.PRESETS['paper']
+    stage1 = _leaf_stems(osp.join(root, osp.dirname(paper.stage1)))
+    stage2 = _leaf_stems(osp.join(root, osp.dirname(paper.stage2)))
+    # candidate names from the tokens; parse_name decides what is a leaf
+    tokens = [s.split('_') for s in stage1 + stage2]
+    names = dict(backbones={t[0] for t in tokens},
+                 affective_sets={t[-1] for t in tokens if len(t) == 2} |
+                 {t[2] for t in tokens if len(t) == 4} |
+                 {paper.default_affective},
+                 modes=matrix.MODES, targets={t[-1] for t in tokens},
+                 default_affective=paper.default_affective)
+    found = {axis: {} for axis in ('backbone', 'affective', 'mode', 'target')}
+    for stem in stage1 + stage2:
+        leaf = matrix.parse_name(stem, **names)
+        if leaf is None or (leaf.stage == 1) != (stem in stage1):
+            continue  # not a leaf of this tree's layout
+        for axis in found:
+            # a stage-2 name without its set means the default one
+            implied = axis == 'affective' and leaf.stage == 2 and \
+                len(stem.split('_')) != 4
+            if getattr(leaf, axis) is not None and not implied:
+                found[axis][getattr(leaf, axis)] = None
+    if not found['backbone'] or not found['target']:
+        raise PlanError(
+            f'--config-root {root}: no leaf named as configs/ names them '
+            '(emoreg/<backbone>_<mode>[_<affective>]_<target>.py, '
+            'emoreg_pretrain/<backbone>_<affective>.py)')
+    backbones, affective = tuple(found['backbone']), tuple(found['affective'])
+    return paper._replace(
+        config_root=root, backbones=backbones, default_backbones=backbones,
+        affective=affective, default_affective_sets=affective,
+        targets=tuple(found['target']),
+        modes=tuple(m for m in matrix.MODES if m in found['mode']), titles={})
+
+
+class Sweep:
+    """A selection of a preset's matrix and what every run of it is given.
+
+    Args:
+        preset (str, optional): A name of :data:`emoreg_mm.matrix.PRESETS`.
+            Defaults to ``'paper'`` unless ``config_root`` is given.
+        config_root (str, optional): A config tree of one's own instead.
+        backbones, affective, modes, targets (Sequence[str], optional):
+            The selection; default: the preset's table.
+        seeds (Sequence[int], optional): Stage-2 seeds; default: the
+            preset's.
+        work_root (str): One work dir per run under it.
+        cfg_options (Sequence[str]): ``KEY=VALUE`` for every run.
+        data_root (Sequence[str]): ``NAME=PATH``: where an affective set
+            (its stage-1 runs) or a target (its stage-2 runs) is.
+        corruptions (Sequence[str]): ``TARGET=PATH``: CIFAR-C folders to
+            evaluate that target's stage-2 runs on after their test.
+        root (str, optional): Where ``configs/`` and ``tools/`` are.
+            Defaults to :func:`package_root`.
+        stage_options (dict): ``{stage: [KEY=VALUE, ...]}`` for the runs
+            of one stage only (the demo's epochs).
+
+    Raises:
+        PlanError: an unknown name or a malformed ``NAME=PATH``.
+    """
+
+    def __init__(self, preset: Optional[str] = None,
+                 config_root: Optional[str] = None,
+                 backbones=None, affective=None, modes=None, targets=None,
+                 seeds=None, work_root: str = 'work_dirs/sweep',
+                 cfg_options=(), data_root=(), corruptions=(),
+                 root: Optional[str] = None, stage_options=None):
+        self.root = root or package_root()
+        if config_root:
+            if preset:
+                raise PlanError('give --preset or --config-root, not both')
+            self.config_root = osp.abspath(config_root)
+            self.spec, self.preset = (preset_of_tree(self.config_root),
+                                      self.config_root)
+        else:
+            self.config_root, self.preset = None, preset or 'paper'
+            if self.preset not in matrix.PRESETS:
+                raise PlanError(f'unknown preset {self.preset}; valid: '
+                                f'{", ".join(matrix.PRESETS)}')
+            self.spec = matrix.PRESETS[self.preset]
+        spec = self.spec
+        for axis, given, valid, default in (
+                ('backbones', backbones, spec.backbones,
+                 spec.default_backbones),
+                ('affective', affective, spec.affective,
+                 spec.default_affective_sets),
+                ('modes', modes, spec.modes, spec.modes),
+                ('targets', targets, spec.targets, spec.targets)):
+            unknown = [n for n in given or () if n not in valid]
+            if unknown:
+                raise PlanError(f'unknown {axis} {", ".join(unknown)} for '
+                                f'preset {self.preset}; valid: '
+                                f'{", ".join(valid)}')
+            setattr(self, axis, tuple(dict.fromkeys(given or default)))
+        self.seeds = tuple(dict.fromkeys(seeds or spec.seeds))
+        self.work_root = work_root
+        self.cfg_options = tuple(cfg_options)
+        self.data_root, self.corruptions = tuple(data_root), tuple(corruptions)
+        self.data_roots = named_paths(
+            '--data-root', data_root, 'NAME', 'set',
+            spec.affective + spec.targets, self.preset)
+        self.corruption_roots = named_paths(
+            '--corruptions', corruptions, 'TARGET', 'target', spec.targets,
+            self.preset)
+        self.stage_options = dict(stage_options or {})
+
+    # ------------------------------------------------------------ runs
+    def config(self, stage: int, name: str) -> str:
+        """The absolute path of the leaf ``name`` of ``stage``."""
+        template = self.spec.stage1 if stage == 1 else self.spec.stage2
+        return osp.join(self.root, self.spec.config_root,
+                        osp.dirname(template), name + '.py')
+
+    def runs(self) -> List[Run]:
+        """The runs of the selection, stage 1 first; each stage-2 run
+        names the stage-1 run it waits for in ``deps``."""
+        spec, runs, stage1 = self.spec, {}, {}
+        for backbone in self.backbones:
+            for target in self.targets:
+                for mode in self.modes:
+                    sets = (None, ) if mode == 'baseline' else self.affective
+                    for aff in sets:
+                        deps = ()
+                        if aff is not None:
+                            name1 = matrix.stage1_name(backbone, aff)
+                            stage1.setdefault(name1, Run(
+                                name1, 1, self.config(1, name1),
+                                osp.join(self.work_root, name1), None, (),
+                                (backbone, 'stage1', aff, None)))
+                            deps = (name1, )
+                        leaf = matrix.stage2_name(
+                            backbone, mode, target, aff,
+                            default_affective=spec.default_affective)
+                        for seed in self.seeds:
+                            name = f'{leaf}_s{seed}'
+                            runs[name] = Run(
+                                name, 2, self.config(2, leaf),
+                                osp.join(self.work_root, name), seed, deps,
+                                (backbone, mode, aff, target))
+        return list(stage1.values()) + list(runs.values())
+
+    def data_root_of(self, run: Run) -> Optional[str]:
+        """The ``--data-root`` of a run: its affective set's (stage 1) or
+        its target's (stage 2); None for the config's own."""
+        return self.data_roots.get(run.key[2] if run.stage == 1
+                                   else run.key[3])
+
+    # ---------------------------------------------------- recorded plan
+    def record(self) -> None:
+        """Record the selection in the work root: ``--status`` and re-runs
+        without a selection follow it."""
+        plan = {k: list(getattr(self, k)) for k in SELECTION[2:]}
+        plan.update(cfg_options=list(self.cfg_options),
+                    data_root=list(self.data_root),
+                    corruptions=list(self.corruptions))
+        if self.config_root:
+            plan['config_root'] = self.config_root
+        else:
+            plan['preset'] = self.preset
+        os.makedirs(self.work_root, exist_ok=True)
+        atomic_write_text(osp.join(self.work_root, PLAN),
+                          json.dumps(plan, indent=1) + '\n')
+
+
+def read_plan(work_root: str) -> Optional[dict]:
+    """The selection recorded in ``work_root`` (None where there is none),
+    as keyword arguments of :class:`Sweep`.
+
+    Raises:
+        PlanError: a damaged record, naming the file.
+    """
+    path = osp.join(work_root, PLAN)
+    if not osp.lexists(path):
+        return None
+    try:
+        plan = read_json(path, MAX_STATE_BYTES)
+    except (UnreadableFileError, ValueError) as err:
+        raise PlanError(f'{path}: the plan recorded for this work root '
+                        f'cannot be read ({err}); give the selection '
+                        '(--preset, --backbones, ...) or delete the file.')
+    names = ('preset', 'config_root')  # a string each; the rest lists
+    ok = isinstance(plan, dict) and set(plan) <= set(RECORDED) and all(
+        isinstance(v, str) if k in names else isinstance(v, list) and
+        all(isinstance(x, int if k == 'seeds' else str) for x in v)
+        for k, v in plan.items()) and plan.get('preset', 'paper') in \
+        matrix.PRESETS
+    if not ok:
+        raise PlanError(f'{path}: not a plan this sweep recorded (expected '
+                        f'lists of names under {", ".join(RECORDED[2:])}); '
+                        'give the selection or delete the file.')
+    return plan
+
+
+#: The demo preset's sets and the folder of each under the demo's data
+#: folder (``work_dirs/demo/data``, where configs/demo look).
+DEMO_FOLDERS = {'synth-abstract': 'testImages_abstract', 'digits': 'digits'}
+
+
+def write_demo_data(folder: str = osp.join('work_dirs', 'demo', 'data'),
+                    skip=(), quick: bool = False, out=print) -> dict:
+    """Write the demo's data sets (:mod:`emoreg_mm.demo`) under ``folder``,
+    except those named in ``skip`` (given by ``--data-root``) and folders
+    already there; ``{set: folder}`` of those written or found."""
+    from emoreg_mm.demo import make_digits, make_stimuli
+    make = {'synth-abstract': lambda p: make_stimuli(
+        p, per_emotion=12 if quick else 50),
+        'digits': lambda p: make_digits(p, limit=40 if quick else None)}
+    paths = {}
+    for name, sub in DEMO_FOLDERS.items():
+        if name in skip:
+            continue
+        paths[name] = path = osp.abspath(osp.join(folder, sub))
+        if not osp.isdir(path):
+            out(f'writing the demo data: {osp.join(folder, sub)}')
+            make[name](path)
+    return paths
