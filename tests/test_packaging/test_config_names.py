@@ -1,17 +1,26 @@
 """Configs by name (as ``mim search`` lists them) and mim's name markers."""
+import importlib.util
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from emoreg_mm.config_names import resolve_config
+from launch_utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
-import setup  # noqa: E402  (its helpers; setup() runs only as __main__)
+
+def _setup_module():
+    """setup.py's helpers (its setup() runs only as __main__)."""
+    spec = importlib.util.spec_from_file_location(
+        'emoreg_setup', osp.join(REPO, 'setup.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+setup = _setup_module()
 
 
 def metafile_names():
@@ -50,9 +59,10 @@ def test_unknown_name_fails_naming_it():
         resolve_config('vit-b16_nope')
 
 
-def test_train_tool_takes_a_name(tmp_path):
-    out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), 'nope_cifar'],
-        cwd=str(tmp_path), capture_output=True, text=True)
-    assert out.returncode == 2
-    assert "no packaged config is named 'nope_cifar'" in out.stderr
+def test_train_tool_takes_a_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        load_tool('train.py').main(['nope_cifar'])
+    assert exit_.value.code == 2
+    assert "no packaged config is named 'nope_cifar'" in \
+        capsys.readouterr().err

@@ -297,3 +297,28 @@ def test_docs_commands(tmp_path, monkeypatch):
     expected = corruption_errors(run['accuracy'], base['accuracy'])
     assert summary['mce'] == expected['mce'] or (
         summary['mce'] is None and not np.isfinite(expected['mce']))
+
+
+def test_the_corrupted_set_of_a_config():
+    """The target's corrupted set comes from the matrix
+    (CORRUPTED_TARGETS): named, or read from the config."""
+    from mmengine.config import Config
+    from mmpretrain.registry import DATASETS
+
+    from emoreg_mm import matrix
+    from emoreg_mm.evaluation.corruptions import (CorruptionEvalError,
+                                                  corrupted_type)
+    for target, kind in matrix.CORRUPTED_TARGETS.items():
+        assert target in matrix.TARGETS
+        assert DATASETS.get(kind).cifar_type == kind[:-1]
+    assert corrupted_type(Config(dict(emoreg_target='cifar100'))) == \
+        'CIFAR100C'
+    for kind, expected in (('HeldOutCIFAR100', 'CIFAR100C'),
+                           ('HeldOutCIFAR10', 'CIFAR10C')):
+        cfg = Config(dict(test_dataloader=dict(dataset=dict(type=kind))))
+        assert corrupted_type(cfg) == expected
+    digits = Config(dict(emoreg_target='digits'))
+    assert corrupted_type(digits, 'cifar10') == 'CIFAR10C'
+    with pytest.raises(CorruptionEvalError,
+                       match=r'\(cifar10, cifar100; .*give --dataset'):
+        corrupted_type(digits)
