@@ -1,7 +1,9 @@
-"""tools/dataset_converters/build_diffused_emod.py on a fixture EMOd with a
-tiny, randomly initialised diffusers img2img pipeline (no download)."""
+"""tools/dataset_converters/build_diffused_emod.py (its main(argv) in this
+process; a fresh interpreter where it is killed, and for the documented
+commands) and its library, emoreg_mm.datasets.builders, on a fixture EMOd
+with a tiny, randomly initialised diffusers img2img pipeline (no
+download)."""
 import csv
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -21,10 +23,13 @@ from PIL import Image
 
 from affective_fixtures import (EMOD_CLASSES, emod_id, emod_matrix,
                                 make_emod, write_corrupt_image)
+from emoreg_mm.datasets.builders.diffusion import DEFAULT_MODEL
+from emoreg_mm.datasets.builders.manifest import merge_rows
+from emoreg_mm.utils import register_all_modules
+from launch_utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'build_diffused_emod.py')
-CHECK = osp.join(REPO, 'tools', 'analysis_tools', 'check_dataset.py')
 README_CMD = ('python tools/dataset_converters/build_diffused_emod.py '
               'configs/emoreg_pretrain/resnet50_diffused-emod.py')
 # docs/datasets.md's example with options
@@ -52,11 +57,13 @@ PYTHON = [
 ]
 
 
-def load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+register_all_modules(init_default_scope=False)
+
+
+def tool(*argv):
+    """build_diffused_emod.py's exit status."""
+    return load_tool('dataset_converters/build_diffused_emod.py').main(
+        list(argv))
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -68,11 +75,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def tool():
-    return load(TOOL, 'build_diffused_emod')
 
 
 def save_tiny_pipeline(folder):
@@ -158,15 +160,14 @@ def build_dataset(cfg_path, split='all'):
 
 
 @pytest.fixture(scope='module')
-def built(tool, model, tmp_path_factory):
+def built(model, tmp_path_factory):
     """A fixture EMOd (9 images, labels 0..8) turned into Diffused-EMOd:
     2 variants x 2 strengths per source."""
     root = tmp_path_factory.mktemp('built')
     emod = make_emod(str(root / 'EMOd'))
     out = str(root / 'Diffused-EMOd')
     cfg = write_config(root / 'cfg.py', out, emod)
-    assert tool.main([cfg, '--model', model, '--prompt',
-                      PROMPT, *FAST]) == 0
+    assert tool(cfg, '--model', model, '--prompt', PROMPT, *FAST) == 0
     return dict(root=root, emod=emod, out=out, cfg=cfg)
 
 
@@ -215,19 +216,19 @@ def test_built_set_loads_with_labels_splits_and_metadata(built, model):
 
 
 def test_check_dataset_validates_the_output(built, capsys):
-    check = load(CHECK, 'check_dataset')
-    assert check.main([built['cfg']]) == 0
+    from emoreg_mm.datasets.checks import check_datasets, load_config
+    assert check_datasets(load_config(built['cfg'])) == []
     assert 'No problems found' in capsys.readouterr().out
 
 
-def test_second_run_skips_and_a_lost_row_is_rebuilt(built, tool, model,
-                                                    tmp_path, capsys):
+def test_second_run_skips_and_a_lost_row_is_rebuilt(built, model, tmp_path,
+                                                    capsys):
     out, cfg = copy_built(built, tmp_path)
     args = [cfg, '--model', model, '--prompt', PROMPT, *FAST]
     mtimes = {p: os.stat(osp.join(out, 'images', p)).st_mtime_ns
               for p in (r['image'] for r in manifest_rows(out))}
     capsys.readouterr()
-    assert tool.main(args) == 0
+    assert tool(*args) == 0
     assert '0 generated, 36 already done' in capsys.readouterr().out
     assert mtimes == {p: os.stat(osp.join(out, 'images', p)).st_mtime_ns
                       for p in mtimes}
@@ -243,13 +244,13 @@ def test_second_run_skips_and_a_lost_row_is_rebuilt(built, tool, model,
         writer = csv.DictWriter(f, fieldnames=list(lost))
         writer.writeheader()
         writer.writerows(rows)
-    assert tool.main(args) == 0
+    assert tool(*args) == 0
     assert '1 generated, 35 already done' in capsys.readouterr().out
     assert manifest_rows(out)[5] == lost
     # same seed, same settings: the same image up to float rounding
     assert np.abs(np.asarray(Image.open(path), dtype=int) - before).max() <= 2
     # other settings into the same folder: an error naming the image
-    assert tool.main([*args, '--steps', '3']) == 1
+    assert tool(*args, '--steps', '3') == 1
     err = capsys.readouterr().err
     assert re.search(r'\S+_s[\d.]+_v\d\.png was built with steps=.2., this '
                      "run asks for steps='3'", err), err
@@ -258,22 +259,22 @@ def test_second_run_skips_and_a_lost_row_is_rebuilt(built, tool, model,
     manifest = osp.join(out, 'manifest.csv')
     with open(manifest, 'a') as f:
         f.write('x.png,' + 'y' * 200000 + '\n')
-    assert tool.main(args) == 1
+    assert tool(*args) == 1
     err = capsys.readouterr().err
     assert f'{manifest}, line 38: not a manifest row' in err, err
     assert 'field larger than field limit' in err and 'Traceback' not in err
 
 
-def test_shards_merge_into_one_manifest(built, tool, model, tmp_path,
-                                        monkeypatch, capsys):
+def test_shards_merge_into_one_manifest(built, model, tmp_path,
+                                        monkeypatch):
     out = str(tmp_path / 'sharded')
     cfg = write_config(tmp_path / 'cfg.py', out, built['emod'])
     args = [cfg, '--model', model, '--prompt', PROMPT, *FAST]
-    assert tool.main([*args, '--shard', '1/2']) == 0
+    assert tool(*args, '--shard', '1/2') == 0
     firsts = {r['source_id'] for r in manifest_rows(out)}
     monkeypatch.setenv('RANK', '0')  # as torchrun sets it
     monkeypatch.setenv('WORLD_SIZE', '2')
-    assert tool.main(args) == 0
+    assert tool(*args) == 0
     rows = manifest_rows(out)
     assert {r['source_id'] for r in rows} - firsts and len(firsts) == 4
     ref = {r['image']: r for r in manifest_rows(built['out'])}
@@ -281,10 +282,9 @@ def test_shards_merge_into_one_manifest(built, tool, model, tmp_path,
 
 
 def _merge_many(path, worker):
-    tool = load(TOOL, f'build_diffused_emod_{worker}')
     for i in range(15):
-        tool.merge_rows(path, [dict(image=f'w{worker}_{i}.png',
-                                    source_id='1000')])
+        merge_rows(path, [dict(image=f'w{worker}_{i}.png',
+                               source_id='1000')])
 
 
 def test_concurrent_merges_lose_no_row(tmp_path):
@@ -302,7 +302,7 @@ def test_concurrent_merges_lose_no_row(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_run_completes_on_the_next(built, tool, model, tmp_path):
+def test_killed_run_completes_on_the_next(built, model, tmp_path):
     out = str(tmp_path / 'killed')
     cfg = write_config(tmp_path / 'cfg.py', out, built['emod'])
     args = [cfg, '--model', model, '--steps', '4', '--variants', '2',
@@ -325,7 +325,7 @@ def test_killed_run_completes_on_the_next(built, tool, model, tmp_path):
             proc.kill()
     partial = manifest_rows(out)
     assert 3 <= len(partial) < 18, 'the run ended before it was killed'
-    assert tool.main(args) == 0
+    assert tool(*args) == 0
     rows = manifest_rows(out)
     assert len(rows) == 18 and partial == [
         r for r in rows if r['image'] in {p['image'] for p in partial}]
@@ -335,35 +335,35 @@ def test_killed_run_completes_on_the_next(built, tool, model, tmp_path):
         Image.open(ds.get_data_info(i)['img_path']).load()
 
 
-def test_undecodable_source_is_reported_and_counted(tool, model, tmp_path,
+def test_undecodable_source_is_reported_and_counted(model, tmp_path,
                                                    capsys):
     emod = make_emod(str(tmp_path / 'EMOd'))
     bad = osp.join(emod, 'EMOdImages1019', '1003.jpg')
     write_corrupt_image(bad)
     out = str(tmp_path / 'out')
     cfg = write_config(tmp_path / 'cfg.py', out, emod)
-    assert tool.main([cfg, '--model', model, '--steps', '2', '--variants',
-                      '1']) == 0
+    assert tool(cfg, '--model', model, '--steps', '2', '--variants',
+                      '1') == 0
     text = capsys.readouterr().out
     assert '1 source image(s) could not be decoded' in text and bad in text
     assert '8 generated' in text
     assert '1003' not in {r['source_id'] for r in manifest_rows(out)}
 
 
-def test_emod_not_matching_its_annotation_fails_first(tool, model, tmp_path,
+def test_emod_not_matching_its_annotation_fails_first(model, tmp_path,
                                                       capsys):
     emod = make_emod(str(tmp_path / 'EMOd'), missing=[2])
     out = str(tmp_path / 'out')
     cfg = write_config(tmp_path / 'cfg.py', out, emod)
     # the model does not exist either: EMOd is checked before the model
-    assert tool.main([cfg, '--model', str(tmp_path / 'no-model')]) == 1
+    assert tool(cfg, '--model', str(tmp_path / 'no-model')) == 1
     err = capsys.readouterr().err
     missing = emod_id(emod_matrix()[2, 0])
     assert f'EMOdImages1019: {missing}.' in err and '--skip-missing' in err
     assert not osp.exists(out)
     # --skip-missing builds from the others and names the one left out
-    assert tool.main([cfg, '--model', model, '--steps', '2', '--variants',
-                      '1', '--skip-missing']) == 0
+    assert tool(cfg, '--model', model, '--steps', '2', '--variants',
+                      '1', '--skip-missing') == 0
     assert '1 EMOd image(s) the annotation names are missing' in \
         capsys.readouterr().out
     assert missing not in {r['source_id'] for r in manifest_rows(out)}
@@ -371,26 +371,26 @@ def test_emod_not_matching_its_annotation_fails_first(tool, model, tmp_path,
 
 
 def test_model_neither_cached_nor_reachable_fails_at_once(
-        tool, tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants
     emod = make_emod(str(tmp_path / 'EMOd'))
     cfg = write_config(tmp_path / 'cfg.py', str(tmp_path / 'out'), emod)
     cache = str(tmp_path / 'hub')
     monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', True)
     args = [cfg, '--model', 'someone/not-cached', '--cache-dir', cache]
-    assert tool.main(args) == 1
+    assert tool(*args) == 1
     err = capsys.readouterr().err
     assert "'someone/not-cached'" in err and cache in err
     assert 'HF_HUB_OFFLINE' in err
     # online, but the hub does not answer (a closed port on loopback)
     monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', False)
     monkeypatch.setattr(constants, 'ENDPOINT', 'http://127.0.0.1:9')
-    assert tool.main(args) == 1
+    assert tool(*args) == 1
     err = capsys.readouterr().err
     assert 'unreachable' in err and cache in err and 'someone/' in err
 
 
-def test_bad_prompt_and_missing_extra(tool, tmp_path, monkeypatch, capsys):
+def test_bad_prompt_and_missing_extra(tmp_path, monkeypatch, capsys):
     emod = make_emod(str(tmp_path / 'EMOd'))
     out = str(tmp_path / 'out')
     # placeholder class names cannot fill a prompt
@@ -398,15 +398,15 @@ def test_bad_prompt_and_missing_extra(tool, tmp_path, monkeypatch, capsys):
             f'data_root={out!r}, emod_root={emod!r}))\n')
     (tmp_path / 'cfg.py').write_text(text)
     cfg = str(tmp_path / 'cfg.py')
-    assert tool.main([cfg, '--prompt', 'a {emotion} photo']) == 1
+    assert tool(cfg, '--prompt', 'a {emotion} photo') == 1
     assert 'placeholders' in capsys.readouterr().err
-    assert tool.main([cfg, '--prompt', 'a {mood} photo']) == 1
+    assert tool(cfg, '--prompt', 'a {mood} photo') == 1
     assert "only field is '{emotion}'" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # int(1 x 0.5) = 0 denoising steps
-        tool.main([cfg, '--steps', '1', '--strengths', '0.5'])
+        tool(cfg, '--steps', '1', '--strengths', '0.5')
     assert 'runs no denoising step' in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, 'diffusers', None)  # not installed
-    assert tool.main([cfg]) == 1
+    assert tool(cfg) == 1
     assert 'pip install -e ".[diffusion]"' in capsys.readouterr().err
 
 
@@ -414,7 +414,8 @@ def test_bad_prompt_and_missing_extra(tool, tmp_path, monkeypatch, capsys):
 def test_plugin_imports_without_the_extra():
     code = ("import sys; sys.modules['diffusers'] = None; "
             "sys.modules['transformers'] = None\n"
-            'import emoreg_mm, emoreg_mm.datasets; print("ok")')
+            'import emoreg_mm, emoreg_mm.datasets; '
+            'import emoreg_mm.datasets.builders.diffused_emod; print("ok")')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0 and 'ok' in out.stdout, out.stderr[-3000:]
@@ -483,16 +484,17 @@ SOURCES = 3  # EMOd images in test_readme_command's project folder
 @pytest.mark.readme(README_CMD)
 @pytest.mark.readme(DOCS_CMD)
 @pytest.mark.parametrize('command', [README_CMD, DOCS_CMD])
-def test_readme_command(tool, model, tmp_path, command):
+def test_readme_command(model, tmp_path, command):
     """The documented commands, run as shown from a project folder with EMOd in
     data/EMOd and the default model in the (offline) hub cache; its
-    ``python`` is this interpreter with the diffusion extra (:data:`PYTHON`)."""
+    ``python`` is this interpreter with the diffusion extra
+    (:data:`PYTHON`)."""
     for name in ('tools', 'configs'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
     # 3 sources: what the counts check needs (1000, 2352.2, 1002), a
     # third of the fixture's diffusion work
     make_emod(str(tmp_path / 'data' / 'EMOd'), mat=emod_matrix(SOURCES))
-    sha = hub_cache(str(tmp_path / 'hub'), model, tool.DEFAULT_MODEL)
+    sha = hub_cache(str(tmp_path / 'hub'), model, DEFAULT_MODEL)
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     (bin_dir / 'python').write_text(
@@ -508,12 +510,12 @@ def test_readme_command(tool, model, tmp_path, command):
     if command == README_CMD:
         assert len(rows) == SOURCES * 4  # 4 variants at 0.5 by default
         assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
-                for r in rows} == {(tool.DEFAULT_MODEL, sha, '0.5',
+                for r in rows} == {(DEFAULT_MODEL, sha, '0.5',
                                     'a photograph')}
     else:  # 1 variant at each of 2 strengths, the prompt given
         assert len(rows) == SOURCES * 2
         assert {(r['model'], r['model_revision'], r['strength'], r['prompt'])
                 for r in rows} == {
-                    (tool.DEFAULT_MODEL, sha, s, 'an evocative photograph')
+                    (DEFAULT_MODEL, sha, s, 'an evocative photograph')
                     for s in ('0.3', '0.5')}
         assert {r['variant'] for r in rows} == {'0'}

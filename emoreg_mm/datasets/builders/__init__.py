@@ -4,8 +4,14 @@
   test set (``tools/dataset_converters/build_cifar_c.py``).
 - :mod:`.diffused_emod`: Diffused-EMOd, diffusion image-to-image variants of
   EMOd (``tools/dataset_converters/build_diffused_emod.py``), with its
-  manifest (:mod:`.manifest`) and model loading (:mod:`.diffusion`).
+  manifest (:mod:`.manifest`) and the diffusion model it loads
+  (:mod:`.diffusion`).
 
 Each needs an extra of its own (``corruptions``, ``diffusion``), imported
 when a build starts.
 """
+
+
+class BuildError(RuntimeError):
+    """A problem with a build's inputs or output folder, found before or
+    while building; the message names the file or option."""

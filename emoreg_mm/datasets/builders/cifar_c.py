@@ -45,6 +45,7 @@ import numpy as np
 
 from ...evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
 from ...fileio import atomic_write, atomic_write_text, read_json
+from . import BuildError
 
 INFO = 'build.json'
 LIBRARY = 'imagecorruptions'
@@ -66,10 +67,6 @@ ImageNet-C parameters of each corruption, not the CIFAR-C ones. Results on
 it compare models with each other, not with published {name}-C numbers.
 The settings and what was built are in build.json.
 """
-
-
-class BuildError(RuntimeError):
-    """A problem with the inputs or the output folder."""
 
 
 def check_request(corruptions: Sequence[str], severities: Sequence[int],
