@@ -16,9 +16,16 @@ from mmpretrain.datasets import CIFAR10
 from mmpretrain.registry import HOOKS, MODELS
 
 import affective_fixtures as fx
+from emoreg_mm import matrix
 from emoreg_mm.datasets import EMOTIONS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def paper_config(name: str) -> str:
+    """The file of the paper's leaf config ``name``."""
+    return osp.join(REPO, matrix.config_file(matrix.PRESETS['paper'],
+                                             matrix.parse_name(name)))
 TINY = dict(type='ResNet_CIFAR', depth=18, base_channels=4, stem_channels=4,
             out_indices=(3, ))
 MODES = ('baseline', 'const', 'ereg', 'learn-ereg')
@@ -77,7 +84,7 @@ def paired(tmp_path_factory):
 
 def train_one_epoch(mode, root, ckpt, work_dir):
     cfg = Config.fromfile(
-        osp.join(REPO, f'configs/emoreg/resnet18-cifar_{mode}_cifar10.py'))
+        paper_config(matrix.stage2_name('resnet18-cifar', mode, 'cifar10')))
     wrapper = cfg.model.backbone.type == 'EmotionalBackboneWrapper'
     holder = cfg.model.backbone if wrapper else cfg.model
     holder.backbone = TINY
@@ -169,8 +176,7 @@ class DrawRecorderHook(Hook):
 def _stage1(tmp, backbone, in_channels):
     name = 'vit-b16' if backbone['type'] == 'VisionTransformer' else \
         'resnet50'
-    cfg = Config.fromfile(
-        osp.join(REPO, f'configs/emoreg_pretrain/{name}_emoset.py'))
+    cfg = Config.fromfile(paper_config(matrix.stage1_name(name, 'emoset')))
     cfg.model.backbone = backbone
     cfg.model.head.in_channels = in_channels
     torch.manual_seed(7)
@@ -184,7 +190,7 @@ def _stage1(tmp, backbone, in_channels):
 
 def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True,
            epochs=1, record_epoch=0, resume=False, save=False):
-    cfg = Config.fromfile(osp.join(REPO, f'configs/emoreg/{leaf}.py'))
+    cfg = Config.fromfile(paper_config(leaf))
     wrapper = cfg.model.backbone.type == 'EmotionalBackboneWrapper'
     holder = cfg.model.backbone if wrapper else cfg.model
     holder.backbone = backbone
@@ -233,9 +239,11 @@ def test_paired_modes_draw_alike(tmp_path, name, backbone, channels):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(CIFAR10, '_check_integrity', lambda self: True)
         for mode in DRAW_MODES:
-            runs[mode] = _draws(f'{name}_{mode}_cifar10', backbone, channels,
+            runs[mode] = _draws(matrix.stage2_name(name, mode, 'cifar10'),
+                                backbone, channels,
                                 root, ckpt, str(tmp_path / mode))
-        control = _draws(f'{name}_learn-ereg_cifar10', backbone, channels,
+        control = _draws(matrix.stage2_name(name, 'learn-ereg', 'cifar10'),
+                         backbone, channels,
                          root, ckpt, str(tmp_path / 'control'),
                          streams=False)
     base = runs['baseline']

@@ -16,10 +16,11 @@ import torch
 from mmengine.config import Config
 
 import affective_fixtures as fx
+from emoreg_mm import matrix
 from launch_utils import check_stages, run_tool
 
-STAGE1 = 'resnet18-cifar_emoset'
-STAGE2 = 'resnet18-cifar_learn-ereg_cifar10'
+STAGE1 = matrix.stage1_name('resnet18-cifar', 'emoset')
+STAGE2 = matrix.stage2_name('resnet18-cifar', 'learn-ereg', 'cifar10')
 #: The user's own emotion categories (stage 1's classes, in order).
 OWN = ('amusement', 'serenity', 'dread')
 
