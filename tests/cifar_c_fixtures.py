@@ -58,7 +58,8 @@ def make_tiny_cifar_run(folder: str, cifar_root: str, images=None,
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
 
-    import emoreg_mm  # noqa: F401
+    from emoreg_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
     os.makedirs(folder, exist_ok=True)
     config = osp.join(folder, 'tiny_cifar10.py')
     with open(config, 'w') as f:
