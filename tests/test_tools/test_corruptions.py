@@ -204,41 +204,53 @@ def test_eval_corruptions_matches_test_py_and_resumes(tmp_path, cifar,
 
 # ---------------------------------------------------------------- the sweep
 def test_sweep_adds_the_evaluations_to_a_plan(tmp_path):
-    sweep = load_tool('sweep.py')
+    """A sweep with ``--corruptions cifar10=DIR``: the CIFAR-10 stage-2
+    jobs evaluate on the folder after their test, with arguments
+    eval_corruptions.py parses; recorded with the plan; a folder without
+    labels.npy is a problem; bad values are named."""
+    from emoreg_mm.experiments import Sweep, check
+    from emoreg_mm.experiments.launch import make_job
     root = make_cifar_c(str(tmp_path / 'CIFAR-10-C'))
     argv = ['--backbones', 'resnet18-cifar', '--modes', 'baseline',
             '--seeds', '0', '--work-root', str(tmp_path / 'sweep'),
             '--corruptions', f'cifar10={root}']
-    args = sweep.parse_args(argv)
-    assert sweep.corruption_problems(args) == []
-    runs = {r.key[3]: r for r in sweep.plan(args)}
-    script = sweep.job_script(args, runs['cifar10'], 1, 0)
-    line = next(x for x in script.split('\n') if 'eval_corruptions' in x)
-    assert script.index('tools/test.py') < script.index(line)
-    # the line is a valid command of the evaluation tool
-    words = shlex.split(line.replace('"$CKPT"', 'ckpt.pth').replace(
-        '"$WD"', 'WD'))
-    assert words[0] == '$PYTHON' and words[1].endswith(
-        'tools/analysis_tools/eval_corruptions.py')
+    sweep = load_tool('sweep.py').parse_args(argv).sweep
+    assert sweep.corruption_roots == {'cifar10': root}
+
+    def corruption_problems(sweep):
+        return [p for p in check(sweep, sweep.runs())[0]
+                if p.startswith('--corruptions')]
+
+    assert corruption_problems(sweep) == []
+    runs = {r.key[3]: r for r in sweep.runs()}
+    tools = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+        __file__)))), 'tools')
+    job = make_job(sweep, runs['cifar10'], 1, tools)
+    assert job.test and job.corruptions == root  # tested, then evaluated
+    os.makedirs(job.work_dir)
+    with open(osp.join(job.work_dir, 'last_checkpoint'), 'w') as f:
+        f.write('ckpt.pth')
+    # the job's arguments are a valid command of the evaluation tool
     parsed = load_tool('analysis_tools/eval_corruptions.py').parse_args(
-        words[2:])
+        job.argv('corruptions'))
     assert (parsed.corruption_root, parsed.work_dir, parsed.checkpoint) == (
-        root, 'WD', 'ckpt.pth')
-    assert 'eval_corruptions' not in sweep.job_script(
-        args, runs['cifar100'], 1, 0)
+        root, job.work_dir, 'ckpt.pth')
+    assert make_job(sweep, runs['cifar100'], 1, tools).corruptions is None
     # recorded with the plan; a folder without labels.npy is a problem
-    sweep.record_plan(args)
+    sweep.record()
     plan = json.load(open(tmp_path / 'sweep' / 'sweep_plan.json'))
     assert plan['corruptions'] == [f'cifar10={root}']
     os.remove(osp.join(root, 'labels.npy'))
-    assert 'holds no labels.npy' in sweep.corruption_problems(args)[0]
+    assert 'holds no labels.npy' in corruption_problems(sweep)[0]
     for bad, says in (('emoset=/x', "'emoset=/x': unknown target emoset "
                        'for preset paper; valid: cifar10, cifar100'),
                       ('cifar10', "'cifar10': expected TARGET=PATH")):
         err = io.StringIO()
         with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
-            sweep.parse_args(argv[:-1] + [bad])
+            load_tool('sweep.py').parse_args(argv[:-1] + [bad])
         assert f'--corruptions {says}' in err.getvalue()
+    assert Sweep(corruptions=[f'cifar100={root}']).corruption_roots == {
+        'cifar100': root}
 
 
 # ------------------------------------------------- docs/robustness.md, run
