@@ -153,7 +153,8 @@ class SweepJob:
                 os.getpid(), signal.SIGTERM))
         print(f'sweep: {self.name} attempt {self.attempt}, job '
               f'{self.job_id()}, restart '
-              f'{os.environ.get("SLURM_RESTART_COUNT", 0)}', flush=True)
+              f'{os.environ.get("SLURM_RESTART_COUNT", 0)}, threads '
+              f'{os.environ.get("OMP_NUM_THREADS", "-")}', flush=True)
         self.mark('running')
         steps = [('train', 'train.py')]
         if self.test:

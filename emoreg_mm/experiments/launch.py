@@ -205,7 +205,7 @@ def submit_slurm(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
                 **extra))
         executor = slurm_executor(submitit_folder(run.work_dir), params)
         job = make_job(sweep, run, attempt, tools_dir,
-                       launcher='slurm' if gpus > 1 else 'none')
+                       launcher='slurm')  # as tools/slurm_train.sh
         # Recorded before sbatch: a sweep ended before sbatch answers leaves
         # a record without a job id, which the next one reconciles with the
         # queue (status.states) instead of submitting the run again.
@@ -286,9 +286,10 @@ def _ranks(job: SweepJob, ranks: int) -> int:
 
 def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
               jobs: int = 1, gpus: int = 1, max_retries: int = 2,
-              out: Callable = print) -> None:
+              threads: Optional[int] = None, out: Callable = print) -> None:
     """Run the runs to (re)submit here; see the module's docstring. Each
-    run's output goes to ``<run>/sweep-local.log``."""
+    run's output goes to ``<run>/sweep-local.log``; ``threads`` per process
+    (default: the usable cores / the processes running at once)."""
     go, left = to_submit(runs, st, max_retries)
     for name, why in left:
         out(f'not run {name}: {why}')
@@ -296,7 +297,7 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
         return
     warm_up(tools_dir)
     cores = len(os.sched_getaffinity(0))
-    threads = str(max(1, cores // (max(1, jobs) * gpus)))
+    threads = str(threads or max(1, cores // (max(1, jobs) * gpus)))
     done = {n for n, s in st.items() if s[0] == 'done'}
     pending, running, slots = list(go), {}, list(range(max(1, jobs)))
     try:

@@ -6,15 +6,19 @@ that one worker of a parallel run starts the cluster once.
   the GPU request path (``--gres=gpu:2`` on the stand-in GRES; no CUDA
   here, so the tasks use gloo) and the CPU-partition path (``GRES=``: no
   GPU arguments at all).
-- The sweep on the demo configs: stage 1 and 2 modes x 1 seed, one task
-  per job: stage-2 jobs wait for stage 1 (afterok); one stage-2 job is
-  killed mid-run (SIGKILL) and resumed by re-running the sweep, ending with
-  the weights of an uninterrupted run; another is pre-empted (SIGTERM:
-  checkpoint, exit 143), requeues itself and resumes.
+- The sweep on the demo configs (submitit), from a checkout and into a
+  work root whose paths hold spaces, commas, quotes, ``$(...)`` and a line
+  break: stage 1 and 3 modes x 1 seed, one task per job: stage-2 jobs wait
+  for stage 1 (afterok); one stage-2 job is killed mid-run (SIGKILL) and
+  resumed by re-running the sweep, ending with the weights of an
+  uninterrupted run; another is pre-empted (SIGTERM: checkpoint, exit 143)
+  and a third gets the time-limit warning (USR2): both requeue themselves
+  and resume.
 """
 import json
 import os
 import os.path as osp
+import pickle
 import shlex
 import shutil
 import subprocess
@@ -96,15 +100,14 @@ def stage1(demo_data, tmp_path_factory):
 @pytest.mark.readme(SLURM_TRAIN)
 @pytest.mark.readme(SLURM_TEST)
 def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
-                                          tmp_path, warm_python):
-    """Each task's tool is forked from a warm interpreter (no job here is
-    signalled: the sweep's test below starts its own)."""
+                                          tmp_path):
+    """Each task's tool in an interpreter of its own, as srun starts it."""
     part = slurm_cluster.partition
     s1, s2 = stage1, str(tmp_path / 'stage2')
 
     # stage 2 reads stage 1; GPU request path: --gres on the stand-in GPUs,
     # gloo tasks
-    log = slurm(SLURM_TRAIN, python=warm_python, PARTITION=part, JOB='s2',
+    log = slurm(SLURM_TRAIN, PARTITION=part, JOB='s2',
                 CONFIG=STAGE2, WORK_DIR=s2,
                 ARGS=['--cfg-options', *demo_options(demo_data, s1)])
     assert '--gres=gpu:2' in log
@@ -114,7 +117,7 @@ def test_slurm_train_and_test_both_stages(slurm_cluster, demo_data, stage1,
     # both stages tested; CPU partition path (GRES=): no GPU arguments
     for config, work_dir, opts in ((STAGE1, s1, demo_options(demo_data)),
                                    (STAGE2, s2, demo_options(demo_data, s1))):
-        log = slurm(SLURM_TEST, python=warm_python, PARTITION=part,
+        log = slurm(SLURM_TEST, PARTITION=part,
                     JOB='test', CONFIG=config,
                     CKPT=osp.join(work_dir, 'epoch_1.pth'), ARGS=[
                         '--work-dir',
@@ -150,6 +153,9 @@ def test_gres_follows_the_partition(slurm_cluster):
 # ------------------------------------------------------------ the sweep --
 KILLED = 'tiny-resnet_ereg_digits_s0'
 PREEMPTED = 'tiny-resnet_const_digits_s0'
+TIMED_OUT = 'tiny-resnet_learn-ereg_digits_s0'
+#: a path part no shell, sbatch line or --cfg-options may change
+HOSTILE = 'it\'s "q", $(touch pwned)\nnext line'
 
 
 def job_of(run_dir):
@@ -162,11 +168,17 @@ def weights(path):
         'state_dict']
 
 
+def job_log(run_dir):
+    """The run's Slurm output (submitit's, in ``<run>/submitit``)."""
+    return ''.join(p.read_text() for p in
+                   (run_dir / 'submitit').glob('*_log.out'))
+
+
 def odd_checkout(tmp_path):
-    """tools/ and configs/ copied to a path with a space, a comma and a
-    command substitution: the sweep's paths must reach every job intact
-    and run nothing."""
-    checkout = tmp_path / 'my repo, $(touch pwned)'
+    """tools/ and configs/ copied to a path with a space, a comma, quotes,
+    a command substitution and a line break: the sweep's paths must reach
+    every job intact and run nothing."""
+    checkout = tmp_path / f'my repo, {HOSTILE}'
     for folder in ('tools', 'configs'):
         shutil.copytree(osp.join(REPO, folder), checkout / folder,
                         symlinks=True)
@@ -178,23 +190,24 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     write_demo_data(tmp_path, per_emotion=6, limit=20)
     checkout = odd_checkout(tmp_path)
     script = str(checkout / 'tools' / 'sweep.py')
-    root = tmp_path / 'work dirs' / 'sweep, lr=0.1 $(touch pwned)'
-    args = ['--preset', 'demo', '--modes', 'ereg', 'const',
+    root = tmp_path / 'work dirs' / f'sweep, lr=0.1 {HOSTILE}'
+    args = ['--preset', 'demo', '--modes', 'ereg', 'const', 'learn-ereg',
             '--seeds', '0', '--slurm', slurm_cluster.partition,
             '--cpus-per-task', '1', '--work-root', str(root),
             '--cfg-options', 'train_cfg.max_epochs=2']
     out = sweep(*args, cwd=tmp_path, check=0, script=script)
-    assert '3 job(s) submitted' in out.stdout
+    assert '4 job(s) submitted' in out.stdout
     stage1_job = job_of(root / 'tiny-resnet_synth-abstract')
     deps = subprocess.run(['squeue', '-h', '-o', '%j %E'],
                           capture_output=True, text=True).stdout
     stage2_deps = [line.split(' ', 1)[1] for line in deps.splitlines()
                    if '_digits_' in line]
-    assert len(stage2_deps) == 2, deps  # both still waiting for stage 1
+    assert len(stage2_deps) == 3, deps  # all still waiting for stage 1
     assert all(d.startswith(f'afterok:{stage1_job}') for d in stage2_deps)
 
-    # kill one stage-2 run and pre-empt another, each after its epoch 1
-    todo = {KILLED: 'KILL', PREEMPTED: 'TERM'}
+    # kill one stage-2 run, pre-empt another and warn a third of its time
+    # limit, each after its epoch 1
+    todo = {KILLED: 'KILL', PREEMPTED: 'TERM', TIMED_OUT: 'USR2'}
     deadline = time.time() + 900
     while todo and time.time() < deadline:
         for name, sig in list(todo.items()):
@@ -212,12 +225,15 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
             if line.startswith('tiny-resnet')}
     assert rows[KILLED][2] in ('killed', 'failed'), out.stdout
     assert rows[PREEMPTED][2] == 'done', out.stdout
-    assert sum(r[2] == 'done' for r in rows.values()) == 2, out.stdout
+    assert rows[TIMED_OUT][2] == 'done', out.stdout
+    assert sum(r[2] == 'done' for r in rows.values()) == 3, out.stdout
     assert 'Results table' not in out.stdout  # not all done yet
-    # the pre-empted job requeued itself and resumed from its checkpoint
-    log = ''.join(p.read_text() for p in (root / PREEMPTED).glob('slurm-*'))
-    assert 'restart 0' in log and 'restart 1' in log, log[-3000:]
-    assert 'Resum' in log
+    # the pre-empted and warned jobs requeued themselves and resumed from
+    # the checkpoint saved when asked to stop
+    for name in (PREEMPTED, TIMED_OUT):
+        log = job_log(root / name)
+        assert 'restart 0' in log and 'restart 1' in log, log[-3000:]
+        assert 'Resum' in log and 'saving' in log, log[-3000:]
 
     # the same run uninterrupted, through the same launcher and threads,
     # on the cluster's other CPU while the sweep re-runs the killed one
@@ -247,10 +263,9 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     assert reference.returncode == 0, ref_log[-3000:]
     assert '1 job(s) submitted' in out.stdout
     assert f'submitted {KILLED}' in out.stdout
-    assert 'done: 3' in out.stdout
+    assert 'done: 4' in out.stdout
     assert (root / 'results.md').is_file()
-    killed_log = ''.join(p.read_text()
-                         for p in (root / KILLED).glob('slurm-*'))
+    killed_log = job_log(root / KILLED)
     assert 'attempt 2' in killed_log and 'Resum' in killed_log
 
     resumed, plain = (weights(root / KILLED / 'epoch_2.pth'),
@@ -262,9 +277,12 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     assert not differ, differ
     # every path reached its job whole, and no part of one ran
     assert not list(tmp_path.rglob('pwned'))
-    submitted = (root / KILLED / 'sweep_job.sh').read_text()
-    assert '--emotional-checkpoint ' + shlex.quote(
-        str(root / 'tiny-resnet_synth-abstract')) in submitted
+    with open(sorted((root / KILLED / 'submitit').glob(
+            '*_submitted.pkl'))[-1], 'rb') as f:
+        job = pickle.load(f).function
+    assert job.options[:2] == ['--emotional-checkpoint',
+                               str(root / 'tiny-resnet_synth-abstract')]
+    assert job.tools_dir == str(checkout / 'tools')
 
 
 @pytest.mark.slow

@@ -175,8 +175,9 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the sweep
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stdout + stderr
+    # stage 1 and the baseline (which needs no stage 1) were running
     assert stderr.strip().splitlines() == [
-        'tools/sweep.py: interrupted; 1 run(s) stopped (training saved '
+        'tools/sweep.py: interrupted; 2 run(s) stopped (training saved '
         'where it had started); run the same command again to resume.']
 
     out = sweep(*args, cwd=tmp_path, check=0)
