@@ -168,7 +168,8 @@ def test_names_added_in_the_matrix_reach_every_reader(tmp_path):
     """On a copy of the checkout: one entry per table in the matrix and
     the _base_ pieces they name. The leaves are written, they load, the
     model index lists them, parse_name parses them and the sweep plans
-    them. The copy's package is a new interpreter's (its edited matrix)."""
+    them, with torch unimportable. The copy's package is a new
+    interpreter's (its edited matrix)."""
     root = tmp_path / 'checkout'
     for folder in ('tools', 'configs', 'emoreg_mm'):
         shutil.copytree(osp.join(REPO, folder), root / folder,
@@ -180,12 +181,17 @@ def test_names_added_in_the_matrix_reach_every_reader(tmp_path):
     (root / 'emoreg_mm/matrix.py').write_text(text)
     for rel, piece in PIECES.items():
         _write(root / 'configs/_base_' / rel, piece)
-    env = dict(os.environ, PYTHONPATH=str(root))
+    # the generators, the names and the plan need no torch
+    _write(tmp_path / 'blocked' / 'torch' / '__init__.py',
+           "raise ImportError('torch is blocked in this test')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root), str(tmp_path / 'blocked')]))
 
     def run(*cmd):
         return subprocess.run([sys.executable, *cmd], cwd=str(root), env=env,
                               capture_output=True, text=True)
 
+    assert 'torch is blocked' in run('-c', 'import torch').stderr
     out = run('tools/misc/gen_configs.py')
     assert out.returncode == 0, out.stderr
     new = {
