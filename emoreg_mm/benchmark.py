@@ -9,11 +9,10 @@ variant's time over the mean of the two plain steps around it; the reported
 figure is the median over rounds (min-max beside it). Only such
 interleaved, repeated ratios mean anything on a shared CPU.
 
-A variant is ``MODE[:cache][:share]``: ``MODE`` one of the matrix's
-regulation modes (:data:`emoreg_mm.matrix.MODES`); ``cache`` the affect
-cache, filled once before timing (steady state of epochs >= 2), also used
-for the inference step; ``share``: I freezes half of its stages and shares
-them with E (``share_frozen_prefix``).
+A variant is ``MODE[:cache][:share]``: a mode of the matrix
+(:data:`emoreg_mm.matrix.MODES`); ``cache``: the affect cache, filled
+before timing (epochs >= 2), also for inference; ``share``: I freezes half
+of its stages and shares them with E (``share_frozen_prefix``).
 
 Peak memory (one extra step per model after timing): on CUDA
 ``torch.cuda.max_memory_allocated``; on CPU every tensor storage that exists
@@ -264,16 +263,12 @@ class Bench:
 def make_data(settings: Settings) -> dict:
     """A seeded batch of random images and labels."""
     from mmpretrain.structures import DataSample
-    gen = torch.Generator().manual_seed(0)
-    size = settings.img_size
-    inputs = torch.randn(settings.batch_size, 3, size, size,
-                         generator=gen).to(settings.device)
-    labels = torch.randint(NUM_CLASSES, (settings.batch_size, ),
-                           generator=gen)
-    samples = [
-        DataSample(metainfo=dict(sample_idx=i)).set_gt_label(int(label))
-        for i, label in enumerate(labels)
-    ]
+    gen, n, size = torch.Generator().manual_seed(0), settings.batch_size, \
+        settings.img_size
+    inputs = torch.randn(n, 3, size, size, generator=gen).to(settings.device)
+    labels = torch.randint(NUM_CLASSES, (n, ), generator=gen)
+    samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(int(y))
+               for i, y in enumerate(labels)]
     if settings.channels_last:
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     return dict(inputs=inputs, data_samples=samples)
