@@ -26,8 +26,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from emoreg_mm.datasets.builders.cifar_c import (SOURCES, BuildError,
-                                                 build_cifar_c, check_request)
+from emoreg_mm.datasets.builders import BuildError
+from emoreg_mm.datasets.builders.cifar_c import (SOURCES, build_cifar_c,
+                                                 check_request)
 from emoreg_mm.evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
 from emoreg_mm.utils import register_all_modules
 
