@@ -77,11 +77,11 @@ def load_tool(path: str):
     return _TOOLS[path]
 
 
-def run_tool(path: str, *argv: str) -> None:
+def run_tool(path: str, *argv: str):
     """``tools/<path>``'s ``main(argv)`` in this process, for tests where
     the process boundary is not what is tested (an interpreter start with
-    torch and mmpretrain costs seconds). Raises what the tool raises,
-    ``SystemExit`` included."""
+    torch and mmpretrain costs seconds). Returns what ``main`` returns;
+    raises what the tool raises, ``SystemExit`` included."""
     tool = load_tool(path)
     # mmengine names a run (its logger, its log folder) by the second it
     # starts: two runs of one config in one second would share a logger.
@@ -90,7 +90,7 @@ def run_tool(path: str, *argv: str) -> None:
     if int(now) == int(_LAST_START):
         time.sleep(1 - now % 1)
     _LAST_START = time.time()
-    tool.main(list(argv))
+    return tool.main(list(argv))
 
 
 def run_cli(path: str, *argv: str) -> tuple:
@@ -110,7 +110,7 @@ def run_cli(path: str, *argv: str) -> tuple:
         sys.stdout = sys.stderr = out
         code = 0
         try:
-            run_tool(path, *argv)
+            code = run_tool(path, *argv) or 0
         except SystemExit as exc:
             if exc.code is None or isinstance(exc.code, int):
                 code = exc.code or 0
