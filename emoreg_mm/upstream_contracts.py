@@ -231,13 +231,18 @@ def fetch_sdist(package: str, version: str, cache_dir: str) -> str:
 CONFTEST = '''\
 """Written by emoreg_mm.upstream_contracts."""
 import importlib
+import importlib.util
 import json
 import os.path as osp
 import sys
 
-PLUGIN = {plugin!r}  # imported before any test module when not None
+PLUGIN = {plugin!r}  # registered before any test module when not None
 if PLUGIN:
-    importlib.import_module(PLUGIN)
+    module = importlib.import_module(PLUGIN)
+    if hasattr(module, '__path__') and importlib.util.find_spec(
+            PLUGIN + '.utils'):  # a package registers as OpenMMLab's do
+        importlib.import_module(PLUGIN + '.utils').register_all_modules(
+            init_default_scope=False)
 
 
 def pytest_sessionfinish(session):

@@ -40,7 +40,6 @@ if "$VENV/bin/python" - "$extras" >/dev/null 2>&1 <<'EOF'
 import os.path as osp, sys
 from importlib import metadata
 from packaging.requirements import Requirement
-sys.path.insert(0, '.')
 from setup import get_version, parse_requirements
 for name in ['runtime'] + sys.argv[1].split(','):
     for line in parse_requirements(f'requirements/{name}.txt'):
@@ -70,7 +69,6 @@ if "$VENV/bin/python" - "$EXTRA" >/dev/null 2>&1 <<'EOF'
 import sys
 from importlib import metadata
 from packaging.requirements import Requirement
-sys.path.insert(0, '.')
 from setup import parse_requirements
 found = {d.metadata['Name'].lower(): d.version
          for d in metadata.distributions(path=[sys.argv[1]])}
