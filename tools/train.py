@@ -7,7 +7,6 @@ config (:func:`emoreg_mm.utils.register_all_modules`).
 """
 import argparse
 import os
-import os.path as osp
 import sys
 import warnings
 
@@ -17,17 +16,11 @@ from mmengine.dist import get_world_size
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from emoreg_mm.compat import ddp_wrapper_cfg
+from emoreg_mm.cli import (ConfigKeyError, WorkDirError, add_data_root_arg,
+                           add_stage1_args, check_work_dir)
 from emoreg_mm.compat.dist import accelerator_present
 from emoreg_mm.config_names import resolve_config
-from emoreg_mm.datasets.base_affective import is_affective
-from emoreg_mm.engine.runner import (ConfigKeyError, WorkDirError,
-                                     add_data_root_arg, add_stage1_args,
-                                     check_cfg_options, check_work_dir,
-                                     set_data_root, set_emotion_classes,
-                                     set_exclude_file, set_stage1)
-from emoreg_mm.engine.runner.resume import (describe_resume,
-                                            find_resumable_checkpoint)
+from emoreg_mm.engine.runner.training import merge_train_args, resolve_resume
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
 from emoreg_mm.utils import register_all_modules
 
@@ -95,58 +88,13 @@ def parse_args(argv=None):
     return args
 
 
-def merge_args(cfg, args):
-    """Merge command-line arguments into the config."""
-    if args.no_validate:
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.launcher = args.launcher
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
-    if args.cfg_options is not None:
-        check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
-    if args.cfg_add is not None:
-        cfg.merge_from_dict(args.cfg_add)
-    set_stage1(cfg, args)
-    set_emotion_classes(cfg)
-    set_data_root(cfg, args.data_root)
-    set_exclude_file(cfg, args.exclude_file, is_affective)
-    if cfg.launcher != 'none':
-        ddp_wrapper_cfg(cfg)
-    return cfg
-
-
-def resolve_resume(cfg, args):
-    """``--resume`` without a file: the checkpoint ``last_checkpoint``
-    names if intact, else the newest intact one; none: start from scratch.
-    Returns the warning to log, or None."""
-    if args.resume != 'auto':
-        return None
-    chosen, skipped = find_resumable_checkpoint(cfg.work_dir)
-    cfg.resume, cfg.load_from = chosen is not None, chosen
-    return describe_resume(cfg.work_dir, chosen, skipped)
-
-
 def main(argv=None):
     """Run with ``argv`` (default: the command line)."""
     register_all_modules(init_default_scope=False)
     args = parse_args(argv)
     notes, lock = [], None
     try:
-        cfg = merge_args(Config.fromfile(args.config), args)
+        cfg = merge_train_args(Config.fromfile(args.config), args)
         check_work_dir(cfg.work_dir)  # before building anything heavy
         if launcher_rank() == 0:  # the ranks of one job share the work dir
             with warnings.catch_warnings(record=True) as caught:

@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 from emoreg_mm.engine.hooks import NonFiniteError
 from emoreg_mm.engine.runner import ConfigKeyError, check_cfg_options
+from emoreg_mm.engine.runner.training import merge_train_args
 from engine_configs import write_regulated_config
 from plain_config import make_plain_config
 from runs import REPO
@@ -66,11 +67,10 @@ def test_unknown_cfg_option_names_the_closest_key(tmp_path, monkeypatch):
     check_cfg_options(cfg, ['train_cfg.max_epochs', 'emoreg_mode',
                             'model.head.loss.type'])
 
-    tool = _train_tool()
-    monkeypatch.setattr(sys, 'argv', [
-        'train.py', config, '--cfg-options', 'train_cfg.max_epochs=3',
+    args = _train_tool().parse_args([
+        config, '--cfg-options', 'train_cfg.max_epochs=3',
         '--cfg-add', 'model.backbone.drop_path_rate=0.1'])
-    cfg = tool.merge_args(Config.fromfile(config), tool.parse_args())
+    cfg = merge_train_args(Config.fromfile(config), args)
     assert cfg.train_cfg.max_epochs == 3
     assert cfg.model.backbone.drop_path_rate == 0.1
 

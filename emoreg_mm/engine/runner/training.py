@@ -1,0 +1,71 @@
+"""Training under a config: ``tools/train.py``'s options merged into the
+config, and which checkpoint ``--resume`` without a file resumes from.
+
+``args`` is an ``argparse.Namespace`` with what ``tools/train.py`` parses:
+``config``, ``work_dir``, ``resume``, ``amp``, ``no_validate``,
+``auto_scale_lr``, ``cfg_options``, ``cfg_add``, ``launcher``, the stage-1
+options of :func:`emoreg_mm.cli.add_stage1_args`, ``data_root`` and
+``exclude_file``.
+"""
+import os.path as osp
+
+from ...cli import (check_cfg_options, set_data_root, set_exclude_file,
+                    set_stage1)
+from ...compat import ddp_wrapper_cfg
+from ...datasets.base_affective import is_affective
+from .emotions import set_emotion_classes
+from .resume import describe_resume, find_resumable_checkpoint
+
+
+def merge_train_args(cfg, args):
+    """Merge ``tools/train.py``'s command-line arguments into the config.
+
+    Args:
+        cfg (Config): The training config.
+        args (Namespace): What ``tools/train.py`` parses (module docstring).
+
+    Returns:
+        Config: ``cfg``, merged. An unknown ``--cfg-options`` key raises
+        :class:`~emoreg_mm.cli.ConfigKeyError` naming the closest ones.
+    """
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+    # work_dir: command line > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if args.cfg_options is not None:
+        check_cfg_options(cfg, args.cfg_options)
+        cfg.merge_from_dict(args.cfg_options)
+    if args.cfg_add is not None:
+        cfg.merge_from_dict(args.cfg_add)
+    set_stage1(cfg, args)
+    set_emotion_classes(cfg)
+    set_data_root(cfg, args.data_root)
+    set_exclude_file(cfg, args.exclude_file, is_affective)
+    if cfg.launcher != 'none':
+        ddp_wrapper_cfg(cfg)
+    return cfg
+
+
+def resolve_resume(cfg, args):
+    """``--resume`` without a file: the checkpoint ``last_checkpoint``
+    names if intact, else the newest intact one; none: start from scratch.
+    Returns the warning to log, or None."""
+    if args.resume != 'auto':
+        return None
+    chosen, skipped = find_resumable_checkpoint(cfg.work_dir)
+    cfg.resume, cfg.load_from = chosen is not None, chosen
+    return describe_resume(cfg.work_dir, chosen, skipped)
