@@ -195,7 +195,8 @@ def submit_slurm(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
         params = dict(
             partition=partition, nodes=-(-gpus // gpn),
             ntasks_per_node=gpn, cpus_per_task=cpus_per_task,
-            time=minutes(str(extra.get('time', ''))),
+            # submitit's count of time-outs (none without a limit)
+            time=minutes(str(extra.get('time', ''))) or 10 * 525_600,
             job_name=f'{lane}-{i % max_running}' if max_running else
             run.name, comment=slurm_comment(run.work_dir),
             stderr_to_stdout=True, additional_parameters=dict(

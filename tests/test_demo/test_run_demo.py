@@ -1,6 +1,7 @@
-"""The demo: README's quick-start command end to end (run_demo.py from an
-installed package: test_run_demo_installed.py, a file of its own so that a
-parallel run gives it another worker)."""
+"""The demo: README's quick-start command end to end, in a fresh
+interpreter as a user runs it (run_demo.py from an installed package:
+test_run_demo_installed.py, a file of its own so that a parallel run gives
+it another worker)."""
 import re
 import subprocess
 
@@ -12,7 +13,7 @@ README_DEMO = 'bash tools/setup_env.sh && .venv/bin/python tools/run_demo.py'
 
 
 def check_run(root, mode):
-    run = root / f'tiny-resnet_{mode}_digits'
+    run = root / f'tiny-resnet_{mode}_digits_s0'  # the sweep's run dir
     assert (run / 'predictions.npz').is_file()
     for name in ('rho_hist.png', 'rho_per_class.png',
                  'affect_per_class.png'):

@@ -168,6 +168,22 @@ def weights(path):
         'state_dict']
 
 
+def kill_tasks(job):
+    """SIGKILL the job's Python tasks, as the OOM killer would (scancel
+    --signal=KILL reaches them through srun, which turns it into a
+    SIGTERM first)."""
+    out = subprocess.run(['scontrol', 'listpids', str(job)],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines()[1:]:
+        pid = int(line.split()[0])
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if b'submitit.core._submit' in f.read():
+                    os.kill(pid, 9)
+        except OSError:
+            continue
+
+
 def job_log(run_dir):
     """The run's Slurm output (submitit's, in ``<run>/submitit``)."""
     return ''.join(p.read_text() for p in
@@ -212,8 +228,11 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     while todo and time.time() < deadline:
         for name, sig in list(todo.items()):
             if osp.isfile(root / name / 'epoch_1.pth'):
-                subprocess.run(['scancel', f'--signal={sig}',
-                                str(job_of(root / name))], check=True)
+                if sig == 'KILL':
+                    kill_tasks(job_of(root / name))
+                else:
+                    subprocess.run(['scancel', f'--signal={sig}',
+                                    str(job_of(root / name))], check=True)
                 del todo[name]
         time.sleep(0.2)
     assert not todo, f'never reached epoch 1: {todo}'
