@@ -1,18 +1,15 @@
 """plot_analysis writes the per-run reliability diagram and rho-by-branch
-plot, as docs/results.md shows it."""
+plot, as docs/results.md shows it (emoreg_mm.visualization.analysis)."""
 import glob
-import os.path as osp
 import shlex
-import sys
 
 import numpy as np
 import pytest
+from launch_utils import run_tool
+from results_fixtures import RHO, write_branch_preds
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import plot_analysis  # noqa: E402
-from test_results_table import RHO, write_branch_preds  # noqa: E402
+from emoreg_mm.evaluation import load_predictions
+from emoreg_mm.visualization.analysis import plot_run
 
 COMMAND = ('python tools/analysis_tools/plot_analysis.py '
            'work_dirs/*/predictions.npz')
@@ -24,8 +21,8 @@ def run_as_shown(command):
     does (in the current folder)."""
     words = shlex.split(command)
     assert words[:2] == ['python', 'tools/analysis_tools/plot_analysis.py']
-    plot_analysis.main([m for w in words[2:]
-                        for m in sorted(glob.glob(w)) or [w]])
+    run_tool('analysis_tools/plot_analysis.py',
+             *[m for w in words[2:] for m in sorted(glob.glob(w)) or [w]])
 
 
 @pytest.mark.readme(COMMAND)
@@ -49,13 +46,23 @@ def test_docs_command_writes_each_runs_plots(tmp_path, monkeypatch,
             'model)') in out
 
 
+def test_plot_run_returns_what_it_wrote_and_why_not(tmp_path):
+    path = write_branch_preds(str(tmp_path), None)
+    written, notes = plot_run(load_predictions(path), str(tmp_path / 'out'),
+                              'base')
+    assert written == [str(tmp_path / 'out' / 'reliability.png')]
+    assert notes == ['base: no rho_by_branch.png (no rho: not a regulated '
+                     'model).']
+
+
 def test_a_malformed_file_is_named(tmp_path):
     work_dir = tmp_path / 'bad'
     work_dir.mkdir()
     path = write_branch_preds(str(work_dir), RHO,
                               extra=dict(pred_score_n=np.zeros((8, 4))))
     with pytest.raises(SystemExit) as exit_:
-        plot_analysis.main([path, '--out-dir', str(tmp_path / 'plots')])
+        run_tool('analysis_tools/plot_analysis.py', path, '--out-dir',
+                 str(tmp_path / 'plots'))
     assert str(exit_.value.code) == (
         f"plot_analysis: {path}: 'pred_score_n' has shape (8, 4); expected "
         "(8, 3) like pred_score (one branch's class probabilities per image)")

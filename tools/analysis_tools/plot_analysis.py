@@ -18,176 +18,16 @@ folder per run when several files are given):
   those only N got right, their means marked: a regulator that leans the
   right way puts the first to the right of the second.
 
-The numbers are those of :mod:`emoreg_mm.evaluation.analysis`;
-``results_table.py`` tables them over seeds and draws the forest plot of the
-paired differences (:func:`forest_plot`).
+The plots are :mod:`emoreg_mm.visualization.analysis`'s; ``results_table.py``
+tables the same numbers over seeds and draws the forest plot of the paired
+differences.
 """
 import argparse
-import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
-import numpy as np
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, path):
-    """Write ``fig`` as a PNG to ``path`` (a file name or a binary file)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format='png')
-    _plt().close(fig)
-    return path
-
-
-def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
-    """Write the reliability diagram of :func:`analysis.calibration`'s
-    result ``calib`` to ``path``."""
-    plt = _plt()
-    bins = calib['bins']
-    width = bins[0]['high'] - bins[0]['low']
-    lows = np.array([b['low'] for b in bins])
-    counts = np.array([b['count'] for b in bins])
-    filled = counts > 0
-    acc = np.array([b['accuracy'] if b['count'] else 0. for b in bins])
-    conf = np.array([b['confidence'] if b['count'] else 0. for b in bins])
-    fig, (ax, ax_n) = plt.subplots(
-        2, 1, figsize=(6, 6.6), sharex=True,
-        gridspec_kw=dict(height_ratios=[3, 1]))
-    ax.bar(lows[filled], acc[filled], width=width, align='edge',
-           color='#4c72b0', edgecolor='white', label='accuracy')
-    for low, a, c in zip(lows[filled], acc[filled], conf[filled]):
-        ax.bar(low, c - a, bottom=a, width=width, align='edge', fill=False,
-               edgecolor='#c44e52', hatch='///', linewidth=0.8,
-               label='gap to mean confidence')
-    ax.plot([0, 1], [0, 1], color='0.3', ls='--', lw=1,
-            label='perfect calibration')
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))  # one legend entry per kind
-    ax.legend(unique.values(), unique.keys(), loc='upper left',
-              fontsize=8)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel('top-1 accuracy (hatched above a bar: overconfident)',
-                  fontsize=9)
-    prefix = f'{title}: ' if title else ''
-    ax.set_title(f'{prefix}reliability of the fused prediction\n'
-                 f'ECE = {100 * calib["ece"]:.2f}% ({len(bins)} equal-width '
-                 f'bins), NLL = {calib["nll"]:.3f}\ntop-1 = '
-                 f'{100 * calib["accuracy"]:.1f}%, n = {calib["images"]} '
-                 'images', fontsize=10)
-    ax_n.bar(lows, counts, width=width, align='edge', color='0.55',
-             edgecolor='white')
-    ax_n.yaxis.get_major_locator().set_params(integer=True)
-    ax_n.set_xlabel('top-1 confidence (score of the predicted class)')
-    ax_n.set_ylabel('images')
-    return _save(fig, path)
-
-
-def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
-    """Write the distribution of rho on the images only I and only N got
-    right (``preds`` holds both branches' scores and rho)."""
-    plt = _plt()
-    gt = preds['gt_label']
-    right_n = preds['pred_score_n'].argmax(1) == gt
-    right_i = preds['pred_score_i'].argmax(1) == gt
-    rho = preds['rho'].astype(float)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    edges = np.linspace(0, 1, 41)
-    for mask, name, color in ((right_i & ~right_n, 'only I right', '#dd8452'),
-                              (right_n & ~right_i, 'only N right', '#4c72b0')):
-        if not mask.any():
-            ax.plot([], [], color=color, label=f'{name}: no images')
-            continue
-        mean = rho[mask].mean()
-        ax.hist(rho[mask], bins=edges, color=color, alpha=0.55,
-                label=f'{name} (n = {int(mask.sum())}), mean rho = '
-                f'{mean:.3f}')
-        ax.axvline(mean, color=color, lw=2, ls='--')
-    ax.axvline(0.5, color='0.5', lw=1, label='rho = 0.5 (const)')
-    ax.set_xlim(0, 1)
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel('rho (0: only N counts, 1: only I counts)')
-    ax.set_ylabel('number of images')
-    prefix = f'{title}: ' if title else ''
-    ax.set_title(f'{prefix}rho where one branch alone was right\n'
-                 '(leaning the right way: "only I right" to the right)')
-    ax.legend(loc='upper left', fontsize=9)
-    return _save(fig, path)
-
-
-def forest_plot(entries: Sequence[dict], path,
-                metric: str = 'accuracy/top1'):
-    """Write the forest plot of paired differences.
-
-    Args:
-        entries (Sequence[dict]): One per row, target and reference:
-            ``label`` (the row and target), ``ref`` (``'baseline'`` or
-            ``'const'``) and ``ci`` (``results_table.compare``'s result).
-        path (str | file): Output PNG (a name or an open binary file).
-        metric (str): What was differenced, for the axis label.
-    """
-    plt = _plt()
-    labels = list(dict.fromkeys(e['label'] for e in entries))
-    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.55 * len(labels)))
-    styles = {'baseline': ('#4c72b0', 'o', -0.13),
-              'const': ('#dd8452', 's', 0.13)}
-    seen = set()
-    for e in entries:
-        ci = e['ci']
-        if not ci or not ci['n']:
-            continue
-        color, marker, shift = styles[e['ref']]
-        y = len(labels) - 1 - labels.index(e['label']) + shift
-        has_interval = ci['low'] is not None
-        if has_interval:
-            ax.plot([ci['low'], ci['high']], [y, y], color=color, lw=2)
-        ax.plot(ci['mean'], y, marker=marker, ms=7, color=color,
-                mfc=color if has_interval else 'white',
-                label=None if e['ref'] in seen else f'vs {e["ref"]}')
-        seen.add(e['ref'])
-        ax.annotate(f'n={ci["n"]}' + ('' if has_interval else
-                                      ', no interval'),
-                    (ci['high'] if has_interval else ci['mean'], y),
-                    xytext=(5, 0), textcoords='offset points', va='center',
-                    fontsize=8, color=color)
-    ax.axvline(0, color='0.3', lw=1)
-    ax.set_yticks(range(len(labels)), labels[::-1])
-    ax.set_ylim(-0.6, len(labels) - 0.4)
-    ax.set_xlabel(f'paired difference in {metric} over seeds: mean and 95% '
-                  't interval\n(hollow: fewer than 2 pairs or identical '
-                  'differences, no interval)')
-    ax.set_title('regulated modes against baseline and const')
-    ax.legend(loc='best', fontsize=9)
-    ax.margins(x=0.3)  # room for the n= labels right of the points
-    return _save(fig, path)
-
-
-def plot_analysis(preds: dict, out_dir: str, title: str = '') -> List[str]:
-    """Write the PNGs of one run's predictions; returns their paths."""
-    from emoreg_mm.evaluation.analysis import run_analysis
-    result = run_analysis(preds)
-    os.makedirs(out_dir, exist_ok=True)
-    written = []
-    if result['calibration']:
-        written.append(reliability_diagram(
-            result['calibration'], osp.join(out_dir, 'reliability.png'),
-            title))
-    else:
-        print(f'plot_analysis: {title}: no reliability diagram '
-              f'({result["reasons"]["calibration"]}).')
-    if result['branches']:
-        written.append(rho_by_branch(
-            preds, osp.join(out_dir, 'rho_by_branch.png'), title))
-    else:
-        print(f'plot_analysis: {title}: no rho_by_branch.png '
-              f'({result["reasons"]["branches"]}).')
-    return written
+from emoreg_mm.evaluation.predictions import load_predictions
+from emoreg_mm.visualization.analysis import plot_run
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -198,7 +38,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--out-dir', help='folder for the PNGs (default: '
                         'beside each file)')
     args = parser.parse_args(argv)
-    from emoreg_mm.evaluation import load_predictions
     for path in args.preds:
         try:
             preds = load_predictions(path)
@@ -208,7 +47,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         out_dir = osp.dirname(osp.abspath(path)) if not args.out_dir else (
             args.out_dir if len(args.preds) == 1 else
             osp.join(args.out_dir, run))
-        for png in plot_analysis(preds, out_dir, run):
+        written, notes = plot_run(preds, out_dir, run)
+        for note in notes:
+            print(f'plot_analysis: {note}')
+        for png in written:
             print(f'wrote {png}')
 
 

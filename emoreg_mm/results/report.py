@@ -1,0 +1,133 @@
+"""The report: every table of the runs in one markdown file, with its CSVs
+and the forest plot.
+
+:func:`build_report` reads the run dirs (:mod:`.runs`), builds the main
+table (:mod:`.accuracy`), the Branches and Calibration tables
+(:mod:`.branches`, from saved predictions), the Robustness table
+(:mod:`.robustness`, from corruption predictions) and the forest plot of
+the main table's paired differences
+(:func:`emoreg_mm.visualization.analysis.forest_plot`), and writes them
+each whole or not at all.
+"""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from ..fileio import atomic_write, atomic_write_text
+from .accuracy import INTRO, accuracy_table
+from .branches import analyse_runs, branches_table
+from .format import csv_text
+from .robustness import read_robustness, robustness_table
+from .runs import MAX_FILE, PREDICTIONS, read_runs
+
+
+class NoRunsError(ValueError):
+    """No dir the patterns match holds an evaluated run (the message lists
+    the patterns and why each dir was left out)."""
+
+
+def write_forest(forest: List[dict], path: str, metric: str,
+                 notes: List[str]) -> Optional[str]:
+    """The forest plot of the main table's paired differences (PNG), or
+    None (noted) when nothing was paired."""
+    paired = [e for e in forest if e['ci'] and e['ci']['n']]
+    if not paired:
+        notes.append(f'no paired difference to plot; {path} not written.')
+        return None
+    from ..visualization.analysis import forest_plot
+    return atomic_write(path, lambda f: forest_plot(paired, f, metric))
+
+
+def _analysis_tables(runs: List[dict], notes: List[str]):
+    """The Branches / Calibration and Robustness tables:
+    (a_header, a_rows, r_header, r_rows, markdown)."""
+    analyse_runs(runs, notes)
+    if any(r['analysis'] for r in runs):
+        a_header, a_rows, a_markdown, more = branches_table(runs)
+        notes += more
+    else:
+        a_header, a_rows, a_markdown = None, [], ''
+        notes.append(
+            f'no run dir holds a readable {PREDICTIONS} (tools/test.py ... '
+            f'--out WORK_DIR/{PREDICTIONS}): no branch analysis or '
+            'calibration.')
+    read_robustness(runs, notes)
+    r_header, r_rows, r_markdown, more = robustness_table(runs)
+    notes += more
+    return a_header, a_rows, r_header, r_rows, a_markdown + r_markdown
+
+
+def _write(out: str, report: dict) -> None:
+    """``OUT.md``, ``OUT.csv`` and the companion CSVs, each atomically."""
+    if osp.dirname(out):
+        os.makedirs(osp.dirname(out), exist_ok=True)
+    # written whole or not at all: a table is never half a table
+    atomic_write_text(f'{out}.md', report['markdown'])
+    atomic_write_text(f'{out}.csv', csv_text(report['header'],
+                                             report['rows']))
+    if report['analysis_header']:
+        atomic_write_text(f'{out}_analysis.csv', csv_text(
+            report['analysis_header'], report['analysis_rows']))
+    if report['robustness_rows']:
+        atomic_write_text(f'{out}_robustness.csv', csv_text(
+            report['robustness_header'], report['robustness_rows']))
+
+
+def build_report(patterns: Sequence[str],
+                 metric: str = 'accuracy/top1',
+                 out: Optional[str] = None,
+                 max_bytes: int = MAX_FILE) -> dict:
+    """Read the runs matching ``patterns`` and build every table.
+
+    Args:
+        patterns (Sequence[str]): Work dirs or glob patterns of them.
+        metric (str): Metric key. Defaults to ``'accuracy/top1'``.
+        out (str, optional): Write ``OUT.md``, ``OUT.csv``,
+            ``OUT_analysis.csv`` (where runs saved predictions),
+            ``OUT_robustness.csv`` (where runs were evaluated on
+            corruptions) and ``OUT_forest.png``. Defaults to None (nothing
+            written).
+        max_bytes (int): Largest file read from a run dir; a larger one
+            (or one that is not a regular file) is reported and its run
+            left out. Defaults to :data:`~.runs.MAX_FILE` (64 MiB).
+
+    Returns:
+        dict: ``runs``, ``header`` and ``rows`` (the CSV), ``markdown`` and
+        ``notes`` (skipped dirs, refused pairs, unpaired seeds);
+        ``analysis_header`` and ``analysis_rows`` (the companion CSV; None
+        and [] when no run saved predictions), ``analysis_notes``,
+        ``robustness_header`` and ``robustness_rows``, and ``forest`` (the
+        PNG written, or None).
+
+    Raises:
+        NoRunsError: No evaluated run; the message says why per dir.
+    """
+    runs, notes = read_runs(patterns, metric, max_bytes)
+    if not runs:
+        raise NoRunsError(f'No evaluated runs found in {list(patterns)}' +
+                          ''.join(f'\n  {n}' for n in notes))
+    forest = []
+    header, rows, table, more = accuracy_table(runs, forest)
+    notes += more
+    analysis_notes = []
+    a_header, a_rows, r_header, r_rows, companions = _analysis_tables(
+        runs, analysis_notes)
+    markdown = INTRO.format(metric=metric) + table
+    if notes:
+        markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
+    markdown += companions
+    forest_png = None
+    if out:
+        forest_png = write_forest(forest, f'{out}_forest.png', metric,
+                                  analysis_notes)
+    if analysis_notes:
+        markdown += ('\nNotes on the branches, calibration and robustness:\n' +
+                     ''.join(f'- {n}\n' for n in analysis_notes))
+    report = dict(runs=runs, header=header, rows=rows, markdown=markdown,
+                  notes=notes, analysis_header=a_header,
+                  analysis_rows=a_rows, analysis_notes=analysis_notes,
+                  forest=forest_png, robustness_header=r_header,
+                  robustness_rows=r_rows)
+    if out:
+        _write(out, report)
+    return report

@@ -1,0 +1,191 @@
+"""The Robustness table, from the runs' corruption predictions.
+
+For each run whose work dir holds corruption predictions
+(``tools/analysis_tools/eval_corruptions.py``: ``WORK_DIR/corruptions/``),
+:func:`robustness_table` tables per backbone x affective set x mode x
+target, over seeds: the mean corruption accuracy (the 15 corruptions x 5
+severities present) with its paired differences to ``baseline`` and
+``const`` (:func:`.pairing.compare`, as accuracy), and mCE relative to
+``baseline`` (Hendrycks & Dietterich: CE_c = sum_s err_s / sum_s
+err_s(baseline), mCE = the mean over corruptions; 100% is the baseline's
+own), each seed's run against the baseline run of its seed, with the paired
+t interval of mCE - 100. Runs compared must hold the same cells
+(:func:`emoreg_mm.evaluation.robustness.corruption_errors` refuses
+otherwise); a run with cells missing is named in the notes.
+"""
+import statistics
+from typing import List, Optional, Tuple
+
+from ..evaluation import robustness as corruption
+from .format import ci_columns, fmt_ci, md_table, num, spread
+from .pairing import (REFERENCES, cell_name, compare, config_differences,
+                      group, partners, unique_seeds)
+from .runs import TAGS
+from .stats import mean_std, paired_ci
+
+HEADER = ('seeds', 'mean corruption accuracy', 'vs baseline', 'vs const',
+          'mCE vs baseline (%)', 'relative mCE (%)')
+TEXT = (
+    '\n## Robustness\n\nOn the corruptions of CIFAR-10-C / CIFAR-100-C '
+    '(docs/robustness.md): the mean corruption accuracy (%) over the '
+    '15 corruptions x 5 severities, mean ± std over seeds, and its '
+    'paired difference to baseline / const as in the main table; mCE '
+    '(%) relative to baseline (lower is better; 100 is the baseline), '
+    'each seed against the baseline run of its seed, with the 95% t '
+    'interval of mCE - 100 over seeds, and the relative mCE (the '
+    'accuracy lost from clean to corrupted, relative to the '
+    "baseline's loss).\n\n")
+
+
+def read_robustness(runs: List[dict], notes: List[str]) -> None:
+    """Set ``run['robustness']`` (``read_corruption_accuracy`` of its work
+    dir, or None without corruption predictions); a damaged file is noted
+    by name and the run left out of this table."""
+    for run in runs:
+        run['robustness'] = None
+        try:
+            run['robustness'] = corruption.read_corruption_accuracy(
+                run['work_dir'])
+        except (OSError, ValueError) as err:  # PredictionsFileError too
+            notes.append(f'{err}; not in the robustness table.')
+            continue
+        if run['robustness'] and not run['robustness']['complete']:
+            missing = run['robustness']['missing']
+            notes.append(
+                f'{run["work_dir"]}: {len(missing)} of the 75 corruption x '
+                'severity cells missing (first: '
+                f'{missing[0][0]} s{missing[0][1]}); its mean is over the '
+                'cells present.')
+
+
+def _cells(run: dict) -> set:
+    """The (corruption, severity) cells of the 15 a run was evaluated on."""
+    accuracy = run['robustness']['accuracy']
+    return {(c, s) for c in corruption.CORRUPTIONS if c in accuracy
+            for s in accuracy[c]}
+
+
+def _same_cells(mine: List[dict], refs: List[dict], notes: List[str],
+                what: str) -> List[dict]:
+    """``refs`` less those evaluated on other cells than the run of their
+    seed (a mean over other cells is not comparable), each named."""
+    by_seed = {r['seed']: r for r in mine}
+    kept = []
+    for ref in refs:
+        run = by_seed.get(ref['seed'])
+        if run is not None and _cells(run) != _cells(ref):
+            notes.append(
+                f'{what}, seed {ref["seed"]}: {run["work_dir"]} and '
+                f'{ref["work_dir"]} were evaluated on different corruption '
+                f'x severity cells ({len(_cells(run))} vs '
+                f'{len(_cells(ref))}); not paired.')
+            continue
+        kept.append(ref)
+    return kept
+
+
+def _mce(mine: List[dict], base: List[dict], notes: List[str],
+         name: str) -> Tuple[List[float], List[float]]:
+    """mCE and relative mCE (%) of each seed's run against the baseline run
+    of the same seed (only pairs whose configs differ in the mode alone)."""
+    ref_seed = {r['seed']: r for r in _same_cells(mine, base, notes,
+                                                  f'{name} mCE')}
+    mce, relative = [], []
+    for run in mine:
+        ref = ref_seed.get(run['seed'])
+        if ref is None:
+            continue
+        differ = config_differences(run['config'], ref['config'])
+        if differ:
+            notes.append(f'{name} mCE, seed {run["seed"]}: {run["work_dir"]}'
+                         f' and {ref["work_dir"]} differ in '
+                         f'{", ".join(differ)}; not paired.')
+            continue
+        mine_r, ref_r = run['robustness'], ref['robustness']
+        try:
+            out = corruption.corruption_errors(
+                mine_r['accuracy'], ref_r['accuracy'],
+                model_clean=mine_r['clean_accuracy'],
+                baseline_clean=ref_r['clean_accuracy'])
+        except ValueError as err:
+            notes.append(f'{name} mCE, seed {run["seed"]}: {err}')
+            continue
+        mce.append(100 * out['mce'])
+        if 'relative_mce' in out:
+            relative.append(100 * out['relative_mce'])
+    return mce, relative
+
+
+def csv_header() -> List[str]:
+    """The CSV header of the Robustness table."""
+    header = list(TAGS) + ['seeds', 'mean corruption accuracy mean',
+                           'mean corruption accuracy std']
+    for ref in REFERENCES:
+        header += [f'vs {ref} {k}' for k in ('mean', 'ci low', 'ci high',
+                                             'n', 'verdict')]
+    return header + ['mCE mean', 'mCE n', 'mCE - 100 ci low',
+                     'mCE - 100 ci high', 'relative mCE mean']
+
+
+def _corruption_accuracy(runs: List[dict]) -> List[dict]:
+    """``runs`` with ``value`` their mean corruption accuracy (%)."""
+    return [dict(r, value=100 * r['robustness']['mean_accuracy'])
+            for r in runs]
+
+
+def _mce_text(mce: List[float], mce_ci: dict) -> str:
+    if len(mce) > 1 and mce_ci['low'] is not None:
+        return (f'{spread(mce)} [{mce_ci["low"]:.2f}, {mce_ci["high"]:.2f}]'
+                ' of mCE - 100')
+    return spread(mce) or 'not paired'
+
+
+def robustness_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
+                                                List[str]]:
+    """The Robustness table of the runs with corruption predictions (after
+    :func:`read_robustness`).
+
+    Returns:
+        tuple: (csv header, csv rows, markdown, notes); empty rows and
+        markdown when no run has corruption predictions.
+    """
+    notes: List[str] = []
+    cells = group(runs, lambda run: bool(run.get('robustness')))
+    rows, md = [], []
+    for key in sorted(cells):
+        mode, name = key[2], cell_name(key)
+        mine = unique_seeds(cells[key], notes, name)
+        values = _corruption_accuracy(mine)
+        found: dict = {}
+        cis: dict = {}
+        for ref in REFERENCES:
+            refs: Optional[List[dict]] = partners(cells, key, ref)
+            what = f'{name} corruption accuracy vs {ref}'
+            if refs is not None:
+                refs = _same_cells(values, _corruption_accuracy(refs),
+                                   notes, what)
+            found[ref] = refs
+        for ref in REFERENCES:
+            cis[ref] = None if found[ref] is None else compare(
+                values, found[ref], notes,
+                f'{name} corruption accuracy vs {ref}')
+        base = found['baseline']
+        mce, relative = _mce(mine, base, notes, name) if base else ([], [])
+        mce_ci = paired_ci([m - 100 for m in mce])
+        acc = [v['value'] for v in values]
+        row = list(key) + [len(mine), *map(num, mean_std(acc))]
+        for ref in REFERENCES:
+            row += ci_columns(cis[ref], '-' if found[ref] is None else 'n/a')
+        row += [num(statistics.fmean(mce)) if mce else '', len(mce),
+                num(mce_ci['low']), num(mce_ci['high']),
+                num(statistics.fmean(relative)) if relative else '']
+        rows.append(row)
+        md.append(list(key) + [str(len(mine)), spread(acc)] + [
+            '-' if found[ref] is None else fmt_ci(cis[ref])
+            for ref in REFERENCES] + [
+            '-' if mode == 'baseline' else _mce_text(mce, mce_ci),
+            '-' if mode == 'baseline' else spread(relative)])
+    if not md:
+        return csv_header(), rows, '', notes
+    markdown = TEXT + md_table(list(TAGS) + list(HEADER), md) + '\n'
+    return csv_header(), rows, markdown, notes

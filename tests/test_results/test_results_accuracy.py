@@ -1,0 +1,118 @@
+"""emoreg_mm.results: the main table's paired differences, refusals and
+McNemar's test on constructed run dirs."""
+import os.path as osp
+
+import numpy as np
+import pytest
+from results_fixtures import assert_paired, rows_by, write_run
+from scipy import stats
+
+from emoreg_mm import matrix
+from emoreg_mm.results import build_report, detectable_difference
+from emoreg_mm.results.accuracy import row_order
+
+
+def test_paired_differences_and_refusals(tmp_path):
+    root = str(tmp_path)
+    base = {0: 90.0, 1: 91.0, 2: 90.5}
+    const = {0: 91.0, 1: 91.5, 2: 91.2}
+    ereg = {0: 91.4, 1: 91.2, 3: 99.0}
+    for s, v in base.items():
+        write_run(root, f'base{s}', 'baseline', s, v)
+    for s, v in const.items():
+        write_run(root, f'const{s}', 'const', s, v)
+    for s, v in ereg.items():
+        write_run(root, f'ereg{s}', 'ereg', s, v)
+    write_run(root, 'learn0', 'learn-ereg', 0, 95.0, lr=0.2)
+    report = build_report([osp.join(root, '*')])
+    rows = rows_by(report)
+
+    row = rows['ereg']
+    diffs = [ereg[s] - const[s] for s in (0, 1)]
+    assert_paired(row, 'cifar10 vs const', diffs, 'no evidence')
+    detectable = detectable_difference(np.std(diffs, ddof=1), 2)
+    assert float(row['cifar10 vs const detectable']) == pytest.approx(
+        detectable, abs=1e-4)
+    assert f'detects >= {detectable:.2f}' in report['markdown']
+    assert row['cifar10 n'] == 3  # seed 3 counts in the mean, not paired
+    notes = '\n'.join(report['notes'])
+    assert 'ereg on cifar10 vs const: seeds without a partner' in notes
+    assert f'3 (only {osp.join(root, "ereg3")})' in notes
+    assert f'2 (only {osp.join(root, "const2")})' in notes
+
+    row = rows['const']
+    diffs = [const[s] - base[s] for s in (0, 1, 2)]
+    assert float(row['cifar10 vs baseline mean']) == pytest.approx(
+        np.mean(diffs), abs=1e-4)
+    assert row['cifar10 vs baseline verdict'] == 'better'
+    assert row['cifar10 vs const mean'] == '-'
+
+    # A changed lr is refused for pairing, the key named.
+    row = rows['learn-ereg']
+    assert row['cifar10 vs const verdict'] == 'not paired'
+    assert 'differ in optim_wrapper.optimizer.lr; not paired' in notes
+    assert row['cifar10 selected on eval data'] == 'no'
+    # rows: baseline, const, then the matrix's order of the modes
+    assert [r[2] for r in report['rows']] == ['baseline', 'const', 'ereg',
+                                              'learn-ereg']
+
+
+def test_rows_follow_the_matrix():
+    """Modes in the matrix's order after baseline and const; a mode the
+    matrix does not know last."""
+    combos = [('tiny', 'emoset', m) for m in reversed(matrix.MODES)] + [
+        ('tiny', 'emoset', 'aa-new')]
+    ordered = [c[2] for c in sorted(combos, key=row_order)]
+    regulated = [m for m in matrix.MODES if m not in ('baseline', 'const')]
+    assert ordered == ['baseline', 'const'] + regulated + ['aa-new']
+
+
+def test_validating_on_test_is_marked(tmp_path):
+    write_run(str(tmp_path), 'leaky', 'baseline', 0, 93.0, val_split='test')
+    write_run(str(tmp_path), 'clean', 'const', 0, 92.0)
+    write_run(str(tmp_path), 'other', 'ereg', 0, 60.0, target='cifar100')
+    report = build_report([str(tmp_path / '*')])
+    assert all(len(r) == len(report['header']) for r in report['rows'])
+    rows = rows_by(report)
+    assert rows['ereg']['cifar10 mean'] == ''
+    assert rows['ereg']['cifar100 mean'] == '60.0000'
+    assert rows['baseline']['cifar10 selected on eval data'] == 'yes'
+    assert rows['const']['cifar10 selected on eval data'] == 'no'
+    assert '93.00 ± 0.00† (n=1)' in report['markdown']
+
+
+def test_mcnemar_on_saved_predictions(tmp_path):
+    rng = np.random.default_rng(0)
+    a = rng.random(200) < 0.8
+    b = rng.random(200) < 0.7
+    write_run(str(tmp_path), 'const0', 'const', 0, 70.0, correct=b)
+    write_run(str(tmp_path), 'ereg0', 'ereg', 0, 80.0, correct=a)
+    report = build_report([str(tmp_path / '*')])
+    row = rows_by(report)['ereg']
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    expected = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
+    got = float(row['cifar10 McNemar vs const p'].split(': ')[1])
+    assert got == pytest.approx(expected, rel=1e-3)
+
+
+def test_only_like_is_paired_with_like(tmp_path):
+    """A test result is never paired with a validation score; identical
+    differences give no interval."""
+    for seed in (0, 1, 2):
+        write_run(str(tmp_path), f'base{seed}', 'baseline', seed, 90. + seed)
+        write_run(str(tmp_path), f'const{seed}', 'const', seed, 90.5 + seed)
+        write_run(str(tmp_path), f'ereg{seed}', 'ereg', seed, 92. + seed,
+                  source='val')
+    report = build_report([str(tmp_path / '*')])
+    rows = rows_by(report)
+    assert rows['ereg']['cifar10 source'] == 'val'
+    assert rows['ereg']['cifar10 vs const verdict'] == 'not paired'
+    assert rows['ereg']['cifar10 vs baseline n'] == 0
+    notes = '\n'.join(report['notes'])
+    assert (f'seed 1: {tmp_path / "ereg1"} has a val result, '
+            f'{tmp_path / "const1"} a test result; not paired') in notes
+    const = rows['const']  # +0.5 at every seed
+    assert const['cifar10 vs baseline mean'] == '0.5000'
+    assert const['cifar10 vs baseline ci low'] == ''
+    assert 'identical differences' in const['cifar10 vs baseline verdict']
+    assert 'better' not in const['cifar10 vs baseline verdict']
