@@ -14,7 +14,7 @@ t interval of mCE - 100. Runs compared must hold the same cells
 otherwise); a run with cells missing is named in the notes.
 """
 import statistics
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 from ..evaluation import robustness as corruption
 from .format import ci_columns, fmt_ci, md_table, num, spread
@@ -156,19 +156,15 @@ def robustness_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
         mode, name = key[2], cell_name(key)
         mine = unique_seeds(cells[key], notes, name)
         values = _corruption_accuracy(mine)
-        found: dict = {}
-        cis: dict = {}
+        found = {}  # each reference's runs on the same cells, by seed
         for ref in REFERENCES:
-            refs: Optional[List[dict]] = partners(cells, key, ref)
-            what = f'{name} corruption accuracy vs {ref}'
-            if refs is not None:
-                refs = _same_cells(values, _corruption_accuracy(refs),
-                                   notes, what)
-            found[ref] = refs
-        for ref in REFERENCES:
-            cis[ref] = None if found[ref] is None else compare(
-                values, found[ref], notes,
+            refs = partners(cells, key, ref)
+            found[ref] = None if refs is None else _same_cells(
+                values, _corruption_accuracy(refs), notes,
                 f'{name} corruption accuracy vs {ref}')
+        cis = {ref: None if found[ref] is None else compare(
+            values, found[ref], notes, f'{name} corruption accuracy vs {ref}')
+            for ref in REFERENCES}
         base = found['baseline']
         mce, relative = _mce(mine, base, notes, name) if base else ([], [])
         mce_ci = paired_ci([m - 100 for m in mce])
