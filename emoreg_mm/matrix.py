@@ -3,10 +3,10 @@ modes, targets, seeds and the sweep's presets.
 
 Read by :mod:`emoreg_mm.leaf_configs` (the leaf configs,
 ``tools/misc/gen_configs.py``), :mod:`emoreg_mm.metafiles` (the model
-index, ``tools/misc/gen_metafiles.py``), ``tools/sweep.py`` (its
-choices and plan), ``tools/run_demo.py`` (the demo's modes),
-``tools/analysis_tools/benchmark.py`` and ``check_dataset.py`` (names they
-accept) and ``results_table.py`` (row order). Adding an affective set is
+index, ``tools/misc/gen_metafiles.py``), :mod:`emoreg_mm.experiments`
+(the sweep's and the demo's choices and plan), :mod:`emoreg_mm.benchmark`
+and :mod:`emoreg_mm.evaluation.corruptions` (names they accept) and
+:mod:`emoreg_mm.results` (row order). Adding an affective set is
 one entry in :data:`AFFECTIVE_SETS` plus its ``_base_`` pieces
 (``configs/_base_/datasets/<name>.py`` and ``configs/_base_/affective/
 <name>.py``); ``python tools/misc/gen_configs.py`` and
