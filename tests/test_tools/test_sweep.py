@@ -164,9 +164,14 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     for name in ('sweep_status.json.tmp', 'sweep_submit.json.tmp'):
         os.symlink(target, planted / name)
     root = tmp_path / 'work_dirs' / 'sweep'
-    proc = subprocess.Popen([sys.executable, SWEEP, *args], cwd=tmp_path,
-                            env=dict(os.environ, **ENV), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # as from an interactive shell, where Ctrl-C reaches the command: a
+    # suite started in the background by a non-interactive shell ignores
+    # SIGINT, and its children would inherit that
+    proc = subprocess.Popen(
+        [sys.executable, SWEEP, *args], cwd=tmp_path,
+        env=dict(os.environ, **ENV), text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not (root / 'tiny-resnet_synth-abstract' / 'epoch_1.pth').exists():
         assert proc.poll() is None and time.time() < deadline, \
