@@ -149,6 +149,16 @@ def check_work_dir(work_dir: str) -> None:
             'fix its permissions.') from None
 
 
+def set_work_dir(cfg, work_dir, config: str) -> None:
+    """The run's work dir: ``work_dir`` (``--work-dir``) > the config's own
+    > ``./work_dirs/<config name>``, as mmpretrain's tools choose it."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = os.path.join(
+            './work_dirs', os.path.splitext(os.path.basename(config))[0])
+
+
 def add_checkpoint_args(parser, config_help: str) -> None:
     """Add a tool's ``config`` and its checkpoint, given positionally or as
     ``--checkpoint`` (:func:`resolve_checkpoint_args` reads them)."""

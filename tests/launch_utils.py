@@ -60,7 +60,6 @@ def repo_sandbox(tmp_path, own=('configs', 'data', 'work_dirs')):
 
 
 _TOOLS = {}
-_LAST_START = 0.
 
 
 def load_tool(path: str):
@@ -84,12 +83,12 @@ def run_tool(path: str, *argv: str):
     raises what the tool raises, ``SystemExit`` included."""
     tool = load_tool(path)
     # mmengine names a run (its logger, its log folder) by the second it
-    # starts: two runs of one config in one second would share a logger.
-    global _LAST_START
-    now = time.time()
-    if int(now) == int(_LAST_START):
-        time.sleep(1 - now % 1)
-    _LAST_START = time.time()
+    # starts: a run in the second of an earlier run of this process (a
+    # tool's, or a Runner a test built) would share its logger.
+    from mmengine.logging import MMLogger
+    while any(name.endswith(time.strftime('%Y%m%d_%H%M%S'))
+              for name in MMLogger._instance_dict):
+        time.sleep(1 - time.time() % 1)
     return tool.main(list(argv))
 
 

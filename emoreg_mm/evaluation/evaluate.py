@@ -8,7 +8,6 @@ the checkpoint. Shared by ``tools/test.py`` and the corruption evaluation
 ``amp``, ``cfg_options``, the stage-1 options of
 :func:`emoreg_mm.cli.add_stage1_args`, ``data_root`` and ``exclude_file``.
 """
-import os.path as osp
 import sys
 
 
@@ -31,11 +30,7 @@ def merge_test_args(cfg, args, prog: str = 'tools/test.py'):
     from ..datasets.base_affective import is_affective
     from ..engine.runner import set_emotion_classes
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cli.set_work_dir(cfg, args.work_dir, args.config)
     # Strict loading is load_strict's; --non-strict keeps mmengine's.
     cfg.load_from = args.checkpoint if args.non_strict else None
     if args.amp:

@@ -7,10 +7,8 @@ config, and which checkpoint ``--resume`` without a file resumes from.
 options of :func:`emoreg_mm.cli.add_stage1_args`, ``data_root`` and
 ``exclude_file``.
 """
-import os.path as osp
-
 from ...cli import (check_cfg_options, set_data_root, set_exclude_file,
-                    set_stage1)
+                    set_stage1, set_work_dir)
 from ...compat import ddp_wrapper_cfg
 from ...datasets.base_affective import is_affective
 from .emotions import set_emotion_classes
@@ -31,12 +29,7 @@ def merge_train_args(cfg, args):
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.launcher = args.launcher
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
