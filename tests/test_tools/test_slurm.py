@@ -14,6 +14,7 @@ that one worker of a parallel run starts the cluster once.
   uninterrupted run; another is pre-empted (SIGTERM: checkpoint, exit 143)
   and a third gets the time-limit warning (USR2): both requeue themselves
   and resume.
+- ``--max-running``: at most that many of the sweep's jobs run at once.
 """
 import json
 import os
@@ -347,3 +348,32 @@ def test_a_sweep_killed_after_sbatch_submits_nothing_twice(slurm_cluster,
         assert 'queued' in out.stdout and job in out.stdout
     finally:
         subprocess.run(['scancel', '--me', '-n', name])
+
+
+@pytest.mark.slow
+def test_max_running_lets_that_many_jobs_run_at_once(slurm_cluster,
+                                                     tmp_path):
+    """Two runs that need no stage 1, on a node with room for both: with
+    ``--max-running 1`` one waits (``singleton``) while the other runs, and
+    both finish."""
+    write_demo_data(tmp_path, per_emotion=2, limit=10)
+    root = tmp_path / 'lanes'
+    args = ['--preset', 'demo', '--modes', 'baseline', '--seeds', '0', '1',
+            '--slurm', slurm_cluster.partition, '--cpus-per-task', '1',
+            '--work-root', str(root), '--max-running', '1',
+            '--cfg-options', 'train_cfg.max_epochs=1']
+    out = sweep(*args, cwd=tmp_path, check=0)
+    assert '2 job(s) submitted' in out.stdout, out.stdout
+    most, waited, deadline = 0, False, time.time() + 600
+    while time.time() < deadline:
+        jobs = [line.split(' ', 1) for line in subprocess.run(
+            ['squeue', '-h', '--me', '-o', '%T %E'], capture_output=True,
+            text=True).stdout.splitlines()]
+        if not jobs:
+            break
+        most = max(most, sum(state == 'RUNNING' for state, _ in jobs))
+        waited |= any('singleton' in deps for _, deps in jobs)
+        time.sleep(0.2)
+    assert most == 1 and waited
+    out = sweep(*args[:-2], '--status', cwd=tmp_path, check=0)
+    assert 'done: 2' in out.stdout, out.stdout
