@@ -19,7 +19,7 @@ from mmpretrain.datasets import BaseDataset
 from .file_checks import (check_choice, image_decode_problem,
                           read_exclude_file, report_missing, report_skipped,
                           shown)
-from .splits import check_split_args, split_indices
+from .splits import check_split_args, permute_labels, split_indices
 from .vocabulary import EMOTIONS, build_label_map
 
 LABEL_SPACES = ('canonical', 'binary', 'own')
@@ -42,6 +42,15 @@ class BaseAffectiveDataset(BaseDataset):
     ``skip_missing``, tied votes, invalid files...) is logged with its count
     and names and kept in ``self.skipped``: ``{reason: [names]}``.
 
+    ``shuffle_labels`` builds the shuffled control of a set (docs/method.md,
+    "Controls"): the same images, with the label records (:attr:`LABEL_KEYS`:
+    ``gt_label`` and, where present, the soft label ``gt_score``) permuted
+    across the images of the split as loaded, i.e. after the split, the
+    exclusions and ``verify_images``, so each split keeps its images (see
+    :func:`~.splits.permute_labels`). Every class keeps its count; an
+    image's other annotations (its emotion name as read, votes, valence,
+    attributes) stay with it. How many images changed label is logged.
+
     Args:
         label_space (str): ``'canonical'``: the 8 emotions in EmoSet's order;
             ``'binary'``: positive (amusement, awe, contentment, excitement)
@@ -62,10 +71,17 @@ class BaseAffectiveDataset(BaseDataset):
         verify_images (bool): Read and decode every image while building
             (seconds per thousand images) and leave out, reported, those
             that do not decode; for sets small enough. Defaults to False.
+        shuffle_labels (bool): Permute the label records across the images
+            of this split (the shuffled control, above). Defaults to False.
+        shuffle_seed (int): Seed of that permutation: the same seed gives
+            the same permutation of the same split, another seed another
+            one. Defaults to 0.
         **kwargs: Other arguments of mmpretrain's ``BaseDataset``
             (``data_root``, ``pipeline``, ``test_mode``, ``lazy_init``...).
     """
     METAINFO = {'classes': EMOTIONS}
+    #: What ``shuffle_labels`` moves between images.
+    LABEL_KEYS = ('gt_label', 'gt_score')
 
     def __init__(self,
                  ann_file: str = '',
@@ -74,6 +90,8 @@ class BaseAffectiveDataset(BaseDataset):
                  skip_missing: bool = False,
                  exclude_file: Optional[str] = None,
                  verify_images: bool = False,
+                 shuffle_labels: bool = False,
+                 shuffle_seed: int = 0,
                  **kwargs):
         check_choice('label_space', label_space, LABEL_SPACES)
         if name_map is not None and not isinstance(name_map, Mapping):
@@ -84,14 +102,21 @@ class BaseAffectiveDataset(BaseDataset):
         self.skip_missing = skip_missing
         self.exclude_file = exclude_file
         self.verify_images = verify_images
+        check_choice('shuffle_labels', shuffle_labels, (False, True))
+        if not isinstance(shuffle_seed, int) or shuffle_seed < 0:
+            raise ValueError(f'shuffle_seed={shuffle_seed!r} is invalid; '
+                             'expected an int >= 0.')
+        self.shuffle_labels = shuffle_labels
+        self.shuffle_seed = shuffle_seed
         self.skipped: Dict[str, List[str]] = {}
         self.tied_images: List[str] = []
         super().__init__(ann_file=ann_file, **kwargs)
 
     def filter_data(self) -> List[dict]:
         """Leave out what ``exclude_file`` lists and, with
-        ``verify_images``, what does not decode, each reported; an empty
-        result is an error naming the dataset and split."""
+        ``verify_images``, what does not decode, each reported (an empty
+        result is an error naming the dataset and split); then, with
+        ``shuffle_labels``, permute the labels of what is left."""
         data_list = super().filter_data()
         if self.exclude_file:
             listed = set(read_exclude_file(self.exclude_file,
@@ -124,7 +149,24 @@ class BaseAffectiveDataset(BaseDataset):
                     kept.append(info)
             self._skip(bad, 'does not decode (verify_images=True)')
             data_list = kept
-        return self._check_not_empty(data_list)
+        data_list = self._check_not_empty(data_list)
+        if self.shuffle_labels:
+            data_list = self._permute_labels(data_list)
+        return data_list
+
+    def _permute_labels(self, data_list: List[dict]) -> List[dict]:
+        """``data_list`` with its label records permuted (seeded by
+        ``shuffle_seed``), logging how many images changed label."""
+        data_list, changed = permute_labels(data_list, self.shuffle_seed,
+                                            self.LABEL_KEYS)
+        n = len(data_list)
+        print_log(
+            f'{type(self).__name__} ({getattr(self, "split", None)}): '
+            f'shuffle_labels=True, seed {self.shuffle_seed}: the labels of '
+            f'{n} images permuted, {changed} ({100 * changed / n:.0f}%) '
+            'changed label; class counts kept.',
+            logger='current', level=logging.INFO)
+        return data_list
 
     # ---- helpers for subclasses ------------------------------------------
     def _set_classes(self, classes: Sequence[str]) -> None:
@@ -236,6 +278,8 @@ class BaseAffectiveDataset(BaseDataset):
     def extra_repr(self) -> List[str]:
         body = super().extra_repr()
         body.append(f'Label space: \t{self.label_space}')
+        if self.shuffle_labels:
+            body.append(f'Labels: \tshuffled (seed {self.shuffle_seed})')
         return body
 
 

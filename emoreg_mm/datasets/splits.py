@@ -1,6 +1,7 @@
 """Seeded, stratified (optionally grouped) splits and k-fold for the
-affective sets that ship without an official split."""
-from typing import Any, Dict, List, Optional, Sequence
+affective sets that ship without an official split, and the seeded label
+permutation of the shuffled control."""
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -87,3 +88,29 @@ def split_indices(labels: Sequence[int],
         split = 'test'  # k-fold has two sides; 'val' is the held-out fold
     return sorted(i for g, idx in members.items() if side_of[g] == split
                   for i in idx)
+
+
+def permute_labels(data_list: Sequence[dict], seed: int,
+                   keys: Sequence[str] = ('gt_label', 'gt_score')
+                   ) -> Tuple[List[dict], int]:
+    """The data infos with their label records permuted across them.
+
+    Image ``i`` gets the ``keys`` of image ``order[i]``, ``order =
+    np.random.default_rng(seed).permutation(n)`` (a key a record lacks is
+    absent after the move too); everything else stays with its image. The
+    multiset of labels, hence every class count, is unchanged.
+
+    Returns:
+        tuple[list[dict], int]: The new data infos (copies), and how many
+        of them now have another ``gt_label``.
+    """
+    order = np.random.default_rng(seed).permutation(len(data_list))
+    out = []
+    for info, source in zip(data_list, order):
+        moved = {k: v for k, v in info.items() if k not in keys}
+        moved.update({k: data_list[source][k] for k in keys
+                      if k in data_list[source]})
+        out.append(moved)
+    changed = sum(int(a['gt_label']) != int(b['gt_label'])
+                  for a, b in zip(data_list, out))
+    return out, changed
