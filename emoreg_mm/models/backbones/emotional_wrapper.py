@@ -15,10 +15,12 @@ initialisation), run (one forward, E first, the speed paths chosen), kept
 frozen and initialised; most of its length is the Args of the docstring.
 """
 import copy
+import logging
 from typing import NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -26,6 +28,9 @@ from ..affect_cache import AffectCache, sample_key, weights_fingerprint
 from ..regulators import ALL_BRANCHES
 from . import staged
 from .stage1 import load_stage1
+
+#: Where E, g_E and I start (``EmotionalBackboneWrapper(emotional_init)``).
+EMOTIONAL_INITS = ('stage1', 'random')
 
 
 class EmotionalFeatures(NamedTuple):
@@ -100,6 +105,16 @@ class EmotionalBackboneWrapper(BaseModule):
     :class:`~emoreg_mm.engine.hooks.PairedInitHook` reseeding before
     ``init_weights``); modes differ only by what they add.
 
+    ``emotional_init='random'`` is the untrained control (docs/method.md,
+    "Controls"): no stage 1 at all. E and g_E keep random weights of the
+    stage-1 architecture, the backbone config's class defaults without its
+    ``init_cfg`` (so no ImageNet weights), drawn on the CPU from
+    ``emotional_seed`` when the wrapper is built (the same E at every run
+    seed and on every device, as one stage-1 checkpoint is for all seeds),
+    and frozen as always; I starts as N does, from the backbone config's
+    own ``init_cfg``, on a fork of the generator (it shifts nothing drawn
+    after it).
+
     Stage-1 weights load strictly. A stage-2 checkpoint already holds E, I
     and g_E, so a model built for inference and loaded from it never reads
     the stage-1 file (only :meth:`init_weights` does).
@@ -121,10 +136,16 @@ class EmotionalBackboneWrapper(BaseModule):
             mmpretrain ``ImageClassifier`` with a ``LinearClsHead``), or the
             stage-1 work dir, whose latest checkpoint (its
             ``last_checkpoint`` record) is used. Required when ``'I'`` or
-            ``'E'`` is in ``branches``. Defaults to None.
+            ``'E'`` is in ``branches``, unless ``emotional_init='random'``
+            (then it must be None). Defaults to None.
         emotional_checkpoint_config (str, optional): The stage-1 config that
             produces ``emotional_checkpoint``, named in the error when the
             file is missing. Defaults to None.
+        emotional_init (str): Where E, g_E and I start: ``'stage1'``, from
+            ``emotional_checkpoint``; ``'random'``, the untrained control
+            (above), which reads no checkpoint. Defaults to ``'stage1'``.
+        emotional_seed (int): Seed of E's and g_E's random weights with
+            ``emotional_init='random'``. Defaults to 0.
         in_channels (int, optional): Feature dimension of the pooled encoder
             output (input of g_E). Required when ``'E'`` is in ``branches``.
             Defaults to None.
@@ -161,6 +182,8 @@ class EmotionalBackboneWrapper(BaseModule):
                  branches: Sequence[str] = ALL_BRANCHES,
                  emotional_checkpoint: Optional[str] = None,
                  emotional_checkpoint_config: Optional[str] = None,
+                 emotional_init: str = 'stage1',
+                 emotional_seed: int = 0,
                  in_channels: Optional[int] = None,
                  num_emotions: int = 8,
                  frozen_stages_i: Optional[int] = None,
@@ -173,11 +196,26 @@ class EmotionalBackboneWrapper(BaseModule):
         if not branches or not set(branches) <= set(ALL_BRANCHES):
             raise ValueError(f'branches must be a non-empty subset of '
                              f'{ALL_BRANCHES}, got {branches!r}.')
-        if emotional_checkpoint is None and {'I', 'E'} & set(branches):
+        if emotional_init not in EMOTIONAL_INITS:
+            raise ValueError(f'emotional_init={emotional_init!r} is not '
+                             f'supported; expected one of {EMOTIONAL_INITS}.')
+        random_e = emotional_init == 'random'
+        if random_e and emotional_checkpoint is not None:
+            raise ValueError(
+                "emotional_init='random' (the untrained control) reads no "
+                f"stage-1 checkpoint, but emotional_checkpoint="
+                f"{emotional_checkpoint!r} is set: unset one of them.")
+        if not random_e and emotional_checkpoint is None and \
+                {'I', 'E'} & set(branches):
             raise ValueError(
                 f'branches={branches} include I or E, which load the '
                 'stage-1 checkpoint: set emotional_checkpoint (and '
-                'emotional_checkpoint_config, the stage-1 config making it).')
+                'emotional_checkpoint_config, the stage-1 config making it), '
+                "or emotional_init='random' for the untrained control.")
+        if random_e and share_frozen_prefix:
+            raise ValueError(
+                "share_frozen_prefix shares I's frozen stages with E, which "
+                "emotional_init='random' starts apart: unset it.")
         if 'E' in branches and in_channels is None:
             raise ValueError('in_channels (the pooled feature dimension, '
                              "input of g_E) is required when 'E' is in "
@@ -185,6 +223,8 @@ class EmotionalBackboneWrapper(BaseModule):
         self.branches = tuple(b for b in ALL_BRANCHES if b in branches)
         self.emotional_checkpoint = emotional_checkpoint
         self.emotional_checkpoint_config = emotional_checkpoint_config
+        self.emotional_init = emotional_init
+        self.emotional_seed = emotional_seed
 
         backbone_i = dict(backbone)
         if frozen_stages_i is not None:
@@ -198,7 +238,10 @@ class EmotionalBackboneWrapper(BaseModule):
         with torch.random.fork_rng(devices=[]):
             if 'I' in branches:
                 self.encoder_i = PooledEncoder(backbone_i, neck)
-            if 'E' in branches:
+            if 'E' in branches and random_e:
+                self._build_random_e(backbone, neck, in_channels,
+                                     num_emotions)
+            elif 'E' in branches:
                 self.encoder_e = PooledEncoder(backbone, neck)
                 self.emotion_head = nn.Linear(in_channels, num_emotions)
         if 'E' in branches:
@@ -228,6 +271,23 @@ class EmotionalBackboneWrapper(BaseModule):
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def _build_random_e(self, backbone: dict, neck: Optional[dict],
+                        in_channels: int, num_emotions: int) -> None:
+        """E and g_E of random weights (``emotional_init='random'``): built
+        and initialised now, on the CPU generator seeded with
+        ``emotional_seed`` (the caller forks it)."""
+        torch.random.default_generator.manual_seed(self.emotional_seed)
+        self.encoder_e = PooledEncoder(
+            {k: v for k, v in backbone.items() if k != 'init_cfg'}, neck)
+        self.emotion_head = nn.Linear(in_channels, num_emotions)
+        logger = MMLogger.get_current_instance()
+        level = logger.level  # E alone: no report of each parameter's init
+        logger.setLevel(logging.WARNING)
+        try:
+            self.encoder_e.init_weights()
+        finally:
+            logger.setLevel(level)
 
     def frozen_parameters(self):
         """Parameters of E and g_E (empty when E is not built)."""
@@ -375,7 +435,9 @@ class EmotionalBackboneWrapper(BaseModule):
 
     def init_weights(self) -> None:
         """Initialise N from its ``init_cfg``, then load the stage-1
-        checkpoint into I, E and g_E.
+        checkpoint into I, E and g_E (with ``emotional_init='random'``:
+        I from the same ``init_cfg`` as N, on a fork of the generator; E
+        and g_E keep the weights they were built with).
 
         Raises:
             FileNotFoundError: The stage-1 checkpoint is missing; the message
@@ -391,7 +453,14 @@ class EmotionalBackboneWrapper(BaseModule):
             if enc is not None:
                 enc.is_init = True
         super().init_weights()
-        if self.encoder_i is not None or self.encoder_e is not None:
+        if self.emotional_init == 'random':
+            if self.encoder_i is not None:
+                devices = sorted({p.device.index for p in
+                                  self.encoder_i.parameters() if p.is_cuda})
+                with torch.random.fork_rng(devices=devices):
+                    self.encoder_i.is_init = False
+                    self.encoder_i.init_weights()
+        elif self.encoder_i is not None or self.encoder_e is not None:
             self.load_emotional_checkpoint()
 
     def load_emotional_checkpoint(self) -> None:

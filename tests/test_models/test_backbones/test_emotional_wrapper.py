@@ -220,3 +220,82 @@ def test_unpooled_features_ask_for_a_neck(tiny):
     model = MODELS.build(cfg)
     with pytest.raises(ValueError, match='GlobalAveragePooling'):
         model.backbone(tiny.batch()[0])
+
+
+# ------------------------------------------------ the untrained control
+def untrained_cfg(tiny, arch, mode='ereg', **wrapper):
+    cfg = tiny.regulated_cfg(arch, mode, None)
+    cfg['backbone'].update(emotional_init='random', **wrapper)
+    return cfg
+
+
+def test_untrained_e_is_random_frozen_and_the_same_at_every_seed(
+        tiny, arch, tmp_path):
+    """emotional_init='random': E and g_E are drawn from emotional_seed
+    (not the run's seed, not the backbone's ImageNet init_cfg), read no
+    checkpoint and stay frozen; I starts where N starts."""
+    imagenet = MODELS.build(copy.deepcopy(tiny.archs[arch]['backbone']))
+    imagenet_path = str(tmp_path / 'imagenet.pth')
+    torch.save({'state_dict': imagenet.state_dict()}, imagenet_path)
+    cfg = untrained_cfg(tiny, arch)
+    cfg['backbone']['backbone']['init_cfg'] = dict(type='Pretrained',
+                                                   checkpoint=imagenet_path)
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(MODELS.build(copy.deepcopy(cfg)))
+        models[-1].init_weights()
+    first, second = (m.backbone for m in models)
+    assert first.emotional_checkpoint is None
+    assert not hasattr(first, 'emotional_meta')  # no stage-1 file read
+    for name in ('encoder_e', 'emotion_head'):
+        assert_state_equal(state(getattr(second, name)),
+                           state(getattr(first, name)))
+    assert_state_differs(state(first.encoder_e.backbone), state(imagenet))
+    assert_state_equal(state(first.encoder_n.backbone), state(imagenet))
+    assert_state_equal(state(first.encoder_i.backbone), state(imagenet))
+    torch.manual_seed(0)
+    other = MODELS.build(untrained_cfg(tiny, arch, emotional_seed=1))
+    assert_state_differs(state(other.backbone.emotion_head),
+                         state(first.emotion_head))
+
+    models[0].train()
+    assert all(not p.requires_grad for p in first.frozen_parameters())
+    assert not any(m.training for m in first.encoder_e.modules())
+    before = state(first.encoder_e)
+    models[0].init_weights()  # again: E keeps its weights
+    assert_state_equal(state(first.encoder_e), before)
+    feats = first(tiny.batch()[0])
+    assert feats.emotion_logits.shape == (4, tiny.num_emotions)
+    assert feats.emotion_logits.std() > 0  # an input-dependent affect
+
+
+def test_untrained_pairs_n_and_its_head_with_stage1_runs(tiny, arch, stage1):
+    """At one seed, N and h_N start as in the stage-1 modes (scratch
+    backbone): I's own initialisation draws on a fork of the generator."""
+    heads = {}
+    for name, cfg in (('stage1', tiny.regulated_cfg(arch, 'ereg', stage1[0])),
+                      ('random', untrained_cfg(tiny, arch))):
+        torch.manual_seed(3)
+        model = MODELS.build(cfg)
+        torch.manual_seed(4)
+        model.init_weights()
+        heads[name] = state(model)
+    for prefix in ('backbone.encoder_n.', 'head.fc_n.'):
+        assert_state_equal(sub_state(heads['random'], prefix),
+                           sub_state(heads['stage1'], prefix))
+
+
+@pytest.mark.parametrize('wrapper, message', [
+    (dict(emotional_checkpoint='work_dirs/x'), 'reads no stage-1 checkpoint'),
+    (dict(emotional_init='imagenet'), "emotional_init='imagenet'"),
+    (dict(share_frozen_prefix=True), 'share_frozen_prefix'),
+])
+def test_untrained_refuses_what_it_cannot_honour(tiny, wrapper, message):
+    cfg = untrained_cfg(tiny, 'resnet')
+    cfg['backbone'].update(wrapper)
+    with pytest.raises(ValueError, match=message):
+        MODELS.build(cfg)
+    # without it, a missing checkpoint is never taken as the control
+    with pytest.raises(ValueError, match="emotional_init='random'"):
+        MODELS.build(tiny.regulated_cfg('resnet', 'ereg', None))
