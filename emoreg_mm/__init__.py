@@ -16,8 +16,21 @@ the config, and imported into a process that has mmengine loaded, the
 package registers its components (docs/get_started.md).
 """
 import sys
+import warnings
 
 from .version import __version__, version_info
+
+# Two warnings of the installed stack that ask nothing of this package's
+# users, printed by every tool otherwise: mmcv-lite has no
+# MultiScaleDeformableAttention (no model here uses it), and mmengine
+# imports setuptools' pkg_resources (requirements/runtime.txt keeps a
+# setuptools that has it). Matched by message, so no other warning is hidden.
+warnings.filterwarnings(
+    'ignore', message='Fail to import ``MultiScaleDeformableAttention``',
+    category=UserWarning)
+warnings.filterwarnings(
+    'ignore', message='pkg_resources is deprecated as an API',
+    category=UserWarning)
 
 if 'mmengine' in sys.modules:  # a config's custom_imports, or a user's
     from .utils import register_all_modules  # script after mmengine

@@ -25,7 +25,7 @@ if _TESTS not in sys.path:  # `import affective_fixtures` in any import mode
 import affective_fixtures as fx  # noqa: E402
 
 if os.environ.get('PYTEST_XDIST_WORKER'):
-    # One worker per core (setup.cfg): one CPU thread in each worker and,
+    # One worker per core (pytest_cmdline_main below): one CPU thread in each worker and,
     # through the environment, in the processes its tests start (those
     # that set their own keep it). More threads would oversubscribe the
     # cores, and waiting OpenMP threads spin on cores that other work needs.
@@ -72,22 +72,36 @@ def affective_folder_root(tmp_path):
     return fx.make_affective_folder(str(tmp_path / 'stimuli'))
 
 
-def pytest_xdist_auto_num_workers(config):
-    """``-n auto`` (setup.cfg): one worker more than the usable cores (at
-    most 4 in all, ``--maxprocesses``). Many tests wait on a child process
-    or a Slurm job for part of their time; the extra worker uses the core
-    meanwhile (on 2 cores: 595 s with 3 workers, about 620 s with 2).
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides, as in pytest-xdist."""
-    if os.environ.get('PYTEST_XDIST_AUTO_NUM_WORKERS'):
-        return int(os.environ['PYTEST_XDIST_AUTO_NUM_WORKERS'])
-    return len(os.sched_getaffinity(0)) + 1
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """In parallel by default where pytest-xdist is loaded, unless the
+    command line says otherwise (``-n 0``, ``-n 2``, ``--dist load``...):
+    one worker more than the usable cores, at most 4
+    (``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides, as in pytest-xdist), and
+    each test file on one worker (``--dist loadfile``). Many tests wait on a
+    child process or a Slurm job for part of their time; the extra worker
+    uses the core meanwhile (on 2 cores: 595 s with 3 workers, about 620 s
+    with 2). Set here rather than in setup.cfg's ``addopts`` so that
+    ``pytest -p no:xdist`` runs the suite in one process instead of failing
+    on options nothing defines. Not in a worker: xdist set them there."""
+    option = config.option
+    if not config.pluginmanager.hasplugin('xdist') or \
+            hasattr(config, 'workerinput'):
+        return
+    if option.numprocesses is None:
+        option.numprocesses = int(
+            os.environ.get('PYTEST_XDIST_AUTO_NUM_WORKERS') or
+            min(len(os.sched_getaffinity(0)) + 1, 4))
+    if option.dist == 'no' and option.numprocesses != 0:
+        option.dist = 'loadfile'
+        option.loadscopereorder = False
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Files holding ``slow`` tests run first, the most slow tests first,
     then the rest (each file's own order kept). Under pytest-xdist's
-    ``--dist loadfile`` (setup.cfg) each file is one unit of work, on one
+    ``--dist loadfile`` (:func:`pytest_cmdline_main`) each file is one unit of work, on one
     worker (its module fixtures are built once): so no long end-to-end file
     starts last while the other workers idle. Tests sharing a session
     resource live in one file (the Slurm cluster, set up once:

@@ -244,6 +244,22 @@ def test_quick_loop_leaves_out_the_slow_tests():
     assert 'deselected' in proc.stdout
 
 
+ONE_PROCESS = ('.venv/bin/python -m pytest -p no:xdist '
+               'tests/test_results/test_results_stats.py')
+
+
+@pytest.mark.readme(ONE_PROCESS)
+def test_the_suite_runs_without_pytest_xdist():
+    """docs/development.md's one-process run: the parallel options are set
+    where xdist is loaded (tests/conftest.py), not in setup.cfg, so without
+    it pytest neither fails on ``-n`` nor starts workers."""
+    proc = subprocess.run(shlex.split(ONE_PROCESS), cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert ' passed' in proc.stdout and 'failed' not in proc.stdout
+    assert 'worker' not in proc.stdout
+
+
 def test_extraction(tmp_path):
     text = '\n'.join([
         'intro', '```bash', '# a comment', 'FOO=1',

@@ -73,3 +73,22 @@ def test_custom_imports_of_the_package_still_register(tmp_path):
               HOOKS.get('RegulationMonitorHook').__name__)
     ''', cwd=str(tmp_path))
     assert out.split() == ['AffectiveImageFolder', 'RegulationMonitorHook']
+
+
+def test_the_tools_print_no_warning_of_the_stack(tmp_path):
+    """What a tool imports (the components, mmpretrain, mmcv-lite) and an
+    ``mmpretrain::`` base (mmengine's pkg_resources) warn nothing a user
+    must act on: stderr stays empty."""
+    child = tmp_path / 'child.py'
+    child.write_text("_base_ = 'mmpretrain::resnet/resnet18_8xb16_cifar10.py'\n")
+    out = subprocess.run(
+        [sys.executable, '-W', 'default', '-c', textwrap.dedent(f'''
+            from mmengine.config import Config
+            from emoreg_mm.utils import register_all_modules
+            register_all_modules()
+            import mmpretrain.models
+            print(Config.fromfile({str(child)!r}).model.type)
+        ''')], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ['ImageClassifier']
+    assert out.stderr == ''
