@@ -15,7 +15,16 @@ A stage-1 leaf (``{backbone}_{affective}``) writes its checkpoints to
 ``work_dirs/{backbone}_{affective}`` (the demo's: ``work_dirs/demo/...``);
 a stage-2 leaf (``{backbone}_{mode}[_{affective}]_{target}``, the
 affective segment left out for the preset's default set) reads the latest
-one from there. Standard library only: importable without torch.
+one from there.
+
+The controls of a set X (docs/method.md, "Controls") are X's leaves with
+one difference each, stated in a ``_base_/controls`` piece and set as
+``emoreg_affective = 'X-<control>'``: ``X-shuffled``'s stage 1 is X's (the
+same pieces and schedule) with ``controls/shuffled.py``'s dataset options
+on its training split, and its stage-2 leaves read that stage 1;
+``X-untrained``'s stage-2 leaves have no stage 1 (``controls/untrained.py``:
+a random E) and name X's emotions in the head. Standard library only:
+importable without torch.
 """
 import os
 import os.path as osp
@@ -25,23 +34,31 @@ from typing import Dict, List, NamedTuple
 from . import matrix
 
 STAGE1_HEAD = """\
-# Stage 1: {title} learns the emotions of {affective_title}.
-# Its checkpoints ({checkpoint}) feed every stage-2 config on
-# {affective_title} with this backbone.
-_base_ = [
+{comment}_base_ = [
     '{models}/{backbone}.py',
     '{datasets}/{affective}{data_suffix}.py',
     '{schedules}/{schedule}.py',
     '{runtime}',
-]
+{control_piece}]
 {work_dir}model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
+{label_line}"""
+STAGE1_COMMENT = """\
+# Stage 1: {title} learns the emotions of {affective_title}.
+# Its checkpoints ({checkpoint}) feed every stage-2 config on
+# {affective_title} with this backbone.
+"""
+STAGE1_SHUFFLED = """\
+# Stage 1, shuffled control of {affective_title}: {stage1_x} with
+# the emotion labels of its training split permuted (controls/shuffled.py);
+# the same images, pieces and schedule. Its checkpoints feed the stage-2
+# configs on {label}: {checkpoint}.
 """
 # Fine-tuned backbones: schedules/affective_pretrain.py (BiT-HyperRule).
 STAGE1_SIZED = """\
 # Schedule sized to about {size} training images (the rule of
 # schedules/affective_pretrain.py): {steps} steps at total batch {batch}
 # (8 GPUs x {per_gpu}), lr {lr}; {epochs} epochs of {per_epoch} steps.
-train_dataloader = dict(batch_size={per_gpu})
+train_dataloader = dict(batch_size={per_gpu}{loader})
 optim_wrapper = dict(optimizer=dict(lr={lr}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
@@ -56,7 +73,7 @@ auto_scale_lr = dict(base_batch_size={batch})
 STAGE1_SCRATCH = """\
 # From scratch, about {size} training images (schedules/affective_scratch.py):
 # total batch {batch} (8 GPUs x {per_gpu}), lr {lr}; 200 epochs of {per_epoch} steps.
-train_dataloader = dict(batch_size={per_gpu})
+train_dataloader = dict(batch_size={per_gpu}{loader})
 optim_wrapper = dict(optimizer=dict(lr={lr}))
 auto_scale_lr = dict(base_batch_size={batch})
 """
@@ -76,9 +93,7 @@ _base_ = [
 """
 
 STAGE2 = """\
-# {title}, regulation mode {mode}, on {target_title}; emotional encoder
-# pre-trained on {affective_title} (stage 1: {stage1_config}).
-_base_ = [
+{comment}_base_ = [
     '{models}/{backbone}_emoreg.py',
     '{regulation}/{mode}.py',
     '{affective_piece}/{affective}.py',
@@ -93,7 +108,39 @@ _base_ = [
     head=dict(
         num_classes=_base_.data_preprocessor.num_classes,
         regulator=_base_.regulator))
+{label_line}"""
+STAGE2_COMMENT = """\
+# {title}, regulation mode {mode}, on {target_title}; emotional encoder
+# pre-trained on {affective_title} (stage 1: {stage1_config}).
 """
+STAGE2_SHUFFLED = """\
+# {title}, regulation mode {mode}, on {target_title}; shuffled
+# control of {affective_title}: E and I pre-trained on its images with the
+# labels permuted (stage 1: {stage1_config}).
+"""
+# X-untrained: no stage 1; the head names X's emotions (the number of g_E's
+# outputs) from X's affective piece.
+STAGE2_UNTRAINED = """\
+# {title}, regulation mode {mode}, on {target_title}; untrained
+# control of {affective_title} (controls/untrained.py): no stage 1; E (where
+# the mode builds it) of random weights with its {num_emotions} emotions, frozen;
+# I initialised as N.
+_base_ = [
+    '{models}/{backbone}_emoreg.py',
+    '{regulation}/{mode}.py',
+    '{affective_piece}/{affective}.py',
+    '{datasets}/{target}{target_suffix}.py',
+    '{schedules}/{schedule}.py',
+    '{runtime}',
+    '{controls}/untrained.py',
+]
+{work_dir}model = dict(
+{train_cfg}    backbone=_base_.untrained_encoders,
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        emotion_classes=_base_.emotion_classes))
+{label_line}"""
 
 
 def stage1_schedule(size: int, gpus: int = 8) -> dict:
@@ -141,16 +188,29 @@ def stage1_scratch_schedule(size: int, gpus: int = 8) -> dict:
 def _stage1_text(preset: matrix.Preset, leaf: matrix.LeafName,
                  fields: dict) -> str:
     """A stage-1 leaf: its pieces, then (unless its backbone names a fixed
-    schedule) the schedule sized to its affective set."""
+    schedule) the schedule sized to its affective set; a shuffled control
+    has its set's schedule, with the control's options on the training
+    dataset."""
     spec = preset.backbone_specs[leaf.backbone]
+    shuffled = fields['control'] == 'shuffled'
+    stage1_x = matrix.leaf_name(leaf._replace(
+        affective=fields['affective'])) + '.py'
+    fields = dict(fields, comment=(STAGE1_SHUFFLED if shuffled else
+                                   STAGE1_COMMENT).format(
+                                       stage1_x=stage1_x, **fields),
+                  control_piece=f"    '{fields['controls']}/shuffled.py',\n"
+                  if shuffled else '')
+    loader = ', dataset=_base_.shuffled_train_dataset' if shuffled else ''
     if spec.stage1_schedule:
-        return STAGE1_HEAD.format(schedule=spec.stage1_schedule, **fields)
-    size = preset.affective_specs[leaf.affective].train_size
+        return STAGE1_HEAD.format(schedule=spec.stage1_schedule, **fields) + (
+            f'train_dataloader = dict({loader[2:]})\n' if loader else '')
+    size = preset.affective_specs[fields['affective']].train_size
     if spec.from_scratch:
         return STAGE1_HEAD.format(schedule='affective_scratch', **fields) + \
-            STAGE1_SCRATCH.format(**stage1_scratch_schedule(size))
+            STAGE1_SCRATCH.format(loader=loader,
+                                  **stage1_scratch_schedule(size))
     return STAGE1_HEAD.format(schedule='affective_pretrain', **fields) + \
-        STAGE1_SIZED.format(**stage1_schedule(size))
+        STAGE1_SIZED.format(loader=loader, **stage1_schedule(size))
 
 
 def leaf_text(preset: matrix.Preset, leaf: matrix.LeafName) -> str:
@@ -162,16 +222,20 @@ def leaf_text(preset: matrix.Preset, leaf: matrix.LeafName) -> str:
         models=layout.models, datasets=layout.datasets,
         affective_piece=layout.affective, regulation=layout.regulation,
         schedules=layout.schedules, runtime=layout.runtime,
-        title=spec.title, backbone=leaf.backbone,
+        controls=layout.controls, title=spec.title, backbone=leaf.backbone,
         data_suffix=spec.data_suffix, target_suffix=spec.target_suffix,
         work_dir=f"work_dir = '{layout.work_dir}/{name}'\n"
         if layout.work_dir else '',
         train_cfg='    train_cfg=_base_.model_train_cfg,\n'
         if layout.model_train_cfg else '')
     if leaf.affective is not None:
-        fields['affective'] = leaf.affective
-        fields['affective_title'] = \
-            preset.affective_specs[leaf.affective].title
+        base, control = matrix.split_control(leaf.affective)
+        fields.update(
+            affective=base, control=control, label=leaf.affective,
+            affective_title=preset.affective_specs[base].title,
+            num_emotions=len(preset.affective_specs[base].vocabulary),
+            label_line=f"emoreg_affective = '{leaf.affective}'\n"
+            if control else '')
     if leaf.stage == 1:
         return _stage1_text(preset, leaf,
                             dict(fields, checkpoint=f'{work_root}/{name}'))
@@ -180,10 +244,13 @@ def leaf_text(preset: matrix.Preset, leaf: matrix.LeafName) -> str:
                   schedule=spec.schedule)
     if leaf.mode == 'baseline':
         return BASELINE.format(**fields)
+    if fields['control'] == 'untrained':
+        return STAGE2_UNTRAINED.format(**fields)
     stage1 = matrix.LeafName(1, leaf.backbone, leaf.affective, None, None)
-    return STAGE2.format(
-        checkpoint=f'{work_root}/{matrix.leaf_name(stage1)}',
-        stage1_config=matrix.config_file(preset, stage1), **fields)
+    fields.update(checkpoint=f'{work_root}/{matrix.leaf_name(stage1)}',
+                  stage1_config=matrix.config_file(preset, stage1))
+    comment = STAGE2_SHUFFLED if fields['control'] else STAGE2_COMMENT
+    return STAGE2.format(comment=comment.format(**fields), **fields)
 
 
 def leaves(presets=None) -> Dict[str, str]:

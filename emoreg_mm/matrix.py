@@ -13,6 +13,13 @@ one entry in :data:`AFFECTIVE_SETS` plus its ``_base_`` pieces
 ``gen_metafiles.py`` then write its leaves and index entries, and the sweep
 offers it.
 
+Every affective set X has its controls (:data:`CONTROLS`, docs/method.md,
+"Controls"), named as X's affective segment with a suffix:
+``X-shuffled`` (stage 1 on X's images with the labels permuted) and
+``X-untrained`` (a frozen E of random weights, no stage 1). Their leaves
+ship for every mode but ``baseline``; :func:`split_control` reads a label
+back into ``(X, control)``.
+
 The config-name format is stated here too, once: :func:`stage1_name`,
 :func:`stage2_name` and :func:`parse_name`; every reader of names calls
 them. Standard library only: importable without torch.
@@ -89,6 +96,55 @@ AFFECTIVE_SETS: Dict[str, AffectiveSet] = {
 }
 DEFAULT_AFFECTIVE = 'emoset'  #: left out of stage-2 leaf names
 
+
+class Control(NamedTuple):
+    """A control of every affective set X, labelled ``X-<name>``."""
+    title: str  #: in the leaves' comments and the model index
+    stage1: bool  #: it has a stage-1 run of its own
+
+
+#: The controls (``configs/_base_/controls/<name>.py``), in the sweep's
+#: ``--controls`` order.
+CONTROLS: Dict[str, Control] = {
+    # X's images and stage-1 recipe, the emotion labels permuted
+    'shuffled': Control('labels shuffled', stage1=True),
+    # E of random weights with X's number of emotions, I as N: no stage 1
+    'untrained': Control('untrained encoder', stage1=False),
+}
+
+
+def control_name(affective: str, control: str) -> str:
+    """The affective label of ``affective``'s control: ``abstract-shuffled``."""
+    return f'{affective}-{control}'
+
+
+def split_control(label: str) -> Tuple[str, Optional[str]]:
+    """``(set, control)`` of an affective label: ``('abstract', 'shuffled')``
+    for ``abstract-shuffled``, ``('abstract', None)`` for ``abstract``."""
+    for control in CONTROLS:
+        if label.endswith('-' + control):
+            return label[:-len(control) - 1], control
+    return label, None
+
+
+def affective_labels(sets: Iterable[str], controls: Iterable[str] = (),
+                     stage: int = 2) -> List[str]:
+    """Each of ``sets`` followed by its ``controls`` (of ``stage``: stage 1
+    only for the controls that pre-train)."""
+    controls = [c for c in controls if stage == 2 or CONTROLS[c].stage1]
+    return [label for a in sets
+            for label in [a] + [control_name(a, c) for c in controls]]
+
+
+def affective_title(label: str,
+                    specs: Optional[Dict[str, 'AffectiveSet']] = None) -> str:
+    """The display name of an affective label: ``Abstract`` or
+    ``Abstract, labels shuffled (control)``."""
+    base, control = split_control(label)
+    title = (AFFECTIVE_SETS if specs is None else specs)[base].title
+    return f'{title}, {CONTROLS[control].title} (control)' if control \
+        else title
+
 #: The regulation modes (emoreg_mm.models.regulators.REGULATION_MODES maps
 #: each to its regulator class); ``baseline`` has no emotional encoder.
 MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
@@ -129,6 +185,7 @@ class Layout(NamedTuple):
     regulation: str = '../_base_/regulation'
     schedules: str = '../_base_/schedules'
     runtime: str = '../_base_/default_runtime.py'
+    controls: str = '../_base_/controls'
     #: the leaves set ``work_dir = '<work_dir>/<name>'``; None: they set
     #: none (the tools' default, ``work_dirs/<name>``)
     work_dir: Optional[str] = None
@@ -150,6 +207,8 @@ class Preset(NamedTuple):
     targets: Tuple[str, ...]
     seeds: Tuple[int, ...]
     modes: Tuple[str, ...] = MODES
+    #: the controls it ships leaves for and the sweep's ``--controls`` takes
+    controls: Tuple[str, ...] = tuple(CONTROLS)
     #: display names of names not in the tables above (the model index)
     titles: Dict[str, str] = {}
     #: what its names are (the leaves' pieces, comments and index entries)
@@ -211,13 +270,16 @@ class LeafName(NamedTuple):
     """What a leaf config's name says (:func:`parse_name`)."""
     stage: int  #: 1 (emotional pre-training) or 2 (the target task)
     backbone: str
-    affective: Optional[str]  #: None for a ``baseline`` leaf
+    #: the affective label, a set or its control (``abstract-shuffled``);
+    #: None for a ``baseline`` leaf
+    affective: Optional[str]
     mode: Optional[str]  #: None for stage 1
     target: Optional[str]  #: None for stage 1
 
 
 def stage1_name(backbone: str, affective: str) -> str:
-    """A stage-1 leaf's name: ``{backbone}_{affective}``."""
+    """A stage-1 leaf's name: ``{backbone}_{affective}`` (an affective
+    label: a set, or its control with a stage 1)."""
     return f'{backbone}_{affective}'
 
 
@@ -232,8 +294,9 @@ def stage2_name(backbone: str,
         backbone (str): The backbone's name.
         mode (str): The regulation mode; ``baseline`` has no affective set.
         target (str): The target's name.
-        affective (str, optional): The affective set; left out of the name
-            when it is ``default_affective`` or None.
+        affective (str, optional): The affective label (a set, or a
+            set's control: ``emoset-shuffled``); left out of the name when
+            it is ``default_affective`` or None.
         default_affective (str): The set a name leaves out. Defaults to
             :data:`DEFAULT_AFFECTIVE`.
     """
@@ -247,26 +310,36 @@ def parse_name(name: str,
                affective_sets: Iterable[str] = AFFECTIVE_SETS,
                modes: Iterable[str] = MODES,
                targets: Iterable[str] = TARGETS,
-               default_affective: str = DEFAULT_AFFECTIVE
+               default_affective: str = DEFAULT_AFFECTIVE,
+               controls: Iterable[str] = tuple(CONTROLS)
                ) -> Optional[LeafName]:
     """The :class:`LeafName` of a leaf config's name (no folder, no
     ``.py``), or None when the name is not one of the matrix's.
 
     The defaults are the shipped matrix; a preset's or a user's tree passes
-    its own names (:data:`PRESETS`). Names hold no ``_`` inside a part.
+    its own names (:data:`PRESETS`). Names hold no ``_`` inside a part. An
+    affective segment is a set or its control (``abstract-shuffled``; in
+    a stage-1 name only a control that pre-trains).
     """
     parts = name.split('_')
     backbones, affective_sets = set(backbones), set(affective_sets)
+
+    def label(part: str, stage: int) -> bool:
+        base, control = split_control(part)
+        return base in affective_sets and (control is None or (
+            control in set(controls) and
+            (stage == 2 or CONTROLS[control].stage1)))
+
     if parts[0] not in backbones:
         return None
-    if len(parts) == 2 and parts[1] in affective_sets:
+    if len(parts) == 2 and label(parts[1], 1):
         return LeafName(1, parts[0], parts[1], None, None)
     if len(parts) not in (3, 4) or parts[1] not in set(modes) or \
             parts[-1] not in set(targets):
         return None
     if len(parts) == 3:
         affective = None if parts[1] == 'baseline' else default_affective
-    elif parts[1] != 'baseline' and parts[2] in affective_sets and \
+    elif parts[1] != 'baseline' and label(parts[2], 2) and \
             parts[2] != default_affective:
         affective = parts[2]
     else:
@@ -278,7 +351,8 @@ def preset_names(preset: 'Preset') -> dict:
     """The keyword arguments of :func:`parse_name` for ``preset``."""
     return dict(backbones=preset.backbones, affective_sets=preset.affective,
                 modes=preset.modes, targets=preset.targets,
-                default_affective=preset.default_affective)
+                default_affective=preset.default_affective,
+                controls=preset.controls)
 
 
 def leaf_name(leaf: LeafName,
@@ -292,17 +366,20 @@ def leaf_name(leaf: LeafName,
 
 def shipped_leaves(preset: Preset) -> List[LeafName]:
     """Every leaf config ``preset`` ships: per backbone, a stage-1 leaf per
-    affective set it ships for; per target, its baseline and each other
-    mode on each of those sets."""
+    affective set it ships for and per control of it that pre-trains; per
+    target, its baseline and each other mode on each of those sets and
+    each of their controls."""
     leaves = []
     for backbone in preset.backbones:
         sets = shipped_sets(backbone, preset)
-        leaves += [LeafName(1, backbone, a, None, None) for a in sets]
+        leaves += [LeafName(1, backbone, a, None, None) for a in
+                   affective_labels(sets, preset.controls, stage=1)]
+        labels = affective_labels(sets, preset.controls)
         for target in preset.targets:
             leaves += [LeafName(2, backbone, None if mode == 'baseline'
                                 else a, mode, target)
                        for mode in preset.modes
-                       for a in (sets[:1] if mode == 'baseline' else sets)]
+                       for a in (sets[:1] if mode == 'baseline' else labels)]
     return leaves
 
 

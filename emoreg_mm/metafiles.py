@@ -6,8 +6,9 @@ entry in ``configs/<collection>/metafile.yml``: its name (the file stem),
 its path, and what the name says of its place in the matrix
 (:func:`emoreg_mm.matrix.parse_name` with the names of the preset whose
 tree the folder is; any preset for a folder of one's own): backbone,
-affective set, regulation mode and target, with their display names. A set
-the name leaves implicit (the preset's default) is taken from the config's
+affective set (or its control: ``Abstract, labels shuffled (control)``),
+regulation mode and target, with their display names. A set the name
+leaves implicit (the preset's default) is taken from the config's
 ``_base_`` list when that names one (an ``affective/<set>.py`` piece or a
 stage-1 leaf). A name that is not the matrix's gets no metadata. No Results
 or Weights are written: nothing here has been measured. Needs PyYAML, not
@@ -87,7 +88,8 @@ def metadata(stem: str, bases: List[str], presets: List[matrix.Preset]
         affective = _set_in_bases(bases, preset) or affective
     meta = {'Backbone': preset.backbone_specs[leaf.backbone].display}
     if affective is not None:
-        meta['Affective Set'] = preset.affective_specs[affective].title
+        meta['Affective Set'] = matrix.affective_title(
+            affective, preset.affective_specs)
     if leaf.mode is not None:
         meta['Regulation Mode'] = leaf.mode
         meta['Target'] = preset.target_titles[leaf.target]

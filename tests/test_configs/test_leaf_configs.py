@@ -4,7 +4,9 @@ Full-size ResNet-50 / ViT-B/16 would make the sweep slow, so each leaf's
 backbone is swapped for a tiny one of the same family (same type, fewer
 channels or layers); everything else (wrapper, head, regulator, data
 pipeline, dataset class) is the leaf's own. Datasets are the tiny
-native-layout fixtures of ``affective_fixtures``.
+native-layout fixtures of ``affective_fixtures``. The leaves of the sets'
+controls differ from their set's leaves by a few keys:
+``test_control_leaves.py`` checks those keys and builds a sample.
 """
 import glob
 import os.path as osp
@@ -27,6 +29,9 @@ LEAVES = sorted(
     osp.relpath(p, REPO)
     for d in ('emoreg_pretrain', 'emoreg')
     for p in glob.glob(osp.join(REPO, 'configs', d, '*.py')))
+#: The leaves of the affective sets (not of their controls).
+SET_LEAVES = [leaf for leaf in LEAVES if not any(
+    f'-{control}' in leaf for control in matrix.CONTROLS)]
 
 TINY = {
     'ResNet': (dict(type='ResNet', depth=18, base_channels=4,
@@ -48,12 +53,17 @@ def test_leaves_match_the_matrix(capsys):
     demo = glob.glob(osp.join(REPO, 'configs', 'demo', '*.py'))
     assert f'{len(LEAVES) + len(demo)} leaf configs up to date' in \
         capsys.readouterr().out
-    assert len(demo) == 1 + len(matrix.MODES)
-    # 2 targets x (baseline + 5 modes per affective set of the backbone),
-    # plus one stage-1 leaf per backbone and affective set.
-    stage1 = [leaf for leaf in LEAVES if 'emoreg_pretrain/' in leaf]
-    assert len(LEAVES) - len(stage1) == sum(
-        2 * (1 + 5 * sum(1 for s in stage1 if f'/{backbone}_' in s))
+    # stage 1 of the set and of its shuffled control; baseline; 5 modes on
+    # the set and on each of its 2 controls
+    assert len(demo) == 2 + 1 + 5 * 3
+    # 2 targets x (baseline + 5 modes per affective set of the backbone and
+    # per control of it), plus one stage-1 leaf per backbone and affective
+    # set and one of its shuffled control.
+    stage1 = [leaf for leaf in SET_LEAVES if 'emoreg_pretrain/' in leaf]
+    assert all(leaf.replace('.py', '-shuffled.py') in LEAVES
+               for leaf in stage1)
+    assert len(LEAVES) - 2 * len(stage1) == sum(
+        2 * (1 + 5 * 3 * sum(1 for s in stage1 if f'/{backbone}_' in s))
         for backbone in ('resnet50', 'vit-b16', 'resnet18-cifar'))
 
 
@@ -112,7 +122,7 @@ _DATASETS = {}
 
 def built_dataset(ds_cfg, monkeypatch):
     """(length, classes, first sample) of the dataset ``ds_cfg`` builds.
-    The 171 leaves hold a few distinct dataset configs: each is built
+    The 171 leaves of the sets hold a few distinct dataset configs: each is built
     once, and every leaf holding it is checked against the result."""
     key = repr(sorted(ds_cfg.to_dict().items(), key=lambda kv: kv[0]))
     if key not in _DATASETS:
@@ -124,7 +134,7 @@ def built_dataset(ds_cfg, monkeypatch):
     return _DATASETS[key]
 
 
-@pytest.mark.parametrize('leaf', LEAVES)
+@pytest.mark.parametrize('leaf', SET_LEAVES)
 def test_leaf_builds(leaf, data_roots, monkeypatch):
     cfg = Config.fromfile(osp.join(REPO, leaf))
     for tag in ('emoreg_backbone', 'emoreg_mode', 'emoreg_target') if \

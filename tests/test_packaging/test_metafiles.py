@@ -97,11 +97,12 @@ def _index_entries(root=REPO):
 def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
     """From the one matrix (emoreg_mm/matrix.py): each shipped leaf of
     every preset (the demo's too) is listed once, with its backbone, mode,
-    target and (but for baseline) affective set; each stage-1 leaf with
-    its training data."""
+    target and (but for baseline) affective set or control; each stage-1
+    leaf with its training data."""
     entries = _index_entries()
     leaves = leaf_configs.leaves()
-    assert len(leaves) == 171 + 7
+    # 171 + 7 leaves of the sets, 315 + 11 of their controls
+    assert len(leaves) == 486 + 18
     for preset in matrix.PRESETS.values():
         for leaf in matrix.shipped_leaves(preset):
             rel = matrix.config_file(preset, leaf)
@@ -111,7 +112,8 @@ def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
             assert meta['Backbone'] == \
                 preset.backbone_specs[leaf.backbone].display, rel
             if leaf.stage == 1:
-                title = preset.affective_specs[leaf.affective].title
+                title = matrix.affective_title(leaf.affective,
+                                               preset.affective_specs)
                 assert meta['Affective Set'] == title, rel
                 assert meta['Training Data'] == title, rel
                 assert 'Regulation Mode' not in meta, rel
@@ -121,8 +123,11 @@ def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
             if leaf.mode == 'baseline':
                 assert 'Affective Set' not in meta, rel
             else:
-                assert meta['Affective Set'] == \
-                    preset.affective_specs[leaf.affective].title, rel
+                assert meta['Affective Set'] == matrix.affective_title(
+                    leaf.affective, preset.affective_specs), rel
+    assert entries['configs/emoreg/vit-b16_ereg_emoset-shuffled_cifar10.py'][
+        0]['Metadata']['Affective Set'] == 'EmoSet, labels shuffled (control)'
+
 
 
 # ------------------------------------------ a name added to the matrix
@@ -202,14 +207,20 @@ def test_names_added_in_the_matrix_reach_every_reader(tmp_path):
         'emoreg/vit-b16_learn-ereg_newset_cifar100',
         'emoreg/resnet18-cifar_newmode_cifar10',
         'emoreg/resnet50_newmode_fi_cifar10',
-        'demo/tiny-resnet_newmode_digits'}
+        'demo/tiny-resnet_newmode_digits',
+        # the new set's controls, and the new mode on every set's
+        'emoreg_pretrain/newnet_newset-shuffled',
+        'emoreg/newnet_ereg_newset-untrained_cifar10',
+        'emoreg/resnet50_newmode_abstract-shuffled_cifar100',
+        'demo/tiny-resnet_newmode_synth-abstract-untrained_digits'}
     for name in new:
         assert (root / f'configs/{name}.py').is_file(), name
-    # per backbone: a stage-1 leaf per set it ships for, and per target a
-    # baseline and 6 modes on each: resnet50 and vit-b16 8 sets (106 each),
-    # resnet18-cifar 1 (15), newnet 2 (28); the demo's 1 + 7: 263, of
-    # which 178 were there
-    assert 'Wrote 85 of 263 leaf configs.' in out.stdout, out.stdout
+    # per backbone: a stage-1 leaf per set it ships for and per shuffled
+    # control of one, and per target a baseline and 6 modes on each set and
+    # each of its 2 controls: resnet50 and vit-b16 8 sets (306 each),
+    # resnet18-cifar 1 (40), newnet 2 (78); the demo's 2 + 19: 751, of
+    # which 504 were there
+    assert 'Wrote 247 of 751 leaf configs.' in out.stdout, out.stdout
     assert run('tools/misc/gen_configs.py', '--check').returncode == 0
     cfg = Config.fromfile(
         str(root / 'configs/emoreg/newnet_newmode_newset_cifar100.py'))

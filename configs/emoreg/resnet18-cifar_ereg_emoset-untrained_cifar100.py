@@ -1,0 +1,21 @@
+# CIFAR ResNet-18 at 32 px (cheap variant), regulation mode ereg, on CIFAR-100; untrained
+# control of EmoSet (controls/untrained.py): no stage 1; E (where
+# the mode builds it) of random weights with its 8 emotions, frozen;
+# I initialised as N.
+_base_ = [
+    '../_base_/models/resnet18-cifar_emoreg.py',
+    '../_base_/regulation/ereg.py',
+    '../_base_/affective/emoset.py',
+    '../_base_/datasets/cifar100_32px.py',
+    '../_base_/schedules/resnet_cifar.py',
+    '../_base_/default_runtime.py',
+    '../_base_/controls/untrained.py',
+]
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    backbone=_base_.untrained_encoders,
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        emotion_classes=_base_.emotion_classes))
+emoreg_affective = 'emoset-untrained'

@@ -1,0 +1,20 @@
+# ViT-B/16 at 224 px, regulation mode rand-learn-ereg, on CIFAR-100; shuffled
+# control of EMOd: E and I pre-trained on its images with the
+# labels permuted (stage 1: configs/emoreg_pretrain/vit-b16_emod-shuffled.py).
+_base_ = [
+    '../_base_/models/vit-b16_emoreg.py',
+    '../_base_/regulation/rand-learn-ereg.py',
+    '../_base_/affective/emod.py',
+    '../_base_/datasets/cifar100.py',
+    '../_base_/schedules/vit_finetune_cifar.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    backbone=dict(
+        emotional_checkpoint='work_dirs/vit-b16_emod-shuffled',
+        emotional_checkpoint_config='configs/emoreg_pretrain/vit-b16_emod-shuffled.py'),
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator))
+emoreg_affective = 'emod-shuffled'
