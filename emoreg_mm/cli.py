@@ -297,3 +297,69 @@ def set_exclude_file(cfg, path, takes_it) -> int:
     for d in changed:
         d['exclude_file'] = path
     return len(changed)
+
+
+def add_show_and_tta_args(parser) -> None:
+    """mmpretrain ``tools/test.py``'s ``--show``, ``--show-dir``,
+    ``--interval``, ``--wait-time`` and ``--tta``."""
+    parser.add_argument(
+        '--show-dir',
+        help='draw every --interval-th test image with its prediction into '
+        'this folder (mmpretrain\'s VisualizationHook)')
+    parser.add_argument(
+        '--show', action='store_true',
+        help='show the drawn predictions in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1,
+        help='draw one test image in this many (default 1)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2,
+        help='seconds each window is shown with --show (default 2)')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help='test-time augmentation: the config\'s tta_model and '
+        'tta_pipeline, else the mean over the image and its horizontal '
+        'flip (emoreg_mm.models.tta: a regulated model averages its '
+        'branches, rho and affect, and fuses those)')
+
+
+def set_show(cfg, args) -> None:
+    """Turn the config's ``default_hooks.visualization`` on for
+    ``--show`` / ``--show-dir``, as mmpretrain's test.py does.
+
+    Raises:
+        ConfigKeyError: The config has no ``default_hooks.visualization``.
+    """
+    if not (args.show or args.show_dir):
+        return
+    if args.interval < 1:
+        raise ConfigKeyError(f'--interval {args.interval}: expected a '
+                             'positive number of images')
+    if 'visualization' not in cfg.get('default_hooks', {}):
+        raise ConfigKeyError(
+            '--show / --show-dir need default_hooks.visualization (e.g. '
+            "dict(type='VisualizationHook')), which the config lacks")
+    cfg.default_hooks.visualization.update(
+        enable=True, show=args.show, wait_time=args.wait_time,
+        out_dir=args.show_dir, interval=args.interval)
+
+
+def set_tta(cfg) -> None:
+    """Wrap the model for test-time augmentation (``--tta``): the config's
+    ``tta_model`` (default :class:`emoreg_mm.models.tta.RegulatedAverageTTA`)
+    around ``model``, and its ``tta_pipeline`` (default: the test pipeline
+    with its last step run on the image flipped and as it is) as the test
+    pipeline."""
+    from copy import deepcopy
+    from mmengine.config import ConfigDict
+    tta_model = cfg.get('tta_model') or dict(type='RegulatedAverageTTA')
+    if 'tta_pipeline' not in cfg:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.tta_pipeline = deepcopy(pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.),
+                         dict(type='RandomFlip', prob=0.)],
+                        [pipeline[-1]]])
+    cfg.model = ConfigDict(**tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline

@@ -4,6 +4,8 @@ The command-line interface is mmpretrain's ``tools/test.py``; the
 checkpoint may also be given as the second positional argument. It loads
 through torch's safe loader (see :mod:`emoreg_mm.compat.safe_load`), and
 every weight must fit the model (``--non-strict`` evaluates anyway).
+``--tta``, ``--show-dir`` and ``--show`` are mmpretrain's (a regulated model
+averages its branches over the views: :mod:`emoreg_mm.models.tta`).
 ``--out FILE.npz`` saves the predictions in a file that loads without
 unpickling (:mod:`emoreg_mm.evaluation.predictions`); a ``.pkl`` (mmengine's
 ``DumpResults``) only with ``--out-pickle``.
@@ -17,8 +19,10 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_world_size
 from mmengine.evaluator import DumpResults
 
-from emoreg_mm.cli import (add_checkpoint_args, add_data_root_arg,
-                           add_stage1_args, resolve_checkpoint_args)
+from emoreg_mm.cli import (ConfigKeyError, add_checkpoint_args,
+                           add_data_root_arg, add_show_and_tta_args,
+                           add_stage1_args, resolve_checkpoint_args, set_show,
+                           set_tta)
 from emoreg_mm.evaluation.evaluate import (build_runner, load_strict,
                                            merge_test_args)
 from emoreg_mm.evaluation.metrics import SavePredictions
@@ -59,6 +63,7 @@ def parse_args(argv=None):
         help='evaluate even if the checkpoint does not fit the model '
         '(missing, unexpected or differently shaped weights are skipped '
         'with a warning); by default that is an error')
+    add_show_and_tta_args(parser)
     add_stage1_args(parser)
     add_data_root_arg(parser)
     parser.add_argument(
@@ -70,6 +75,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     resolve_checkpoint_args(parser, args)
+    if args.tta and (args.show or args.show_dir):
+        parser.error('--tta with --show / --show-dir: the drawing hook '
+                     'draws one view per image; draw without --tta')
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
     if args.out:
@@ -93,6 +101,12 @@ def main(argv=None):
     register_all_modules(init_default_scope=False)
     args = parse_args(argv)
     cfg = merge_test_args(Config.fromfile(args.config), args)
+    try:
+        set_show(cfg, args)
+    except ConfigKeyError as err:
+        raise SystemExit(f'tools/test.py: error: {err}')
+    if args.tta:
+        set_tta(cfg)
     runner = build_runner(cfg)
     if runner.distributed:
         runner.logger.info(

@@ -7,11 +7,12 @@ from .classifiers import RegulatedImageClassifier
 from .heads import *  # noqa: F401,F403
 from .regulators import (ALL_BRANCHES, REGULATION_MODES, BaseRegulator,
                          build_regulator)
+from .tta import RegulatedAverageTTA
 
 __all__ = [
     'ALL_BRANCHES', 'REGULATION_MODES', 'BaseRegulator', 'build_regulator',
     'EmotionalBackboneWrapper', 'EmotionalFeatures', 'PooledEncoder',
     'RegulationHead', 'DEFAULT_EMOTION_CLASSES', 'fuse_log_probs',
     'AffectCache', 'fill_affect_cache', 'sample_key',
-    'RegulatedImageClassifier'
+    'RegulatedImageClassifier', 'RegulatedAverageTTA'
 ]

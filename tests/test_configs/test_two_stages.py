@@ -11,12 +11,14 @@ through tools/dist_train.sh: tests/test_readme_commands.py).
 """
 import os
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 
 import affective_fixtures as fx
 from emoreg_mm import matrix
+from emoreg_mm.evaluation import load_predictions
 from launch_utils import check_stages, run_tool
 
 STAGE1 = matrix.stage1_name('resnet18-cifar', 'emoset')
@@ -72,7 +74,7 @@ def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
     for split, count in (('train', 2), ('test', 1)):
         for c in range(10):
             for k in range(count):
-                fx.write_image(str(target / split / f'c{c}' / f'{k}.png'),
+                fx.write_image(str(target / split / f'c{c}' / f'c{c}_{k}.png'),
                                32)
     for folder, name, text, root in (
             ('emoreg_pretrain', STAGE1, STAGE1_CFG, stimuli),
@@ -102,5 +104,36 @@ def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
     # checkpoint's record gives the 3 emotions (the load refuses others).
     stage1_dir.rename(project / 'stage1_elsewhere')
     run_tool('test.py', f'configs/emoreg/{STAGE2}.py', stage2,
-             '--work-dir', str(project / 'test'))
+             '--work-dir', str(project / 'test'), '--out', 'plain.npz',
+             '--show-dir', str(project / 'shown'), '--interval', '3')
     assert list((project / 'test').glob('*/*.json'))
+    # every 3rd of the 10 test images (mmpretrain's hook counts the last,
+    # shorter batch from a shifted start, so it may leave out the 10th)
+    drawn = {p.name for p in (project / 'shown').glob('*.png')}
+    assert 3 <= len(drawn) <= 4 and drawn <= {
+        f'c{c}_0.png_0.png' for c in range(10)}
+
+    # mmpretrain's --tta: each branch, rho and the affect averaged over the
+    # image and its flip (one run on flipped images gives the other view),
+    # the fused score their regulated fusion; --show-dir draws every 3rd.
+    (project / 'flipped.py').write_text(
+        f"_base_ = ['./configs/emoreg/{STAGE2}.py']\n"
+        "pipeline = [dict(type='LoadImageFromFile'),\n"
+        "            dict(type='RandomFlip', prob=1.), dict(type='PackInputs')]\n"
+        "test_dataloader = dict(dataset=dict(pipeline=pipeline))\n")
+    run_tool('test.py', 'flipped.py', stage2, '--work-dir',
+             str(project / 'test'), '--out', 'flipped.npz')
+    run_tool('test.py', f'configs/emoreg/{STAGE2}.py', stage2, '--tta',
+             '--work-dir', str(project / 'test'), '--out', 'tta.npz')
+    plain, flipped, tta = (
+        load_predictions(str(project / f'{name}.npz'))
+        for name in ('plain', 'flipped', 'tta'))
+    for key in ('pred_score_n', 'pred_score_i', 'rho', 'affect_score'):
+        mean = (plain[key] + flipped[key]) / 2
+        assert np.allclose(tta[key], mean, atol=1e-5), key
+    for key in ('pred_score_n', 'pred_score_i', 'affect_score'):
+        assert not np.allclose(tta[key], plain[key], atol=1e-5), key
+    rho = tta['rho'][:, None]
+    assert np.allclose(tta['pred_score'], (1 - rho) * tta['pred_score_n'] +
+                       rho * tta['pred_score_i'], atol=1e-5)
+    assert (tta['pred_label'] == tta['pred_score'].argmax(1)).all()
