@@ -3,25 +3,40 @@
 From each run's ``predictions.npz``, :func:`analyse_runs` computes
 :func:`emoreg_mm.evaluation.analysis.run_analysis` (the math lives there);
 :func:`branches_table` tables it per backbone x affective set x mode x
-target, mean ± std over seeds, paired against ``baseline`` and ``const``
-like the main table (:func:`.pairing.compare`). One CSV row per cell holds
-both; the markdown has a Branches and a Calibration table.
+target, mean ± std over seeds, paired like the main table
+(:func:`.pairing.compare`). The branch columns describe the gate; under
+the fused loss any input-dependent gate makes the branches specialise
+where it sends them, so only the comparison with the shuffled control
+(the same columns of the same mode on ``X-shuffled``) speaks to emotion.
+One CSV row per cell holds both tables; the markdown has a Branches and a
+Calibration table, each with its family (:mod:`.family`).
 """
-import statistics
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-from ..evaluation.analysis import ECE_BINS, run_analysis
+from ..evaluation.analysis import run_analysis
 from ..evaluation.predictions import BRANCH_KEYS, load_predictions
-from .format import CI_KEYS, ci_columns, fmt_ci, md_table, num
-from .pairing import (REFERENCES, Cell, cell_name, compare, group, partners,
+from . import calibration
+from .family import Policy, settle
+from .format import (CI_KEYS, COLUMNS, ci_columns, family_text, fmt_ci,
+                     md_table, num)
+from .pairing import (CONTROLS, Cell, cell_name, compare, compares, group,
+                      missing, partners, reference_name, references,
                       unique_seeds)
 from .runs import TAGS
-from .stats import paired_ci, verdict
+from .stats import paired_ci, summary, verdict
 
 #: Top-1 of each way of using the two branches (analysis.branch_analysis).
 BRANCH_ACCURACIES = (('n', 'N'), ('i', 'I'), ('fused', 'fused'),
                      ('const', 'const fusion'), ('either', 'either branch'),
                      ('oracle', 'oracle'))
+#: The words of rho's difference on the images one branch alone got right.
+LEAN_WORDS = ('rho higher where only I was right',
+              'rho higher where only N was right')
+#: The words of a branch column against the same column of a control.
+CONTROL_WORDS = ('higher', 'lower')
+#: The within-run quantities compared with the controls: (key, CSV name).
+WITHIN_RUN = (('gain', 'fused - const fusion'),
+              ('lean', 'rho only I - only N'))
 
 BRANCHES_TEXT = (
     '\n## Branches\n\nTop-1 (%) from the saved predictions, mean ± '
@@ -29,30 +44,22 @@ BRANCHES_TEXT = (
     'fusion of the same two branches (rho = 0.5), either branch '
     'right, and the oracle gate (right when some rho in [0, 1], '
     'chosen per image, puts the true class on top). fused − const '
-    'fusion: paired over seeds (the same run\'s branches). captured: '
-    '(fused − const) / (oracle − const), the mean over the seeds '
-    'where the oracle gains (undefined where it never does); "-" '
-    'for const, whose fused model is that fusion. rho: '
-    'mean rho on the images only I / only N got right, and their '
-    'difference paired over seeds (positive: the regulator leans to '
-    'the branch that was right). N − baseline: N alone minus '
+    'fusion: paired over seeds (the same run\'s branches), described, '
+    'not judged. captured: (fused − const) / (oracle − const), mean ± '
+    'std over the seeds where the oracle gains (k of m seeds), and the '
+    'pooled ratio sum(fused − const) / sum(oracle − const) over the m '
+    'seeds; "-" for const, whose fused model is that fusion. rho: mean '
+    'rho on the images only I / only N got right, and their difference '
+    'paired over seeds. These columns describe the gate: under the fused '
+    'loss, any input-dependent gate (a random projection of the image '
+    'too) makes each branch specialise where the gate sends it, so rho '
+    'is higher where only I was right and fused beats const fusion '
+    'without any emotion. vs shuffled (untrained) control: the same '
+    'column of the same mode on the control set, paired over seeds: '
+    'what emotion adds to the gate. N − baseline: N alone minus '
     'baseline\'s top-1 (the same encoder trained without I or the '
     'regulator), paired over seeds: how training with the '
     'regulator changed N itself.\n\n')
-BRANCHES_HEADER = list(TAGS) + ['seeds'] + [
-    label for _, label in BRANCH_ACCURACIES] + [
-    'fused − const fusion', 'captured', 'rho: only I / only N right',
-    'rho: only I − only N', 'N − baseline']
-CALIBRATION_TEXT = (
-    f'\n## Calibration\n\nOf the fused prediction, mean ± std over '
-    f'seeds: ECE (%), the expected calibration error over {ECE_BINS} '
-    'equal-width bins of the top-1 confidence, and NLL, the mean '
-    'negative log-likelihood of the true class (nats); vs baseline '
-    '/ const: paired over seeds as above; lower is better, so '
-    '"better" is a lower ECE / NLL.\n\n')
-CALIBRATION_HEADER = list(TAGS) + [
-    'seeds', 'ECE (%)', 'ECE vs baseline', 'ECE vs const', 'NLL',
-    'NLL vs baseline', 'NLL vs const']
 
 
 def analyse_runs(runs: List[dict], notes: List[str]) -> None:
@@ -74,111 +81,173 @@ def analyse_runs(runs: List[dict], notes: List[str]) -> None:
             k in preds for k in BRANCH_KEYS) == 1
 
 
-def _summary(values: List[Optional[float]]) -> tuple:
-    """(mean, std, n) of the values that are not None; (None, None, 0)."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None, 0
-    return (statistics.fmean(values), statistics.stdev(values)
-            if len(values) > 1 else 0., len(values))
+def _within_run(runs: List[dict], key: str) -> List[dict]:
+    """The runs with branches, ``value`` their within-run ``key``: the gain
+    (fused − const fusion, points) or the lean (rho only I − only N)."""
+    out = []
+    for run in runs:
+        b = run['analysis']['branches']
+        if not b:
+            continue
+        if key == 'gain':
+            out.append(dict(run, value=100 * (b['fused'] - b['const'])))
+        elif None not in (b['rho_only_i'], b['rho_only_n']):
+            out.append(dict(run, value=b['rho_only_i'] - b['rho_only_n']))
+    return out
 
 
-def _branch_stats(mine: List[dict], baseline: Optional[List[dict]],
-                  notes: List[str], name: str) -> dict:
+def _captured(branch: List[dict]) -> dict:
+    """The captured share per seed (mean, std, k of m seeds) and pooled
+    over the seeds: sum(fused − const) / sum(oracle − const)."""
+    mean, std, k = summary([b['captured'] for b in branch])
+    room = sum(b['oracle'] - b['const'] for b in branch)
+    pooled = sum(b['fused'] - b['const'] for b in branch) / room \
+        if room > 0 else None
+    return dict(mean=mean, std=std, k=k, m=len(branch), pooled=pooled)
+
+
+def _branch_stats(key: Cell, mine: List[dict], refs: dict,
+                  notes: List[str], policy: Policy) -> dict:
     """The Branches numbers of one cell's runs (one per seed)."""
+    name, target = cell_name(key), key[3]
     with_branches = [r for r in mine if r['analysis']['branches']]
     branch = [r['analysis']['branches'] for r in with_branches]
-    out = {key: _summary([100 * b[key] for b in branch])
-           for key, _ in BRANCH_ACCURACIES}
-    out['gain'] = paired_ci([100 * (b['fused'] - b['const'])
-                             for b in branch])
-    out['gain']['verdict'] = verdict(out['gain']) if branch else ''
-    out['captured'] = _summary([b['captured'] for b in branch])
-    out['rho_only_i'] = _summary([b['rho_only_i'] for b in branch])
-    out['rho_only_n'] = _summary([b['rho_only_n'] for b in branch])
-    leans = [b['rho_only_i'] - b['rho_only_n'] for b in branch
-             if None not in (b['rho_only_i'], b['rho_only_n'])]
-    out['leans'] = paired_ci(leans)
-    said = verdict(out['leans'])
-    out['leans']['verdict'] = {'better': 'leans to the right branch',
-                               'worse': 'leans to the wrong branch'}.get(
-        said, said) if leans else ''
+    out = {k: summary([100 * b[k] for b in branch])
+           for k, _ in BRANCH_ACCURACIES}
+    out['gain'] = paired_ci([r['value'] for r in _within_run(mine, 'gain')],
+                            resolution=policy.resolution)
+    out['gain']['verdict'] = ''  # described: any gate specialises
+    out['captured'] = _captured(branch)
+    out['rho_only_i'] = summary([b['rho_only_i'] for b in branch])
+    out['rho_only_n'] = summary([b['rho_only_n'] for b in branch])
+    out['lean'] = paired_ci([r['value'] for r in _within_run(mine, 'lean')],
+                            resolution=policy.resolution)
+    out['lean'].update(words=LEAN_WORDS, measure=f'rho only I - only N '
+                       f'{target}')
+    out['lean']['verdict'] = verdict(out['lean']) if out['lean']['n'] \
+        else ''
+    for k, label in WITHIN_RUN:
+        for ref in CONTROLS:
+            found = refs.get(ref)
+            out[f'{k} vs {ref}'] = None if not found or not branch else \
+                compare(_within_run(mine, k), _within_run(found, k), notes,
+                        f'{name} {label} vs {reference_name(ref, key[1])}',
+                        measure=f'{label} vs control {target}',
+                        words=CONTROL_WORDS, resolution=policy.resolution)
     out['branch_seeds'] = len(branch)
     # N alone, trained with the regulator, against baseline's N, trained
     # alone: the same encoder and target, paired by seed
-    out['n vs baseline'] = None if baseline is None or not branch \
+    out['n vs baseline'] = None if not refs['baseline'] or not branch \
         else compare(
             [dict(r, value=100 * r['analysis']['branches']['n'])
              for r in with_branches],
-            [dict(r, value=100 * r['analysis']['top1']) for r in baseline],
-            notes, f'{name} N alone vs baseline top-1')
+            [dict(r, value=100 * r['analysis']['top1'])
+             for r in refs['baseline']],
+            notes, f'{name} N alone vs baseline top-1',
+            measure=f'N - baseline {target}', resolution=policy.resolution)
     return out
 
 
-def _calibration_stats(mine: List[dict], refs: Dict[str, list],
-                       notes: List[str], name: str) -> dict:
-    """The Calibration numbers of one cell's runs (one per seed)."""
-    out = {}
-    for key, scale in (('ece', 100.), ('nll', 1.)):
-
-        def values(runs, key=key, scale=scale):
-            return [dict(r, value=scale * r['analysis']['calibration'][key])
-                    for r in runs if r['analysis']['calibration']]
-
-        out[key] = _summary([r['value'] for r in values(mine)])
-        for ref in REFERENCES:
-            ci = None if refs[ref] is None else compare(
-                values(mine), values(refs[ref]), notes,
-                f'{name} {key.upper()} vs {ref}')
-            if ci and ci['verdict'] in ('better', 'worse'):
-                # lower ECE / NLL is better
-                ci['verdict'] = {'better': 'worse', 'worse': 'better'}[
-                    ci['verdict']]
-            out[f'{key} vs {ref}'] = ci
-    return out
+def _branch_family(st: dict, pair: bool) -> List[dict]:
+    """The cell's Branches comparisons with a verdict word."""
+    found = [st['lean']] if pair and st['lean']['n'] else []
+    found += [st[f'{k} vs {ref}'] for k, _ in WITHIN_RUN for ref in CONTROLS]
+    return [ci for ci in found + [st['n vs baseline']] if ci is not None]
 
 
-def csv_header() -> List[str]:
+def csv_header(refs: Sequence[str]) -> List[str]:
     """The CSV header of the Branches and Calibration rows."""
+    controls = [r for r in refs if r in CONTROLS]
     header = list(TAGS) + ['seeds with predictions']
     for _, label in BRANCH_ACCURACIES:
         header += [f'top1 {label} mean', f'top1 {label} std']
     header += [f'fused - const fusion {k}' for k in CI_KEYS]
-    header += ['captured share mean', 'captured share n',
+    header += [f'fused - const fusion vs {r} {k}' for r in controls
+               for k in CI_KEYS]
+    header += ['captured share mean', 'captured share std',
+               'captured share n', 'captured seeds', 'captured pooled',
                'rho only I right mean', 'rho only N right mean']
     header += [f'rho only I - only N {k}' for k in CI_KEYS]
+    header += [f'rho only I - only N vs {r} {k}' for r in controls
+               for k in CI_KEYS]
     header += [f'N alone - baseline top1 {k}' for k in CI_KEYS]
-    for key in ('ECE %', 'NLL'):
-        header += [f'{key} mean', f'{key} std']
-        for ref in REFERENCES:
-            header += [f'{key} vs {ref} {k}' for k in CI_KEYS]
-    return header + ['branches note', 'calibration note']
+    return header + calibration.csv_header(refs) + [
+        'branches note', 'calibration note']
 
 
-def _ci_cells(ci: Optional[dict]) -> list:
-    """CSV cells of a comparison: '-' where there is none, 'not paired'
-    where no seed paired."""
+def _absent(key: Cell, ref: str) -> str:
+    return missing(key, ref, 'runs with predictions') \
+        if compares(key, ref) else '-'
+
+
+def _ci_cells(ci: Optional[dict], absent: str = '-') -> list:
+    """CSV cells of a comparison: ``absent`` where there is none, 'not
+    paired' where no seed paired."""
     return ci_columns(ci if ci and ci['n'] else None,
-                      '-' if ci is None else 'not paired')
+                      absent if ci is None else 'not paired')
 
 
 def _csv_row(key: Cell, seeds: int, st: dict, pair: bool,
-             reasons: List[List[str]]) -> list:
+             refs: Sequence[str], reasons: List[List[str]]) -> list:
+    controls = [r for r in refs if r in CONTROLS]
     row = list(key) + [seeds]
     for k, _ in BRANCH_ACCURACIES:
         row += [num(st[k][0]), num(st[k][1])]
     row += _ci_cells(st['gain'] if pair else None)
+    row += [c for r in controls for c in _ci_cells(st[f'gain vs {r}'],
+                                                   _absent(key, r))]
+    cap = st['captured']
     # const: its fused model is its const fusion, no share to take
-    row += ['', ''] if key[2] == 'const' else [
-        num(st['captured'][0]), st['captured'][2]]
+    row += [''] * 5 if key[2] == 'const' else [
+        num(cap['mean']), num(cap['std']), cap['k'], cap['m'],
+        num(cap['pooled'])]
     row += [num(st['rho_only_i'][0]), num(st['rho_only_n'][0])]
-    row += _ci_cells(st['leans'] if pair and st['leans']['n'] else None)
+    row += _ci_cells(st['lean'] if pair and st['lean']['n'] else None)
+    row += [c for r in controls for c in _ci_cells(st[f'lean vs {r}'],
+                                                   _absent(key, r))]
     row += _ci_cells(st['n vs baseline'])
-    for k in ('ece', 'nll'):
-        row += [num(st[k][0]), num(st[k][1])]
-        row += _ci_cells(st[f'{k} vs baseline']) + _ci_cells(
-            st[f'{k} vs const'])
+    row += calibration.csv_cells(key, st, refs)
     return row + ['; '.join(r) for r in reasons]
+
+
+def _captured_md(key: Cell, cap: dict) -> str:
+    if key[2] == 'const':
+        return '-'
+    if not cap['k']:
+        return 'undefined (oracle = const fusion)'
+    pooled = '' if cap['pooled'] is None else \
+        f'; pooled {cap["pooled"]:.2f}'
+    return (f'{cap["mean"]:.2f} ± {cap["std"]:.2f} ({cap["k"]} of '
+            f'{cap["m"]} seeds){pooled}')
+
+
+def _md_header(refs: Sequence[str]) -> List[str]:
+    controls = [r for r in refs if r in CONTROLS]
+    return list(TAGS) + ['seeds'] + [
+        label for _, label in BRANCH_ACCURACIES] + [
+        'fused − const fusion'] + [
+        f'fused − const fusion {COLUMNS[r]}' for r in controls] + [
+        'captured', 'rho: only I / only N right', 'rho: only I − only N'] + [
+        f'rho: only I − only N {COLUMNS[r]}' for r in controls] + [
+        'N − baseline']
+
+
+def _branches_md(key: Cell, st: dict, pair: bool,
+                 refs: Sequence[str]) -> List[str]:
+    controls = [r for r in refs if r in CONTROLS]
+    lean = st['lean']
+    return list(key) + [str(st['branch_seeds'])] + [
+        _mean_std(st, k) for k, _ in BRANCH_ACCURACIES] + [
+        fmt_ci(st['gain']) if pair else '-'] + [
+        fmt_ci(st[f'gain vs {r}'], absent=_absent(key, r))
+        for r in controls] + [
+        _captured_md(key, st['captured']),
+        ' / '.join('-' if st[k][0] is None else f'{st[k][0]:.3f}'
+                   for k in ('rho_only_i', 'rho_only_n')),
+        '-' if not pair else fmt_ci(lean, 3) if lean['n'] else
+        'no image only one branch got right'] + [
+        fmt_ci(st[f'lean vs {r}'], 3, _absent(key, r)) for r in controls] + [
+        fmt_ci(st['n vs baseline'])]
 
 
 def _mean_std(st: dict, k: str, digits: int = 2) -> str:
@@ -186,69 +255,61 @@ def _mean_std(st: dict, k: str, digits: int = 2) -> str:
     return '' if mean is None else f'{mean:.{digits}f} ± {std:.{digits}f}'
 
 
-def _branches_md(key: Cell, st: dict, pair: bool) -> List[str]:
-    mode, captured, leans = key[2], st['captured'], st['leans']
-    return list(key) + [str(st['branch_seeds'])] + [
-        _mean_std(st, k) for k, _ in BRANCH_ACCURACIES] + [
-        fmt_ci(st['gain']) if pair else '-',
-        '-' if mode == 'const' else
-        'undefined (oracle = const fusion)' if not captured[2] else
-        f'{captured[0]:.2f} (n={captured[2]})',
-        ' / '.join('-' if st[k][0] is None else f'{st[k][0]:.3f}'
-                   for k in ('rho_only_i', 'rho_only_n')),
-        '-' if not pair else fmt_ci(leans, 3) if leans['n'] else
-        'no image only one branch got right',
-        fmt_ci(st['n vs baseline'])]
-
-
-def _calibration_md(key: Cell, st: dict) -> List[str]:
-    mode = key[2]
-    return list(key) + [str(st['ece'][2]), _mean_std(st, 'ece')] + [
-        fmt_ci(st[f'ece vs {r}']) if mode != r else '-'
-        for r in REFERENCES] + [_mean_std(st, 'nll', 3)] + [
-        fmt_ci(st[f'nll vs {r}'], 3) if mode != r else '-'
-        for r in REFERENCES]
-
-
-def branches_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
-                                              List[str]]:
+def branches_table(runs: List[dict], policy: Optional[Policy] = None
+                   ) -> Tuple[List[str], List[list], str, List[str], dict]:
     """The Branches and Calibration tables: one row per backbone x
     affective set x mode x target with predictions (after
     :func:`analyse_runs`).
 
     Returns:
-        tuple: (csv header, csv rows, markdown, notes).
+        tuple: (csv header, csv rows, markdown, notes, the families
+        ``{'branches': ..., 'calibration': ...}`` of
+        :func:`.family.settle`).
     """
+    policy = policy or Policy()
     notes = []
     cells = group(runs, lambda run: bool(run.get('analysis')))
-    rows, md_branch, md_calib = [], [], []
+    refs = references(cells)
+    found = []
     for key in sorted(cells):
-        name = cell_name(key)
-        mine = unique_seeds(cells[key], [], name)
-        refs = {ref: partners(cells, key, ref) for ref in REFERENCES}
-        st = _branch_stats(mine, refs['baseline'], notes, name)
-        st.update(_calibration_stats(mine, refs, notes, name))
+        mine = unique_seeds(cells[key], [], cell_name(key))
+        partner = {ref: partners(cells, key, ref) for ref in refs}
+        st = _branch_stats(key, mine, partner, notes, policy)
+        st.update(calibration.calibration_stats(key, mine, partner, notes,
+                                                policy.resolution))
+        # const: fused is const's fusion and rho is 0.5, nothing to pair
+        pair = bool(st['branch_seeds']) and key[2] != 'const'
+        found.append((key, mine, st, pair))
+    families = dict(
+        branches=settle([ci for _, _, st, pair in found
+                         for ci in _branch_family(st, pair)], policy),
+        calibration=settle([ci for _, _, st, _ in found
+                            for ci in calibration.comparisons(st, refs)],
+                           policy))
+    rows, md_branch, md_calib = [], [], []
+    for key, mine, st, pair in found:
         reasons = [sorted({r['analysis']['reasons'].get(part, '')
                            for r in mine} - {''}) for part in
                    ('branches', 'calibration')]
-        # const: fused is const's fusion and rho is 0.5, nothing to pair
-        pair = bool(st['branch_seeds']) and key[2] != 'const'
-        rows.append(_csv_row(key, len(mine), st, pair, reasons))
+        rows.append(_csv_row(key, len(mine), st, pair, refs, reasons))
         if st['branch_seeds']:
-            md_branch.append(_branches_md(key, st, pair))
+            md_branch.append(_branches_md(key, st, pair, refs))
         elif key[2] != 'baseline' and not all(  # one branch by design
                 r['analysis']['one_branch'] for r in cells[key]):
-            notes.append(f'{name}: no branch analysis '
+            notes.append(f'{cell_name(key)}: no branch analysis '
                          f'({"; ".join(reasons[0])}).')
         if st['ece'][2]:
-            md_calib.append(_calibration_md(key, st))
+            md_calib.append(calibration.md_row(key, st, refs))
         else:
-            notes.append(f'{name}: no calibration ({"; ".join(reasons[1])}).')
+            notes.append(f'{cell_name(key)}: no calibration '
+                         f'({"; ".join(reasons[1])}).')
     markdown = ''
     if md_branch:
-        markdown += BRANCHES_TEXT + md_table(BRANCHES_HEADER,
-                                             md_branch) + '\n'
+        markdown += BRANCHES_TEXT + family_text(families['branches']) + \
+            md_table(_md_header(refs), md_branch) + '\n'
     if md_calib:
-        markdown += CALIBRATION_TEXT + md_table(CALIBRATION_HEADER,
-                                                md_calib) + '\n'
-    return csv_header(), rows, markdown, list(dict.fromkeys(notes))
+        markdown += calibration.TEXT + family_text(
+            families['calibration']) + md_table(
+            calibration.md_header(refs), md_calib) + '\n'
+    return csv_header(refs), rows, markdown, list(dict.fromkeys(notes)), \
+        families

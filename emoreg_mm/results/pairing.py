@@ -1,23 +1,31 @@
 """Pairing runs: cells of runs, their reference partners, paired statistics.
 
 Runs are grouped into cells by their :data:`~.runs.TAGS` (backbone,
-affective set, mode, target). Every regulated mode is compared with two
-references (:data:`REFERENCES`): ``baseline`` of the same backbone and
-target, and ``const`` of the same backbone, affective set and target. Two
-runs are paired by seed, and only when their configs differ in nothing but
-the mode and the seed (:func:`config_differences`) and their values are of
-the same kind (a test result with a test result, a validation score with a
-validation score); every refusal is noted with the reason. All three tables
-pair through :func:`compare`.
+affective set, mode, target). Every cell but ``baseline``'s is compared
+with the references of :data:`REFERENCES` (:func:`partners`): ``baseline``
+of the same backbone and target; ``const`` of the same backbone, affective
+set and target; and, for a cell on an affective set X, the same mode on
+the control sets ``X-shuffled`` (stage 1 on X's images with the emotion
+labels permuted) and ``X-untrained`` (E with random weights, no stage 1).
+Two runs are paired by seed, and only when their configs differ in nothing
+but the mode and the seed, or, against a control, the affective set's name
+and its stage-1 weights (:func:`config_differences`), and their values are
+of the same kind (a test result with a test result, a validation score
+with a validation score); every refusal is noted with the reason. All
+tables pair through :func:`compare`.
 """
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runs import TAGS
-from .stats import detectable_difference, mcnemar_exact, paired_ci, verdict
+from .stats import (RESOLUTION, WORDS, mcnemar_exact, paired_ci,
+                    verdict)
 
-#: The modes every regulated mode is compared with, in column order.
-REFERENCES = ('baseline', 'const')
+#: What every cell is compared with, in column order: two modes, then the
+#: two controls of its affective set (``X-shuffled``, ``X-untrained``).
+REFERENCES = ('baseline', 'const', 'shuffled', 'untrained')
+#: The control affective sets, as suffixes of the set they control.
+CONTROLS = ('shuffled', 'untrained')
 #: Keys a mode sets (compared through the normalised model instead) and
 #: bookkeeping of a run that does not change what it trains.
 MODE_KEYS = ('emoreg_mode', 'regulator', 'branches', 'model',
@@ -26,8 +34,48 @@ RUN_KEYS = ('work_dir', 'resume', 'load_from', 'launcher',
             'experiment_name')
 #: What the affective set adds; a baseline has none of it.
 AFFECTIVE_KEYS = ('emoreg_affective', 'emotion_classes', 'num_emotions')
+#: What may differ between a run on X and one on its control set: the
+#: set's name, the wrapper's stage-1 weights (their file, the config that
+#: made them, or a random initialisation of E instead) and, outside the
+#: model and the target's dataloaders, the label permutation's options
+#: (any key with ``shuffle`` or ``permut`` in its name).
+CONTROL_WRAPPER_KEYS = ('emotional_checkpoint',
+                        'emotional_checkpoint_config', 'emotional_init')
+CONTROL_OPTION_WORDS = ('shuffle', 'permut')
 
 Cell = Tuple[str, str, str, str]
+
+
+def control_of(affective: str) -> Optional[str]:
+    """The control an affective set's name says it is (``'shuffled'`` for
+    ``'emoset-shuffled'``), else None."""
+    for control in CONTROLS:
+        if affective.endswith(f'-{control}') and \
+                len(affective) > len(control) + 1:
+            return control
+    return None
+
+
+def reference_name(ref: str, affective: str) -> str:
+    """How the column and the notes name a reference of a cell on
+    ``affective``: the mode, or the control set (``'emoset-shuffled'``)."""
+    return f'{affective}-{ref}' if ref in CONTROLS else ref
+
+
+def references(cells: Dict['Cell', list]) -> Tuple[str, ...]:
+    """The references a table shows: ``baseline``, ``const`` and
+    ``shuffled`` always (a missing control is said in its column),
+    ``untrained`` where runs on an ``X-untrained`` set exist."""
+    shown = [ref for ref in REFERENCES if ref != 'untrained']
+    if any(control_of(key[1]) == 'untrained' for key in cells):
+        shown.append('untrained')
+    return tuple(shown)
+
+
+def missing(key: 'Cell', ref: str, runs: str = 'runs') -> str:
+    """What a cell's column says when ``ref`` has no runs to pair with:
+    ``no emoset-shuffled runs``."""
+    return f'no {reference_name(ref, key[1])} {runs}'
 
 
 def cell_name(key: Cell) -> str:
@@ -61,22 +109,41 @@ def unique_seeds(runs: List[dict], notes: List[str], what: str
     return [same[0] for same in seen.values() if len(same) == 1]
 
 
+def compares(key: Cell, ref: str) -> bool:
+    """Whether cell ``key`` has a ``ref`` column: never for ``baseline`` or
+    ``ref``'s own mode; the controls only for a cell on an affective set
+    that is not itself a control."""
+    affective, mode = key[1], key[2]
+    if mode in ('baseline', ref):
+        return False
+    if ref in CONTROLS:
+        return affective != '-' and control_of(affective) is None
+    return True
+
+
+def partner_cell(key: Cell, ref: str) -> Cell:
+    """The cell whose runs ``key`` is compared with as ``ref`` (for
+    ``baseline``, the affective set is any)."""
+    backbone, affective, mode, target = key
+    if ref in CONTROLS:
+        return backbone, reference_name(ref, affective), mode, target
+    return backbone, '*' if ref == 'baseline' else affective, ref, target
+
+
 def partners(cells: Dict[Cell, List[dict]], key: Cell,
              reference: str) -> Optional[List[dict]]:
     """The runs of cell ``key`` compares with ``reference``, one per seed.
 
     Returns:
-        list | None: None when the cell is ``reference`` itself or a
-        ``baseline`` (nothing to compare); else the runs of ``reference``
-        with the same backbone and target (and, for ``const``, the same
-        affective set), possibly none.
+        list | None: None where :func:`compares` says there is no such
+        column; else the runs of :func:`partner_cell`, possibly none.
     """
-    backbone, affective, mode, target = key
-    if mode in ('baseline', reference):
+    if not compares(key, reference):
         return None
-    refs = [run for (b, a, m, t), runs in cells.items()
-            if b == backbone and m == reference and t == target and
-            (reference == 'baseline' or a == affective) for run in runs]
+    want = partner_cell(key, reference)
+    refs = [run for cell, runs in cells.items()
+            if all(w in ('*', c) for w, c in zip(want, cell))
+            for run in runs]
     return unique_seeds(refs, [], '')
 
 
@@ -121,9 +188,27 @@ def _model_parts(cfg: dict, regulated_pair: bool) -> dict:
     return parts
 
 
+def _control_pair(a: dict, b: dict) -> bool:
+    """Whether one config's affective set is the other's control."""
+    x, y = (str(c.get('emoreg_affective')) for c in (a, b))
+    return any(c == f'{o}-{control}' for c, o in ((x, y), (y, x))
+               for control in CONTROLS)
+
+
+def _control_option(key: str) -> bool:
+    """A key of the label permutation's options: a ``shuffle`` / ``permut``
+    word outside the model and the target's dataloaders."""
+    top = key.split('.')[0]
+    return not (top.startswith('model/') or top.endswith('_dataloader')) \
+        and any(w in key.lower() for w in CONTROL_OPTION_WORDS)
+
+
 def config_differences(a: dict, b: dict) -> List[str]:
     """Keys (dotted) in which two runs' configs differ beyond the mode and
-    the seed (and the affective set's keys where one is a ``baseline``).
+    the seed (and the affective set's keys where one is a ``baseline``; and
+    the set's name, its stage-1 weights and its label permutation's options
+    where one set is the other's control, :data:`CONTROL_WRAPPER_KEYS`,
+    :data:`CONTROL_OPTION_WORDS`).
 
     Args:
         a (dict): A config as :func:`~.runs.read_config` reads it.
@@ -135,15 +220,19 @@ def config_differences(a: dict, b: dict) -> List[str]:
     """
     regulated_pair = 'baseline' not in (a.get('emoreg_mode'),
                                         b.get('emoreg_mode'))
-    ignored = MODE_KEYS + RUN_KEYS + (() if regulated_pair else
-                                      AFFECTIVE_KEYS)
+    control = regulated_pair and _control_pair(a, b)
+    ignored = MODE_KEYS + RUN_KEYS + (
+        () if regulated_pair else AFFECTIVE_KEYS) + (
+        ('emoreg_affective', ) + tuple(f'model/wrapper.{k}'
+                                       for k in CONTROL_WRAPPER_KEYS)
+        if control else ())
 
     def signature(cfg):
         flat = _flatten(dict(cfg))
-        flat = {k: v for k, v in flat.items()
-                if not any(k == i or k.startswith(i + '.') for i in ignored)}
         flat.update(_flatten(_model_parts(cfg, regulated_pair), 'model/'))
-        return flat
+        return {k: v for k, v in flat.items()
+                if not any(k == i or k.startswith(i + '.') for i in ignored)
+                and not (control and _control_option(k))}
 
     sa, sb = signature(a), signature(b)
     return sorted(k for k in sa.keys() | sb.keys() if sa.get(k) != sb.get(k))
@@ -153,10 +242,11 @@ def _order(ids) -> List[int]:
     return sorted(range(len(ids)), key=lambda i: ids[i])
 
 
-def mcnemar_runs(run: dict, ref: dict) -> Tuple[Optional[float], str]:
-    """McNemar's exact p of ``run`` against ``ref`` on the same images,
-    from their predictions: (p, '') or (None, the reason; '' where either
-    run saved none)."""
+def mcnemar_runs(run: dict, ref: dict) -> Tuple[Optional[tuple], str]:
+    """McNemar's exact test of ``run`` against ``ref`` on the same images,
+    from their predictions: ((b, c, p), '') with b the images only ``run``
+    got right and c those only ``ref`` got right, or (None, the reason; ''
+    where either run saved none)."""
     if not (run['predictions'] and ref['predictions']):
         return None, ''
     from ..evaluation.predictions import load_predictions
@@ -176,11 +266,13 @@ def mcnemar_runs(run: dict, ref: dict) -> Tuple[Optional[float], str]:
     right_q = (q['pred_label'] == q['gt_label'])[_order(ids_q)]
     b = int((right_p & ~right_q).sum())
     c = int((~right_p & right_q).sum())
-    return mcnemar_exact(b, c), ''
+    return (b, c, mcnemar_exact(b, c)), ''
 
 
 def compare(runs: List[dict], refs: List[dict], notes: List[str],
-            what: str, mcnemar: bool = False) -> Optional[dict]:
+            what: str, mcnemar: bool = False, measure: str = '',
+            words: Sequence[str] = WORDS,
+            resolution: float = RESOLUTION) -> Optional[dict]:
     """Pair ``runs`` with ``refs`` by seed; the paired statistics of their
     ``value`` differences.
 
@@ -192,23 +284,28 @@ def compare(runs: List[dict], refs: List[dict], notes: List[str],
         what (str): The comparison's name in the notes.
         mcnemar (bool): Also McNemar's exact test per seed on the runs'
             predictions. Defaults to False.
+        measure (str): What is differenced (its spread is pooled with the
+            other comparisons of the same measure, :mod:`.family`).
+        words (Sequence[str]): The verdicts of a positive and a negative
+            difference. Defaults to ('better', 'worse').
+        resolution (float): :func:`~.stats.paired_ci`'s.
 
     Returns:
         dict | None: None without ``refs``; else :func:`~.stats.paired_ci`
         with ``verdict`` (``'not paired'`` without a pair), ``mcnemar``
-        ([(seed, p)]) and ``detectable``.
+        ([(seed, b, c, p)]), ``measure`` and ``words``.
     """
     if not refs:
         return None
     by_seed = {r['seed']: r for r in runs}
     ref_seed = {r['seed']: r for r in refs}
-    missing = sorted(set(by_seed) ^ set(ref_seed), key=str)
-    if missing:
+    missing_seeds = sorted(set(by_seed) ^ set(ref_seed), key=str)
+    if missing_seeds:
         only = [(s, (by_seed.get(s) or ref_seed[s])['work_dir'])
-                for s in missing]
+                for s in missing_seeds]
         notes.append(f'{what}: seeds without a partner, not paired: ' +
                      ', '.join(f'{s} (only {d})' for s, d in only))
-    diffs, pvalues = [], []
+    diffs, tests = [], []
     for seed in sorted(set(by_seed) & set(ref_seed), key=str):
         run, ref = by_seed[seed], ref_seed[seed]
         differ = config_differences(run['config'], ref['config'])
@@ -225,13 +322,12 @@ def compare(runs: List[dict], refs: List[dict], notes: List[str],
             continue
         diffs.append(run['value'] - ref['value'])
         if mcnemar:
-            pvalue, note = mcnemar_runs(run, ref)
+            test, note = mcnemar_runs(run, ref)
             if note:
                 notes.append(note)
-            if pvalue is not None:
-                pvalues.append((seed, pvalue))
-    ci = paired_ci(diffs)
-    ci.update(verdict=verdict(ci) if diffs else 'not paired',
-              mcnemar=pvalues,
-              detectable=detectable_difference(ci['spread'], ci['n']))
+            if test is not None:
+                tests.append((seed, ) + test)
+    ci = paired_ci(diffs, resolution=resolution)
+    ci.update(mcnemar=tests, measure=measure, words=tuple(words))
+    ci['verdict'] = verdict(ci) if diffs else 'not paired'
     return ci

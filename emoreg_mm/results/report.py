@@ -7,18 +7,21 @@ table (:mod:`.accuracy`), the Branches and Calibration tables
 (:mod:`.robustness`, from corruption predictions) and the forest plot of
 the main table's paired differences
 (:func:`emoreg_mm.visualization.analysis.forest_plot`), and writes them
-each whole or not at all.
+each whole or not at all. Each table's comparisons are one family whose
+verdicts are adjusted (:mod:`.family`).
 """
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 from ..fileio import atomic_write, atomic_write_text
 from .accuracy import INTRO, accuracy_table
 from .branches import analyse_runs, branches_table
+from .family import Policy
 from .format import csv_text
 from .robustness import read_robustness, robustness_table
 from .runs import MAX_FILE, PREDICTIONS, read_runs
+from .stats import RESOLUTION
 
 
 class NoRunsError(ValueError):
@@ -38,13 +41,17 @@ def write_forest(forest: List[dict], path: str, metric: str,
     return atomic_write(path, lambda f: forest_plot(paired, f, metric))
 
 
-def _analysis_tables(runs: List[dict], notes: List[str]):
+def _analysis_tables(runs: List[dict], notes: List[str], policy: Policy,
+                     families: dict):
     """The Branches / Calibration and Robustness tables:
-    (a_header, a_rows, r_header, r_rows, markdown)."""
+    (a_header, a_rows, r_header, r_rows, markdown); their families are
+    added to ``families``."""
     analyse_runs(runs, notes)
     if any(r['analysis'] for r in runs):
-        a_header, a_rows, a_markdown, more = branches_table(runs)
+        a_header, a_rows, a_markdown, more, found = branches_table(
+            runs, policy)
         notes += more
+        families.update(found)
     else:
         a_header, a_rows, a_markdown = None, [], ''
         notes.append(
@@ -52,8 +59,11 @@ def _analysis_tables(runs: List[dict], notes: List[str]):
             f'--out WORK_DIR/{PREDICTIONS}): no branch analysis or '
             'calibration.')
     read_robustness(runs, notes)
-    r_header, r_rows, r_markdown, more = robustness_table(runs)
+    r_header, r_rows, r_markdown, more, family = robustness_table(
+        runs, policy)
     notes += more
+    if r_rows:
+        families['robustness'] = family
     return a_header, a_rows, r_header, r_rows, a_markdown + r_markdown
 
 
@@ -76,7 +86,10 @@ def _write(out: str, report: dict) -> None:
 def build_report(patterns: Sequence[str],
                  metric: str = 'accuracy/top1',
                  out: Optional[str] = None,
-                 max_bytes: int = MAX_FILE) -> dict:
+                 max_bytes: int = MAX_FILE,
+                 correction: str = 'holm',
+                 primary: Optional[Union[str, dict]] = None,
+                 resolution: float = RESOLUTION) -> dict:
     """Read the runs matching ``patterns`` and build every table.
 
     Args:
@@ -90,28 +103,47 @@ def build_report(patterns: Sequence[str],
         max_bytes (int): Largest file read from a run dir; a larger one
             (or one that is not a regular file) is reported and its run
             left out. Defaults to :data:`~.runs.MAX_FILE` (64 MiB).
+        correction (str): How each table's verdicts are adjusted over its
+            family: ``'holm'`` (default) or ``'fdr_bh'``
+            (Benjamini-Hochberg).
+        primary (str | dict, optional): The main table's one primary
+            comparison, reported unadjusted and left out of its family:
+            ``'[BACKBONE] [AFFECTIVE] MODE vs REFERENCE on TARGET'``, e.g.
+            ``'learn-ereg vs emoset-shuffled on cifar100'``, or a dict of
+            those keys (:func:`.family.parse_primary`).
+        resolution (float): A spread of paired differences below this (in
+            the unit of what is differenced) counts as zero: no interval,
+            no verdict. Defaults to 1e-4.
 
     Returns:
         dict: ``runs``, ``header`` and ``rows`` (the CSV), ``markdown`` and
         ``notes`` (skipped dirs, refused pairs, unpaired seeds);
         ``analysis_header`` and ``analysis_rows`` (the companion CSV; None
         and [] when no run saved predictions), ``analysis_notes``,
-        ``robustness_header`` and ``robustness_rows``, and ``forest`` (the
-        PNG written, or None).
+        ``robustness_header`` and ``robustness_rows``, ``families`` (per
+        table, ``main``, ``branches``, ``calibration``, ``robustness``
+        where it is built: :func:`.family.settle`'s family) and ``forest``
+        (the PNG written, or None).
 
     Raises:
         NoRunsError: No evaluated run; the message says why per dir.
+        PrimaryError: ``primary`` names no comparison of the main table,
+            or several; the message lists what the table has.
+        ValueError: An unknown ``correction``.
     """
+    policy = Policy(correction=correction, resolution=resolution,
+                    primary=primary)
     runs, notes = read_runs(patterns, metric, max_bytes)
     if not runs:
         raise NoRunsError(f'No evaluated runs found in {list(patterns)}' +
                           ''.join(f'\n  {n}' for n in notes))
     forest = []
-    header, rows, table, more = accuracy_table(runs, forest)
+    header, rows, table, more, family = accuracy_table(runs, forest, policy)
+    families = dict(main=family)
     notes += more
     analysis_notes = []
     a_header, a_rows, r_header, r_rows, companions = _analysis_tables(
-        runs, analysis_notes)
+        runs, analysis_notes, Policy(correction, resolution), families)
     markdown = INTRO.format(metric=metric) + table
     if notes:
         markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
@@ -127,7 +159,7 @@ def build_report(patterns: Sequence[str],
                   notes=notes, analysis_header=a_header,
                   analysis_rows=a_rows, analysis_notes=analysis_notes,
                   forest=forest_png, robustness_header=r_header,
-                  robustness_rows=r_rows)
+                  robustness_rows=r_rows, families=families)
     if out:
         _write(out, report)
     return report

@@ -4,9 +4,10 @@ For each run whose work dir holds corruption predictions
 (``tools/analysis_tools/eval_corruptions.py``: ``WORK_DIR/corruptions/``),
 :func:`robustness_table` tables per backbone x affective set x mode x
 target, over seeds: the mean corruption accuracy (the 15 corruptions x 5
-severities present) with its paired differences to ``baseline`` and
-``const`` (:func:`.pairing.compare`, as accuracy), and mCE relative to
-``baseline`` (Hendrycks & Dietterich: CE_c = sum_s err_s / sum_s
+severities present) with its paired differences to each reference
+(``baseline``, ``const`` and the controls of the cell's affective set:
+:func:`.pairing.compare`, as accuracy, adjusted over the table's family),
+and mCE relative to ``baseline`` (Hendrycks & Dietterich: CE_c = sum_s err_s / sum_s
 err_s(baseline), mCE = the mean over corruptions; 100% is the baseline's
 own), each seed's run against the baseline run of its seed, with the paired
 t interval of mCE - 100. Runs compared must hold the same cells
@@ -14,22 +15,25 @@ t interval of mCE - 100. Runs compared must hold the same cells
 otherwise); a run with cells missing is named in the notes.
 """
 import statistics
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from ..evaluation import robustness as corruption
-from .format import ci_columns, fmt_ci, md_table, num, spread
-from .pairing import (REFERENCES, cell_name, compare, config_differences,
-                      group, partners, unique_seeds)
+
+from .family import Policy, settle
+from .format import (CI_KEYS, COLUMNS, ci_columns, family_text, fmt_ci,
+                     md_table, num, spread)
+from .pairing import (cell_name, compare, compares, config_differences,
+                      group, missing, partners, reference_name, references,
+                      unique_seeds)
 from .runs import TAGS
 from .stats import mean_std, paired_ci
 
-HEADER = ('seeds', 'mean corruption accuracy', 'vs baseline', 'vs const',
-          'mCE vs baseline (%)', 'relative mCE (%)')
 TEXT = (
     '\n## Robustness\n\nOn the corruptions of CIFAR-10-C / CIFAR-100-C '
     '(docs/robustness.md): the mean corruption accuracy (%) over the '
     '15 corruptions x 5 severities, mean ± std over seeds, and its '
-    'paired difference to baseline / const as in the main table; mCE '
+    'paired difference to baseline / const / the shuffled (untrained) '
+    'control as in the main table, adjusted over this table\'s family; mCE '
     '(%) relative to baseline (lower is better; 100 is the baseline), '
     'each seed against the baseline run of its seed, with the 95% t '
     'interval of mCE - 100 over seeds, and the relative mCE (the '
@@ -116,13 +120,12 @@ def _mce(mine: List[dict], base: List[dict], notes: List[str],
     return mce, relative
 
 
-def csv_header() -> List[str]:
+def csv_header(refs) -> List[str]:
     """The CSV header of the Robustness table."""
     header = list(TAGS) + ['seeds', 'mean corruption accuracy mean',
                            'mean corruption accuracy std']
-    for ref in REFERENCES:
-        header += [f'vs {ref} {k}' for k in ('mean', 'ci low', 'ci high',
-                                             'n', 'verdict')]
+    for ref in refs:
+        header += [f'vs {ref} {k}' for k in CI_KEYS]
     return header + ['mCE mean', 'mCE n', 'mCE - 100 ci low',
                      'mCE - 100 ci high', 'relative mCE mean']
 
@@ -140,48 +143,69 @@ def _mce_text(mce: List[float], mce_ci: dict) -> str:
     return spread(mce) or 'not paired'
 
 
-def robustness_table(runs: List[dict]) -> Tuple[List[str], List[list], str,
-                                                List[str]]:
+def _cell(cells: dict, key, notes: List[str], refs,
+          policy: Policy) -> dict:
+    """One cell's corruption accuracy, its comparisons and its mCE."""
+    name = cell_name(key)
+    mine = unique_seeds(cells[key], notes, name)
+    values = _corruption_accuracy(mine)
+    found, cis = {}, {}  # each reference's runs on the same cells, by seed
+    for ref in refs:
+        what = (f'{name} corruption accuracy vs '
+                f'{reference_name(ref, key[1])}')
+        runs = partners(cells, key, ref)
+        found[ref] = None if runs is None else _same_cells(
+            values, _corruption_accuracy(runs), notes, what)
+        cis[ref] = None if found[ref] is None else compare(
+            values, found[ref], notes, what, measure=key[3],
+            resolution=policy.resolution)
+    base = found['baseline']
+    mce, relative = _mce(mine, base, notes, name) if base else ([], [])
+    return dict(mine=mine, acc=[v['value'] for v in values], cis=cis,
+                mce=mce, relative=relative,
+                mce_ci=paired_ci([m - 100 for m in mce],
+                                 resolution=policy.resolution))
+
+
+def robustness_table(runs: List[dict], policy: Optional[Policy] = None
+                     ) -> Tuple[List[str], List[list], str, List[str],
+                                dict]:
     """The Robustness table of the runs with corruption predictions (after
     :func:`read_robustness`).
 
     Returns:
-        tuple: (csv header, csv rows, markdown, notes); empty rows and
-        markdown when no run has corruption predictions.
+        tuple: (csv header, csv rows, markdown, notes, the family of
+        :func:`.family.settle`); empty rows and markdown when no run has
+        corruption predictions.
     """
+    policy = policy or Policy()
     notes: List[str] = []
     cells = group(runs, lambda run: bool(run.get('robustness')))
+    refs = references(cells)
+    found = [(key, _cell(cells, key, notes, refs, policy))
+             for key in sorted(cells)]
+    family = settle([ci for _, c in found for ci in c['cis'].values()],
+                    policy)
     rows, md = [], []
-    for key in sorted(cells):
-        mode, name = key[2], cell_name(key)
-        mine = unique_seeds(cells[key], notes, name)
-        values = _corruption_accuracy(mine)
-        found = {}  # each reference's runs on the same cells, by seed
-        for ref in REFERENCES:
-            refs = partners(cells, key, ref)
-            found[ref] = None if refs is None else _same_cells(
-                values, _corruption_accuracy(refs), notes,
-                f'{name} corruption accuracy vs {ref}')
-        cis = {ref: None if found[ref] is None else compare(
-            values, found[ref], notes, f'{name} corruption accuracy vs {ref}')
-            for ref in REFERENCES}
-        base = found['baseline']
-        mce, relative = _mce(mine, base, notes, name) if base else ([], [])
-        mce_ci = paired_ci([m - 100 for m in mce])
-        acc = [v['value'] for v in values]
-        row = list(key) + [len(mine), *map(num, mean_std(acc))]
-        for ref in REFERENCES:
-            row += ci_columns(cis[ref], '-' if found[ref] is None else 'n/a')
+    for key, c in found:
+        absent = {ref: missing(key, ref, 'runs with corruption predictions')
+                  if compares(key, ref) else '-' for ref in refs}
+        mce, relative, mce_ci = c['mce'], c['relative'], c['mce_ci']
+        row = list(key) + [len(c['mine']), *map(num, mean_std(c['acc']))]
+        for ref in refs:
+            row += ci_columns(c['cis'][ref], absent[ref])
         row += [num(statistics.fmean(mce)) if mce else '', len(mce),
                 num(mce_ci['low']), num(mce_ci['high']),
                 num(statistics.fmean(relative)) if relative else '']
         rows.append(row)
-        md.append(list(key) + [str(len(mine)), spread(acc)] + [
-            '-' if found[ref] is None else fmt_ci(cis[ref])
-            for ref in REFERENCES] + [
-            '-' if mode == 'baseline' else _mce_text(mce, mce_ci),
-            '-' if mode == 'baseline' else spread(relative)])
+        md.append(list(key) + [str(len(c['mine'])), spread(c['acc'])] + [
+            fmt_ci(c['cis'][ref], absent=absent[ref]) for ref in refs] + [
+            '-' if key[2] == 'baseline' else _mce_text(mce, mce_ci),
+            '-' if key[2] == 'baseline' else spread(relative)])
     if not md:
-        return csv_header(), rows, '', notes
-    markdown = TEXT + md_table(list(TAGS) + list(HEADER), md) + '\n'
-    return csv_header(), rows, markdown, notes
+        return csv_header(refs), rows, '', notes, family
+    header = list(TAGS) + ['seeds', 'mean corruption accuracy'] + [
+        COLUMNS[r] for r in refs] + ['mCE vs baseline (%)',
+                                     'relative mCE (%)']
+    markdown = TEXT + family_text(family) + md_table(header, md) + '\n'
+    return csv_header(refs), rows, markdown, notes, family

@@ -14,35 +14,73 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return statistics.fmean(values), std
 
 
-def paired_ci(diffs: Sequence[float], level: float = 0.95) -> dict:
-    """Mean, t confidence interval and count of paired differences.
+#: A spread of paired differences below this (in the metric's unit) counts
+#: as zero: float rounding, not seed noise (:func:`paired_ci`).
+RESOLUTION = 1e-4
+#: The verdict words of a positive and a negative difference.
+WORDS = ('better', 'worse')
 
-    The interval is None for fewer than two pairs, and for differences
-    that are all the same (zero spread gives no interval: identical
-    differences at several seeds usually mean the seeds did not vary).
+
+def summary(values: Sequence[Optional[float]]
+            ) -> Tuple[Optional[float], Optional[float], int]:
+    """(mean, std, n) of the values that are not None; (None, None, 0)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None, 0
+    return (*mean_std(values), len(values))
+
+
+def paired_ci(diffs: Sequence[float], level: float = 0.95,
+              resolution: float = RESOLUTION) -> dict:
+    """Mean, t confidence interval, p-value and count of paired differences.
+
+    The interval and p are None for fewer than two pairs, and for
+    differences that are all the same: a spread below ``resolution`` (the
+    metric's resolution; float rounding gives spreads of 1e-15, float32
+    metrics of 1e-6) counts as zero, and zero spread gives no interval
+    (identical differences at several seeds usually mean the seeds did not
+    vary).
 
     Args:
         diffs (Sequence[float]): One difference per pair (seed).
         level (float): Confidence level. Defaults to 0.95.
+        resolution (float): The smallest spread that counts, in the unit
+            of the differences. Defaults to :data:`RESOLUTION`.
 
     Returns:
         dict: ``mean`` (NaN without pairs), ``low`` and ``high`` (None
-        without an interval), ``n`` and ``spread`` (the standard deviation
-        of the differences; None for fewer than two).
+        without an interval), ``p`` (the two-sided paired t test's p-value;
+        None without an interval), ``n`` and ``spread`` (the standard
+        deviation of the differences, 0 below ``resolution``; None for
+        fewer than two).
     """
     from scipy import stats
     n = len(diffs)
     mean = statistics.fmean(diffs) if n else float('nan')
-    out = dict(mean=mean, low=None, high=None, n=n, spread=None)
+    out = dict(mean=mean, low=None, high=None, p=None, n=n, spread=None)
     if n < 2:
         return out
     spread = statistics.stdev(diffs)
-    out['spread'] = spread
-    if spread == 0:
+    out['spread'] = spread if spread >= resolution else 0.
+    if not out['spread']:
         return out
-    half = stats.t.ppf(0.5 + level / 2., n - 1) * spread / math.sqrt(n)
-    out.update(low=mean - half, high=mean + half)
+    sem = spread / math.sqrt(n)
+    half = stats.t.ppf(0.5 + level / 2., n - 1) * sem
+    out.update(low=mean - half, high=mean + half,
+               p=float(2 * stats.t.sf(abs(mean) / sem, n - 1)))
     return out
+
+
+def pooled_spread(cis: Sequence[dict]) -> Tuple[Optional[float], int]:
+    """The standard deviation of paired differences pooled over comparisons
+    (:func:`paired_ci` results with a spread):
+    sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1)), and its degrees of freedom
+    sum (n_i - 1); (None, 0) without a spread to pool."""
+    used = [(ci['n'] - 1, ci['spread']) for ci in cis if ci.get('spread')]
+    df = sum(d for d, _ in used)
+    if not df:
+        return None, 0
+    return math.sqrt(sum(d * s * s for d, s in used) / df), df
 
 
 def detectable_difference(spread: float, n: int, power: float = 0.8,
@@ -99,15 +137,18 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 
 def verdict(ci: dict) -> str:
-    """'better' / 'worse' when the interval of :func:`paired_ci` excludes
-    zero, else no evidence (with the reason where there is no interval)."""
+    """``ci['words']`` (default :data:`WORDS`: 'better' / 'worse') for a
+    positive / negative difference when the interval of :func:`paired_ci`
+    excludes zero, else no evidence (with the reason where there is no
+    interval)."""
     if ci['low'] is None:
         if ci.get('spread') == 0:
             return (f'no evidence (n={ci["n"]}: identical differences, no '
                     'interval; did the seeds vary?)')
         return f'no evidence (n={ci["n"]}: no interval)'
+    positive, negative = ci.get('words') or WORDS
     if ci['low'] > 0:
-        return 'better'
+        return positive
     if ci['high'] < 0:
-        return 'worse'
+        return negative
     return 'no evidence'

@@ -12,7 +12,8 @@ seeds). matplotlib is imported when a plot is drawn, with the Agg backend
   right and on those only N got right, their means marked (a regulator that
   leans the right way puts the first to the right of the second);
 * :func:`forest_plot`: the paired differences of the results table against
-  ``baseline`` and ``const``, with their 95% intervals;
+  ``baseline``, ``const`` and the shuffled / untrained controls, with their
+  95% intervals and adjusted verdicts;
 * :func:`plot_run`: the first two for one run's predictions.
 """
 import os
@@ -115,50 +116,66 @@ def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
     return _save(fig, path)
 
 
+#: Colour, marker and vertical shift of each reference in the forest plot.
+FOREST_STYLES = {'baseline': ('#4c72b0', 'o', -0.24),
+                 'const': ('#dd8452', 's', -0.08),
+                 'shuffled': ('#55a868', 'D', 0.08),
+                 'untrained': ('#8172b3', '^', 0.24)}
+#: The legend's name of each reference.
+FOREST_LEGEND = {'baseline': 'vs baseline', 'const': 'vs const',
+                 'shuffled': 'vs shuffled control (X-shuffled)',
+                 'untrained': 'vs untrained control (X-untrained)'}
+
+
 def forest_plot(entries: Sequence[dict], path,
                 metric: str = 'accuracy/top1'):
     """Write the forest plot of paired differences.
 
     Args:
         entries (Sequence[dict]): One per row, target and reference:
-            ``label`` (the row and target), ``ref`` (``'baseline'`` or
-            ``'const'``) and ``ci`` (the result of
-            :func:`emoreg_mm.results.pairing.compare`).
+            ``label`` (the row and target), ``ref`` (``'baseline'``,
+            ``'const'``, ``'shuffled'`` or ``'untrained'``) and ``ci``
+            (the result of :func:`emoreg_mm.results.pairing.compare`, with
+            the adjusted verdict of :func:`emoreg_mm.results.family.settle`
+            where it has one).
         path (str | file): Output PNG (a name or an open binary file).
         metric (str): What was differenced, for the axis label.
     """
     plt = _plt()
     labels = list(dict.fromkeys(e['label'] for e in entries))
-    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.55 * len(labels)))
-    styles = {'baseline': ('#4c72b0', 'o', -0.13),
-              'const': ('#dd8452', 's', 0.13)}
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.7 * len(labels)))
     seen = set()
     for e in entries:
         ci = e['ci']
         if not ci or not ci['n']:
             continue
-        color, marker, shift = styles[e['ref']]
+        color, marker, shift = FOREST_STYLES[e['ref']]
         y = len(labels) - 1 - labels.index(e['label']) + shift
         has_interval = ci['low'] is not None
         if has_interval:
             ax.plot([ci['low'], ci['high']], [y, y], color=color, lw=2)
-        ax.plot(ci['mean'], y, marker=marker, ms=7, color=color,
+        ax.plot(ci['mean'], y, marker=marker, ms=6, color=color,
                 mfc=color if has_interval else 'white',
-                label=None if e['ref'] in seen else f'vs {e["ref"]}')
+                label=None if e['ref'] in seen else FOREST_LEGEND[e['ref']])
         seen.add(e['ref'])
-        ax.annotate(f'n={ci["n"]}' + ('' if has_interval else
-                                      ', no interval'),
-                    (ci['high'] if has_interval else ci['mean'], y),
+        note = f'n={ci["n"]}' + ('' if has_interval else ', no interval')
+        if ci.get('primary'):
+            note += ', primary'
+        elif ci.get('adjusted') not in (None, 'no evidence'):
+            note += f', adjusted: {ci["adjusted"]}'
+        ax.annotate(note, (ci['high'] if has_interval else ci['mean'], y),
                     xytext=(5, 0), textcoords='offset points', va='center',
-                    fontsize=8, color=color)
+                    fontsize=7, color=color)
     ax.axvline(0, color='0.3', lw=1)
     ax.set_yticks(range(len(labels)), labels[::-1])
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.set_xlabel(f'paired difference in {metric} over seeds: mean and 95% '
-                  't interval\n(hollow: fewer than 2 pairs or identical '
-                  'differences, no interval)')
-    ax.set_title('regulated modes against baseline and const')
-    ax.legend(loc='best', fontsize=9)
+                  't interval, unadjusted\n(hollow: fewer than 2 pairs or '
+                  'identical differences, no interval; "adjusted": the '
+                  'verdict\nthat survives the table\'s correction)')
+    ax.set_title('each mode against baseline, const and the controls of '
+                 'its affective set')
+    ax.legend(loc='best', fontsize=8)
     ax.margins(x=0.3)  # room for the n= labels right of the points
     return _save(fig, path)
 

@@ -30,10 +30,20 @@ def test_paired_differences_and_refusals(tmp_path):
     row = rows['ereg']
     diffs = [ereg[s] - const[s] for s in (0, 1)]
     assert_paired(row, 'cifar10 vs const', diffs, 'no evidence')
-    detectable = detectable_difference(np.std(diffs, ddof=1), 2)
+    # the detectable difference at the spread pooled over the table's
+    # three comparisons with a verdict (ereg vs baseline and vs const,
+    # const vs baseline), with their pooled degrees of freedom
+    pooled = [np.array(d) for d in (
+        diffs, [ereg[s] - base[s] for s in (0, 1)],
+        [const[s] - base[s] for s in (0, 1, 2)])]
+    spread = np.sqrt(sum((len(d) - 1) * d.var(ddof=1) for d in pooled) /
+                     sum(len(d) - 1 for d in pooled))
+    detectable = detectable_difference(spread, 2)
     assert float(row['cifar10 vs const detectable']) == pytest.approx(
         detectable, abs=1e-4)
-    assert f'detects >= {detectable:.2f}' in report['markdown']
+    assert f'detects >= {detectable:.2f} |' in report['markdown']
+    assert (f'cifar10 {spread:.3g} (3 comparisons, 4 df)'
+            in report['markdown'])
     assert row['cifar10 n'] == 3  # seed 3 counts in the mean, not paired
     notes = '\n'.join(report['notes'])
     assert 'ereg on cifar10 vs const: seeds without a partner' in notes

@@ -87,9 +87,15 @@ def test_branches_and_calibration_table(tmp_path):
     assert '15 equal-width bins' in text
     assert '| tiny | emoset | ereg | cifar10 | 2 | 50.00 ± 0.00 |' in text
     branches = text.split('## Branches')[1].split('## Calibration')[0]
+    header, = [line for line in branches.splitlines()
+               if line.startswith('| backbone |')]
     const_line, = [line for line in branches.splitlines()
                    if line.startswith('| tiny | emoset | const |')]
-    assert const_line.split(' | ')[11:13] == ['-', '-']  # gain, captured
+    const_cells = dict(zip(header.split(' | '), const_line.split(' | ')))
+    assert const_cells['fused − const fusion'] == '-'
+    assert const_cells['captured'] == '-'
+    assert const_cells['fused − const fusion vs shuffled control'] == \
+        'no emoset-shuffled runs with predictions'
     assert '"-" for const, whose fused model is that fusion' in text
     header = next(csv.reader(open(out + '_analysis.csv')))
     assert header == table['analysis_header']
