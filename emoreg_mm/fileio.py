@@ -15,10 +15,12 @@ that process. Only the standard library is used, so light tools can load
 this module without torch.
 """
 import errno
+import hashlib
 import json
 import os
 import os.path as osp
 import shutil
+import socket
 import stat
 import tempfile
 from typing import Any, Callable, List, Optional, Tuple
@@ -187,8 +189,10 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> str:
     the same folder, which is flushed, fsynced and renamed over ``path``.
 
     A kill leaves either the old file or the new one, never a partial one
-    (and at most a hidden ``.NAME.*.tmp`` file, which the next save of that
-    name removes). A full disk raises ``OSError(ENOSPC)`` naming ``path``.
+    (and at most a hidden ``.NAME.<pid>@<host>-*.tmp`` file, which the next
+    save of that name on the same host removes once that PID is gone). A
+    full disk raises ``OSError(ENOSPC)`` naming ``path``. A symlink at
+    ``path`` is replaced, never followed.
 
     Args:
         path (str): The file to write (its folder is created if missing).
@@ -200,16 +204,21 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> str:
     folder = osp.dirname(osp.abspath(path))
     name = osp.basename(path)
     os.makedirs(folder, exist_ok=True)
+    host = _host_tag()
     for stale in os.listdir(folder):  # left by a killed save of this name
         if stale.startswith(f'.{name}.') and stale.endswith('.tmp'):
-            pid = stale[len(name) + 2:-4].split('-')[0]
-            # Only names this function could have written (a PID a process
-            # can have); anything else planted there is left alone.
-            if pid.isdigit() and len(pid) <= 10 and 0 < int(
-                    pid) < 2**31 and not pid_alive(int(pid)):
+            pid, at, owner = stale[len(name) + 2:-4].split('-')[0].partition(
+                '@')
+            # Only names this function wrote on this host, with a PID a
+            # process can have: another host's save in progress on a shared
+            # folder (its PID means nothing here) and anything else planted
+            # there are left alone.
+            if at and owner == host and pid.isdigit() and len(
+                    pid) <= 10 and 0 < int(pid) < 2**31 and not pid_alive(
+                        int(pid)):
                 _remove(osp.join(folder, stale))
     fd, tmp = tempfile.mkstemp(
-        prefix=f'.{name}.{os.getpid()}-', suffix='.tmp', dir=folder)
+        prefix=f'.{name}.{os.getpid()}@{host}-', suffix='.tmp', dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
         with os.fdopen(fd, 'wb') as f:
@@ -240,6 +249,12 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
 def atomic_write_text(path: str, text: str) -> str:
     """:func:`atomic_write` of a text file (e.g. ``last_checkpoint``)."""
     return atomic_write_bytes(path, text.encode())
+
+
+def _host_tag() -> str:
+    """This host, as the temporary files of :func:`atomic_write` name it
+    (a digest of the host name: only letters and digits)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
 
 
 def _umask() -> int:

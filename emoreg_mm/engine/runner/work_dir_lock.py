@@ -3,15 +3,20 @@
 Two runs on one work dir interleave checkpoints and share ``last_checkpoint``
 and the log folder. :class:`WorkDirLock` makes the second one fail at once,
 naming the first (PID, host, start time). The lock is the file
-``WORK_DIR/.emoreg_mm.lock`` (JSON), created with its content in one atomic
-step (written to a private file, then hard-linked to the lock's name, which
-fails if the name exists), so no racer ever sees it empty. Deciding whether
-a lock is stale and taking it over happen under an OS lock (``flock`` on
-``WORK_DIR/.emoreg_mm.lock.guard``), so of several racers exactly one takes
-a stale lock over. The holder refreshes the lock's modification time every
-``heartbeat`` seconds and removes it on exit. A lock whose holder is gone
-is taken over with a warning, since requeued Slurm jobs reuse their work
-dir:
+``WORK_DIR/.emoreg_mm.lock`` (JSON). Reading a lock, deciding whether it is
+stale, taking it over, creating it and removing it all happen under an OS
+lock (``flock`` on ``WORK_DIR/.emoreg_mm.lock.guard``), so of several
+racers exactly one holds the work dir, no racer sees a lock half written,
+and a holder that ends never removes the lock of a run that took over
+meanwhile. The lock is created with ``O_CREAT | O_EXCL`` (fails if the name
+exists, a symlink included) and its record written after, which works on
+file systems without hard links (FAT, exFAT, SMB, many FUSE mounts). The
+guard is opened without following a symlink and must be a regular file: a
+directory or a link planted there is an error naming it, never followed out
+of the work dir; a file system without ``flock`` is an error naming it. The
+holder refreshes the lock's modification time every ``heartbeat`` seconds
+and removes it on exit. A lock whose holder is gone is taken over with a
+warning, since requeued Slurm jobs reuse their work dir:
 
 - same host: the holder is gone when its PID is not running or now belongs
   to a process started at another time (PID reuse);
@@ -37,6 +42,7 @@ import json
 import os
 import os.path as osp
 import socket
+import stat
 import threading
 import time
 import warnings
@@ -116,6 +122,8 @@ class WorkDirLock:
         """
         if not osp.lexists(self.path):
             return None
+        if osp.islink(self.path):
+            raise self._bad_lock(f'{self.path}: a symlink.')
         try:
             record = read_json(self.path, MAX_LOCK_BYTES)
         except UnreadableFileError as err:
@@ -150,45 +158,33 @@ class WorkDirLock:
                     f'{self.stale_after:.0f} s)')
         return None
 
-    @contextlib.contextmanager
-    def _guard(self, timeout: float = 60.):
-        """Hold the OS lock under which locks are judged and taken over."""
-        fd = os.open(f'{self.path}.guard', os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as err:
-                    if err.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() > deadline:
-                        raise WorkDirLockedError(
-                            f'Could not lock work dir '
-                            f'{osp.dirname(self.path)}: another process '
-                            f'held {self.path}.guard for {timeout:.0f} s.'
-                        ) from None
-                    time.sleep(0.01)
-            yield
-        finally:
-            os.close(fd)  # releases the flock
+    def _guard(self):
+        return guard(f'{self.path}.guard', osp.dirname(self.path))
 
     def _create(self) -> bool:
-        """Create the lock file with this run's record in one step; False
-        when a lock file exists."""
-        tmp = f'{self.path}.{os.getpid()}-{threading.get_ident()}.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.record, f)
-            f.flush()
-            os.fsync(f.fileno())
+        """Create the lock file with this run's record (under the guard,
+        so no racer reads it half written); False when a lock file (or
+        anything else of that name) exists."""
         try:
-            os.link(tmp, self.path)  # fails if the name exists
-            return True
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                         os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except FileExistsError:
             return False
-        finally:
-            os.remove(tmp)
+        except OSError as err:
+            raise WorkDirLockedError(
+                f'Could not create the lock file {self.path} '
+                f'({err.strerror}) on {filesystem_of(self.path)}. Use a '
+                'work dir on a file system where files can be created.'
+            ) from None
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(self.record, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            os.remove(self.path)
+            raise
+        return True
 
     def acquire(self) -> 'WorkDirLock':
         """Take the lock or raise :class:`WorkDirLockedError`."""
@@ -240,11 +236,99 @@ class WorkDirLock:
                     pass
 
     def release(self) -> None:
-        """Remove the lock if this process still holds it."""
+        """Remove the lock if this process still holds it (judged and
+        removed under the guard: a run that took the lock over meanwhile
+        keeps it). Where the guard cannot be taken the lock is left, to be
+        judged stale by the next run."""
         self._stop.set()
-        if self.held and self._holds():
+        if self.held:
             try:
-                os.remove(self.path)
-            except FileNotFoundError:
+                with self._guard():
+                    if self._holds():
+                        os.remove(self.path)
+            except (WorkDirLockedError, OSError):
                 pass
         self.held = False
+
+
+def filesystem_of(path: str) -> str:
+    """``'<type> file system at <mount point>'`` of ``path`` (from
+    ``/proc/self/mounts``), for error messages; ``'its file system'`` where
+    that cannot be read."""
+    real = osp.realpath(path)
+    best = ('', '')
+    try:
+        with open('/proc/self/mounts') as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                point = parts[1].replace('\\040', ' ')
+                inside = real == point or real.startswith(
+                    point.rstrip('/') + '/')
+                if inside and len(point) >= len(best[0]):
+                    best = (point, parts[2])
+    except OSError:
+        pass
+    return f'the {best[1]} file system at {best[0]}' if best[0] else \
+        'its file system'
+
+
+@contextlib.contextmanager
+def guard(path: str, owner: str, timeout: float = 60.):
+    """Hold an exclusive ``flock`` on the regular file ``path`` (created if
+    missing, never through a symlink), the OS lock under which a work dir's
+    lock is judged, taken over and released.
+
+    Args:
+        path (str): The guard file.
+        owner (str): The folder it guards, for messages.
+        timeout (float): Seconds to wait for another holder.
+
+    Raises:
+        WorkDirLockedError: ``path`` is a directory, a symlink or not a
+            regular file; the file system has no ``flock``; or another
+            process held it for ``timeout`` seconds. The message names it.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW |
+                     os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        what = {errno.ELOOP: 'a symlink', errno.EISDIR: 'a directory'}.get(
+            err.errno)
+        if what is None:
+            raise WorkDirLockedError(
+                f'{path}: cannot be created or opened ({err.strerror}) on '
+                f'{filesystem_of(path)}; the lock of {owner} needs it.'
+            ) from None
+        raise WorkDirLockedError(
+            f'{path}: {what}, not the guard file emoreg_mm creates for the '
+            f'lock of {owner}; it is not followed. Delete it if no run uses '
+            'this work dir, and start again.') from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise WorkDirLockedError(
+                f'{path}: not a regular file (a FIFO, socket or device), '
+                f'not the guard file emoreg_mm creates for the lock of '
+                f'{owner}. Delete it if no run uses this work dir.')
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise WorkDirLockedError(
+                        f'Could not lock {path} ({err.strerror}): '
+                        f'{filesystem_of(path)} does not support flock, '
+                        f'which the lock of {owner} needs. Use a work dir '
+                        'on a local disk or a file system with locks.'
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise WorkDirLockedError(
+                        f'Could not lock work dir {owner}: another process '
+                        f'held {path} for {timeout:.0f} s.') from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
