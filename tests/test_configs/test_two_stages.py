@@ -2,14 +2,16 @@
 
 The user's configs inherit installed emoreg_mm leaves (``emoreg_mm::``),
 swap in their own affective stimuli (the generic AffectiveImageFolder, with
-their own 3 emotion categories, set in stage 1 only) and their own target (an image folder per class, read as RGB like stage 1's
-stimuli) and a tiny backbone, and keep
-the leaves' names, so stage 2 finds stage 1's checkpoint in stage 1's
+their own 3 emotion categories, set in stage 1 only), their own target (an
+image folder per class, read as RGB like stage 1's stimuli), a tiny backbone
+and their own results-table tags, and keep the leaves' names, so stage 2 finds stage 1's checkpoint in stage 1's
 default work dir. Both stages run through tools/train.py's ``main()`` in
 this process, from the project's folder (the same checks on two processes
-through tools/dist_train.sh: tests/test_readme_commands.py).
+through tools/dist_train.sh: tests/test_readme_commands.py). The two
+configs are the ones docs/own_data.md shows, read from the page.
 """
 import os
+import re
 
 import numpy as np
 import pytest
@@ -19,50 +21,25 @@ from mmengine.config import Config
 import affective_fixtures as fx
 from emoreg_mm import matrix
 from emoreg_mm.evaluation import load_predictions
+from emoreg_mm.results import read_runs
 from launch_utils import check_stages, run_tool
 
 STAGE1 = matrix.stage1_name('resnet18-cifar', 'emoset')
 STAGE2 = matrix.stage2_name('resnet18-cifar', 'learn-ereg', 'cifar10')
 #: The user's own emotion categories (stage 1's classes, in order).
 OWN = ('amusement', 'serenity', 'dread')
+OWN_DATA = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), 'docs', 'own_data.md')
 
-TINY = '''
-tiny = dict(base_channels=4, stem_channels=4)
-train_cfg = dict(max_epochs=1)
-'''
 
-STAGE1_CFG = '''
-_base_ = ['emoreg_mm::emoreg_pretrain/{name}.py']
-{tiny}# My own stimuli: a folder per emotion, my own 3 categories.
-stimuli = dict(_delete_=True, type='AffectiveImageFolder',
-               data_root={root!r}, split_ratios=(0.5, 0.25, 0.25),
-               label_space='own', classes={own!r},
-               pipeline=_base_.test_pipeline_32px)
-model = dict(backbone=tiny, head=dict(in_channels=32, num_classes=3))
-data_preprocessor = dict(num_classes=3)
-train_dataloader = dict(batch_size=4, num_workers=0,
-                        dataset=dict(stimuli, split='train'))
-val_dataloader = dict(batch_size=4, num_workers=0,
-                      dataset=dict(stimuli, split='val'))
-test_dataloader = val_dataloader
-'''
-
-STAGE2_CFG = '''
-_base_ = ['emoreg_mm::emoreg/{name}.py']
-{tiny}# My own target: train/ and test/ folders with a sub-folder per class.
-pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-target = dict(_delete_=True, type='CustomDataset', data_root={root!r},
-              pipeline=pipeline)
-# LoadImageFromFile decodes BGR; stage 1 fed its encoder RGB.
-data_preprocessor = dict(to_rgb=True)
-model = dict(backbone=dict(backbone=tiny, in_channels=32),
-             head=dict(in_channels=32))
-train_dataloader = dict(batch_size=4, num_workers=0,
-                        dataset=dict(target, data_prefix='train'))
-val_dataloader = dict(batch_size=4, num_workers=0,
-                      dataset=dict(target, data_prefix='test'))
-test_dataloader = val_dataloader
-'''
+def shown_config(path: str) -> str:
+    """The ```python block of docs/own_data.md whose first line is
+    ``# my_project/<path>``."""
+    for block in re.findall(r'```python\n(.*?)```',
+                            open(OWN_DATA).read(), re.S):
+        if block.startswith(f'# my_project/{path}\n'):
+            return block
+    raise AssertionError(f'docs/own_data.md shows no {path}')
 
 
 @pytest.mark.slow
@@ -76,12 +53,14 @@ def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
             for k in range(count):
                 fx.write_image(str(target / split / f'c{c}' / f'c{c}_{k}.png'),
                                32)
-    for folder, name, text, root in (
-            ('emoreg_pretrain', STAGE1, STAGE1_CFG, stimuli),
-            ('emoreg', STAGE2, STAGE2_CFG, str(target))):
+    for folder, name, shown, root in (
+            ('emoreg_pretrain', STAGE1, '/data/my_stimuli', stimuli),
+            ('emoreg', STAGE2, '/data/my_target', str(target))):
+        text = shown_config(f'configs/{folder}/{name}.py')
+        assert repr(shown) in text
         os.makedirs(project / 'configs' / folder, exist_ok=True)
         (project / 'configs' / folder / f'{name}.py').write_text(
-            text.format(name=name, root=root, tiny=TINY, own=OWN))
+            text.replace(repr(shown), repr(root)))
 
     monkeypatch.chdir(project)
     run_tool('train.py', f'configs/emoreg_pretrain/{STAGE1}.py')
@@ -99,6 +78,11 @@ def test_two_stages_from_outside_the_repo(tmp_path, monkeypatch):
     dumped = Config.fromfile(str(project / 'work_dirs' / STAGE2 /
                                  f'{STAGE2}.py'))
     assert dumped.model.head.emotion_classes == list(OWN)
+    # The tags of the page's config label the run in the results table.
+    runs, notes = read_runs([str(project / 'work_dirs' / STAGE2)])
+    assert [(r['backbone'], r['affective'], r['mode'], r['target'])
+            for r in runs] == [('tiny-resnet18', 'my-stimuli', 'learn-ereg',
+                                'my-target')], notes
 
     # Evaluating the leaf on the stage-2 checkpoint needs no stage 1: the
     # checkpoint's record gives the 3 emotions (the load refuses others).
