@@ -4,11 +4,13 @@ Usage::
 
     python tools/sweep.py [--preset paper|demo | --config-root DIR]
         [--backbones ...] [--affective ...] [--modes ...] [--targets ...]
-        [--seeds ...] [--work-root DIR] [--dry-run | --status]
+        [--seeds ...] [--controls shuffled,untrained] [--work-root DIR]
+        [--dry-run | --status]
         [--slurm PARTITION | --jobs N] [--gpus G] [--wait]
 
 Plans one stage-1 run per (backbone, affective set) and the stage-2 runs
-reading it; ``--dry-run`` prints the plan, its problems and GPU-hours;
+reading it, and with ``--controls`` the controls of each set (docs/method.md,
+"Controls"); ``--dry-run`` prints the plan, its problems and GPU-hours;
 otherwise the runs go to Slurm (submitit: one job per run, stage 2
 ``afterok`` on its stage 1, requeued and resumed when pre-empted or near
 its time limit) or run here, ``--jobs`` at a time. Re-running is safe:
@@ -25,8 +27,7 @@ from emoreg_mm.matrix import PRESETS
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(TOOLS)  # configs/ beside tools/ (checkout or .mim)
-SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
-             'targets', 'seeds')
+SELECTION = ex.plan.SELECTION
 
 
 def parse_args(argv=None):
@@ -43,6 +44,11 @@ def parse_args(argv=None):
         p.add_argument(f'--{axis}', nargs='+', metavar='NAME',
                        help='part of the matrix (default: the preset\'s)')
     p.add_argument('--seeds', nargs='+', type=int, help='stage-2 seeds')
+    p.add_argument('--controls', nargs='+', metavar='NAME[,NAME]',
+                   help='also these controls of every affective set chosen '
+                   '(shuffled, untrained; docs/method.md, "Controls"), in '
+                   'every mode chosen but baseline, with the same backbones, '
+                   'targets and seeds')
     p.add_argument('--work-root', default='work_dirs/sweep',
                    help='one work dir per run, and the results table')
     what = p.add_mutually_exclusive_group()
@@ -85,6 +91,9 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', default=[],
                    metavar='KEY=VALUE', help='passed to every run')
     args = p.parse_args(argv)
+    if args.controls:  # a comma list, or names apart
+        args.controls = [c for item in args.controls
+                         for c in item.split(',') if c]
     for option in ('slurm', 'gres', 'sbatch_args'):
         value = getattr(args, option)
         if value and not value.isprintable():

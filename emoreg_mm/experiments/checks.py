@@ -169,10 +169,13 @@ def dry_run(sweep: Sweep, runs: List[Run], throughput=None, out=print,
         f'{len(runs) - n1} stage-2 | backbones {", ".join(sweep.backbones)}'
         f' | affective {", ".join(sweep.affective)} | modes '
         f'{", ".join(sweep.modes)} | targets {", ".join(sweep.targets)} | '
-        f'seeds {", ".join(map(str, sweep.seeds))}')
+        f'seeds {", ".join(map(str, sweep.seeds))}' +
+        (f' | controls {", ".join(sweep.controls)}' if sweep.controls
+         else ''))
+    width = max([48] + [len(r.name) for r in runs])
     for run in runs:
         after = f'  after {run.deps[0]}' if run.deps else ''
-        out(f'  stage {run.stage}  {run.name:<48} '
+        out(f'  stage {run.stage}  {run.name:<{width}} '
             f'{osp.relpath(run.config, sweep.root)}{after}')
     for (stage, backbone), n in sorted(
             Counter((r.stage, r.key[0]) for r in runs).items()):

@@ -19,7 +19,7 @@ PLAN = 'sweep_plan.json'  #: the recorded selection, in the work root
 MAX_STATE_BYTES = 1 << 16
 #: What a recorded plan holds: the selection, then what every job is given.
 SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
-             'targets', 'seeds')
+             'targets', 'seeds', 'controls')
 RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions')
 
 
@@ -35,7 +35,9 @@ class Run(NamedTuple):
     work_dir: str
     seed: Optional[int]  #: stage 2 only
     deps: Tuple[str, ...]  #: the stage-1 run it waits for (stage 2)
-    key: Tuple  #: (backbone, mode or 'stage1', affective set, target)
+    #: (backbone, mode or 'stage1', affective label, target); the label is
+    #: a set or its control (``abstract-shuffled``), None for baseline
+    key: Tuple
 
 
 def package_root() -> str:
@@ -76,30 +78,35 @@ def _leaf_stems(folder: str) -> List[str]:
 
 def preset_of_tree(root: str) -> matrix.Preset:
     """A preset for a config tree laid out as ``configs/``: the backbones,
-    affective sets, modes and targets its leaf names hold (read with
-    :func:`emoreg_mm.matrix.parse_name`)."""
+    affective sets, modes, targets and controls its leaf names hold (read
+    with :func:`emoreg_mm.matrix.parse_name`)."""
     paper = matrix.PRESETS['paper']
     stage1 = _leaf_stems(osp.join(root, osp.dirname(paper.stage1)))
     stage2 = _leaf_stems(osp.join(root, osp.dirname(paper.stage2)))
     # candidate names from the tokens; parse_name decides what is a leaf
     tokens = [s.split('_') for s in stage1 + stage2]
+    labels = {t[-1] for t in tokens if len(t) == 2} | \
+        {t[2] for t in tokens if len(t) == 4}
     names = dict(backbones={t[0] for t in tokens},
-                 affective_sets={t[-1] for t in tokens if len(t) == 2} |
-                 {t[2] for t in tokens if len(t) == 4} |
-                 {paper.default_affective},
+                 affective_sets={matrix.split_control(a)[0] for a in labels}
+                 | {paper.default_affective},
                  modes=matrix.MODES, targets={t[-1] for t in tokens},
                  default_affective=paper.default_affective)
-    found = {axis: {} for axis in ('backbone', 'affective', 'mode', 'target')}
+    found = {axis: {} for axis in ('backbone', 'affective', 'mode', 'target',
+                                   'control')}
     for stem in stage1 + stage2:
         leaf = matrix.parse_name(stem, **names)
         if leaf is None or (leaf.stage == 1) != (stem in stage1):
             continue  # not a leaf of this tree's layout
+        base, control = matrix.split_control(leaf.affective or '')
+        values = leaf._asdict()
+        values.update(affective=base or None, control=control)
         for axis in found:
             # a stage-2 name without its set means the default one
             implied = axis == 'affective' and leaf.stage == 2 and \
                 len(stem.split('_')) != 4
-            if getattr(leaf, axis) is not None and not implied:
-                found[axis][getattr(leaf, axis)] = None
+            if values[axis] is not None and not implied:
+                found[axis][values[axis]] = None
     if not found['backbone'] or not found['target']:
         raise PlanError(
             f'--config-root {root}: no leaf named as configs/ names them '
@@ -110,7 +117,9 @@ def preset_of_tree(root: str) -> matrix.Preset:
         config_root=root, backbones=backbones, default_backbones=backbones,
         affective=affective, default_affective_sets=affective,
         targets=tuple(found['target']),
-        modes=tuple(m for m in matrix.MODES if m in found['mode']), titles={})
+        modes=tuple(m for m in matrix.MODES if m in found['mode']),
+        controls=tuple(c for c in matrix.CONTROLS if c in found['control']),
+        titles={})
 
 
 class Sweep:
@@ -124,6 +133,11 @@ class Sweep:
             The selection; default: the preset's table.
         seeds (Sequence[int], optional): Stage-2 seeds; default: the
             preset's.
+        controls (Sequence[str], optional): Also these controls
+            (:data:`emoreg_mm.matrix.CONTROLS`) of every affective set
+            chosen, in every mode chosen but ``baseline``, with the same
+            backbones, targets and seeds (and a stage-1 run of its own for
+            a control that pre-trains). Default: none.
         work_root (str): One work dir per run under it.
         cfg_options (Sequence[str]): ``KEY=VALUE`` for every run.
         data_root (Sequence[str]): ``NAME=PATH``: where an affective set
@@ -142,7 +156,8 @@ class Sweep:
     def __init__(self, preset: Optional[str] = None,
                  config_root: Optional[str] = None,
                  backbones=None, affective=None, modes=None, targets=None,
-                 seeds=None, work_root: str = 'work_dirs/sweep',
+                 seeds=None, controls=None,
+                 work_root: str = 'work_dirs/sweep',
                  cfg_options=(), data_root=(), corruptions=(),
                  root: Optional[str] = None, stage_options=None):
         self.root = root or package_root()
@@ -165,7 +180,8 @@ class Sweep:
                 ('affective', affective, spec.affective,
                  spec.default_affective_sets),
                 ('modes', modes, spec.modes, spec.modes),
-                ('targets', targets, spec.targets, spec.targets)):
+                ('targets', targets, spec.targets, spec.targets),
+                ('controls', controls, spec.controls, ())):
             unknown = [n for n in given or () if n not in valid]
             if unknown:
                 raise PlanError(f'unknown {axis} {", ".join(unknown)} for '
@@ -193,15 +209,20 @@ class Sweep:
 
     def runs(self) -> List[Run]:
         """The runs of the selection, stage 1 first; each stage-2 run
-        names the stage-1 run it waits for in ``deps``."""
+        names the stage-1 run it waits for in ``deps`` (none for baseline
+        and for a control without a stage 1)."""
         spec, runs, stage1 = self.spec, {}, {}
+        labels = matrix.affective_labels(self.affective, self.controls)
         for backbone in self.backbones:
             for target in self.targets:
                 for mode in self.modes:
-                    sets = (None, ) if mode == 'baseline' else self.affective
+                    sets = (None, ) if mode == 'baseline' else labels
                     for aff in sets:
                         deps = ()
-                        if aff is not None:
+                        control = matrix.split_control(aff or '')[1]
+                        if aff is not None and (
+                                control is None or
+                                matrix.CONTROLS[control].stage1):
                             name1 = matrix.stage1_name(backbone, aff)
                             stage1.setdefault(name1, Run(
                                 name1, 1, self.config(1, name1),
@@ -220,10 +241,11 @@ class Sweep:
         return list(stage1.values()) + list(runs.values())
 
     def data_root_of(self, run: Run) -> Optional[str]:
-        """The ``--data-root`` of a run: its affective set's (stage 1) or
-        its target's (stage 2); None for the config's own."""
-        return self.data_roots.get(run.key[2] if run.stage == 1
-                                   else run.key[3])
+        """The ``--data-root`` of a run: its affective set's (stage 1, a
+        control's too) or its target's (stage 2); None for the config's
+        own."""
+        return self.data_roots.get(matrix.split_control(run.key[2])[0]
+                                   if run.stage == 1 else run.key[3])
 
     # ---------------------------------------------------- recorded plan
     def record(self) -> None:

@@ -198,13 +198,14 @@ def corruption_note(run: Run) -> str:
 
 def status_table(runs: List[Run], st: Dict) -> str:
     """Each run's state, last epoch, attempts and job; then the counts."""
-    lines = [f'{"run":<48} {"stage":>5} {"state":<9} {"epoch":>9} '
+    width = max([48] + [len(r.name) for r in runs])
+    lines = [f'{"run":<{width}} {"stage":>5} {"state":<9} {"epoch":>9} '
              f'{"tries":>5}  job']
     for run in runs:
         state, attempts, job = st[run.name]
         note = corruption_note(run) if state == 'done' and run.stage == 2 \
             else ''
-        lines.append(f'{run.name:<48} {run.stage:>5} {state:<9} '
+        lines.append(f'{run.name:<{width}} {run.stage:>5} {state:<9} '
                      f'{last_epoch(run.work_dir):>9} {attempts:>5}  '
                      f'{job or "-"}' + (f'  corruptions: {note}'
                                         if note else ''))

@@ -482,3 +482,126 @@ def test_a_config_tree_of_ones_own(tmp_path):
                      'emoset', cwd=tmp_path, check=2)
     assert 'unknown affective emoset' in out.stderr and 'valid: myset' \
         in out.stderr
+
+
+# ------------------------------------------------------------- controls
+DOCS_CONTROLS = 'python tools/sweep.py --preset demo --controls shuffled ' \
+    '--dry-run'
+
+
+@pytest.mark.readme(DOCS_CONTROLS)
+def test_docs_controls_dry_run_lists_the_control_runs(tmp_path):
+    """docs/sweep.md's --controls: X-shuffled's stage 1 and, for every mode
+    but baseline, its stage-2 runs after it, beside X's."""
+    out = run_readme(DOCS_CONTROLS, tmp_path)
+    assert out.returncode == 2, out.stderr  # the demo data is not here
+    assert ('Plan (demo): 24 runs = 2 stage-1 + 22 stage-2 | backbones '
+            'tiny-resnet | affective synth-abstract | modes baseline, '
+            'e-infl, const, ereg, learn-ereg, rand-learn-ereg | targets '
+            'digits | seeds 0, 1 | controls shuffled') in out.stdout
+    lines = out.stdout.splitlines()
+    assert lines[2].split() == [
+        'stage', '1', 'tiny-resnet_synth-abstract-shuffled',
+        'configs/demo/tiny-resnet_synth-abstract-shuffled.py']
+    for mode in ('e-infl', 'const', 'ereg', 'learn-ereg', 'rand-learn-ereg'):
+        name = f'tiny-resnet_{mode}_synth-abstract-shuffled_digits'
+        for seed in (0, 1):
+            row, = [line for line in lines if f' {name}_s{seed} ' in line]
+            assert row.split()[3:] == [
+                f'configs/demo/{name}.py', 'after',
+                'tiny-resnet_synth-abstract-shuffled']
+    assert 'baseline_synth' not in out.stdout
+    assert not osp.exists(tmp_path / 'work_dirs')
+
+
+def test_plan_of_the_paper_table_with_its_controls(tmp_path):
+    """Every set chosen gets its controls in every mode but baseline, with
+    the same backbones, targets and seeds; X-shuffled waits for its own
+    stage 1 (on X's data), X-untrained for none."""
+    swept = ex.Sweep(root=REPO, controls=['shuffled', 'untrained'],
+                     data_root=['abstract=/data/abstract'],
+                     work_root=str(tmp_path / 'sweep'))
+    runs = swept.runs()
+    by_name = {r.name: r for r in runs}
+    stage1 = [r for r in runs if r.stage == 1]
+    # 2 backbones x 4 sets, each with its shuffled stage 1; per backbone,
+    # target and seed: baseline and 5 modes x 4 sets x (set + 2 controls)
+    assert len(stage1) == 16
+    assert len(runs) - len(stage1) == 2 * 2 * 3 * (1 + 5 * 4 * 3) == 732
+    assert all(osp.isfile(r.config) for r in runs)
+    shuffled = by_name['vit-b16_const_abstract-shuffled_cifar100_s2']
+    assert shuffled.deps == ('vit-b16_abstract-shuffled', )
+    assert shuffled.key == ('vit-b16', 'const', 'abstract-shuffled',
+                            'cifar100')
+    assert by_name['resnet50_ereg_emoset-untrained_cifar10_s0'].deps == ()
+    assert swept.data_root_of(by_name['vit-b16_abstract-shuffled']) == \
+        '/data/abstract'
+    assert not any('baseline_' in r.name and '-' in r.key[2] for r in runs
+                   if r.key[2])
+    # the recorded plan keeps them: --status without a selection lists them
+    swept.record()
+    assert ex.read_plan(swept.work_root)['controls'] == [
+        'shuffled', 'untrained']
+    out = sweep_here('--status', '--work-root', swept.work_root,
+                     cwd=tmp_path, check=0)
+    assert 'todo: 748' in out.stdout
+    assert 'vit-b16_rand-learn-ereg_diffused-emod-untrained_cifar100_s2' \
+        in out.stdout
+
+
+def test_controls_take_names_apart_or_a_comma_list(tmp_path):
+    for given in (['shuffled,untrained'], ['untrained', 'shuffled']):
+        out = sweep_here('--dry-run', '--backbones', 'resnet18-cifar',
+                         '--affective', 'emoset', '--modes', 'ereg',
+                         '--targets', 'cifar10',
+                         '--seeds', '0', '--controls', *given,
+                         cwd=tmp_path, check=2)  # no data here
+        assert 'Plan (paper): 5 runs = 2 stage-1 + 3 stage-2' in out.stdout
+    out = sweep_here('--dry-run', '--controls', 'shuffle', cwd=tmp_path,
+                     check=2)
+    assert 'unknown controls shuffle for preset paper; valid: shuffled, ' \
+        'untrained' in out.stderr
+
+
+def test_a_config_tree_of_ones_own_offers_the_controls_it_holds(tmp_path):
+    """--config-root: the leaves named X-shuffled are X's control, not a
+    set of their own."""
+    for rel in ('emoreg_pretrain/resnet50_abstract.py',
+                'emoreg_pretrain/resnet50_abstract-shuffled.py',
+                'emoreg/resnet50_ereg_abstract_cifar10.py',
+                'emoreg/resnet50_ereg_abstract-shuffled_cifar10.py'):
+        path = tmp_path / 'mine' / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(osp.join(REPO, 'configs', rel)) as f:
+            path.write_text(f.read())
+    swept = ex.Sweep(config_root=str(tmp_path / 'mine'),
+                     controls=['shuffled'], seeds=[0])
+    assert (swept.affective, swept.spec.controls) == (('abstract', ),
+                                                      ('shuffled', ))
+    assert [r.name for r in swept.runs()] == [
+        'resnet50_abstract', 'resnet50_abstract-shuffled',
+        'resnet50_ereg_abstract_cifar10_s0',
+        'resnet50_ereg_abstract-shuffled_cifar10_s0']
+    with pytest.raises(ex.PlanError, match='unknown controls untrained'):
+        ex.Sweep(config_root=str(tmp_path / 'mine'), controls=['untrained'])
+
+
+@pytest.mark.slow
+def test_local_sweep_trains_the_controls(tmp_path):
+    """The demo's ereg with both controls, one epoch each: the shuffled
+    stage 1 trains on the permuted labels, its stage 2 reads it, the
+    untrained stage 2 trains and tests with no stage 1."""
+    demo_data(tmp_path)
+    out = sweep('--preset', 'demo', '--modes', 'ereg', '--seeds', '0',
+                '--controls', 'shuffled,untrained', '--jobs', '2',
+                '--cfg-options', 'train_cfg.max_epochs=1', cwd=tmp_path,
+                check=0)
+    assert 'done: 5' in out.stdout, out.stdout
+    root = tmp_path / 'work_dirs' / 'sweep'
+    log = (root / 'tiny-resnet_synth-abstract-shuffled' /
+           'sweep-local.log').read_text()
+    assert 'shuffle_labels=True, seed 0: the labels of' in log
+    untrained = root / 'tiny-resnet_ereg_synth-abstract-untrained_digits_s0'
+    assert (untrained / 'predictions.npz').is_file()
+    assert 'emotional-checkpoint' not in (untrained /
+                                          'sweep-local.log').read_text()

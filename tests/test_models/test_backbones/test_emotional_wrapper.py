@@ -271,7 +271,7 @@ def test_untrained_e_is_random_frozen_and_the_same_at_every_seed(
 
 
 def test_untrained_pairs_n_and_its_head_with_stage1_runs(tiny, arch, stage1):
-    """At one seed, N and h_N start as in the stage-1 modes (scratch
+    """At one seed, N, h_N and h_I start as in the stage-1 modes (scratch
     backbone): I's own initialisation draws on a fork of the generator."""
     heads = {}
     for name, cfg in (('stage1', tiny.regulated_cfg(arch, 'ereg', stage1[0])),
@@ -281,7 +281,7 @@ def test_untrained_pairs_n_and_its_head_with_stage1_runs(tiny, arch, stage1):
         torch.manual_seed(4)
         model.init_weights()
         heads[name] = state(model)
-    for prefix in ('backbone.encoder_n.', 'head.fc_n.'):
+    for prefix in ('backbone.encoder_n.', 'head.fc_n.', 'head.fc_i.'):
         assert_state_equal(sub_state(heads['random'], prefix),
                            sub_state(heads['stage1'], prefix))
 
