@@ -14,6 +14,13 @@ to load emoreg_mm config"). Here the plugin registers first (the
 TOOL ARGS`` would run it. In Python,
 :func:`emoreg_mm.utils.register_all_modules` before mmpretrain's APIs does
 the same (docs/results.md).
+
+A config that inherits through ``emoreg_mm::`` carries ``_scope_ =
+'emoreg_mm'`` in every dict with a ``type`` (mmengine marks a package's
+base so); some of mmpretrain's tools pass such a dict to a constructor
+(``browse_dataset.py``: ``UniversalVisualizer(**cfg.visualizer)``). While a
+tool runs here, a ``_scope_`` equal to the config's ``default_scope`` is
+dropped: the registries resolve the same names without it.
 """
 import os
 import os.path as osp
@@ -42,6 +49,19 @@ def tool_path(name: str) -> str:
              f'the tools: {", ".join(found)}')
 
 
+def drop_default_scope(node, scope) -> None:
+    """Remove, in place, every ``_scope_`` key equal to ``scope`` from the
+    dicts (and lists) of ``node``."""
+    if isinstance(node, dict):
+        if scope is not None and node.get('_scope_') == scope:
+            del node['_scope_']
+        for value in node.values():
+            drop_default_scope(value, scope)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            drop_default_scope(value, scope)
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
@@ -50,12 +70,22 @@ def main(argv=None) -> None:
     path = tool_path(argv[0])
     from .utils import register_all_modules
     register_all_modules(init_default_scope=False)
+    from mmengine.config import Config
+    fromfile, descriptor = Config.fromfile, Config.__dict__['fromfile']
+
+    def read(*args, **kwargs):
+        cfg = fromfile(*args, **kwargs)
+        drop_default_scope(cfg._cfg_dict, cfg.get('default_scope'))
+        return cfg
+
     saved = sys.argv
     sys.argv = [path, *argv[1:]]
+    Config.fromfile = staticmethod(read)
     try:
         runpy.run_path(path, run_name='__main__')
     finally:
         sys.argv = saved
+        Config.fromfile = descriptor
 
 
 if __name__ == '__main__':

@@ -41,6 +41,32 @@ def test_browse_dataset_draws_the_pipeline_grid(tmp_path):
         assert len(pngs) == 1 and pngs[0].stat().st_size > 500, mode
 
 
+#: A user's stage 1 on their own stimuli, inheriting a shipped leaf.
+BROWSE_CHILD = '''
+_base_ = ['emoreg_mm::emoreg_pretrain/resnet18-cifar_emoset.py']
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='AffectiveImageFolder', data_root={root!r},
+    split='train', split_ratios=(0.5, 0.25, 0.25),
+    pipeline=_base_.train_dataloader.dataset.pipeline))
+'''
+
+
+def test_browse_dataset_on_a_child_config(tmp_path, monkeypatch):
+    """browse_dataset.py through ``emoreg_mm.upstream`` on a config that
+    inherits ``emoreg_mm::`` (mmengine marks each of its dicts with
+    ``_scope_``, which the tool passed to UniversalVisualizer)."""
+    import affective_fixtures as fx
+    from emoreg_mm import upstream
+    root = fx.make_affective_folder(str(tmp_path / 'stimuli'))
+    (tmp_path / 'my_config.py').write_text(BROWSE_CHILD.format(root=root))
+    monkeypatch.chdir(tmp_path)
+    upstream.main(['visualization/browse_dataset.py', 'my_config.py',
+                   '--output-dir', 'browse', '--phase', 'train',
+                   '--show-number', '2', '--not-show'])
+    pngs = list((tmp_path / 'browse').glob('*.png'))
+    assert len(pngs) == 2 and all(p.stat().st_size > 500 for p in pngs)
+
+
 #: A user's config outside the repository, inheriting a shipped leaf.
 CHILD = '''
 _base_ = ['emoreg_mm::emoreg_pretrain/resnet50_emoset.py']
