@@ -122,9 +122,9 @@ STAGE2_SHUFFLED = """\
 # outputs) from X's affective piece.
 STAGE2_UNTRAINED = """\
 # {title}, regulation mode {mode}, on {target_title}; untrained
-# control of {affective_title} (controls/untrained.py): no stage 1; E (where
-# the mode builds it) of random weights with its {num_emotions} emotions, frozen;
-# I initialised as N.
+# control of {affective_title} (controls/untrained.py): no stage 1; E
+# (where the mode builds it) of random weights with its {num_emotions}
+# emotions, frozen; I initialised as N.
 _base_ = [
     '{models}/{backbone}_emoreg.py',
     '{regulation}/{mode}.py',

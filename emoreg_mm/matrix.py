@@ -114,7 +114,7 @@ CONTROLS: Dict[str, Control] = {
 
 
 def control_name(affective: str, control: str) -> str:
-    """The affective label of ``affective``'s control: ``abstract-shuffled``."""
+    """The affective label of a set's control: ``abstract-shuffled``."""
     return f'{affective}-{control}'
 
 

@@ -1,7 +1,7 @@
 # Tiny CIFAR ResNet-18 at 32 px, regulation mode e-infl, on scikit-learn digits (demo); untrained
-# control of Synthetic stimuli, Abstract layout (demo) (controls/untrained.py): no stage 1; E (where
-# the mode builds it) of random weights with its 8 emotions, frozen;
-# I initialised as N.
+# control of Synthetic stimuli, Abstract layout (demo) (controls/untrained.py): no stage 1; E
+# (where the mode builds it) of random weights with its 8
+# emotions, frozen; I initialised as N.
 _base_ = [
     './_base_/models/tiny-resnet_emoreg.py',
     '../_base_/regulation/e-infl.py',

@@ -1,7 +1,7 @@
 # CIFAR ResNet-18 at 32 px (cheap variant), regulation mode rand-learn-ereg, on CIFAR-100; untrained
-# control of EmoSet (controls/untrained.py): no stage 1; E (where
-# the mode builds it) of random weights with its 8 emotions, frozen;
-# I initialised as N.
+# control of EmoSet (controls/untrained.py): no stage 1; E
+# (where the mode builds it) of random weights with its 8
+# emotions, frozen; I initialised as N.
 _base_ = [
     '../_base_/models/resnet18-cifar_emoreg.py',
     '../_base_/regulation/rand-learn-ereg.py',

@@ -1,7 +1,7 @@
 # ViT-B/16 at 224 px, regulation mode const, on CIFAR-10; untrained
-# control of Emotion6 (controls/untrained.py): no stage 1; E (where
-# the mode builds it) of random weights with its 7 emotions, frozen;
-# I initialised as N.
+# control of Emotion6 (controls/untrained.py): no stage 1; E
+# (where the mode builds it) of random weights with its 7
+# emotions, frozen; I initialised as N.
 _base_ = [
     '../_base_/models/vit-b16_emoreg.py',
     '../_base_/regulation/const.py',

@@ -122,8 +122,8 @@ _DATASETS = {}
 
 def built_dataset(ds_cfg, monkeypatch):
     """(length, classes, first sample) of the dataset ``ds_cfg`` builds.
-    The 171 leaves of the sets hold a few distinct dataset configs: each is built
-    once, and every leaf holding it is checked against the result."""
+    The 171 leaves of the sets hold a few distinct dataset configs: each is
+    built once, and every leaf holding it is checked against the result."""
     key = repr(sorted(ds_cfg.to_dict().items(), key=lambda kv: kv[0]))
     if key not in _DATASETS:
         # CIFAR fixtures are tiny, so their md5 differs from the real files.
