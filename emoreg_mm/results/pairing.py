@@ -32,16 +32,23 @@ MODE_KEYS = ('emoreg_mode', 'regulator', 'branches', 'model',
              'randomness.seed')
 RUN_KEYS = ('work_dir', 'resume', 'load_from', 'launcher',
             'experiment_name')
+#: The options of the control pieces (``configs/_base_/controls/``), which
+#: a leaf copies where they apply: like the affective set's keys, a
+#: baseline has none of them.
+CONTROL_KEYS = ('shuffled_train_dataset', 'untrained_encoders')
 #: What the affective set adds; a baseline has none of it.
-AFFECTIVE_KEYS = ('emoreg_affective', 'emotion_classes', 'num_emotions')
-#: What may differ between a run on X and one on its control set: the
-#: set's name, the wrapper's stage-1 weights (their file, the config that
-#: made them, or a random initialisation of E instead) and, outside the
-#: model and the target's dataloaders, the label permutation's options
-#: (any key with ``shuffle`` or ``permut`` in its name).
+AFFECTIVE_KEYS = ('emoreg_affective', 'emotion_classes',
+                  'num_emotions') + CONTROL_KEYS
+#: What may differ between a run on X and one on its control set, beside
+#: the set's name and :data:`CONTROL_KEYS`: the wrapper's stage-1 weights
+#: (their file and the config that made them, or a random E instead and
+#: its seed). The emotion vocabulary may not: the untrained control names
+#: it in the head (``model.head.emotion_classes``), where X's runs take it
+#: from the stage-1 checkpoint; it must then be the run's own
+#: ``emotion_classes``, which both runs share.
 CONTROL_WRAPPER_KEYS = ('emotional_checkpoint',
-                        'emotional_checkpoint_config', 'emotional_init')
-CONTROL_OPTION_WORDS = ('shuffle', 'permut')
+                        'emotional_checkpoint_config', 'emotional_init',
+                        'emotional_seed')
 
 Cell = Tuple[str, str, str, str]
 
@@ -195,20 +202,33 @@ def _control_pair(a: dict, b: dict) -> bool:
                for control in CONTROLS)
 
 
-def _control_option(key: str) -> bool:
-    """A key of the label permutation's options: a ``shuffle`` / ``permut``
-    word outside the model and the target's dataloaders."""
-    top = key.split('.')[0]
-    return not (top.startswith('model/') or top.endswith('_dataloader')) \
-        and any(w in key.lower() for w in CONTROL_OPTION_WORDS)
+def _own_vocabulary(cfg: dict) -> dict:
+    """``cfg``'s model with the head's ``emotion_classes`` left out where
+    they are the config's own ``emotion_classes`` (a vocabulary named
+    twice, as the untrained control's leaf does)."""
+    model = cfg.get('model')
+    head = model.get('head') if isinstance(model, dict) else None
+    if not (isinstance(head, dict) and 'emotion_classes' in head and
+            _same(head['emotion_classes'], cfg.get('emotion_classes'))):
+        return cfg
+    head = {k: v for k, v in head.items() if k != 'emotion_classes'}
+    return dict(cfg, model=dict(model, head=head))
+
+
+def _same(a, b) -> bool:
+    """Equal as sequences (a dumped config may hold a tuple as a list)."""
+    listed = (list, tuple)
+    if isinstance(a, listed) and isinstance(b, listed):
+        return list(a) == list(b)
+    return a == b
 
 
 def config_differences(a: dict, b: dict) -> List[str]:
     """Keys (dotted) in which two runs' configs differ beyond the mode and
     the seed (and the affective set's keys where one is a ``baseline``; and
-    the set's name, its stage-1 weights and its label permutation's options
-    where one set is the other's control, :data:`CONTROL_WRAPPER_KEYS`,
-    :data:`CONTROL_OPTION_WORDS`).
+    the set's name, the control pieces' options and the stage-1 weights
+    where one set is the other's control: :data:`CONTROL_KEYS`,
+    :data:`CONTROL_WRAPPER_KEYS`).
 
     Args:
         a (dict): A config as :func:`~.runs.read_config` reads it.
@@ -223,16 +243,17 @@ def config_differences(a: dict, b: dict) -> List[str]:
     control = regulated_pair and _control_pair(a, b)
     ignored = MODE_KEYS + RUN_KEYS + (
         () if regulated_pair else AFFECTIVE_KEYS) + (
-        ('emoreg_affective', ) + tuple(f'model/wrapper.{k}'
-                                       for k in CONTROL_WRAPPER_KEYS)
+        ('emoreg_affective', ) + CONTROL_KEYS + tuple(
+            f'model/wrapper.{k}' for k in CONTROL_WRAPPER_KEYS)
         if control else ())
 
     def signature(cfg):
+        if control:
+            cfg = _own_vocabulary(cfg)
         flat = _flatten(dict(cfg))
         flat.update(_flatten(_model_parts(cfg, regulated_pair), 'model/'))
         return {k: v for k, v in flat.items()
-                if not any(k == i or k.startswith(i + '.') for i in ignored)
-                and not (control and _control_option(k))}
+                if not any(k == i or k.startswith(i + '.') for i in ignored)}
 
     sa, sb = signature(a), signature(b)
     return sorted(k for k in sa.keys() | sb.keys() if sa.get(k) != sb.get(k))

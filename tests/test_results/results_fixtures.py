@@ -13,12 +13,38 @@ from emoreg_mm.evaluation import save_predictions
 from emoreg_mm.evaluation.robustness import predictions_path
 
 
+def stage1_model(mode, affective):
+    """The model of a leaf: a plain classifier for ``baseline``, else the
+    wrapper with the stage-1 weights of ``affective`` as the leaves set
+    them (for ``X-untrained``: a random E, the untrained piece's options,
+    X's emotions named in the head); returns (model, top-level keys)."""
+    encoder, head = dict(type='TinyNet'), dict(num_classes=10)
+    if mode == 'baseline':
+        return dict(type='ImageClassifier', backbone=encoder, head=head), {}
+    top = {}
+    if affective.endswith('-untrained'):
+        weights = top['untrained_encoders'] = dict(emotional_init='random',
+                                                   emotional_seed=0)
+        head = dict(head, emotion_classes=['a', 'b'])
+    else:
+        weights = dict(
+            emotional_checkpoint=f'work_dirs/tiny_{affective}',
+            emotional_checkpoint_config='configs/emoreg_pretrain/'
+            f'tiny_{affective}.py')
+    backbone = dict(type='EmotionalBackboneWrapper', backbone=encoder,
+                    in_channels=8, **weights)
+    return dict(type='RegulatedImageClassifier', backbone=backbone,
+                head=dict(head, type='RegulationHead')), top
+
+
 def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
               correct=None, affective='emoset', target='cifar10',
-              source='test'):
+              source='test', stage1=False):
     """A work dir as training and tools/test.py leave it: the config that
     mmengine dumps (Config.dump), the test result (``source='val'``: only
-    the validation log) and, given ``correct``, per-image predictions."""
+    the validation log) and, given ``correct``, per-image predictions.
+    With ``stage1``, the model is the leaves' (:func:`stage1_model`): the
+    wrapper reading the stage-1 weights of ``affective``."""
     work_dir = osp.join(root, name)
     stamp = osp.join(work_dir, '20260101_000000')
     os.makedirs(osp.join(stamp, 'vis_data'))
@@ -34,6 +60,9 @@ def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
     if mode != 'baseline':
         cfg.update(emoreg_affective=affective, regulator=dict(type=mode),
                    emotion_classes=['a', 'b'], num_emotions=2)
+    if stage1:
+        cfg['model'], top = stage1_model(mode, affective)
+        cfg.update(top)
     Config(cfg).dump(osp.join(work_dir, f'{name}.py'))
     if source == 'test':
         with open(osp.join(stamp, '20260101_000000.json'), 'w') as f:
@@ -51,6 +80,19 @@ def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
                  pred_score=np.eye(10)[g if ok else (g + 1) % 10])
             for i, (g, ok) in enumerate(zip(gt, correct))])
     return work_dir
+
+
+def write_predictions(work_dir, gt, score, rho=None, p_n=None, p_i=None):
+    """``predictions.npz`` of a run: the fused ``score``, and of a
+    regulated run rho and each branch's probabilities."""
+    samples = []
+    for k, g in enumerate(gt):
+        s = dict(sample_idx=k, gt_label=int(g),
+                 pred_label=int(score[k].argmax()), pred_score=score[k])
+        if rho is not None:
+            s.update(rho=rho[k], pred_score_n=p_n[k], pred_score_i=p_i[k])
+        samples.append(s)
+    return save_predictions(osp.join(work_dir, 'predictions.npz'), samples)
 
 
 def rows_by(report, key='rows', header='header', column=2):

@@ -92,17 +92,76 @@ def test_validating_on_test_is_marked(tmp_path):
 
 
 def test_mcnemar_on_saved_predictions(tmp_path):
+    """Per seed the discordant counts beside p: b images only the mode got
+    right, c only const; a mode losing to const shows b < c."""
     rng = np.random.default_rng(0)
-    a = rng.random(200) < 0.8
-    b = rng.random(200) < 0.7
-    write_run(str(tmp_path), 'const0', 'const', 0, 70.0, correct=b)
-    write_run(str(tmp_path), 'ereg0', 'ereg', 0, 80.0, correct=a)
+    counts = {}
+    for seed, (mine, const) in enumerate(((.8, .7), (.6, .8), (.6, .8))):
+        a = rng.random(200) < mine
+        b = rng.random(200) < const
+        write_run(str(tmp_path), f'const{seed}', 'const', seed,
+                  100 * b.mean(), correct=b)
+        write_run(str(tmp_path), f'ereg{seed}', 'ereg', seed,
+                  100 * a.mean(), correct=a)
+        counts[seed] = int((a & ~b).sum()), int((~a & b).sum())
     report = build_report([str(tmp_path / '*')])
     row = rows_by(report)['ereg']
-    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
-    expected = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
-    got = float(row['cifar10 McNemar vs const p'].split(': ')[1])
-    assert got == pytest.approx(expected, rel=1e-3)
+    assert row['cifar10 McNemar vs const b/c'] == '; '.join(
+        f'seed {s}: {b}/{c}' for s, (b, c) in counts.items())
+    pvalues = row['cifar10 McNemar vs const p'].split('; ')
+    for seed, (b, c) in counts.items():
+        expected = stats.binomtest(b, b + c, 0.5).pvalue
+        assert float(pvalues[seed].split(': ')[1]) == pytest.approx(
+            expected, rel=1e-3)
+    assert counts[1][0] < counts[1][1] and counts[2][0] < counts[2][1]
+    main = report['markdown'].split('## ')[0]  # not Calibration's rows
+    line, = [line for line in main.splitlines()
+             if line.startswith('| tiny | emoset | ereg |')]
+    assert line.endswith(' | ' + ', '.join(
+        f'{b} / {c}' for b, c in counts.values()) + ' | ' + ', '.join(
+        f'{stats.binomtest(b, b + c, 0.5).pvalue:.3g}'
+        for b, c in counts.values()) + ' |')
+    assert 'McNemar p vs const (test-set noise)' in report['markdown']
+    assert 'not a test of the mode' in report['markdown']
+
+
+def test_rounded_differences_give_no_verdict(tmp_path):
+    """Top-1s whose differences are 0.12 but for float rounding (float64,
+    and metrics stored as float32) get no interval and no verdict, and
+    stay out of the family."""
+    for seed, level in enumerate((90.1, 91.37, 92.93)):
+        write_run(str(tmp_path), f'base{seed}', 'baseline', seed, level)
+        write_run(str(tmp_path), f'const{seed}', 'const', seed,
+                  level + .12)
+        write_run(str(tmp_path), f'ereg{seed}', 'ereg', seed,
+                  float(np.float32(level + .12)))
+        write_run(str(tmp_path), f'learn{seed}', 'learn-ereg', seed,
+                  float(np.float32(level)))
+    report = build_report([str(tmp_path / '*')])
+    rows = rows_by(report)
+    for mode, ref in (('const', 'baseline'), ('ereg', 'const'),
+                      ('learn-ereg', 'const')):
+        row = rows[mode]
+        assert row[f'cifar10 vs {ref} ci low'] == '', (mode, ref)
+        assert row[f'cifar10 vs {ref} p'] == ''
+        assert 'identical differences' in row[f'cifar10 vs {ref} verdict']
+        assert row[f'cifar10 vs {ref} adjusted verdict'] == ''
+    assert '[+0.12, +0.12]' not in report['markdown']
+    assert '+0.12 (n=3): no evidence (n=3: identical differences' in \
+        report['markdown']
+
+
+def test_a_detectable_difference_with_nothing_to_pool_is_rough(tmp_path):
+    for seed, diff in enumerate((0.3, 1.1, 0.4)):
+        write_run(str(tmp_path), f'const{seed}', 'const', seed, 90.)
+        write_run(str(tmp_path), f'ereg{seed}', 'ereg', seed, 90. + diff)
+    report = build_report([str(tmp_path / '*')])
+    row = rows_by(report)['ereg']
+    rough = detectable_difference(np.std([0.3, 1.1, 0.4], ddof=1), 3)
+    assert float(row['cifar10 vs const detectable']) == pytest.approx(
+        rough, abs=1e-4)
+    assert f'detects >= {rough:.2f} (rough)' in report['markdown']
+    assert 'Spread of the differences pooled' not in report['markdown']
 
 
 def test_only_like_is_paired_with_like(tmp_path):
