@@ -6,12 +6,22 @@ packaged leaf configs, ``configs/<collection>/<name>.py``. For mim,
 ``setup.py`` ships one small marker file per name in
 ``emoreg_mm/.mim/names/`` (mim only finds a config whose file is named
 exactly as typed); mim passes the marker's path, which resolves here too.
+:func:`allow_package_bases` lets mmengine read ``_base_ =
+'emoreg_mm::...'`` (torch-free: the sweep reads configs with it).
 """
 import glob
 import os.path as osp
 
 PACKAGE_DIR = osp.dirname(osp.abspath(__file__))
 CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
+
+
+def allow_package_bases() -> None:
+    """Let mmengine resolve ``_base_ = ['emoreg_mm::<collection>/<name>.py']``
+    as it resolves ``mmpretrain::`` (its ``MODULE2PACKAGE`` table names the
+    packages whose ``.mim/configs`` it reads)."""
+    from mmengine.config.utils import MODULE2PACKAGE
+    MODULE2PACKAGE.setdefault('emoreg_mm', 'emoreg_mm')
 
 
 def packaged_configs_root() -> str:

@@ -12,10 +12,10 @@ checked that mmengine and mmpretrain are the versions these were written for
 - :mod:`.config_text`: a config is formatted by yapf once per content, not
   at every log, dump and checkpoint save.
 - ``_base_ = 'emoreg_mm::emoreg/<config>.py'`` resolves like the OpenMMLab
-  packages mmengine knows by name (its ``MODULE2PACKAGE`` table).
+  packages mmengine knows by name
+  (:func:`emoreg_mm.config_names.allow_package_bases`).
 """
-from mmengine.config.utils import MODULE2PACKAGE
-
+from ..config_names import allow_package_bases
 from . import checkpoint, config_text, dist, offline, versions
 from .checkpoint import convert_trusted, to_plain
 from .safe_load import DamagedCheckpointError, UnsafeCheckpointError, safe_load
@@ -26,7 +26,7 @@ checkpoint.apply()
 config_text.apply()
 dist.apply()
 offline.apply()
-MODULE2PACKAGE.setdefault('emoreg_mm', 'emoreg_mm')
+allow_package_bases()
 
 __all__ = [
     'DamagedCheckpointError', 'UnsafeCheckpointError', 'convert_trusted',

@@ -40,6 +40,9 @@ def check(sweep: Sweep, runs: List[Run]) -> Tuple[List[str], Dict]:
     CIFAR-C ``labels.npy``.
     """
     from mmengine.config import Config
+
+    from ..config_names import allow_package_bases
+    allow_package_bases()  # a user's tree may inherit emoreg_mm::
     hint = DATA_HINT.get(sweep.preset, 'docs/datasets.md')
     opts = {k: v for k, v in parse_cfg_options(sweep.cfg_options).items()
             if not k.startswith('model.')}

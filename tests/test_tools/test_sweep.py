@@ -455,18 +455,32 @@ def test_the_demo_preset_makes_its_own_data(tmp_path, monkeypatch):
 
 def test_a_config_tree_of_ones_own(tmp_path):
     """--config-root: a user's tree laid out as configs/, with their own
-    backbone, affective set and target (names read from the files)."""
+    backbone, affective set and target (names read from the files), its
+    configs inheriting the installed ones by path or through
+    ``emoreg_mm::``. The dry run also in a fresh interpreter without torch,
+    where nothing but the sweep has told mmengine where emoreg_mm:: is."""
     tree = tmp_path / 'mine'
     demo = osp.join(REPO, 'configs', 'demo')
     for rel, base in (
-            ('emoreg_pretrain/mynet_myset.py', 'tiny-resnet_synth-abstract'),
-            ('emoreg/mynet_baseline_mytarget.py', 'tiny-resnet_baseline_digits'),
+            ('emoreg_pretrain/mynet_myset.py',
+             'emoreg_mm::demo/tiny-resnet_synth-abstract'),
+            ('emoreg/mynet_baseline_mytarget.py',
+             'emoreg_mm::demo/tiny-resnet_baseline_digits'),
             ('emoreg/mynet_ereg_myset_mytarget.py',
-             'tiny-resnet_ereg_digits')):
+             f'{demo}/tiny-resnet_ereg_digits')):
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tree / rel).write_text(f"_base_ = ['{demo}/{base}.py']\n")
+        (tree / rel).write_text(f"_base_ = ['{base}.py']\n")
     (tree / 'emoreg' / 'notes_about_this.py').write_text('x = 1\n')
     counts = demo_data(tmp_path)
+    fresh = subprocess.run(
+        [sys.executable, '-c', 'import runpy, sys\n'
+         'sys.modules["torch"] = None\n'
+         f'sys.argv = [{SWEEP!r}, "--config-root", {str(tree)!r}, '
+         '"--dry-run"]\n'
+         f'runpy.run_path({SWEEP!r}, run_name="__main__")'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stdout[-2000:] + fresh.stderr[-2000:]
+    assert 'No problems found.' in fresh.stdout
     out = sweep_here('--config-root', str(tree), '--dry-run', '--throughput',
                      'mynet=100', cwd=tmp_path, check=0)
     # the paper's three seeds: 1 stage-1 + 2 modes x 3 seeds
