@@ -14,6 +14,7 @@ from results_fixtures import (write_corruption_preds, write_predictions,
                               write_run)
 
 from emoreg_mm.results import build_report, config_differences, read_config
+from emoreg_mm.results.accuracy import accuracy_table
 from emoreg_mm.results.pairing import CONTROL_KEYS, control_of
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -72,8 +73,10 @@ def gated_runs(tmp_path_factory):
     return root
 
 
-def test_only_the_shuffled_control_catches_a_random_gate(gated_runs):
-    report = build_report([str(gated_runs / '*')])
+def test_only_the_shuffled_control_catches_a_random_gate(gated_runs,
+                                                         tmp_path):
+    report = build_report([str(gated_runs / '*')],
+                          out=str(tmp_path / 'results'))
     rows = {(r[1], r[2]): dict(zip(report['header'], r))
             for r in report['rows']}
     ereg = rows['emoset', 'ereg']
@@ -108,9 +111,18 @@ def test_only_the_shuffled_control_catches_a_random_gate(gated_runs):
     branch_part = text.split('## Branches')[1].split('## Calibration')[0]
     assert 'leans' not in branch_part
     assert 'any input-dependent gate' in branch_part
-    # Calibration and the forest plot's entries have the control too
+    # Calibration and the forest plot have the control too
     assert 'ECE vs shuffled control' in text
     assert row['ECE % vs shuffled n'] == len(SEEDS)
+    forest = []
+    accuracy_table(report['runs'], forest)
+    assert {(e['label'], e['ref']) for e in forest} == {
+        ('tiny emoset ereg on cifar10', ref)
+        for ref in ('baseline', 'const', 'shuffled')} | {
+        ('tiny emoset const on cifar10', 'baseline'),
+        ('tiny emoset-shuffled ereg on cifar10', 'baseline')}
+    png = open(report['forest'], 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
 
 
 def test_captured_is_a_spread_and_a_pooled_ratio(gated_runs):

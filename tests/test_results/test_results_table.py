@@ -83,6 +83,7 @@ def test_the_python_api_of_the_docs_runs(tmp_path, monkeypatch, capsys):
     assert lines[2] == ('tiny emoset ereg on cifar10 vs const: seeds without '
                         'a partner, not paired: 1 (only work_dirs/const_1)')
     assert 'ereg 0 91.5 test []' in lines
+    assert '0 0.0 0' in lines  # one pair, no verdict: an empty family
     assert lines[-2:] == ['+0.50 [-0.40, +1.40] no evidence', '5']
 
 
