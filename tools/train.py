@@ -20,6 +20,7 @@ from emoreg_mm.cli import (ConfigKeyError, WorkDirError, add_data_root_arg,
                            add_stage1_args, check_work_dir)
 from emoreg_mm.compat.dist import accelerator_present
 from emoreg_mm.config_names import resolve_config
+from emoreg_mm.datasets.vocabulary import EmotionVocabularyError
 from emoreg_mm.engine.runner.training import merge_train_args, resolve_resume
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
 from emoreg_mm.utils import register_all_modules
@@ -102,7 +103,7 @@ def main(argv=None):
                 lock = WorkDirLock(cfg.work_dir).acquire()
             notes += [str(w.message) for w in caught]
         notes.append(resolve_resume(cfg, args))
-    except (ConfigKeyError, WorkDirError) as err:
+    except (ConfigKeyError, WorkDirError, EmotionVocabularyError) as err:
         sys.exit(f'tools/train.py: error: {err}')
     try:
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \

@@ -1,10 +1,11 @@
 """The emotion vocabulary of the affective sets.
 
 The canonical 8 emotions (:data:`EMOTIONS`, EmoSet's order, positive
-first), the binary positive / negative space, and the mapping of a set's own
-emotion names and vote counts onto them.
+first), the binary positive / negative space, the mapping of a set's own
+emotion names and vote counts onto them, and the check of a vocabulary a
+checkpoint records (:func:`recorded_vocabulary`) before anything uses it.
 """
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -20,6 +21,100 @@ BINARY_CLASSES = ('positive', 'negative')
 # Other spellings found in the affective sets' own files.
 EMOTION_ALIASES = {'content': 'contentment', 'sad': 'sadness'}
 LABEL_SPACES = ('canonical', 'binary', 'own')
+#: Most emotion names a vocabulary may hold, and most characters per name.
+MAX_EMOTIONS = 1000
+MAX_EMOTION_NAME = 200
+
+
+class EmotionVocabularyError(ValueError):
+    """An emotion vocabulary that no run could have; the message names
+    where it was read."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
+
+
+def check_vocabulary(classes: Any, where: str,
+                     num_emotions: Optional[int] = None) -> List[str]:
+    """``classes`` as a list, once checked: a list or tuple of 1 to
+    :data:`MAX_EMOTIONS` distinct non-empty strings of at most
+    :data:`MAX_EMOTION_NAME` characters, ``num_emotions`` of them where
+    given (the rows of the emotion head beside them). The count is checked
+    before any name is looked at, so a huge list is refused at once.
+
+    Raises:
+        EmotionVocabularyError: naming ``where`` and what is wrong.
+    """
+    def fail(problem: str):
+        raise EmotionVocabularyError(
+            f'{where}: {problem}; expected a list of distinct emotion names '
+            f'(non-empty strings of at most {MAX_EMOTION_NAME} characters, '
+            f'at most {MAX_EMOTIONS}), one per output of the emotion head.')
+
+    if not isinstance(classes, (list, tuple)):
+        fail(f'the emotion classes are {_shown(classes)}, of type '
+             f'{type(classes).__name__}')
+    if num_emotions is not None and len(classes) != num_emotions:
+        fail(f'{len(classes)} emotion names for an emotion head of '
+             f'{num_emotions} outputs')
+    if not 0 < len(classes) <= MAX_EMOTIONS:
+        fail(f'{len(classes)} emotion names')
+    for i, name in enumerate(classes):
+        if not isinstance(name, str) or not name.strip() or len(
+                name) > MAX_EMOTION_NAME:
+            fail(f'name {i} is {_shown(name)}')
+    if len(set(classes)) != len(classes):
+        seen = set()
+        dup = next(n for n in classes if n in seen or seen.add(n))
+        fail(f'{dup!r} is named more than once')
+    return list(classes)
+
+
+def recorded_vocabulary(checkpoint: Any, where: str,
+                        keys: Sequence[Tuple[str, ...]],
+                        head_weight: str) -> Optional[List[str]]:
+    """The emotion vocabulary a loaded checkpoint records in its ``meta``,
+    checked (:func:`check_vocabulary`) against the rows of its own emotion
+    head.
+
+    Args:
+        checkpoint (dict): What the checkpoint file holds.
+        where (str): The file, for messages.
+        keys (Sequence[tuple]): Where in ``meta`` to look, the first
+            present wins, e.g. ``[('dataset_meta', 'classes')]``.
+        head_weight (str): The state-dict key of the emotion head's weight
+            (K rows); not checked where the checkpoint has none.
+
+    Returns:
+        list[str] | None: None where the checkpoint records none.
+
+    Raises:
+        EmotionVocabularyError: A ``meta`` that is not a dict, or a
+            vocabulary :func:`check_vocabulary` refuses; naming the file.
+    """
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        raise EmotionVocabularyError(
+            f"{where}: the checkpoint's meta is {_shown(meta)}, of type "
+            f'{type(meta).__name__}, not the dict a run writes.')
+    for key in keys:
+        value = meta
+        for part in key:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            break
+    else:
+        return None
+    state = checkpoint.get('state_dict', checkpoint)
+    weight = state.get(head_weight) if isinstance(state, dict) else None
+    shape = getattr(weight, 'shape', ())
+    path = ''.join(f'[{part!r}]' for part in key)
+    return check_vocabulary(value, f'{where} (meta{path})',
+                            int(shape[0]) if len(shape) == 2 else None)
 
 
 def canonical_emotion(name: str,

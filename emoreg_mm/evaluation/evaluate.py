@@ -28,6 +28,7 @@ def merge_test_args(cfg, args, prog: str = 'tools/test.py'):
     from ..compat import (DamagedCheckpointError, UnsafeCheckpointError,
                           ddp_wrapper_cfg)
     from ..datasets.base_affective import is_affective
+    from ..datasets.vocabulary import EmotionVocabularyError
     from ..engine.runner import set_emotion_classes
     cfg.launcher = args.launcher
     cli.set_work_dir(cfg, args.work_dir, args.config)
@@ -43,7 +44,7 @@ def merge_test_args(cfg, args, prog: str = 'tools/test.py'):
         cli.set_data_root(cfg, args.data_root)
         cli.set_exclude_file(cfg, args.exclude_file, is_affective)
     except (cli.ConfigKeyError, FileNotFoundError, DamagedCheckpointError,
-            UnsafeCheckpointError) as err:
+            UnsafeCheckpointError, EmotionVocabularyError) as err:
         sys.exit(f'{prog}: error: {err}')
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)

@@ -52,12 +52,17 @@ def test_the_first_record_wins_in_order(tmp_path, logged):
     torch.save({'state_dict': {}, 'meta': dict(
         dataset_meta=dict(classes=['plane', 'car']))}, unrecorded)
 
-    # 1. Set in the config: kept; an affective piece naming others warns.
+    # 1. Set in the config: kept; an affective piece naming others warns;
+    # an evaluated checkpoint that recorded others is an error naming both.
     cfg = _cfg(stage1, head_classes=EMOTIONS, top=OWN)
-    assert set_emotion_classes(cfg, stage2) == 'model.head.emotion_classes'
+    assert set_emotion_classes(cfg, unrecorded) == \
+        'model.head.emotion_classes'
     assert cfg.model.head.emotion_classes == EMOTIONS
     assert logged[-1][0] == 30 and "emoreg_affective='emoset'" in \
         logged[-1][1]
+    with pytest.raises(ValueError, match=r"differ from the emotion classes "
+                       rf"\['a', 'b', 'c'\] that '{stage2}' recorded"):
+        set_emotion_classes(_cfg(stage1, head_classes=EMOTIONS), stage2)
 
     # 2. The evaluated stage-2 checkpoint's record (not its target classes).
     cfg = _cfg(stage1, top=OWN)
@@ -141,3 +146,92 @@ def test_inferencer_takes_the_vocabulary_the_checkpoint_recorded(tmp_path):
     with pytest.raises(ValueError, match='emotion head has 4 emotions, '
                        'this model 3'):
         ImageClassificationInferencer(config, pretrained=unrecorded)
+
+
+# ------------------------------------------------ vocabularies no run wrote
+@pytest.fixture(scope='module')
+def leaf(tmp_path_factory):
+    """A regulated config without emotion_classes (its stage 1 records
+    EMOTIONS) and its model's state dict (an emotion head of 3)."""
+    from engine_configs import write_regulated_config
+    tmp = tmp_path_factory.mktemp('vocabulary')
+    config = write_regulated_config(tmp, emotions=None,
+                                    stage1_emotions=EMOTIONS, name='leaf.py')
+    with open(config, 'a') as f:
+        f.write('test_dataloader = val_dataloader\n'
+                'test_evaluator = val_evaluator\ntest_cfg = dict()\n')
+    model = MODELS.build(Config.fromfile(config).model)
+    return config, model.state_dict()
+
+
+@pytest.mark.parametrize('meta,problem', [
+    (dict(emotion_classes=['e'] * 10**6),
+     '1000000 emotion names for an emotion head of 3 outputs'),
+    (dict(emotion_classes='abc'), "the emotion classes are 'abc', of type "
+     'str'),
+    (dict(emotion_classes=3), 'the emotion classes are 3, of type int'),
+    (dict(emotion_classes=[1, 2, 3]), 'name 0 is 1'),
+    (dict(emotion_classes=['a', 'a', 'b']), "'a' is named more than once"),
+    (dict(emotion_classes=[None] * 3), 'name 0 is None'),
+    (dict(emotion_classes=['a', '', 'b']), "name 1 is ''"),
+    (dict(emotion_classes=['a', 'b', 'x' * 201]), "name 2 is 'xxx"),
+    (['joy'], "the checkpoint's meta is ['joy'], of type list"),
+])
+def test_test_py_refuses_a_recorded_vocabulary_no_run_wrote(
+        tmp_path, leaf, meta, problem):
+    """tools/test.py on a checkpoint (read by the safe loader) whose meta
+    holds a vocabulary no run writes: one error naming the file, before
+    the config is printed or a model built."""
+    from launch_utils import run_cli
+    config, state = leaf
+    checkpoint = str(tmp_path / 'stage2.pth')
+    torch.save({'state_dict': state, 'meta': meta}, checkpoint)
+    code, out = run_cli('test.py', config, checkpoint, '--work-dir',
+                        str(tmp_path / 'work'))
+    assert code == 1
+    assert f"tools/test.py: error: '{checkpoint}'" in out and problem in out
+    assert 'Traceback' not in out and len(out) < 5000  # no config printed
+
+
+def test_train_py_refuses_a_stage1_vocabulary_of_another_head(tmp_path):
+    """A stage-1 checkpoint naming 3 emotions over its head of 5 outputs,
+    read by tools/train.py (model.head.emotion_classes unset): an error
+    naming the stage-1 file, nothing trained."""
+    from engine_configs import write_regulated_config, write_stage1
+    from launch_utils import run_cli
+    config = write_regulated_config(tmp_path, emotions=None,
+                                    stage1_emotions=EMOTIONS)
+    stage1 = str(tmp_path / 'stage1_regulated.py.pth')
+    state = write_stage1(stage1, classes=['a', 'b', 'c', 'd', 'e'])
+    torch.save({'state_dict': state, 'meta': dict(
+        dataset_meta=dict(classes=EMOTIONS))}, stage1)
+    code, out = run_cli('train.py', config, '--work-dir',
+                        str(tmp_path / 'work'))
+    assert code == 1, out[-2000:]
+    assert f"error: the stage-1 checkpoint '{stage1}' (meta['dataset_meta']" \
+        "['classes']): 3 emotion names for an emotion head of 5 outputs" \
+        in out
+    assert 'Traceback' not in out
+    assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def test_a_config_ordering_the_emotions_otherwise_is_an_error(tmp_path,
+                                                              leaf):
+    """model.head.emotion_classes naming the checkpoint's emotions in
+    another order: an error naming the config and the checkpoint (the
+    affect would be labelled under the wrong names)."""
+    from launch_utils import run_cli
+    config, state = leaf
+    checkpoint = str(tmp_path / 'stage2.pth')
+    recorded = ['joy', 'calm', 'fear']
+    torch.save({'state_dict': state,
+                'meta': dict(emotion_classes=recorded)}, checkpoint)
+    code, out = run_cli('test.py', config, checkpoint, '--work-dir',
+                        str(tmp_path / 'work'), '--out',
+                        str(tmp_path / 'p.npz'), '--cfg-options',
+                        "model.head.emotion_classes=['calm','joy','fear']")
+    assert code == 1
+    assert f"model.head.emotion_classes=['calm', 'joy', 'fear'] of {config}" \
+        f" differ from the emotion classes {recorded} that '{checkpoint}' " \
+        'recorded (the same names in another order)' in out
+    assert not (tmp_path / 'p.npz').exists()

@@ -9,8 +9,10 @@ before the model is built, writes the vocabulary into
 ``model.head.emotion_classes``, so the work dir's dumped config and every
 checkpoint's config hold it. In order, the first that gives one:
 
-1. ``model.head.emotion_classes`` set in the config (kept as it is; the
-   preflight check stops a run whose stage-1 checkpoint recorded others);
+1. ``model.head.emotion_classes`` set in the config (kept as it is; an
+   evaluated stage-2 checkpoint that records other names, or the same in
+   another order, is an error naming both, and the preflight check stops a
+   run whose stage-1 checkpoint recorded others);
 2. the evaluated stage-2 checkpoint's ``meta['emotion_classes']``
    (tools/test.py);
 3. the stage-1 checkpoint's recorded classes
@@ -20,18 +22,31 @@ checkpoint's config hold it. In order, the first that gives one:
 
 Without any of them the classifier falls back to the canonical emotions
 (:class:`~emoreg_mm.models.RegulatedImageClassifier`).
+
+Every vocabulary is checked before it is used or written into the config
+(:func:`~emoreg_mm.datasets.vocabulary.check_vocabulary`): a list of
+distinct non-empty names, at most 1,000 of at most 200 characters, as many
+as the checkpoint's own emotion head has outputs; anything else is an
+:class:`~emoreg_mm.datasets.vocabulary.EmotionVocabularyError` naming the
+file, raised before mmengine prints the config.
 """
 import logging
 from typing import List, Optional
 
 from mmengine.logging import print_log
 
+from ...datasets.vocabulary import (EmotionVocabularyError,
+                                    check_vocabulary, recorded_vocabulary)
+
+#: A stage-2 checkpoint's emotion head g_E (K outputs).
+STAGE2_HEAD = 'backbone.emotion_head.weight'
+
 
 def _stage2_classes(checkpoint: str) -> Optional[List[str]]:
     from mmengine.runner.checkpoint import _load_checkpoint
-    meta = _load_checkpoint(checkpoint, map_location='cpu').get('meta') or {}
-    classes = meta.get('emotion_classes')
-    return list(classes) if classes is not None else None
+    return recorded_vocabulary(
+        _load_checkpoint(checkpoint, map_location='cpu'), f"'{checkpoint}'",
+        [('emotion_classes', )], STAGE2_HEAD)
 
 
 def set_emotion_classes(cfg, checkpoint: Optional[str] = None
@@ -57,9 +72,24 @@ def set_emotion_classes(cfg, checkpoint: Optional[str] = None
     if not _builds(head, RegulationHead):
         return None
     top = cfg.get('emotion_classes')
-    top = list(top) if top is not None else None
+    if top is not None:
+        top = check_vocabulary(top, "the config's emotion_classes")
     classes, source = head.get('emotion_classes'), 'model.head.emotion_classes'
     consulted = []
+    if classes is not None:
+        classes = check_vocabulary(classes, source)
+        recorded = _stage2_classes(checkpoint) if checkpoint else None
+        if recorded is not None and recorded != classes:
+            order = ' (the same names in another order)' if sorted(
+                recorded) == sorted(classes) else ''
+            config = getattr(cfg, 'filename', None)
+            raise EmotionVocabularyError(
+                f'{source}={classes}' + (f' of {config}' if config else '') +
+                f" differ from the emotion classes {recorded} that "
+                f"'{checkpoint}' recorded{order}: "
+                'its affect would be labelled under the wrong names. Leave '
+                'model.head.emotion_classes unset to take the '
+                "checkpoint's, or set it to them, in that order.")
     if classes is None and checkpoint:
         classes, source = _stage2_classes(checkpoint), f"'{checkpoint}'"
         consulted.append(checkpoint)

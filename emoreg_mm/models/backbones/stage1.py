@@ -54,16 +54,20 @@ def read_checkpoint(path: str, stage1_config: Optional[str] = None) -> dict:
             '--cfg-options model.backbone.emotional_checkpoint=PATH.') from err
 
 
-def stage1_classes(checkpoint: dict) -> Optional[List[str]]:
+def stage1_classes(checkpoint: dict,
+                   where: str = 'the stage-1 checkpoint'
+                   ) -> Optional[List[str]]:
     """The emotion classes recorded in a stage-1 checkpoint's meta, or None.
 
     A Runner checkpoint stores them in ``meta['dataset_meta']['classes']``;
-    ``meta['emotion_classes']`` is accepted too.
+    ``meta['emotion_classes']`` is accepted too. They are checked against
+    the checkpoint's own head (:func:`~emoreg_mm.datasets.vocabulary.
+    recorded_vocabulary`; an ``EmotionVocabularyError`` naming ``where``).
     """
-    meta = checkpoint.get('meta') or {}
-    classes = (meta.get('dataset_meta') or {}).get('classes') or \
-        meta.get('emotion_classes')
-    return list(classes) if classes is not None else None
+    from ...datasets.vocabulary import recorded_vocabulary
+    return recorded_vocabulary(
+        checkpoint, where, [('dataset_meta', 'classes'),
+                            ('emotion_classes', )], HEAD + 'weight')
 
 
 def recorded_classes(path: Optional[str]) -> Optional[List[str]]:
@@ -73,9 +77,10 @@ def recorded_classes(path: Optional[str]) -> Optional[List[str]]:
     if not path:
         return None
     try:
-        return stage1_classes(read_checkpoint(path))
+        checkpoint = read_checkpoint(path)
     except FileNotFoundError:
         return None
+    return stage1_classes(checkpoint, f"the stage-1 checkpoint '{path}'")
 
 
 def _listing(keys) -> str:
