@@ -21,7 +21,16 @@ key                 shape     meaning
 ``affect_score``    (N, K)    affective state a(x) (emotional encoder only)
 ``affect_class``    (N,)      name of the top emotion (str)
 ``img_path``        (N,)      image file (str), where the dataset gives one
+``meta``            ()        a JSON object: what wrote the file (the
+                              corruption evaluation: the checkpoint's
+                              identity), where the writer gives one
 ==================  ========  ===============================================
+
+Both ends check the same: at least one image and one class, labels that
+are integers in ``[0, C)`` (``C`` the columns of ``pred_score``), and
+finite scores (a NaN or infinite row, from a model whose outputs diverged,
+is refused rather than tabled as a NaN calibration); a file that breaks one
+is a :class:`PredictionsFileError` naming it, the key and the first row.
 
 A ``.pkl`` (mmengine's ``DumpResults`` format, a pickled list of dicts) is
 read only with ``trust_pickle=True``: unpickling a file runs whatever code
@@ -34,11 +43,12 @@ rho per image) and each branch's calibration can be recomputed from the file
 (:mod:`emoreg_mm.evaluation.analysis`). Files written before these keys
 existed load as before, without them.
 """
+import json
 import math
 import os
 import os.path as osp
 import zipfile
-from typing import Any, Dict, Mapping, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -50,6 +60,9 @@ OPTIONAL_KEYS = ('rho', 'pred_score_n', 'pred_score_i', 'affect_score',
 #: The per-branch class probabilities, each shaped like ``pred_score``.
 BRANCH_KEYS = ('pred_score_n', 'pred_score_i')
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
+#: A 0-d string array holding a JSON object: what wrote the file.
+META_KEY = 'meta'
+LABEL_KEYS = ('gt_label', 'pred_label')
 
 
 class PredictionsFileError(ValueError):
@@ -117,16 +130,20 @@ def samples_to_arrays(samples: Sequence[Any]) -> Dict[str, np.ndarray]:
     return out
 
 
-def save_predictions(path: str, samples: Sequence[Any]) -> str:
+def save_predictions(path: str, samples: Sequence[Any],
+                     meta: Optional[dict] = None) -> str:
     """Write predictions to ``path`` (``.npz``), atomically.
 
     The archive is written under a temporary name in the same folder,
     flushed to disk and renamed over ``path``, so a reader never sees a
-    partial file.
+    partial file. What :func:`load_predictions` would refuse is refused
+    here, before anything is written.
 
     Args:
         path (str): Output file; must end with ``.npz``.
         samples (Sequence[dict | DataSample]): Predictions, one per image.
+        meta (dict, optional): What wrote the file, stored as JSON under
+            ``meta`` (:func:`predictions_meta` reads it back).
 
     Returns:
         str: ``path``.
@@ -136,12 +153,78 @@ def save_predictions(path: str, samples: Sequence[Any]) -> str:
             f'{path}: predictions are saved as .npz (loads without '
             'unpickling); give a file name ending in .npz')
     arrays = samples_to_arrays(samples)
+    if meta is not None:
+        arrays[META_KEY] = np.array(json.dumps(meta))
+    check_predictions(path, arrays)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     # A full disk is an OSError(ENOSPC) naming the file; the old one stays.
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
+def predictions_meta(arrays: Mapping[str, np.ndarray]) -> dict:
+    """The ``meta`` object of loaded predictions (``{}`` without one)."""
+    meta = arrays.get(META_KEY)
+    return {} if meta is None else json.loads(str(meta))
+
+
+def _check_meta(path: str, meta: np.ndarray) -> None:
+    try:
+        ok = meta.ndim == 0 and meta.dtype.kind == 'U' and isinstance(
+            json.loads(str(meta)), dict)
+    except (ValueError, RecursionError):
+        ok = False
+    if not ok:
+        raise PredictionsFileError(
+            f'{path}: {META_KEY!r} is not a JSON object in one string '
+            f'({meta.dtype}, shape {meta.shape})')
+
+
+def _first_bad(path: str, key: str, bad: np.ndarray, what: str) -> None:
+    """Refuse ``key`` where the row mask ``bad`` holds a row."""
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise PredictionsFileError(
+            f'{path}: {key!r} {what} in {int(bad.sum())} of {len(bad)} '
+            f'rows (first: row {first})')
+
+
+def _check_values(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    """Images and classes there, labels in range, scores finite; labels
+    given as integral floats become int64."""
+    n, classes = arrays['pred_score'].shape
+    if n == 0 or classes == 0:
+        raise PredictionsFileError(
+            f'{path}: pred_score has shape {(n, classes)}; expected at least '
+            'one image and one class')
+    for key, value in arrays.items():
+        if value.dtype.kind == 'f' and key not in (META_KEY, ) + LABEL_KEYS:
+            _first_bad(path, key, ~np.isfinite(value.reshape(n, -1)).all(1),
+                       'has NaN or infinite values (diverged outputs?)')
+    for key in LABEL_KEYS:
+        value = arrays[key]
+        if value.dtype.kind == 'f':
+            _first_bad(path, key, ~np.isfinite(value),
+                       'is NaN or infinite, not a class index,')
+            _first_bad(path, key, value != np.round(value),
+                       'holds values that are not class indices')
+            value = arrays[key] = value.astype(np.int64)
+        elif value.dtype.kind not in 'iu':
+            raise PredictionsFileError(
+                f'{path}: {key!r} has dtype {value.dtype}; expected integer '
+                'class indices')
+        bad = (value < 0) | (value >= classes)
+        if bad.any():
+            first = int(np.argmax(bad))
+            _first_bad(path, key, bad,
+                       f'is {value[first]} (outside the classes 0..'
+                       f'{classes - 1} of pred_score)')
+
+
+def check_predictions(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    """Refuse predictions arrays that break the format (module docstring):
+    a :class:`PredictionsFileError` naming ``path`` (the file, or where
+    the arrays come from), the key and the first bad row. Labels given as
+    integral floats become int64 in ``arrays``."""
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     if missing:
         raise PredictionsFileError(
@@ -152,8 +235,12 @@ def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
             raise PredictionsFileError(
                 f'{path}: {key!r} has shape {arrays[key].shape}; expected '
                 'one value per image (N,)')
+    if META_KEY in arrays:
+        _check_meta(path, arrays[META_KEY])
     n = len(arrays['gt_label'])
     for key, value in arrays.items():
+        if key == META_KEY:
+            continue
         if value.dtype.kind not in 'biufU':
             raise PredictionsFileError(
                 f'{path}: {key!r} has dtype {value.dtype}; expected numbers '
@@ -172,6 +259,7 @@ def _check(path: str, arrays: Dict[str, np.ndarray]) -> None:
                 f'{path}: {key!r} has shape {arrays[key].shape}; expected '
                 f'{arrays["pred_score"].shape} like pred_score (one branch\'s'
                 ' class probabilities per image)')
+    _check_values(path, arrays)
 
 
 def _check_npz_sizes(path: str) -> None:
@@ -268,5 +356,5 @@ def load_predictions(path: str,
             raise PredictionsFileError(
                 f'{path}: not a predictions .npz archive readable without '
                 f'unpickling ({type(err).__name__}: {err})') from None
-    _check(path, arrays)
+    check_predictions(path, arrays)
     return arrays

@@ -23,6 +23,8 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from ..evaluation.analysis import run_analysis
+from ..evaluation.predictions import check_predictions
+from ..fileio import atomic_write
 
 
 def _plt():
@@ -32,10 +34,20 @@ def _plt():
     return plt
 
 
-def _save(fig, path):
-    """Write ``fig`` as a PNG to ``path`` (a file name or a binary file)."""
+def save_png(fig, path):
+    """Write ``fig`` as a PNG to ``path``: a binary file, or a file name
+    written atomically (:func:`emoreg_mm.fileio.atomic_write`: a symlink
+    planted at the name is replaced, never followed)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110, format='png')
+    if isinstance(path, (str, os.PathLike)):
+        atomic_write(path, lambda f: fig.savefig(f, dpi=110, format='png'))
+    else:
+        fig.savefig(path, dpi=110, format='png')
+    return path
+
+
+def _save(fig, path):
+    save_png(fig, path)
     _plt().close(fig)
     return path
 
@@ -188,6 +200,7 @@ def plot_run(preds: dict, out_dir: str,
     Returns:
         tuple: (paths written, notes: why a plot was not drawn).
     """
+    check_predictions(title or 'the predictions', preds)
     result = run_analysis(preds)
     os.makedirs(out_dir, exist_ok=True)
     written, notes = [], []
@@ -205,3 +218,36 @@ def plot_run(preds: dict, out_dir: str,
         notes.append(f'{title}: no rho_by_branch.png '
                      f'({result["reasons"]["branches"]}).')
     return written, notes
+
+
+def plot_dirs(paths: Sequence[str], out_dir=None) -> List[str]:
+    """The folder each predictions file of ``paths`` is plotted into: beside
+    it, or with ``out_dir``, ``out_dir`` itself for one file and
+    ``out_dir/<run dir's name>`` for several (where run dirs share a name,
+    their paths below the folder they have in common).
+
+    Raises:
+        ValueError: Two files would be plotted into one folder (two files
+            in one run dir, or one file given twice); naming both.
+    """
+    folders = [osp.dirname(osp.abspath(p)) for p in paths]
+    if out_dir is None:
+        dirs = folders
+    elif len(paths) == 1:
+        dirs = [out_dir]
+    else:
+        names = [osp.basename(f) for f in folders]
+        if len(set(names)) < len(names):
+            common = osp.commonpath(folders)
+            names = [osp.relpath(f, common) for f in folders]
+        dirs = [osp.join(out_dir, n) for n in names]
+    seen = {}
+    for path, folder in zip(paths, dirs):
+        key = osp.realpath(folder)
+        if key in seen:
+            raise ValueError(
+                f'{seen[key]} and {path} would write the same plots into '
+                f'{folder}; plot them one at a time, each with its own '
+                '--out-dir.')
+        seen[key] = path
+    return dirs

@@ -33,9 +33,11 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..evaluation.predictions import check_predictions
 from ..evaluation.predictions import load_predictions as _load_predictions
 from ..evaluation.predictions import samples_to_arrays
 from ..matrix import MIKELS as EMOTIONS
+from .analysis import save_png
 
 Predictions = Dict[str, np.ndarray]
 PredictionsLike = Union[Predictions, Sequence[dict]]
@@ -45,10 +47,11 @@ EQUAL, MEAN = '0.5', '#c44e52'
 
 def as_arrays(preds: PredictionsLike) -> Predictions:
     """The arrays of :mod:`emoreg_mm.evaluation.predictions` (prediction
-    dicts, as the model returns them, are stacked)."""
-    if isinstance(preds, dict):
-        return preds
-    return samples_to_arrays(preds)
+    dicts, as the model returns them, are stacked), checked
+    (:func:`~emoreg_mm.evaluation.predictions.check_predictions`)."""
+    arrays = preds if isinstance(preds, dict) else samples_to_arrays(preds)
+    check_predictions('the predictions', arrays)
+    return arrays
 
 
 def load_predictions(path: str, trust_pickle: bool = False) -> Predictions:
@@ -300,6 +303,4 @@ def _affect_per_class(s: dict, class_names: Sequence[str],
 
 
 def _save(fig: Figure, path: str) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return save_png(fig, path)

@@ -1,5 +1,7 @@
 """Predictions saved by tools/test.py load without unpickling."""
 import os
+import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -262,3 +264,77 @@ def test_metric_keeps_the_branch_scores(tmp_path):
     p = load_predictions(str(tmp_path / 'm.npz'))
     assert p['pred_score_n'].dtype == np.float32
     np.testing.assert_allclose(p['pred_score_i'], [[.1, .1, .8]] * 3)
+
+
+# ------------------------------------------------- values no model writes
+def _arrays(n=4, classes=3):
+    rng = np.random.default_rng(0)
+    score = rng.dirichlet(np.ones(classes), n).astype(np.float32)
+    return dict(sample_idx=np.arange(n), gt_label=np.arange(n) % classes,
+                pred_label=score.argmax(1), pred_score=score,
+                rho=np.full(n, .5, np.float32), pred_score_n=score.copy(),
+                pred_score_i=score.copy())
+
+
+def _gt_nan(a):
+    a['gt_label'] = a['gt_label'].astype(float)
+    a['gt_label'][1] = np.nan
+
+
+@pytest.mark.parametrize('change,problem', [
+    (lambda a: a['gt_label'].__setitem__(2, 3),
+     "'gt_label' is 3 (outside the classes 0..2 of pred_score) in 1 of 4 "
+     'rows (first: row 2)'),
+    (_gt_nan, "'gt_label' is NaN or infinite, not a class index, in 1 of 4 "
+     'rows (first: row 1)'),
+    (lambda a: a['pred_label'].__setitem__(0, -1),
+     "'pred_label' is -1 (outside the classes 0..2 of pred_score)"),
+    (lambda a: a['pred_score'].__setitem__(3, np.nan),
+     "'pred_score' has NaN or infinite values (diverged outputs?) in 1 of 4 "
+     'rows (first: row 3)'),
+    (lambda a: a['pred_score_i'].__setitem__((1, 0), np.inf),
+     "'pred_score_i' has NaN or infinite values"),
+    (lambda a: a.update(pred_score=a['pred_score'][:, :0],
+                        pred_score_n=a['pred_score'][:, :0],
+                        pred_score_i=a['pred_score'][:, :0]),
+     'pred_score has shape (4, 0); expected at least one image and one '
+     'class'),
+    (lambda a: a.update({k: v[:0] for k, v in a.items()}),
+     'pred_score has shape (0, 3); expected at least one image'),
+])
+def test_values_no_model_writes_are_refused_naming_file_and_key(
+        tmp_path, change, problem):
+    """Through plot_analysis.py, which reads a predictions file as the
+    results table does: one error naming the file and the key, nothing
+    drawn; the writer refuses the same before writing."""
+    from launch_utils import run_cli
+    arrays = _arrays()
+    change(arrays)
+    path = str(tmp_path / 'run' / 'predictions.npz')
+    os.makedirs(osp.dirname(path))
+    np.savez(path, **arrays)
+    code, out = run_cli('analysis_tools/plot_analysis.py', path)
+    assert code == 1 and f'plot_analysis: {path}: ' in out
+    assert problem in out and 'Traceback' not in out
+    assert os.listdir(tmp_path / 'run') == ['predictions.npz']
+    samples = [{k: v[i] for k, v in arrays.items()}
+               for i in range(len(arrays['gt_label']))]
+    if samples and arrays['pred_score'].shape[1]:
+        key = problem.split()[0]  # the writer casts labels to integers
+        with pytest.raises(PredictionsFileError, match=re.escape(key)):
+            save_predictions(str(tmp_path / 'new.npz'), samples)
+        assert not (tmp_path / 'new.npz').exists()
+
+
+def test_meta_round_trip_and_a_damaged_one(tmp_path):
+    from emoreg_mm.evaluation.predictions import predictions_meta
+    path = save_predictions(str(tmp_path / 'p.npz'), samples(),
+                            meta=dict(checkpoint=dict(sha256='ab', size=3)))
+    p = load_predictions(path)
+    assert predictions_meta(p) == dict(checkpoint=dict(sha256='ab', size=3))
+    assert predictions_meta(load_predictions(save_predictions(
+        str(tmp_path / 'q.npz'), samples()))) == {}
+    np.savez(path, **dict(_arrays(), meta=np.array('[1')))
+    with pytest.raises(PredictionsFileError,
+                       match="'meta' is not a JSON object"):
+        load_predictions(path)

@@ -7,7 +7,9 @@ Usage::
 
 For every predictions file (``tools/test.py ... --out
 WORK_DIR/predictions.npz``) writes, beside it (or in ``--out-dir``, one
-folder per run when several files are given):
+folder per run when several files are given, named after the run dir, or
+after its path where run dirs share a name; two files that would write one
+folder are refused before anything is drawn):
 
 * ``reliability.png``: the reliability diagram of the fused prediction:
   accuracy against mean top-1 confidence in 15 equal-width confidence bins
@@ -27,7 +29,7 @@ import os.path as osp
 from typing import Optional, Sequence
 
 from emoreg_mm.evaluation.predictions import load_predictions
-from emoreg_mm.visualization.analysis import plot_run
+from emoreg_mm.visualization.analysis import plot_dirs, plot_run
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -38,15 +40,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--out-dir', help='folder for the PNGs (default: '
                         'beside each file)')
     args = parser.parse_args(argv)
-    for path in args.preds:
-        try:
-            preds = load_predictions(path)
-        except ValueError as err:  # PredictionsFileError names the file
-            raise SystemExit(f'plot_analysis: {err}')
+    try:
+        out_dirs = plot_dirs(args.preds, args.out_dir)
+        loaded = [load_predictions(path) for path in args.preds]
+    except ValueError as err:  # PredictionsFileError names the file
+        raise SystemExit(f'plot_analysis: {err}')
+    for path, preds, out_dir in zip(args.preds, loaded, out_dirs):
         run = osp.basename(osp.dirname(osp.abspath(path)))
-        out_dir = osp.dirname(osp.abspath(path)) if not args.out_dir else (
-            args.out_dir if len(args.preds) == 1 else
-            osp.join(args.out_dir, run))
         written, notes = plot_run(preds, out_dir, run)
         for note in notes:
             print(f'plot_analysis: {note}')
