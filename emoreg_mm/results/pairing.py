@@ -18,8 +18,7 @@ from collections import defaultdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runs import TAGS
-from .stats import (RESOLUTION, WORDS, mcnemar_exact, paired_ci,
-                    verdict)
+from .stats import RESOLUTION, WORDS, mcnemar_exact, paired_ci, verdict
 
 #: What every cell is compared with, in column order: two modes, then the
 #: two controls of its affective set (``X-shuffled``, ``X-untrained``).
@@ -69,7 +68,7 @@ def reference_name(ref: str, affective: str) -> str:
     return f'{affective}-{ref}' if ref in CONTROLS else ref
 
 
-def references(cells: Dict['Cell', list]) -> Tuple[str, ...]:
+def references(cells: Dict[Cell, list]) -> Tuple[str, ...]:
     """The references a table shows: ``baseline``, ``const`` and
     ``shuffled`` always (a missing control is said in its column),
     ``untrained`` where runs on an ``X-untrained`` set exist."""
@@ -79,7 +78,7 @@ def references(cells: Dict['Cell', list]) -> Tuple[str, ...]:
     return tuple(shown)
 
 
-def missing(key: 'Cell', ref: str, runs: str = 'runs') -> str:
+def missing(key: Cell, ref: str, runs: str = 'runs') -> str:
     """What a cell's column says when ``ref`` has no runs to pair with:
     ``no emoset-shuffled runs``."""
     return f'no {reference_name(ref, key[1])} {runs}'

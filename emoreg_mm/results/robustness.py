@@ -7,10 +7,10 @@ target, over seeds: the mean corruption accuracy (the 15 corruptions x 5
 severities present) with its paired differences to each reference
 (``baseline``, ``const`` and the controls of the cell's affective set:
 :func:`.pairing.compare`, as accuracy, adjusted over the table's family),
-and mCE relative to ``baseline`` (Hendrycks & Dietterich: CE_c = sum_s err_s / sum_s
-err_s(baseline), mCE = the mean over corruptions; 100% is the baseline's
-own), each seed's run against the baseline run of its seed, with the paired
-t interval of mCE - 100. Runs compared must hold the same cells
+and mCE relative to ``baseline`` (Hendrycks & Dietterich: CE_c = sum_s
+err_s / sum_s err_s(baseline), mCE = the mean over corruptions; 100% is the
+baseline's own), each seed's run against the baseline run of its seed,
+with the paired t interval of mCE - 100. Runs compared must hold the same cells
 (:func:`emoreg_mm.evaluation.robustness.corruption_errors` refuses
 otherwise); a run with cells missing is named in the notes.
 """
