@@ -126,9 +126,9 @@ def _branch_stats(key: Cell, mine: List[dict], refs: dict,
                        f'{target}')
     out['lean']['verdict'] = verdict(out['lean']) if out['lean']['n'] \
         else ''
-    for k, label in WITHIN_RUN:
+    for k, label in WITHIN_RUN:  # const: both are 0 by construction
         for ref in CONTROLS:
-            found = refs.get(ref)
+            found = None if key[2] == 'const' else refs.get(ref)
             out[f'{k} vs {ref}'] = None if not found or not branch else \
                 compare(_within_run(mine, k), _within_run(found, k), notes,
                         f'{name} {label} vs {reference_name(ref, key[1])}',
@@ -175,9 +175,13 @@ def csv_header(refs: Sequence[str]) -> List[str]:
         'branches note', 'calibration note']
 
 
-def _absent(key: Cell, ref: str) -> str:
-    return missing(key, ref, 'runs with predictions') \
-        if compares(key, ref) else '-'
+def _absent(key: Cell, ref: str, within_run: bool = False) -> str:
+    """A column without a comparison: the runs missing, or '-' where the
+    cell has no such column (and, for a within-run quantity, for const,
+    whose fused model is its const fusion)."""
+    if not compares(key, ref) or (within_run and key[2] == 'const'):
+        return '-'
+    return missing(key, ref, 'runs with predictions')
 
 
 def _ci_cells(ci: Optional[dict], absent: str = '-') -> list:
@@ -195,7 +199,7 @@ def _csv_row(key: Cell, seeds: int, st: dict, pair: bool,
         row += [num(st[k][0]), num(st[k][1])]
     row += _ci_cells(st['gain'] if pair else None)
     row += [c for r in controls for c in _ci_cells(st[f'gain vs {r}'],
-                                                   _absent(key, r))]
+                                                   _absent(key, r, True))]
     cap = st['captured']
     # const: its fused model is its const fusion, no share to take
     row += [''] * 5 if key[2] == 'const' else [
@@ -204,7 +208,7 @@ def _csv_row(key: Cell, seeds: int, st: dict, pair: bool,
     row += [num(st['rho_only_i'][0]), num(st['rho_only_n'][0])]
     row += _ci_cells(st['lean'] if pair and st['lean']['n'] else None)
     row += [c for r in controls for c in _ci_cells(st[f'lean vs {r}'],
-                                                   _absent(key, r))]
+                                                   _absent(key, r, True))]
     row += _ci_cells(st['n vs baseline'])
     row += calibration.csv_cells(key, st, refs)
     return row + ['; '.join(r) for r in reasons]
@@ -239,14 +243,15 @@ def _branches_md(key: Cell, st: dict, pair: bool,
     return list(key) + [str(st['branch_seeds'])] + [
         _mean_std(st, k) for k, _ in BRANCH_ACCURACIES] + [
         fmt_ci(st['gain']) if pair else '-'] + [
-        fmt_ci(st[f'gain vs {r}'], absent=_absent(key, r))
+        fmt_ci(st[f'gain vs {r}'], absent=_absent(key, r, True))
         for r in controls] + [
         _captured_md(key, st['captured']),
         ' / '.join('-' if st[k][0] is None else f'{st[k][0]:.3f}'
                    for k in ('rho_only_i', 'rho_only_n')),
         '-' if not pair else fmt_ci(lean, 3) if lean['n'] else
         'no image only one branch got right'] + [
-        fmt_ci(st[f'lean vs {r}'], 3, _absent(key, r)) for r in controls] + [
+        fmt_ci(st[f'lean vs {r}'], 3, _absent(key, r, True))
+        for r in controls] + [
         fmt_ci(st['n vs baseline'])]
 
 

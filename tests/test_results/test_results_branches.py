@@ -94,7 +94,9 @@ def test_branches_and_calibration_table(tmp_path):
     const_cells = dict(zip(header.split(' | '), const_line.split(' | ')))
     assert const_cells['fused − const fusion'] == '-'
     assert const_cells['captured'] == '-'
-    assert const_cells['fused − const fusion vs shuffled control'] == \
+    assert const_cells['fused − const fusion vs shuffled control'] == '-'
+    assert 'ECE vs shuffled control' in text
+    assert rows['ereg']['ECE % vs shuffled mean'] == \
         'no emoset-shuffled runs with predictions'
     assert '"-" for const, whose fused model is that fusion' in text
     header = next(csv.reader(open(out + '_analysis.csv')))
