@@ -29,10 +29,12 @@ class PreemptionHook(Hook):
     an epoch-based run does not replay the epoch's first N batches either.
 
     In distributed runs the ranks agree on the flag with an all-reduce every
-    ``interval`` iterations, so all ranks stop at the same iteration; rank 0
-    writes the checkpoint and the ranks leave together after a barrier.
-    torchrun gives its workers 30 s after SIGTERM (then SIGKILL): an
-    iteration must fit in that time.
+    ``interval`` iterations (a collective and a read on the host each time,
+    hence not every iteration), so all ranks stop at the same iteration;
+    rank 0 writes the checkpoint and the ranks leave together after a
+    barrier. torchrun gives its workers 30 s after SIGTERM (then SIGKILL):
+    ``interval`` iterations must fit in that time. A single process checks
+    its flag every iteration (no read on the device).
 
     The process exits with ``exit_code``, by default 143 (128 + SIGTERM, the
     status of a process that SIGTERM ended): the run is not finished, so
@@ -46,7 +48,7 @@ class PreemptionHook(Hook):
         exit_code (int): Exit status after saving. Defaults to 143.
         interval (int): In distributed runs, agree on the flag every
             ``interval`` iterations (one all-reduce of a scalar each time).
-            Defaults to 1.
+            Defaults to 10.
     """
 
     priority = 'LOWEST'  # after ParamSchedulerHook, LoggerHook, EMA ...
@@ -54,7 +56,7 @@ class PreemptionHook(Hook):
     def __init__(self,
                  signals: Sequence[Union[str, int]] = ('SIGTERM', ),
                  exit_code: int = 143,
-                 interval: int = 1):
+                 interval: int = 10):
         self.signals = [
             getattr(signal, s) if isinstance(s, str) else signal.Signals(s)
             for s in signals

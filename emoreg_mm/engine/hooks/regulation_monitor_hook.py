@@ -1,5 +1,5 @@
 """Log what the regulation does: rho and the affective state."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.hooks import Hook, LoggerHook
@@ -25,8 +25,17 @@ def regulation_stats(rho: torch.Tensor,
         ``{prefix}affect_top/<emotion>`` (share of images whose top emotion
         it is).
     """
-    # Statistics on the tensors' device, one copy to the host: this runs
-    # every training iteration.
+    keys, values = regulation_stat_tensor(rho, affect, emotion_classes,
+                                          prefix)
+    return dict(zip(keys, values.tolist()))
+
+
+def regulation_stat_tensor(rho: torch.Tensor,
+                           affect: Optional[torch.Tensor],
+                           emotion_classes: Sequence[str],
+                           prefix: str = '') -> Tuple[List[str], torch.Tensor]:
+    """The keys and values of :func:`regulation_stats`, the values as one
+    float32 tensor on the inputs' device (nothing read on the host)."""
     rho = rho.detach().float().flatten()
     spread = rho.std(unbiased=False) if rho.numel() > 1 else rho.new_zeros(())
     keys = [f'{prefix}rho/{s}' for s in ('mean', 'std', 'min', 'max')]
@@ -43,7 +52,7 @@ def regulation_stats(rho: torch.Tensor,
             torch.bincount(affect.argmax(1), minlength=num).float() /
             len(affect)
         ]
-    return dict(zip(keys, torch.cat(values).tolist()))
+    return keys, torch.cat(values)
 
 
 #: Statistics that stay in the log line (with the prefix); the rest of
@@ -64,10 +73,11 @@ class RegulationMonitorHook(Hook):
       ``rho/min``, ``rho/max`` of the batch and, when the model has an
       emotional encoder, ``affect/<emotion>`` (mean affect score) and
       ``affect_top/<emotion>`` (share of the batch whose top emotion it
-      is). The log line shows ``rho/std`` next to the head's own ``rho``
-      (the batch mean, from its loss dict; ``rho/mean`` when the head does
-      not log it); the others are averaged over the LoggerHook's interval
-      and written at its steps.
+      is). They are computed and kept on the model's device and read on the
+      host once per LoggerHook interval (one copy, at the LoggerHook's
+      steps): averaged over the interval, ``rho`` (the mean) and
+      ``rho/std`` go to the log line, the others to the visualizer. No
+      iteration in between reads anything from the device.
     * validation / test, once per evaluation over all images: the same with
       the prefix ``val_`` / ``test_``, from the predictions' ``rho`` and
       ``affect_score``; the line shows ``val_rho/mean`` and ``val_rho/std``
@@ -89,8 +99,8 @@ class RegulationMonitorHook(Hook):
         self._batch: Optional[tuple] = None
         self._rho: List[torch.Tensor] = []
         self._affect: List[torch.Tensor] = []
-        self._sums: Dict[str, float] = {}
-        self._count = 0
+        self._pending: List[torch.Tensor] = []
+        self._keys: List[str] = []
         self._interval, self._by_epoch = 1, True
         self.emotion_classes: Sequence[str] = ()
 
@@ -129,7 +139,7 @@ class RegulationMonitorHook(Hook):
 
     # training ------------------------------------------------------------
     def before_train_epoch(self, runner) -> None:
-        self._sums, self._count = {}, 0
+        self._pending, self._keys = [], []
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         self._batch = None
@@ -139,26 +149,35 @@ class RegulationMonitorHook(Hook):
                          batch_idx,
                          data_batch=None,
                          outputs=None) -> None:
-        if self._batch is None:
-            return
-        rho, affect = self._batch
-        self._batch = None
-        stats = regulation_stats(rho, affect, self.emotion_classes)
-        # The head's loss dict logs the batch mean as ``rho`` already.
-        line = ('rho/std', ) if 'rho' in (outputs or {}) else LINE_STATS
-        for key in line:
-            runner.message_hub.update_scalar(f'train/{key}', stats[key])
-        for key, value in stats.items():
-            self._sums[key] = self._sums.get(key, 0.0) + value
-        self._count += 1
+        if self._batch is not None:
+            rho, affect = self._batch
+            self._batch = None
+            keys, values = regulation_stat_tensor(rho, affect,
+                                                  self.emotion_classes)
+            if keys != self._keys:
+                self._flush(runner)
+                self._keys = keys
+            self._pending.append(values)
         if self.every_n_inner_iters(batch_idx, self._interval) or \
                 self.end_of_epoch(runner.train_dataloader, batch_idx):
-            # Keys as the LoggerHook writes them: without 'train/'.
-            runner.visualizer.add_scalars(
-                {k: v / self._count
-                 for k, v in self._sums.items() if k not in line},
-                step=runner.iter + 1)
-            self._sums, self._count = {}, 0
+            self._flush(runner)
+
+    def _flush(self, runner) -> None:
+        """Read the interval's statistics (one copy to the host) and write
+        them at this step."""
+        if not self._pending:
+            return
+        stats = dict(
+            zip(self._keys,
+                torch.stack(self._pending).mean(0).tolist()))
+        self._pending = []
+        runner.message_hub.update_scalar('train/rho', stats['rho/mean'])
+        runner.message_hub.update_scalar('train/rho/std', stats['rho/std'])
+        # Keys as the LoggerHook writes them: without 'train/'.
+        runner.visualizer.add_scalars(
+            {k: v
+             for k, v in stats.items() if k != 'rho/std'},
+            step=runner.iter + 1)
 
     # validation / test ---------------------------------------------------
     def _reset(self, runner) -> None:

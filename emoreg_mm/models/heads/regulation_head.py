@@ -215,8 +215,10 @@ class RegulationHead(ClsHead):
     def loss(self, feats: EmotionalFeatures, data_samples: List[DataSample],
              **kwargs) -> dict:
         """``loss_module`` on the fused logits (as ``ClsHead``: hard or soft
-        labels, ``cal_acc``), the optional auxiliary losses on z_N and z_I,
-        and the batch mean of rho (logged, not summed)."""
+        labels, ``cal_acc``) and the optional auxiliary losses on z_N and
+        z_I. Only losses: mmengine reads every entry on the host each
+        iteration; :class:`RegulationMonitorHook` logs rho at the logging
+        interval instead."""
         out = self.regulate(feats)
         losses = self._get_loss(self.fused_logits(out), data_samples,
                                 **kwargs)
@@ -226,7 +228,6 @@ class RegulationHead(ClsHead):
                     aux = self._get_loss(logits, data_samples, **kwargs)
                     losses[f'loss_aux_{name}'] = \
                         self.aux_loss_weight * aux['loss']
-        losses['rho'] = out.rho.detach().mean()
         return losses
 
     def predict(
@@ -246,6 +247,9 @@ class RegulationHead(ClsHead):
             if logits is not None}
         if data_samples is None:
             data_samples = [None] * scores.size(0)
+        # One read on the host per batch (the emotion names).
+        affect_labels = out.affect.argmax(dim=1).tolist() \
+            if out.affect is not None else None
         results = []
         for i, data_sample in enumerate(data_samples):
             data_sample = data_sample if data_sample is not None \
@@ -255,7 +259,7 @@ class RegulationHead(ClsHead):
             for key, branch in branch_scores.items():
                 data_sample.set_field(branch[i], key)
             if out.affect is not None:
-                affect_label = int(out.affect[i].argmax())
+                affect_label = affect_labels[i]
                 data_sample.set_field(out.affect[i].detach(), 'affect_score')
                 data_sample.set_field(torch.tensor([affect_label]),
                                       'affect_label')
