@@ -144,6 +144,18 @@ def read_json_lines(path: str,
     return records, problems
 
 
+def file_identity(path: str) -> dict:
+    """``{'size', 'sha256'}`` of the file at ``path`` (read in 1 MiB
+    blocks): what a result records of the file it came from (a checkpoint
+    replaced under the same name has another)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+            size += len(block)
+    return dict(size=size, sha256=digest.hexdigest())
+
+
 def over_inflated(info) -> bool:
     """Whether the ``zipfile.ZipInfo`` of a member declares more than
     :data:`MAX_INFLATION` times its compressed size (at least 1 KiB), read

@@ -16,11 +16,17 @@ pipeline applies unchanged. Files are opened with
 loaded. ``tools/dataset_converters/build_cifar_c.py`` writes the same
 layout from the CIFAR test set where the download is not at hand.
 
-Every file is checked before use: shape, dtype and length of the
-corruption file; length, dtype and range of ``labels.npy``, and that it is
-the same labels repeated for each severity (and, given ``cifar_root``, the
-CIFAR test labels). A mismatch is a :class:`CIFARCorruptedError` naming the
-file and what was expected.
+Every file is checked before use, sizes from the files' headers before
+anything is read or allocated: the images per severity are a fifth of
+``labels.npy``'s length (at most :data:`MAX_IMAGES_PER_SEVERITY`, the
+CIFAR test set's size), and ``build.json``'s count must agree; shape, dtype
+and length of the corruption file; dtype and range of ``labels.npy``, and
+that it is the same labels repeated for each severity (and, given
+``cifar_root``, the CIFAR test labels). A folder of the other CIFAR is
+refused: a re-creation by the ``source`` its ``build.json`` records, an
+official CIFAR-10-C folder read as CIFAR-100-C by its labels (100 or more
+images, all of classes 0..9). A mismatch is a :class:`CIFARCorruptedError`
+naming the file and what was expected.
 """
 import os
 import os.path as osp
@@ -39,6 +45,11 @@ LABELS = 'labels.npy'
 #: What ``build_cifar_c.py`` records in a re-created folder (absent from
 #: the official files).
 BUILD_INFO = 'build.json'
+#: The CIFAR test sets' size: no CIFAR-C folder holds more per severity.
+MAX_IMAGES_PER_SEVERITY = 10000
+#: Images from which labels all below 10 show a CIFAR-10 folder (a
+#: CIFAR-100 test set gives that with probability 0.1 ** 100).
+SOURCE_EVIDENCE = 100
 
 
 class CIFARCorruptedError(ValueError):
@@ -58,21 +69,82 @@ def _open(path: str) -> np.ndarray:
 
 def recreation_info(root: str) -> Optional[dict]:
     """The ``build.json`` of a folder ``build_cifar_c.py`` wrote (None in
-    the official folders): ``num_images`` per severity and, per corruption,
-    the severities built."""
+    the official folders): ``num_images`` per severity, ``source`` and,
+    per corruption, the severities built.
+
+    Raises:
+        CIFARCorruptedError: A record that cannot be read or that the
+            builder does not write, naming it.
+    """
     path = osp.join(root, BUILD_INFO)
-    if not osp.isfile(path):
+    if not osp.lexists(path):
         return None
-    from ..fileio import read_json
-    info = read_json(path)
+    from ..fileio import UnreadableFileError, read_json
+    try:
+        info = read_json(path, 1 << 20)
+    except UnreadableFileError as err:
+        raise CIFARCorruptedError(
+            f'{err} Expected the record build_cifar_c.py writes; build the '
+            'folder again, or remove the file from an official CIFAR-C '
+            'folder.') from None
+    n = info.get('num_images') if isinstance(info, dict) else None
     if not isinstance(info, dict) or not isinstance(
-            info.get('corruptions'), dict) or not isinstance(
-                info.get('num_images'), int):
+            info.get('corruptions'), dict) or type(n) is not int or \
+            not 0 < n <= MAX_IMAGES_PER_SEVERITY or info.get(
+                'source', 'cifar10') not in ('cifar10', 'cifar100'):
         raise CIFARCorruptedError(
             f'{path}: not a record of build_cifar_c.py (expected '
-            'num_images and corruptions); remove it from an official '
-            'CIFAR-C folder')
+            f'num_images from 1 to {MAX_IMAGES_PER_SEVERITY}, source and '
+            'corruptions); remove it from an official CIFAR-C folder')
     return info
+
+
+def severity_size(root: str) -> int:
+    """The images of each severity in ``root``: a fifth of ``labels.npy``'s
+    length, read from its header (nothing else is read), and what
+    ``build.json`` records where there is one.
+
+    Raises:
+        CIFARCorruptedError: A length that is not 5 x 1 to 5 x
+            :data:`MAX_IMAGES_PER_SEVERITY`, or a record of another count.
+    """
+    path = osp.join(root, LABELS)
+    labels = _open(path)
+    length = labels.shape[0] if labels.ndim == 1 else None
+    if length is None or length % 5 or not 0 < length <= \
+            5 * MAX_IMAGES_PER_SEVERITY:
+        raise CIFARCorruptedError(
+            f'{path}: array of shape {labels.shape}; expected the labels of '
+            f'5 severities x 1 to {MAX_IMAGES_PER_SEVERITY} images (one '
+            'dimension, a multiple of 5)')
+    n = length // 5
+    info = recreation_info(root)
+    if info is not None and info['num_images'] != n:
+        raise CIFARCorruptedError(
+            f"{osp.join(root, BUILD_INFO)}: records {info['num_images']} "
+            f'images per severity, but {path} holds {n}')
+    return n
+
+
+def check_source(root: str, cifar_type: str, labels: np.ndarray) -> None:
+    """Refuse a folder of the other CIFAR than ``cifar_type``
+    (``'CIFAR10'`` / ``'CIFAR100'``): by the ``source`` of a re-creation's
+    record, else by ``labels`` (module docstring)."""
+    info = recreation_info(root)
+    wanted = cifar_type.lower()
+    if info is not None:
+        source = info.get('source', 'cifar10')
+        if source != wanted:
+            raise CIFARCorruptedError(
+                f'{osp.join(root, BUILD_INFO)}: a re-creation of {source} '
+                f'(source), read as {cifar_type}-C; give the folder of '
+                f'{wanted}')
+    elif wanted == 'cifar100' and len(labels) >= SOURCE_EVIDENCE and \
+            labels.max() < 10:
+        raise CIFARCorruptedError(
+            f'{osp.join(root, LABELS)}: all {len(labels)} labels are of '
+            'classes 0..9, as in CIFAR-10-C, read as CIFAR-100-C; give the '
+            'CIFAR-100-C folder')
 
 
 def read_labels(root: str, per_severity: int, num_classes: int,
@@ -106,9 +178,11 @@ def read_labels(root: str, per_severity: int, num_classes: int,
             'severity 1; expected the same test labels repeated for each '
             'of the 5 severities')
     if blocks.min() < 0 or blocks.max() >= num_classes:
+        other = ' (a CIFAR-100-C folder?)' if num_classes == 10 and \
+            blocks.min() >= 0 and blocks.max() < 100 else ''
         raise CIFARCorruptedError(
             f'{path}: labels span {blocks.min()}..{blocks.max()}; expected '
-            f'classes 0..{num_classes - 1}')
+            f'classes 0..{num_classes - 1}{other}')
     if test_labels is not None:
         test_labels = np.asarray(test_labels)[:per_severity]
         if len(test_labels) < per_severity:
@@ -158,7 +232,7 @@ class _CIFARCorrupted(BaseDataset):
                  data_root: str,
                  corruption: str,
                  severity: int,
-                 images_per_severity: int = 10000,
+                 images_per_severity: Optional[int] = None,
                  cifar_root: Optional[str] = None,
                  pipeline=(),
                  **kwargs):
@@ -167,8 +241,9 @@ class _CIFARCorrupted(BaseDataset):
                              f'corruption; valid: {", ".join(ALL_CORRUPTIONS)}')
         if severity not in SEVERITIES:
             raise ValueError(f'severity={severity!r}; expected 1 to 5')
-        if not isinstance(images_per_severity, int) or \
-                images_per_severity < 1:
+        if images_per_severity is not None and (
+                type(images_per_severity) is not int or
+                images_per_severity < 1):
             raise ValueError(f'images_per_severity={images_per_severity!r}; '
                              'expected a positive number of images')
         self.corruption = corruption
@@ -195,14 +270,14 @@ class _CIFARCorrupted(BaseDataset):
             raise CIFARCorruptedError(
                 f'{root}: folder not found; expected the CIFAR-C folder '
                 f'holding {LABELS} and <corruption>.npy files')
-        n = self.images_per_severity
+        n = severity_size(root)
+        if self.images_per_severity not in (None, n):
+            raise CIFARCorruptedError(
+                f'{osp.join(root, LABELS)}: {n} images per severity; '
+                f'expected {self.images_per_severity} (set '
+                f'images_per_severity={n}, or leave it unset)')
         info = recreation_info(root)
         if info is not None:
-            if info['num_images'] != n:
-                raise CIFARCorruptedError(
-                    f"{osp.join(root, BUILD_INFO)}: a re-creation of "
-                    f"{info['num_images']} images per severity; expected "
-                    f'{n} (set images_per_severity={info["num_images"]})')
             built = info['corruptions'].get(self.corruption, [])
             if self.severity not in built:
                 raise CIFARCorruptedError(
@@ -210,6 +285,7 @@ class _CIFARCorrupted(BaseDataset):
                     f'built at severities {built}, not {self.severity}')
         labels = read_labels(root, n, len(self.metainfo['classes']),
                              self._test_labels())
+        check_source(root, self.cifar_type, labels)
         images = read_images(root, self.corruption, self.severity, n)
         return [dict(img=img, gt_label=int(label))
                 for img, label in zip(images, labels)]
@@ -229,10 +305,10 @@ class CIFAR10C(_CIFARCorrupted):
         corruption (str): One of the 19 corruptions
             (:data:`~emoreg_mm.evaluation.robustness.ALL_CORRUPTIONS`).
         severity (int): 1 (mildest) to 5.
-        images_per_severity (int): Images of each severity in the files:
-            each must hold 5 times as many. Defaults to 10000 (the
-            distributed files); a re-creation of fewer images states its
-            own in ``build.json``.
+        images_per_severity (int, optional): Images of each severity in the
+            files, each holding 5 times as many. Defaults to None: a fifth
+            of ``labels.npy``'s length (10,000 in the distributed files);
+            given, it must be that.
         cifar_root (str, optional): A CIFAR folder (as mmpretrain's
             ``CIFAR10`` reads it) whose test labels ``labels.npy`` must
             repeat. Defaults to None (not compared).

@@ -11,9 +11,18 @@ predictions saved as ``tools/test.py --out`` saves them
     WORK_DIR/corruptions/summary.json    accuracy per corruption and
                                          severity, the mean over the 15
 
-A run again skips the prediction files already complete (counted in the
-summary); a summary of another checkpoint is refused unless ``overwrite``.
-With a baseline run (evaluated the same way) the summary adds CE per
+Each cell records the checkpoint's identity (size and SHA-256) in its
+``meta``. A run again skips the cells this checkpoint wrote and evaluates
+again what is missing, damaged, or written by another checkpoint (or by a
+checkpoint replaced under the same name); a summary naming another
+checkpoint file is refused unless ``overwrite``. The evaluation holds the
+work dir's lock (:class:`~emoreg_mm.engine.runner.work_dir_lock.
+WorkDirLock`): a second evaluation or a training run on it fails at once.
+A symlink, or a folder where a file belongs, at any path it writes is
+refused, never read or followed. Sizes come from the CIFAR-C folder's files
+before anything is allocated (:func:`emoreg_mm.datasets.cifar_c.
+severity_size`), and a folder of the other CIFAR is refused. With a
+baseline run (evaluated the same way) the summary adds CE per
 corruption and mCE (:func:`emoreg_mm.evaluation.robustness.
 corruption_errors`), and the relative mCE where both runs have
 ``predictions.npz``. Which corrupted set a config's target has is
@@ -27,11 +36,12 @@ import time
 from typing import List, Optional, Sequence
 
 from .. import matrix
-from ..fileio import atomic_write_text, read_json
+from ..fileio import (UnreadableFileError, atomic_write_text, file_identity,
+                      read_json)
 from .predictions import (PredictionsFileError, load_predictions,
-                          save_predictions)
-from .robustness import (FOLDER, SUMMARY, accuracy_of, corruption_errors,
-                         mean_accuracy, predictions_path,
+                          predictions_meta, save_predictions)
+from .robustness import (FOLDER, SUMMARY, accuracy_of, clean_accuracy,
+                         corruption_errors, mean_accuracy, predictions_path,
                          read_corruption_accuracy)
 
 
@@ -59,17 +69,45 @@ def corrupted_type(cfg, target: Optional[str] = None) -> str:
     return targets[target]
 
 
-def complete(path: str, labels) -> bool:
-    """Whether ``path`` holds the predictions of every image of
-    ``labels`` (a killed or foreign file is evaluated again)."""
+def cell_state(path: str, labels, identity: dict) -> str:
+    """``'done'`` where ``path`` holds this checkpoint's predictions of
+    every image of ``labels``; else ``'missing'``, ``'damaged'`` (a killed
+    or foreign file) or ``'other'`` (another checkpoint's, or one that
+    records none)."""
     import numpy as np
-    if not osp.isfile(path):
-        return False
+    if not osp.lexists(path):
+        return 'missing'
     try:
         p = load_predictions(path)
     except PredictionsFileError:
-        return False
-    return np.array_equal(p['gt_label'], labels)
+        return 'damaged'
+    if not np.array_equal(p['gt_label'], labels):
+        return 'damaged'
+    return 'done' if predictions_meta(p).get('checkpoint') == identity \
+        else 'other'
+
+
+def check_paths(work_dir: str, cells: Sequence[tuple]) -> None:
+    """Refuse what no evaluation writes at a path it writes or reads: a
+    symlink (the folders, a cell, the summary), a folder where a file
+    belongs or a file where a folder belongs; naming it."""
+    folder = osp.join(work_dir, FOLDER)
+    paths = {folder: True, osp.join(folder, SUMMARY): False}
+    for c, s in cells:
+        paths[osp.join(folder, c)] = True
+        paths[predictions_path(work_dir, c, s)] = False
+    for path, is_dir in paths.items():
+        if osp.islink(path):
+            what = 'a symlink'
+        elif not osp.lexists(path) or (osp.isdir(path) if is_dir
+                                       else osp.isfile(path)):
+            continue
+        else:
+            what = 'a folder' if osp.isdir(path) else 'not a ' + (
+                'folder' if is_dir else 'regular file')
+        raise CorruptionEvalError(
+            f'{path}: {what}, which no evaluation writes there; it is '
+            'neither read nor followed. Remove it and evaluate again.')
 
 
 def predict(model, loader, amp: bool) -> list:
@@ -93,27 +131,39 @@ def finite(value):
     return value
 
 
-def read_folder(root: str, kind: str, per_severity: int,
+def read_folder(root: str, kind: str, per_severity: Optional[int],
                 corruptions: Sequence[str], cifar_root: Optional[str]):
-    """The labels of the CIFAR-C folder ``root``, checked (against the
-    CIFAR test set in ``cifar_root`` when given) before any model is built;
-    every corruption asked for must have its file."""
+    """``(images per severity, labels, build record or None)`` of the
+    CIFAR-C folder ``root``, checked (sizes from its files' headers; a
+    folder of the other CIFAR refused; against the CIFAR test set in
+    ``cifar_root`` when given) before any model is built; every corruption
+    asked for must have its file."""
     from mmpretrain.registry import DATASETS
 
-    from ..datasets.cifar_c import CIFARCorruptedError, read_labels
+    from ..datasets.cifar_c import (CIFARCorruptedError, check_source,
+                                    read_labels, recreation_info,
+                                    severity_size)
     corrupted = DATASETS.get(kind)
     try:
         if not osp.isdir(root):
             raise CIFARCorruptedError(
                 f'{root}: folder not found; expected a CIFAR-C folder '
                 '(labels.npy, <corruption>.npy); build_cifar_c.py writes one')
+        info = recreation_info(root)
+        n = severity_size(root)
+        if per_severity not in (None, n):
+            raise CIFARCorruptedError(
+                f'--images-per-severity {per_severity}: {root} holds {n} '
+                'images per severity (a fifth of labels.npy); leave the '
+                'option out')
         test_labels = None
         if cifar_root:  # read once, not per corruption
             test_labels = DATASETS.build(dict(
                 type=corrupted.cifar_type, data_root=cifar_root,
                 split='test', download=False)).get_gt_labels()
-        labels = read_labels(root, per_severity,
-                             len(corrupted.METAINFO['classes']), test_labels)
+        labels = read_labels(root, n, len(corrupted.METAINFO['classes']),
+                             test_labels)
+        check_source(root, corrupted.cifar_type, labels)
         missing = [c for c in corruptions
                    if not osp.isfile(osp.join(root, f'{c}.npy'))]
         if missing:
@@ -122,13 +172,15 @@ def read_folder(root: str, kind: str, per_severity: int,
                 '<corruption>.npy for each of --corruptions')
     except CIFARCorruptedError as err:
         raise CorruptionEvalError(str(err)) from None
-    return labels
+    return n, labels, info
 
 
 def evaluate_cells(runner, cfg, cells: List[tuple], kind: str, root: str,
-                   per_severity: int, batch_size: Optional[int]) -> None:
+                   per_severity: int, batch_size: Optional[int],
+                   meta: dict) -> None:
     """Predict each ``(corruption, severity)`` of ``cells`` and save the
-    predictions in ``cfg.work_dir``."""
+    predictions in ``cfg.work_dir``, each with ``meta`` (the checkpoint's
+    identity)."""
     from mmengine.runner import Runner
 
     from ..datasets.cifar_c import CIFARCorruptedError
@@ -146,7 +198,8 @@ def evaluate_cells(runner, cfg, cells: List[tuple], kind: str, root: str,
         except CIFARCorruptedError as err:
             raise CorruptionEvalError(str(err)) from None
         path = save_predictions(predictions_path(cfg.work_dir, c, s),
-                                predict(runner.model, loader, amp))
+                                predict(runner.model, loader, amp),
+                                meta=dict(meta, corruption=c, severity=s))
         print(f'[eval_corruptions] {c} s{s}: top-1 '
               f'{100 * accuracy_of(load_predictions(path)):.2f}%',
               flush=True)
@@ -161,63 +214,100 @@ def evaluate_corruptions(cfg, args) -> dict:
     ``checkpoint``, ``corruption_root``, ``corruptions``, ``severities``,
     ``images_per_severity``, ``dataset``, ``cifar_root``, ``baseline``,
     ``batch_size``, ``overwrite`` and ``non_strict``. Bad input raises
-    :class:`CorruptionEvalError` before any model is built.
+    :class:`CorruptionEvalError` before any model is built; the work dir's
+    lock is held from before the first cell is read until the summary is
+    written.
     """
-    from ..datasets.cifar_c import (BUILD_INFO, CIFARCorruptedError,
-                                    recreation_info)
-    from .evaluate import build_runner, load_strict
+    from ..engine.runner.work_dir_lock import WorkDirLock, WorkDirLockedError
     root = args.corruption_root
-    try:
-        info = recreation_info(root) if osp.isdir(root) else None
-    except CIFARCorruptedError as err:
-        raise CorruptionEvalError(str(err)) from None
-    n = args.images_per_severity or (info['num_images'] if info else 10000)
     try:
         kind = corrupted_type(cfg, args.dataset)
     except CorruptionEvalError as err:
         raise CorruptionEvalError(f'{args.config}: {err}') from None
-    summary_path = osp.join(cfg.work_dir, FOLDER, SUMMARY)
+    n, labels, info = read_folder(root, kind, args.images_per_severity,
+                                  args.corruptions, args.cifar_root)
     checkpoint = osp.abspath(args.checkpoint)
-    if osp.isfile(summary_path) and not args.overwrite:
-        old = read_json(summary_path)
-        if old.get('checkpoint') != checkpoint:
-            raise CorruptionEvalError(
-                f'{summary_path} holds the predictions of '
-                f"{old.get('checkpoint')}, not {checkpoint}; give another "
-                '--work-dir, or --overwrite to evaluate again')
-    labels = read_folder(root, kind, n, args.corruptions, args.cifar_root)
+    try:
+        identity = file_identity(checkpoint)
+    except OSError as err:
+        raise CorruptionEvalError(
+            f'{checkpoint}: the checkpoint cannot be read '
+            f'({err.strerror})') from None
+    try:
+        lock = WorkDirLock(cfg.work_dir).acquire()
+    except WorkDirLockedError as err:
+        raise CorruptionEvalError(str(err)) from None
+    try:
+        return _evaluate_locked(cfg, args, kind, root, n, labels, info,
+                                checkpoint, identity)
+    finally:
+        lock.release()
+
+
+def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
+                     identity) -> dict:
+    from ..datasets.cifar_c import BUILD_INFO
+    from .evaluate import build_runner, load_strict
     cells = [(c, s) for c in args.corruptions for s in args.severities]
-    todo = [(c, s) for c, s in cells
-            if args.overwrite or not complete(
-                predictions_path(cfg.work_dir, c, s), labels)]
+    check_paths(cfg.work_dir, cells)
+    summary_path = osp.join(cfg.work_dir, FOLDER, SUMMARY)
+    if osp.lexists(summary_path) and not args.overwrite:
+        try:
+            old = read_json(summary_path)
+        except UnreadableFileError as err:
+            raise CorruptionEvalError(
+                f'{err} Expected the summary of an earlier evaluation; '
+                'give --overwrite to evaluate again, or remove it.') from None
+        held = old.get('checkpoint') if isinstance(old, dict) else None
+        if held != checkpoint:
+            raise CorruptionEvalError(
+                f'{summary_path} holds the predictions of {held}, not '
+                f'{checkpoint}; give another --work-dir, or --overwrite to '
+                'evaluate again')
+    states = {cell: 'overwrite' if args.overwrite else cell_state(
+        predictions_path(cfg.work_dir, *cell), labels, identity)
+        for cell in cells}
+    todo = [cell for cell in cells if states[cell] != 'done']
+    replaced = sum(state == 'other' for state in states.values())
     start = time.time()
     if todo:
         runner = build_runner(cfg)
         if not args.non_strict:
             load_strict(runner, args.checkpoint, args.config,
                         prog='eval_corruptions.py')
-        evaluate_cells(runner, cfg, todo, kind, root, n, args.batch_size)
-    result = read_corruption_accuracy(cfg.work_dir)
-    accuracy = {c: {s: result['accuracy'][c][s] for s in args.severities}
-                for c in args.corruptions}
+        evaluate_cells(runner, cfg, todo, kind, root, n, args.batch_size,
+                       dict(checkpoint=identity,
+                            checkpoint_path=checkpoint))
+    accuracy = {}
+    for c, s in cells:
+        path = predictions_path(cfg.work_dir, c, s)
+        if cell_state(path, labels, identity) != 'done':
+            raise CorruptionEvalError(
+                f'{path}: changed while this evaluation ran (it holds the '
+                f'lock of {cfg.work_dir}); evaluate again')
+        accuracy.setdefault(c, {})[s] = accuracy_of(load_predictions(path))
+    clean = clean_accuracy(cfg.work_dir)
     summary = dict(
         config=osp.abspath(args.config), checkpoint=checkpoint,
+        checkpoint_size=identity['size'],
+        checkpoint_sha256=identity['sha256'],
         corruption_root=osp.abspath(root), official=info is None,
         recreation=None if info is None else osp.join(
             osp.abspath(root), BUILD_INFO),
         images_per_severity=n, evaluated=len(todo),
-        skipped=len(cells) - len(todo),
+        skipped=len(cells) - len(todo), replaced=replaced,
         accuracy=accuracy, mean_accuracy=mean_accuracy(accuracy),
-        clean_accuracy=result['clean_accuracy'])
+        clean_accuracy=clean)
     if args.baseline:
-        summary.update(baseline_errors(args.baseline, accuracy,
-                                       result['clean_accuracy']))
+        summary.update(baseline_errors(args.baseline, accuracy, clean))
     os.makedirs(osp.dirname(summary_path), exist_ok=True)
     atomic_write_text(summary_path,
                       json.dumps(finite(summary), indent=1) + '\n')
     line = (f'[eval_corruptions] {len(todo)} evaluated, '
-            f'{len(cells) - len(todo)} already done '
-            f'({time.time() - start:.0f} s); mean corruption accuracy '
+            f'{len(cells) - len(todo)} already done' +
+            (f' ({replaced} of another checkpoint evaluated again)'
+             if replaced else '') +
+            f' ({time.time() - start:.0f} s); mean corruption accuracy '
             f"{100 * summary['mean_accuracy']:.2f}%")
     if 'mce' in summary:
         line += f" , mCE {summary['mce']:.3f} relative to {args.baseline}"

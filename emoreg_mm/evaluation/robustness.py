@@ -154,29 +154,34 @@ def read_corruption_accuracy(work_dir: str) -> Optional[dict]:
         over the 4 :data:`EXTRA_CORRUPTIONS`, NaN without them),
         ``complete`` (all 15 x 5 cells present), ``missing`` (the absent
         ``(corruption, severity)`` cells of the 15), ``images`` (images per
-        file, the smallest) and ``clean_accuracy`` (None without
-        ``predictions.npz``).
+        file, the smallest), ``checkpoints`` (the SHA-256 of each
+        checkpoint whose cells are there, None for cells that record none:
+        more than one is a folder of mixed checkpoints) and
+        ``clean_accuracy`` (None without ``predictions.npz``). Symlinks at
+        cell paths are not read.
 
     Raises:
         emoreg_mm.evaluation.PredictionsFileError: A predictions file is
             damaged (the message names it).
     """
-    from emoreg_mm.evaluation.predictions import load_predictions
+    from emoreg_mm.evaluation.predictions import (load_predictions,
+                                                  predictions_meta)
     folder = osp.join(work_dir, FOLDER)
     accuracy: Accuracy = {}
-    images = []
+    images, checkpoints = [], set()
     for c in ALL_CORRUPTIONS:
         for s in SEVERITIES:
             path = predictions_path(work_dir, c, s)
-            if osp.isfile(path):
+            if osp.isfile(path) and not osp.islink(path):
                 p = load_predictions(path)
                 accuracy.setdefault(c, {})[s] = accuracy_of(p)
                 images.append(len(p['gt_label']))
+                checkpoints.add((predictions_meta(p).get('checkpoint')
+                                 or {}).get('sha256'))
     if not accuracy:
         return None
     missing = [(c, s) for c in CORRUPTIONS for s in SEVERITIES
                if s not in accuracy.get(c, {})]
-    clean = osp.join(work_dir, CLEAN_PREDICTIONS)
     return dict(
         accuracy=accuracy,
         mean_accuracy=mean_accuracy(accuracy),
@@ -185,5 +190,14 @@ def read_corruption_accuracy(work_dir: str) -> Optional[dict]:
         missing=missing,
         images=min(images),
         folder=folder,
-        clean_accuracy=accuracy_of(load_predictions(clean))
-        if osp.isfile(clean) else None)
+        checkpoints=sorted(checkpoints, key=str),
+        clean_accuracy=clean_accuracy(work_dir))
+
+
+def clean_accuracy(work_dir: str) -> Optional[float]:
+    """Top-1 accuracy of the run's clean ``predictions.npz``; None
+    without one."""
+    from emoreg_mm.evaluation.predictions import load_predictions
+    clean = osp.join(work_dir, CLEAN_PREDICTIONS)
+    return accuracy_of(load_predictions(clean)) if osp.isfile(clean) \
+        else None

@@ -1,6 +1,7 @@
 """CIFAR-10-C / CIFAR-100-C read in the distributed layout; bad files named;
 the checks of the re-creation builder."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -52,7 +53,11 @@ def _rewrite(root, name, array):
     ('contrast.npy', np.zeros((20, 3, 32, 32), np.uint8),
      r'expected uint8 of shape \(20, 32, 32, 3\)'),
     ('labels.npy', np.zeros(16, np.int64),
-     r'shape \(16,\); expected integer labels of shape \(20,\)'),
+     r'shape \(16,\); expected the labels of 5 severities x 1 to 10000'),
+    ('labels.npy', np.zeros(25, np.int64),
+     r'5 images per severity; expected 4 \(set images_per_severity=5'),
+    ('labels.npy', np.zeros((5, 4), np.int64),
+     r'shape \(5, 4\); expected the labels of 5 severities'),
     ('labels.npy', np.arange(4).repeat(5),
      r'severity \[2, 3, 4, 5\] differ from those of severity 1'),
     ('labels.npy', np.zeros(20, np.float64), 'expected integer labels'),
@@ -81,10 +86,10 @@ def test_missing_and_pickled_files(tmp_path):
         build(root, corruption='rain')
     with pytest.raises(ValueError, match='expected 1 to 5'):
         build(root, severity=6)
-    # the distributed size by default: 5 x 10,000 images
-    with pytest.raises(CIFARCorruptedError, match=r'\(50000,\)'):
-        DATASETS.build(dict(type='CIFAR10C', data_root=root,
-                            corruption='contrast', severity=1))
+    # by default, the size labels.npy gives (5 x 4 images here)
+    assert len(DATASETS.build(dict(type='CIFAR10C', data_root=root,
+                                   corruption='gaussian_noise',
+                                   severity=1))) == 4
 
 
 def test_labels_checked_against_the_cifar_test_set(tmp_path, monkeypatch):
@@ -156,3 +161,36 @@ def test_builder_cli_names_a_bad_option(capsys):
     assert exit_.value.code == 2
     assert "unknown corruption(s) ['rain']; valid: gaussian_noise" in \
         capsys.readouterr().err
+
+
+def test_builder_writes_only_into_a_folder_of_its_own(tmp_path, capsys,
+                                                      monkeypatch):
+    """--out at an official CIFAR-10-C folder (no build.json), or at a file:
+    refused naming it, not a byte changed; a damaged record of its own is
+    named; an empty folder is taken."""
+    from emoreg_mm.datasets.builders.cifar_c import check_out
+    from launch_utils import load_tool
+    tool = load_tool('dataset_converters/build_cifar_c.py')
+    official = make_cifar_c(str(tmp_path / 'CIFAR-10-C'))
+    before = {p: p.read_bytes() for p in (tmp_path / 'CIFAR-10-C').iterdir()}
+    assert tool.main(['--cifar-root', str(tmp_path / 'none'), '--out',
+                      official]) == 1
+    err = capsys.readouterr().err
+    assert f'--out {official}: an existing folder without build.json' in err
+    assert {p: p.read_bytes()
+            for p in (tmp_path / 'CIFAR-10-C').iterdir()} == before
+    (tmp_path / 'file').write_text('x')
+    assert tool.main(['--cifar-root', 'x', '--out',
+                      str(tmp_path / 'file')]) == 1
+    assert 'not a folder' in capsys.readouterr().err
+    (tmp_path / 'empty').mkdir()
+    check_out(str(tmp_path / 'empty'))  # nothing in it to overwrite
+    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+    cifar = make_cifar(str(tmp_path / 'cifar'), 10, per_file=4)
+    damaged = tmp_path / 'damaged'
+    damaged.mkdir()
+    (damaged / 'build.json').write_text('{"source": ')
+    assert tool.main(['--cifar-root', cifar, '--out', str(damaged)]) == 1
+    err = capsys.readouterr().err
+    assert f"{damaged / 'build.json'}: not JSON" in err
+    assert 'Traceback' not in err and os.listdir(damaged) == ['build.json']

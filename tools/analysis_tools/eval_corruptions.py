@@ -13,8 +13,10 @@ predictions of each corruption and severity go to
 ``WORK_DIR/corruptions/<corruption>/s<severity>.npz`` and the accuracies to
 ``WORK_DIR/corruptions/summary.json``; WORK_DIR is ``--work-dir``, else the
 config's ``work_dir``, else ``work_dirs/<config name>`` (as tools/test.py).
-A run again skips the files already complete; ``--baseline`` adds CE and
-mCE relative to that run. The evaluation:
+A run again skips the cells this checkpoint already wrote (each records
+the checkpoint's size and SHA-256) and evaluates again those of another
+checkpoint; it holds the work dir's lock while it runs. ``--baseline``
+adds CE and mCE relative to that run. The evaluation:
 :mod:`emoreg_mm.evaluation.corruptions`. One process: no ``--launcher``.
 """
 import argparse
@@ -25,6 +27,15 @@ from emoreg_mm import matrix
 from emoreg_mm.cli import (add_checkpoint_args, add_stage1_args,
                            resolve_checkpoint_args)
 from emoreg_mm.evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
+
+
+def positive(text: str) -> int:
+    """An argument that must be a positive integer."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text}: expected a positive '
+                                         'integer')
+    return value
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -42,9 +53,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    'those the folder lacks are an error')
     p.add_argument('--severities', nargs='+', type=int,
                    default=list(SEVERITIES), help='default: 1 to 5')
-    p.add_argument('--images-per-severity', type=int, default=None,
-                   help="default: the folder's build.json (a re-creation), "
-                   'else 10000')
+    p.add_argument('--images-per-severity', type=positive, default=None,
+                   help="default: a fifth of the folder's labels.npy; "
+                   'given, it must be that')
     p.add_argument('--dataset', choices=tuple(matrix.CORRUPTED_TARGETS),
                    help="default: the config's emoreg_target, or its test "
                    'dataset type')
@@ -53,7 +64,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--baseline', metavar='WORK_DIR',
                    help="the baseline run's work dir (evaluated the same "
                    'way): CE and mCE relative to it in the summary')
-    p.add_argument('--batch-size', type=int, default=None,
+    p.add_argument('--batch-size', type=positive, default=None,
                    help="default: the config's test_dataloader batch size")
     p.add_argument('--overwrite', action='store_true',
                    help='evaluate again what another checkpoint wrote')

@@ -17,6 +17,11 @@ ImageNet-C parameters of each corruption, not the CIFAR-specific ones of
 the paper's ``make_cifar_c.py``, and its own random draws. Numbers on it
 compare runs with each other, not with published CIFAR-C results.
 
+The builder writes only into a folder it created: ``OUT`` must be missing,
+empty, or hold its own ``build.json`` (written first); any other folder (an
+official CIFAR-C download, for one) is refused, naming it, before anything
+is written.
+
 Severities not asked for are written as black images and recorded as not
 built in ``build.json``; the reader refuses them. Each corruption file is
 written atomically once all its severities are done; a build again with the
@@ -44,7 +49,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ...evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
-from ...fileio import atomic_write, atomic_write_text, read_json
+from ...fileio import (UnreadableFileError, atomic_write, atomic_write_text,
+                       read_json)
 from . import BuildError
 
 INFO = 'build.json'
@@ -225,14 +231,38 @@ def save_npy(path: str, array: np.ndarray) -> str:
 
 def read_info(path: str) -> dict:
     """The build record at ``path`` (empty when there is none)."""
-    if not osp.isfile(path):
+    if not osp.lexists(path):
         return {}
-    info = read_json(path)
+    try:
+        info = read_json(path, 1 << 20)
+    except UnreadableFileError as err:
+        raise BuildError(f'{err} Not a build record of this tool; delete it '
+                         '(or choose another --out) to build afresh.'
+                         ) from None
     if not isinstance(info, dict) or not isinstance(
             info.get('corruptions'), dict):
         raise BuildError(f'{path}: not a build record of this tool; delete '
                          'it (or choose another --out) to build afresh')
     return info
+
+
+def check_out(out: str) -> None:
+    """Refuse an ``out`` that is not a folder this tool created: anything
+    but a folder, or a folder that holds files but not the tool's
+    ``build.json``.
+
+    Raises:
+        BuildError: naming the folder.
+    """
+    if osp.lexists(out) and not osp.isdir(out):
+        raise BuildError(f'--out {out}: not a folder; choose another --out')
+    entries = os.listdir(out) if osp.isdir(out) else []
+    if entries and INFO not in entries:
+        raise BuildError(
+            f'--out {out}: an existing folder without {INFO}, the record '
+            'this tool writes (an official CIFAR-C download, or files of '
+            'another tool): nothing is written into it. Choose a new or '
+            'empty folder.')
 
 
 def start_record(info_path: str, settings: dict) -> dict:
@@ -282,12 +312,14 @@ def build_cifar_c(cifar_root: str,
         severity) and ``out``.
 
     Raises:
-        BuildError: The extra is missing, the test set is too small, or the
-            folder was built with other settings.
+        BuildError: The extra is missing, the test set is too small, ``out``
+            is a folder this tool did not create, or the folder was built
+            with other settings.
         ValueError: See :func:`check_request`.
     """
     corruptions, severities = check_request(corruptions, severities,
                                             num_images, workers)
+    check_out(out)
     import_corruptions()  # a missing library stops before any work
     version = library_version()
     images, labels = load_test_set(dataset, cifar_root, num_images)
@@ -297,6 +329,8 @@ def build_cifar_c(cifar_root: str,
     info = start_record(info_path, dict(
         source=dataset, num_images=n, seed=seed, library=LIBRARY,
         library_version=version))
+    # the record first: a folder this tool writes into is always its own
+    atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
     save_npy(osp.join(out, 'labels.npy'), np.tile(labels, 5))
     summary = dict(built=[], skipped=[], images=n, out=out)
     todo = []
