@@ -85,9 +85,9 @@ def family_text(family: dict, what: str = 'paired comparisons') -> str:
     the verdicts chance alone would give, the correction, the primary
     comparison and the pooled spreads."""
     if not family['size']:
-        text = (f'Family: no {what} in this table has a verdict (each has '
-                'fewer than two pairs or identical differences), so '
-                'nothing is adjusted.')
+        text = (f'Family: none of the {what} in this table has a '
+                'verdict (each has fewer than two pairs or identical '
+                'differences), so nothing is adjusted.')
     else:
         text = (
             f'Family: the {family["size"]} {what} with a verdict in this '
