@@ -44,8 +44,12 @@ def parse_args(argv=None):
         'from scratch, with a warning, when there is none)')
     parser.add_argument(
         '--amp',
-        action='store_true',
-        help='enable automatic-mixed-precision training')
+        nargs='?',
+        const='auto',
+        choices=['auto', 'bf16', 'fp16'],
+        help='mixed-precision training through mmengine\'s AmpOptimWrapper: '
+        'bf16, or fp16 with dynamic loss scaling; alone, bf16 where the '
+        'device supports it, else fp16')
     parser.add_argument(
         '--no-validate',
         action='store_true',

@@ -203,7 +203,8 @@ def _unwrap(model: nn.Module) -> nn.Module:
 def fill_affect_cache(model: nn.Module,
                       dataset,
                       batch_size: int = 64,
-                      num_workers: int = 0) -> int:
+                      num_workers: int = 0,
+                      dtype: Optional[torch.dtype] = None) -> int:
     """Fill the affect cache of ``model`` (a classifier whose backbone is an
     :class:`EmotionalBackboneWrapper` with ``affect_cache``) from
     ``dataset`` (a dataset or its config, with the clean pipeline).
@@ -211,6 +212,11 @@ def fill_affect_cache(model: nn.Module,
     Binds the cache to the dataset's fingerprint (a changed dataset or
     checkpoint empties it), computes the missing samples with E and g_E in
     eval mode, saves to ``cache_dir``. Returns the number computed.
+
+    ``dtype`` (e.g. ``torch.bfloat16``): E runs under autocast in it, as in
+    mixed-precision training without the cache, so the cached logits are
+    those training would compute (kept in float32); the dtype is part of
+    the cache's fingerprint. None: float32.
     """
     model = _unwrap(model)
     wrapper = model.backbone
@@ -219,13 +225,17 @@ def fill_affect_cache(model: nn.Module,
                          'model.backbone.affect_cache=dict(...).')
     if isinstance(dataset, dict):
         dataset = DATASETS.build(dataset)
-    wrapper.bind_affect_cache(dataset_fingerprint(dataset))
+    fingerprint = dataset_fingerprint(dataset)
+    if dtype is not None:
+        fingerprint += f'|autocast:{str(dtype).replace("torch.", "")}'
+    wrapper.bind_affect_cache(fingerprint)
     cache = wrapper.affect_cache
     computed = 0
     loader = torch.utils.data.DataLoader(dataset,
                                          batch_size=batch_size,
                                          num_workers=num_workers,
                                          collate_fn=pseudo_collate)
+    device = next(wrapper.parameters()).device.type
     for data in loader:
         keys = [sample_key(s) for s in data['data_samples']]
         _, miss = cache.lookup(keys)
@@ -233,7 +243,9 @@ def fill_affect_cache(model: nn.Module,
             continue
         data = model.data_preprocessor(data, False)
         inputs = data['inputs'][miss]
-        cache.store([keys[i] for i in miss], wrapper.emotion_logits(inputs))
+        with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
+            logits = wrapper.emotion_logits(inputs)
+        cache.store([keys[i] for i in miss], logits.float())
         computed += len(miss)
     cache.save()
     return computed

@@ -249,6 +249,28 @@ def test_amp_bf16_on_cpu(arch, stage1):
     assert all(torch.isfinite(p.pred_score).all() for p in preds)
 
 
+def test_cache_is_filled_in_the_training_dtype(resnet_stage1):
+    """Under mixed precision the fill pass runs E in training's dtype: the
+    cached logits are those the uncached model computes under autocast."""
+    cfg = cached_cfg('resnet', 'ereg', resnet_stage1[0])
+    model = build(cfg).eval()
+    dataset = ArrayDataset(images(4, seed=0))
+    keys = [f'idx:{i}' for i in range(4)]
+    imgs = torch.stack([torch.from_numpy(i).permute(2, 0, 1)
+                        for i in dataset.images]).float()
+    assert fill_affect_cache(model, dataset, dtype=torch.bfloat16) == 4
+    cache = model.backbone.affect_cache
+    assert cache.dataset_id.endswith('|autocast:bfloat16')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        expected = model.backbone.emotion_logits(imgs)
+    assert cache.get(keys).dtype == torch.float32
+    torch.testing.assert_close(cache.get(keys), expected.float())
+    # float32 training: another fingerprint, recomputed in float32
+    assert fill_affect_cache(model, dataset) == 4
+    torch.testing.assert_close(cache.get(keys),
+                               model.backbone.emotion_logits(imgs))
+
+
 def test_channels_last_gives_the_same_outputs(resnet_stage1):
     cfg = regulated_cfg('resnet', 'ereg', resnet_stage1[0])
     model = build(cfg)

@@ -1,10 +1,23 @@
 """Fill the affect cache before training (see docs/performance.md)."""
 import copy
 
+import torch
 from mmengine.hooks import Hook
+from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
 from emoreg_mm.models.affect_cache import fill_affect_cache
+
+
+def amp_dtype(optim_wrapper):
+    """The autocast dtype training runs in: None without mixed precision."""
+    wrappers = optim_wrapper.values() if isinstance(
+        optim_wrapper, OptimWrapperDict) else [optim_wrapper]
+    for wrapper in wrappers:
+        if isinstance(wrapper, AmpOptimWrapper):
+            # autocast's default on the device: float16
+            return wrapper.cast_dtype or torch.float16
+    return None
 
 
 @HOOKS.register_module()
@@ -40,7 +53,8 @@ class AffectCacheHook(Hook):
                              'its pipeline or a val/test dataloader.')
         dataset['pipeline'] = copy.deepcopy(pipeline)
         computed = fill_affect_cache(runner.model, dataset, self.batch_size,
-                                     self.num_workers)
+                                     self.num_workers,
+                                     amp_dtype(runner.optim_wrapper))
         wrapper = getattr(runner.model, 'module', runner.model).backbone
         runner.logger.info(
             f'Affect cache: {len(wrapper.affect_cache)} samples, '

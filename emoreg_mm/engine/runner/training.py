@@ -31,8 +31,7 @@ def merge_train_args(cfg, args):
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.work_dir, args.config)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_amp(cfg, args.amp)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -51,6 +50,27 @@ def merge_train_args(cfg, args):
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)
     return cfg
+
+
+def amp_dtype_name(amp) -> str:
+    """``--amp``'s dtype: ``'bf16'`` / ``'fp16'`` as given; ``'auto'`` (or
+    True) bf16 where the CUDA device supports it, else fp16."""
+    if amp in ('bf16', 'fp16'):
+        return amp
+    import torch
+    return 'bf16' if torch.cuda.is_available() and \
+        torch.cuda.is_bf16_supported() else 'fp16'
+
+
+def set_amp(cfg, amp) -> None:
+    """Mixed precision through mmengine's ``AmpOptimWrapper``: bf16 without
+    loss scaling (its exponent range is float32's), fp16 with dynamic loss
+    scaling. A ``loss_scale`` the config sets is kept."""
+    dtype = amp_dtype_name(amp)
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.dtype = dict(bf16='bfloat16', fp16='float16')[dtype]
+    cfg.optim_wrapper.setdefault(
+        'loss_scale', 'dynamic' if dtype == 'fp16' else dict(enabled=False))
 
 
 def resolve_resume(cfg, args):

@@ -8,6 +8,8 @@ The loss is mmpretrain's ``loss_module`` applied to log p (computed in log
 space): the default ``CrossEntropyLoss`` is the negative log-likelihood of p,
 ``LabelSmoothLoss`` smooths the target of p, and so on.
 """
+import contextlib
+import functools
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
@@ -49,6 +51,29 @@ def fuse_log_probs(log_p_n: torch.Tensor, log_p_i: torch.Tensor,
         [safe_log(1 - rho) + log_p_n,
          safe_log(rho) + log_p_i]),
                            dim=0)
+
+
+def in_float32(method):
+    """Run a head method with autocast off on the features' device and the
+    features cast to float32: under mixed precision the backbones run in
+    bf16 / fp16, the head (linear layers, log-softmax, regulator, fusion,
+    loss) in float32. It costs a (B, D) x (D, C) product per branch."""
+
+    @functools.wraps(method)
+    def wrapper(self, feats, *args, **kwargs):
+        if not isinstance(feats, EmotionalFeatures):
+            return method(self, feats, *args, **kwargs)
+        device = next(f for f in feats if f is not None).device.type
+        off = torch.autocast(device, enabled=False) \
+            if torch.amp.is_autocast_available(device) \
+            else contextlib.nullcontext()
+        with off:
+            return method(
+                self,
+                EmotionalFeatures(*(f if f is None else f.float()
+                                    for f in feats)), *args, **kwargs)
+
+    return wrapper
 
 
 class RegulatedOutput(NamedTuple):
@@ -147,6 +172,7 @@ class RegulationHead(ClsHead):
         self.fc_i = nn.Linear(in_channels, num_classes) \
             if 'I' in self.branches else None
 
+    @in_float32
     def regulate(self, feats: EmotionalFeatures) -> RegulatedOutput:
         """Compute z_N, z_I, the affect and rho."""
         if not isinstance(feats, EmotionalFeatures):
@@ -208,10 +234,12 @@ class RegulationHead(ClsHead):
             return out.logits_i
         return cls.log_probs(out)
 
+    @in_float32
     def forward(self, feats: EmotionalFeatures) -> torch.Tensor:
         """Logits whose softmax is the fused prediction p, ``(B, C)``."""
         return self.fused_logits(self.regulate(feats))
 
+    @in_float32
     def loss(self, feats: EmotionalFeatures, data_samples: List[DataSample],
              **kwargs) -> dict:
         """``loss_module`` on the fused logits (as ``ClsHead``: hard or soft
@@ -230,6 +258,7 @@ class RegulationHead(ClsHead):
                         self.aux_loss_weight * aux['loss']
         return losses
 
+    @in_float32
     def predict(
         self,
         feats: EmotionalFeatures,
