@@ -1,6 +1,9 @@
 # Runtime defaults: mmpretrain's (configs/_base_/default_runtime.py) in the
 # plugin's scope (its components register on first use, with mmpretrain's),
-# two checkpoints kept plus the best, and a fixed seed.
+# sized for GPUs: a checkpoint every 10 epochs (plus the last epoch's; two
+# kept plus the best), cuDNN's autotuner on (fixed input sizes), and a
+# fixed seed. The small CPU configs (configs/demo) keep a checkpoint each
+# epoch.
 default_scope = 'emoreg_mm'
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -9,13 +12,13 @@ default_hooks = dict(
     # mmengine's CheckpointHook, writing atomically and removing old
     # checkpoints only once the new one is complete.
     checkpoint=dict(
-        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2,
+        type='AtomicCheckpointHook', interval=10, max_keep_ckpts=2,
         save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
 env_cfg = dict(
-    cudnn_benchmark=False,
+    cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),
 )
@@ -30,7 +33,9 @@ randomness = dict(seed=0, deterministic=False)
 # in its checkpoints' meta, e.g. the preprocessing), a stop on non-finite losses
 # that never overwrites good checkpoints, RNG state in checkpoints for exact
 # resumption, and a checkpoint on SIGTERM (pre-emption); paired runs: at one
-# seed every regulation mode starts N and its head from the same weights.
+# seed every regulation mode starts N and its head from the same weights;
+# distributed: the BatchNorm statistics of the trained encoders averaged
+# over the ranks after each epoch (SyncTrainedBuffersHook).
 custom_hooks = [
     dict(type='RegulationMonitorHook'),
     dict(type='PreflightCheckHook'),
@@ -39,4 +44,5 @@ custom_hooks = [
     dict(type='RandomStateHook'),
     dict(type='PreemptionHook'),
     dict(type='PairedInitHook'),
+    dict(type='SyncTrainedBuffersHook'),
 ]

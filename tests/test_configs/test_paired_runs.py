@@ -93,7 +93,7 @@ def train_one_epoch(mode, root, ckpt, work_dir):
         cfg.model.backbone.update(in_channels=32, emotional_checkpoint=ckpt)
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']
-        loader.update(batch_size=8, num_workers=0)
+        loader.update(batch_size=8, num_workers=0, persistent_workers=False)
         loader.dataset.update(data_root=root, val_size=8)
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     cfg.default_hooks.logger.interval = 1
@@ -200,7 +200,7 @@ def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True,
                                   emotional_checkpoint=ckpt)
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']
-        loader.update(batch_size=8, num_workers=0)
+        loader.update(batch_size=8, num_workers=0, persistent_workers=False)
         loader.dataset.update(data_root=root, val_size=8)
         for step in loader.dataset.pipeline:
             if step['type'] == 'Resize':

@@ -271,6 +271,24 @@ def test_cache_is_filled_in_the_training_dtype(resnet_stage1):
                                model.backbone.emotion_logits(imgs))
 
 
+def test_channels_last_draws_the_same_initial_weights(resnet_stage1):
+    """Initialisers fill in memory order: the wrapper draws contiguous
+    weights, so N starts as without channels-last (paired runs)."""
+    states = []
+    for channels_last in (False, True):
+        cfg = regulated_cfg('resnet', 'learn-ereg', resnet_stage1[0])
+        cfg['backbone']['channels_last'] = channels_last
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        torch.manual_seed(1)
+        model.init_weights()
+        states.append(model.state_dict())
+    for key, value in states[0].items():
+        assert torch.equal(states[1][key], value), key
+    conv = model.backbone.encoder_n.backbone.conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_channels_last_gives_the_same_outputs(resnet_stage1):
     cfg = regulated_cfg('resnet', 'ereg', resnet_stage1[0])
     model = build(cfg)

@@ -18,7 +18,9 @@
 # size) sets B (8 GPUs x B / 8), lr, warm-up, decay epochs and epochs, and
 # states them. The values below are EmoSet's (about 94.5k training images):
 # 10k steps at B = 256, 28 epochs of 370 steps. --auto-scale-lr scales lr by
-# (GPUs x B / 8) / B; epochs stay.
+# (GPUs x B / 8) / B; epochs stay. Checkpoints every 10 epochs
+# (default_runtime.py) plus the last (stage 2 reads the latest) and the
+# best; validation every epoch (the schedules are short).
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.0015, momentum=0.9, weight_decay=0.))
 param_scheduler = [

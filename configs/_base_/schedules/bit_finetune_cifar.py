@@ -9,19 +9,23 @@
 # flip. Deviation: the images are upsampled to 224 px (stage 1 and the
 # ImageNet weights are at 224) after CIFAR's pad-4 crop and flip.
 #
-# Default: 8 GPUs x 16 images x 4 accumulated iterations = total batch 512.
-# 114 epochs of the 45,000 training images: 352 iterations (88 optimizer
-# steps) per epoch, 10,032 steps in all; warm-up 6 epochs (528 steps), lr
+# Default: 8 GPUs x 64 images = total batch 512, one optimizer step per
+# iteration (no accumulation). 114 epochs of the 45,000 training images: 88
+# steps per epoch, 10,032 steps in all; warm-up 6 epochs (528 steps), lr
 # x0.1 at epochs 34, 68 and 102 (the whole epochs nearest the rule's
-# steps). --auto-scale-lr scales lr by (GPUs x 16) / 128, e.g. 0.0015 on 4
-# GPUs (total batch 256); epochs, hence images seen, stay.
+# steps). The lr is the rule's for total batch 512, which is unchanged:
+# each step averages the gradient of the same 512 images as 8 x 16 x 4
+# accumulated did (BatchNorm now normalises over 64 images a GPU, not 16).
+# --auto-scale-lr scales lr by (GPUs x 64) / 512, e.g. 0.0015 on 4 GPUs
+# (total batch 256); epochs, hence images seen, stay.
+# Checkpoints every 10 epochs (default_runtime.py) plus the last and the
+# best; validation every 6 epochs and at the last one.
 # Frozen parameters (the emotional encoder) stay out of the optimizer.
 # model_train_cfg: the model's train_cfg (each stage-2 leaf passes it on).
 model_train_cfg = dict(augments=dict(type='Mixup', alpha=0.1))
 optim_wrapper = dict(
     constructor='TrainableParamsOptimWrapperConstructor',
-    optimizer=dict(type='SGD', lr=0.003, momentum=0.9, weight_decay=0.),
-    accumulative_counts=4)
+    optimizer=dict(type='SGD', lr=0.003, momentum=0.9, weight_decay=0.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=6,
          convert_to_iter_based=True),
@@ -29,7 +33,7 @@ param_scheduler = [
          gamma=0.1),
 ]
 train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop', max_epochs=114, val_interval=1)
+    type='ResumableEpochBasedTrainLoop', max_epochs=114, val_interval=6)
 val_cfg = dict()
 test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=128)
+auto_scale_lr = dict(base_batch_size=512)

@@ -5,7 +5,11 @@
 #
 # Default: 8 GPUs x 16 = total batch 128; 352 steps per epoch of the 45,000
 # training images, 70,400 steps in all. --auto-scale-lr scales lr by
-# (GPUs x 16) / 128, e.g. 0.05 on 4 GPUs; epochs stay.
+# (GPUs x 16) / 128, e.g. 0.05 on 4 GPUs; epochs stay. A 32-px batch of
+# 16 per GPU keeps mmpretrain's total batch 128 (larger per-GPU batches
+# would change the recipe's total).
+# Checkpoints every 10 epochs (default_runtime.py) plus the last and the
+# best; validation every 5 epochs and at the last one.
 # Frozen parameters (the emotional encoder) stay out of the optimizer.
 # model_train_cfg: the model's train_cfg (no batch augmentation here).
 model_train_cfg = None
@@ -15,7 +19,7 @@ optim_wrapper = dict(
 param_scheduler = dict(
     type='MultiStepLR', by_epoch=True, milestones=[100, 150], gamma=0.1)
 train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop', max_epochs=200, val_interval=1)
+    type='ResumableEpochBasedTrainLoop', max_epochs=200, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=128)

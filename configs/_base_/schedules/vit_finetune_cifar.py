@@ -11,19 +11,23 @@
 # patches) and gives lower accuracy than the source reports: compare modes
 # with each other, not with the paper's figures.
 #
-# Default: 8 GPUs x 16 images x 4 accumulated iterations = total batch 512.
-# 114 epochs of the 45,000 training images: 352 iterations (88 optimizer
-# steps) per epoch, 10,032 steps in all; warm-up 6 epochs, then cosine.
-# --auto-scale-lr scales lr by (GPUs x 16) / 128, e.g. 0.005 on 4 GPUs
+# Default: 8 GPUs x 64 images = total batch 512, one optimizer step per
+# iteration (no accumulation). 114 epochs of the 45,000 training images: 88
+# steps per epoch, 10,032 steps in all; warm-up 6 epochs, then cosine. The
+# lr is the source's for total batch 512, which is unchanged: each step
+# averages the gradient of the same 512 images as 8 x 16 x 4 accumulated
+# did (ViT has LayerNorm only: the step is the same computation).
+# --auto-scale-lr scales lr by (GPUs x 64) / 512, e.g. 0.005 on 4 GPUs
 # (total batch 256); epochs, hence images seen, stay.
+# Checkpoints every 10 epochs (default_runtime.py) plus the last and the
+# best; validation every 6 epochs and at the last one.
 # Frozen parameters (the emotional encoder) stay out of the optimizer.
 # model_train_cfg: the model's train_cfg (no batch augmentation here).
 model_train_cfg = None
 optim_wrapper = dict(
     constructor='TrainableParamsOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0),
-    clip_grad=dict(max_norm=1.0),
-    accumulative_counts=4)
+    clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=6,
          convert_to_iter_based=True),
@@ -31,7 +35,7 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop', max_epochs=114, val_interval=1)
+    type='ResumableEpochBasedTrainLoop', max_epochs=114, val_interval=6)
 val_cfg = dict()
 test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=128)
+auto_scale_lr = dict(base_batch_size=512)

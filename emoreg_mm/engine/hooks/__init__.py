@@ -7,10 +7,11 @@ from .preflight_check_hook import PreflightCheckHook
 from .preprocess_record_hook import PreprocessRecordHook
 from .random_state_hook import RandomStateHook
 from .regulation_monitor_hook import RegulationMonitorHook
+from .sync_buffers_hook import SyncTrainedBuffersHook
 
 __all__ = [
     'AffectCacheHook', 'AtomicCheckpointHook', 'FiniteLossHook',
     'NonFiniteError', 'PairedInitHook',
     'PreemptionHook', 'PreflightCheckHook', 'PreprocessRecordHook',
-    'RandomStateHook', 'RegulationMonitorHook'
+    'RandomStateHook', 'RegulationMonitorHook', 'SyncTrainedBuffersHook'
 ]

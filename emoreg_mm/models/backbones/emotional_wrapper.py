@@ -434,6 +434,22 @@ class EmotionalBackboneWrapper(BaseModule):
         super()._load_from_state_dict(*args, **kwargs)
 
     def init_weights(self) -> None:
+        """:meth:`_init_weights` on weights in the contiguous format.
+
+        Initialisers fill a tensor in memory order, so the same draws give
+        other weights in channels-last format: N would not start as the
+        plain backbone of the same seed (paired runs). The weights are
+        drawn contiguous, then converted.
+        """
+        if not self.channels_last:
+            return self._init_weights()
+        self.to(memory_format=torch.contiguous_format)
+        try:
+            self._init_weights()
+        finally:
+            self.to(memory_format=torch.channels_last)
+
+    def _init_weights(self) -> None:
         """Initialise N from its ``init_cfg``, then load the stage-1
         checkpoint into I, E and g_E (with ``emotional_init='random'``:
         I from the same ``init_cfg`` as N, on a fork of the generator; E
