@@ -16,8 +16,11 @@ Both run :class:`~.job.SweepJob` for each run to (re)submit
   stage 1 is done, each in a child forked from this process once it has
   imported torch, mmengine, mmpretrain and the tools (the imports are paid
   once, not per run), with ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` = cores /
-  running processes. Ctrl-C stops the children (SIGTERM: training saves
-  and stops) and raises :class:`Interrupted`.
+  running processes. Each run is claimed before it starts (:func:`claim`:
+  its state read again and this sweep recorded, under a lock of the run
+  dir), so of two sweeps on one work root only one runs it; the other
+  waits for it and reports what it ended as. Ctrl-C stops the children
+  (SIGTERM: training saves and stops) and raises :class:`Interrupted`.
 """
 import hashlib
 import os
@@ -34,7 +37,13 @@ from typing import Callable, Dict, List, Optional
 from emoreg_mm.processes import process_start
 from .job import LOCAL_JOB, SweepJob
 from .plan import Run, Sweep
-from .status import ALIVE, SUBMIT, slurm_comment, write_state
+from .status import (ALIVE, SUBMIT, sbatch_value, slurm_comment, states,
+                     write_state)
+
+#: The guard under which a local sweep claims a run, in the run dir.
+CLAIM_GUARD = '.emoreg_mm.sweep.guard'
+#: Seconds between looks at the runs another sweep runs.
+POLL = 2.
 
 
 class Interrupted(KeyboardInterrupt):
@@ -198,7 +207,7 @@ def submit_slurm(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
             # submitit's count of time-outs (none without a limit)
             time=minutes(str(extra.get('time', ''))) or 10 * 525_600,
             job_name=f'{lane}-{i % max_running}' if max_running else
-            run.name, comment=slurm_comment(run.work_dir),
+            sbatch_value(run.name), comment=slurm_comment(run.work_dir),
             stderr_to_stdout=True, additional_parameters=dict(
                 requeue=True, **({'gres': gres} if gres else {}),
                 **({'dependency': ','.join(deps)} if deps else {}),
@@ -285,6 +294,27 @@ def _ranks(job: SweepJob, ranks: int) -> int:
     return next((c for c in codes if c), 0)
 
 
+def claim(run: Run) -> tuple:
+    """Claim ``run`` for this sweep: under a lock of its run dir, read its
+    state again and, unless another sweep runs it or it is done, record
+    this process as its submitter (alive while it starts the run).
+
+    Returns:
+        tuple: ``(claimed, (state, attempts, job))``, the state as read.
+    """
+    from emoreg_mm.engine.runner.work_dir_lock import guard
+    os.makedirs(run.work_dir, exist_ok=True)
+    with guard(osp.join(run.work_dir, CLAIM_GUARD), run.work_dir):
+        now = states([run])[run.name]
+        if now[0] in ('done', ) + ALIVE:
+            return False, now
+        write_state(osp.join(run.work_dir, SUBMIT), dict(
+            job=os.getpid(), attempt=now[1] + 1, scheduler='local',
+            host=socket.gethostname(),
+            process_start=process_start(os.getpid())))
+    return True, now
+
+
 def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
               jobs: int = 1, gpus: int = 1, max_retries: int = 2,
               threads: Optional[int] = None, out: Callable = print) -> None:
@@ -301,21 +331,33 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
     threads = str(threads or max(1, cores // (max(1, jobs) * gpus)))
     done = {n for n, s in st.items() if s[0] == 'done'}
     pending, running, slots = list(go), {}, list(range(max(1, jobs)))
+    # runs another sweep (or job) runs: waited for, never started here
+    elsewhere = {r.name: r for r in runs if st[r.name][0] in ALIVE}
     try:
-        while pending or running:
+        while pending or running or elsewhere:
             for run in list(pending):
                 if not slots:
                     break
                 if any(d not in done for d in run.deps):
                     if not any(d in (r.name for r in pending) or
                                d in (r.name for r, _, _ in running.values())
-                               for d in run.deps):
+                               or d in elsewhere for d in run.deps):
                         out(f'not run {run.name}: stage 1 {run.deps[0]} '
                             'did not finish')
                         pending.remove(run)
                     continue
                 pending.remove(run)
-                slot, attempt = slots.pop(0), st[run.name][1] + 1
+                claimed, (state, attempts, job) = claim(run)
+                if not claimed:
+                    if state == 'done':
+                        done.add(run.name)
+                    else:
+                        elsewhere[run.name] = run
+                    out(f'not started {run.name}: {state} in another sweep '
+                        f'(job {job})' +
+                        ('' if state == 'done' else '; waiting for it'))
+                    continue
+                slot, attempt = slots.pop(0), attempts + 1
                 env = {'OMP_NUM_THREADS': threads, 'MKL_NUM_THREADS': threads}
                 if jobs > 1 and 'CUDA_VISIBLE_DEVICES' not in os.environ:
                     env['CUDA_VISIBLE_DEVICES'] = ','.join(
@@ -337,9 +379,17 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
                     process_start=process_start(pid)))
                 running[pid] = (run, slot, time.time())
                 out(f'started {run.name} (attempt {attempt})')
-            if not running:
+            if elsewhere:
+                pid, status = os.waitpid(-1, os.WNOHANG) if running \
+                    else (0, 0)
+                if pid == 0:
+                    time.sleep(POLL)
+                    watch(elsewhere, done, out)
+                    continue
+            elif not running:
                 continue
-            pid, status = os.waitpid(-1, 0)
+            else:
+                pid, status = os.waitpid(-1, 0)
             if pid not in running:
                 continue
             run, slot, start = running.pop(pid)
@@ -357,6 +407,19 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
         for pid in running:
             os.waitpid(pid, 0)
         raise Interrupted([r.name for r, _, _ in running.values()])
+
+
+def watch(elsewhere: Dict[str, Run], done: set, out: Callable) -> None:
+    """Drop from ``elsewhere`` the runs another sweep ran that have ended
+    (into ``done`` where they finished), saying how each ended."""
+    for name, run in list(elsewhere.items()):
+        state = states([run])[name][0]
+        if state in ALIVE:
+            continue
+        del elsewhere[name]
+        if state == 'done':
+            done.add(name)
+        out(f'{name}: {state} in another sweep')
 
 
 def write_results(sweep: Sweep, runs: List[Run], out: Callable = print):

@@ -290,6 +290,17 @@ def read_plan(work_root: str) -> Optional[dict]:
         raise PlanError(f'{path}: not a plan this sweep recorded (expected '
                         f'lists of names under {", ".join(RECORDED[2:])}); '
                         'give the selection or delete the file.')
+    bad = [x for x in plan.get('seeds', ()) if type(x) is not int or
+           not 0 <= x < 2**32]
+    if bad:
+        raise PlanError(f'{path}: seeds holds {str(bad[0])[:40]}, not a '
+                        'seed (an integer from 0 to 2**32 - 1); give the '
+                        'selection or delete the file.')
+    try:  # the names: those of its preset or config tree
+        Sweep(**plan, work_root=work_root)
+    except PlanError as err:
+        raise PlanError(f'{path}: {err} (in the recorded plan); give the '
+                        'selection or delete the file.') from None
     return plan
 
 

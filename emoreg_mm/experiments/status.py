@@ -40,14 +40,21 @@ def write_state(path: str, data: dict) -> None:
     atomic_write_text(path, json.dumps(data))
 
 
+def sbatch_value(text: str) -> str:
+    """``text`` as an ``#SBATCH`` line can carry it: itself, or its digest
+    where it holds a line break (which would end the line and leave the
+    rest to the job's shell), another unprintable character, ``%`` or
+    ``\\``."""
+    if text.isprintable() and not set('%\\') & set(text):
+        return text
+    return 'sha256:' + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def slurm_comment(work_dir: str) -> str:
     """The ``--comment`` of a run's Slurm job, by which a submission whose
     job id was never recorded is found in the queue: the work dir, or its
-    digest where it holds a character an ``#SBATCH`` line cannot."""
-    wd = osp.abspath(work_dir)
-    if wd.isprintable() and not set('%\\') & set(wd):
-        return wd
-    return 'sha256:' + hashlib.sha256(wd.encode()).hexdigest()[:32]
+    digest (:func:`sbatch_value`)."""
+    return sbatch_value(osp.abspath(work_dir))
 
 
 def _submit_problem(sub) -> str:
