@@ -113,9 +113,14 @@ def run_module_in_stream(module: torch.nn.Module, stream: RngStream) -> list:
     """Run every forward of ``module`` inside ``stream``; returns the hook
     handles (``handle.remove()`` undoes it)."""
 
+    # Not traced by torch.compile: the generator states are swapped
+    # eagerly at the graph breaks around the module, so a compiled module
+    # takes its random seeds from the stream too.
+    @torch.compiler.disable
     def enter(mod, args):
         stream.__enter__()
 
+    @torch.compiler.disable
     def leave(mod, args, output):
         stream.__exit__()
 

@@ -18,6 +18,7 @@ import copy
 import logging
 from typing import NamedTuple, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
@@ -84,6 +85,17 @@ class PooledEncoder(BaseModule):
                 f'{tuple(feat.shape)}, not a vector per image: set '
                 "neck=dict(type='GlobalAveragePooling') on the wrapper.")
         return feat
+
+
+def python_scalars(module: nn.Module) -> None:
+    """Make numpy scalars that layers keep as attributes (mmpretrain's
+    drop-path rates come from ``np.linspace``: ``DropPath.drop_prob`` is a
+    ``numpy.float64``) Python numbers: TorchDynamo breaks the graph on
+    arithmetic with numpy scalars, once per layer."""
+    for sub in module.modules():
+        for name, value in list(vars(sub).items()):
+            if isinstance(value, np.generic):
+                setattr(sub, name, value.item())
 
 
 @MODELS.register_module()
@@ -268,6 +280,7 @@ class EmotionalBackboneWrapper(BaseModule):
             self.affect_cache = AffectCache(**cache_cfg)
         self._weights_fp = None
 
+        python_scalars(self)
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
@@ -348,8 +361,13 @@ class EmotionalBackboneWrapper(BaseModule):
                 [self.encoder_e, self.emotion_head])
         self.affect_cache.bind(self._weights_fp, dataset_fp)
 
+    @torch.compiler.disable
     def _cached_logits(self, x, data_samples, state=None):
-        """Emotion logits from the cache; misses computed and stored."""
+        """Emotion logits from the cache; misses computed and stored.
+
+        Outside any ``torch.compile`` region (run eagerly, one graph break):
+        traced, the lookup would guard on every sample key and recompile
+        for each new batch."""
         if data_samples is None:
             raise ValueError(
                 'affect_cache needs the data samples (their img_path / '
