@@ -47,11 +47,10 @@ EQUAL, MEAN = '0.5', '#c44e52'
 
 def as_arrays(preds: PredictionsLike) -> Predictions:
     """The arrays of :mod:`emoreg_mm.evaluation.predictions` (prediction
-    dicts, as the model returns them, are stacked), checked
-    (:func:`~emoreg_mm.evaluation.predictions.check_predictions`)."""
-    arrays = preds if isinstance(preds, dict) else samples_to_arrays(preds)
-    check_predictions('the predictions', arrays)
-    return arrays
+    dicts, as the model returns them, are stacked)."""
+    if isinstance(preds, dict):
+        return preds
+    return samples_to_arrays(preds)
 
 
 def load_predictions(path: str, trust_pickle: bool = False) -> Predictions:
@@ -192,6 +191,7 @@ def plot_regulation(preds: PredictionsLike,
         the predictions hold the affective state.
     """
     preds = as_arrays(preds)
+    check_predictions(title or 'the predictions', preds)
     s = summarize(preds)
     num_classes = s['num_classes']
     if not class_names or len(class_names) != num_classes:
