@@ -31,7 +31,7 @@ import statistics
 import tempfile
 import time
 from contextlib import nullcontext
-from typing import List, NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 from torch.multiprocessing.reductions import StorageWeakRef
@@ -63,6 +63,8 @@ class Settings(NamedTuple):
     compile: bool = False
     memory: bool = True
     infer: bool = True
+    figures: bool = True  #: images/s, FLOPs, MFU, dtypes, input path
+    peak_tflops: Optional[float] = None  #: the device's dense bf16 peak
 
 
 def matrix_backbones() -> dict:
@@ -380,6 +382,10 @@ def run(backbone: str, variants: List[str], settings: Settings,
         variants (list[str]): ``MODE[:cache][:share]`` each.
         settings (Settings): What to measure and how.
         print_fn: Where the lines go.
+
+    Returns:
+        tuple: The lines, and with ``settings.figures`` the record of
+        :func:`absolute_figures` (else None).
     """
     from mmengine.logging import MMLogger
 
@@ -391,7 +397,45 @@ def run(backbone: str, variants: List[str], settings: Settings,
     with tempfile.TemporaryDirectory() as workdir:
         benches = build_benches(backbone, variants, settings, workdir)
         ratios = measure(benches, settings)
-    lines = report(backbone, benches, ratios, settings)
+        lines = report(backbone, benches, ratios, settings)
+        if settings.figures:
+            result = absolute_figures(benches, ratios, settings)
+            lines += figure_lines(result)
     for line in lines:
         print_fn(line, flush=True)
-    return lines
+    return (lines, result) if settings.figures else (lines, None)
+
+
+def absolute_figures(benches: List[Bench], ratios: dict,
+                     settings: Settings) -> dict:
+    """The JSON record: settings, device, per model images/s, FLOPs, MFU,
+    peak memory, ratio to plain and dtypes, and the input path."""
+    from . import throughput
+    device, peak = throughput.peak_tflops(settings.device,
+                                          settings.peak_tflops)
+    models = throughput.figures(benches, settings, peak)
+    for row in models:
+        row['train_ratio'] = statistics.median(
+            ratios.get((row['model'], 'train'), [1.]))
+    return dict(settings=settings._asdict(), device=device,
+                bf16_peak_tflops=peak, torch=torch.__version__,
+                models=models, input_path=throughput.input_path())
+
+
+def figure_lines(result: dict) -> Tuple[str, ...]:
+    """The absolute figures as lines under the ratios' table."""
+    lines = [f'device={result["device"]} '
+             f'bf16_peak_tflops={result["bf16_peak_tflops"]}',
+             f'{"model":26s} | {"images/s":>9s} | {"GFLOP/img":>9s} | '
+             f'{"MFU":>6s} | {"rho dtype":>14s} | loss dtype']
+    for row in result['models']:
+        mfu = f'{row["mfu"]:6.1%}' if row['mfu'] is not None else '     -'
+        lines.append(
+            f'{row["model"]:26s} | {row["images_per_s"]:9.1f} | '
+            f'{row["gflops_per_image"]:9.3f} | {mfu} | '
+            f'{str(row["dtypes"]["rho"]):>14s} | {row["dtypes"]["loss"]}')
+    path = result['input_path']
+    lines.append(f'input path ({path["pipeline"]} train_pipeline, one '
+                 f'worker): {path["images_per_s_per_worker"]:.0f} images/s, '
+                 f'{path["bytes_per_image"] / 1024:.0f} KiB an image')
+    return tuple(lines)

@@ -72,3 +72,56 @@ def test_backbones_are_the_matrix_names(capsys):
     assert 'benchmark.py: error: deit-nano' in capsys.readouterr().err
     assert tool.parse_args(['x']).variants[:len(matrix.MODES)] == \
         list(matrix.MODES)
+
+
+SMOKE = 'python tools/analysis_tools/benchmark.py --smoke --json smoke.json'
+
+
+@pytest.mark.readme(SMOKE)
+def test_smoke_mode_writes_the_figures(tmp_path, capsys, monkeypatch):
+    """``--smoke``: the whole tool on the CPU in seconds, JSON out. FLOPs
+    are counted, not timed: a regulated training step costs 3 forwards and
+    2 backwards against 1 and 1 (7 / 3 of the plain model's), 2 / 1 with
+    the affect cache."""
+    import json
+    monkeypatch.chdir(tmp_path)
+    out = str(tmp_path / 'smoke.json')
+    argv = shlex.split(SMOKE)
+    threads = torch.get_num_threads()
+    try:
+        assert load_tool('analysis_tools/benchmark.py').main(argv[2:]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    text = capsys.readouterr().out
+    assert 'input path (configs/_base_/datasets/cifar10.py' in text
+    result = json.load(open(out))
+    assert result['backbone'] == 'tiny-resnet'
+    assert result['device'] == 'cpu' and result['bf16_peak_tflops'] is None
+    models = {m['model']: m for m in result['models']}
+    assert list(models) == ['plain', 'baseline', 'learn-ereg',
+                            'learn-ereg:cache']
+    plain = models['plain']['gflops_per_image']
+    assert models['baseline']['gflops_per_image'] == pytest.approx(plain)
+    assert 2.2 < models['learn-ereg']['gflops_per_image'] / plain < 2.4
+    assert 1.9 < models['learn-ereg:cache']['gflops_per_image'] / plain \
+        < 2.1
+    for row in models.values():
+        assert row['images_per_s'] > 0 and row['mfu'] is None
+        assert row['dtypes']['loss'] == 'torch.float32'
+    assert models['learn-ereg']['dtypes']['rho'] == 'torch.float32'
+    path = result['input_path']
+    assert path['shape'] == [3, 224, 224] and path['bytes_per_image'] == \
+        3 * 224 * 224
+    assert path['images_per_s_per_worker'] > 0
+
+
+def test_peak_by_device_name(monkeypatch):
+    from emoreg_mm import throughput
+    assert throughput.peak_tflops('cpu') == ('cpu', None)
+    for name, peak in (('NVIDIA H200', 989.4), ('NVIDIA H100 PCIe', 756.5),
+                       ('NVIDIA H100 80GB HBM3', 989.4),
+                       ('NVIDIA A100-SXM4-80GB', 312.0),
+                       ('Tesla V100-SXM2-32GB', None)):
+        monkeypatch.setattr(torch.cuda, 'get_device_name', lambda: name)
+        assert throughput.peak_tflops('cuda') == (name, peak)
+    assert throughput.peak_tflops('cuda', 400.) == (name, 400.)
