@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.dataset import pseudo_collate
+from mmengine.dist import all_gather_object, get_dist_info
 from mmpretrain.registry import DATASETS
 
 from emoreg_mm.compat.safe_load import UnsafeCheckpointError, safe_load
@@ -213,6 +214,10 @@ def fill_affect_cache(model: nn.Module,
     checkpoint empties it), computes the missing samples with E and g_E in
     eval mode, saves to ``cache_dir``. Returns the number computed.
 
+    Distributed: each rank computes a share of the samples and the ranks
+    gather them (one ``all_gather_object``), so every rank holds the whole
+    cache; rank 0 writes the file. Returns the number computed by all.
+
     ``dtype`` (e.g. ``torch.bfloat16``): E runs under autocast in it, as in
     mixed-precision training without the cache, so the cached logits are
     those training would compute (kept in float32); the dtype is part of
@@ -230,12 +235,16 @@ def fill_affect_cache(model: nn.Module,
         fingerprint += f'|autocast:{str(dtype).replace("torch.", "")}'
     wrapper.bind_affect_cache(fingerprint)
     cache = wrapper.affect_cache
-    computed = 0
-    loader = torch.utils.data.DataLoader(dataset,
+    rank, world_size = get_dist_info()
+    # Each rank computes every world_size-th sample; the ranks then gather.
+    shard = torch.utils.data.Subset(dataset,
+                                    range(rank, len(dataset), world_size))
+    loader = torch.utils.data.DataLoader(shard,
                                          batch_size=batch_size,
                                          num_workers=num_workers,
                                          collate_fn=pseudo_collate)
     device = next(wrapper.parameters()).device.type
+    keys_done, logits_done = [], []
     for data in loader:
         keys = [sample_key(s) for s in data['data_samples']]
         _, miss = cache.lookup(keys)
@@ -245,7 +254,15 @@ def fill_affect_cache(model: nn.Module,
         inputs = data['inputs'][miss]
         with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
             logits = wrapper.emotion_logits(inputs)
-        cache.store([keys[i] for i in miss], logits.float())
-        computed += len(miss)
-    cache.save()
+        keys_done += [keys[i] for i in miss]
+        logits_done.append(logits.detach().float().cpu())
+    local = (keys_done, torch.cat(logits_done) if logits_done else None)
+    computed = 0
+    for keys, logits in (all_gather_object(local) if world_size > 1 else
+                         [local]):
+        if keys:
+            cache.store(keys, logits)
+            computed += len(keys)
+    if rank == 0:
+        cache.save()
     return computed

@@ -217,6 +217,37 @@ def test_fill_pass_and_invalidation(tmp_path, resnet_stage1):
                                cache.get(['idx:0', 'idx:5']))
 
 
+def test_fill_pass_is_split_across_ranks(resnet_stage1, monkeypatch):
+    """Two ranks, simulated: each computes every other sample, the gather
+    gives both the whole cache, equal to one process's fill."""
+    from emoreg_mm.models import affect_cache as module
+    cfg = cached_cfg('resnet', 'ereg', resnet_stage1[0])
+    single = build(cfg)
+    dataset = ArrayDataset(images(5, seed=0))
+    assert fill_affect_cache(single, dataset, batch_size=2) == 5
+    shares = {}
+
+    def gather(rank):
+        def all_gather_object(obj):
+            shares[rank] = obj
+            return [shares[r] for r in sorted(shares)]
+        return all_gather_object
+
+    ranks = {}
+    for rank in (1, 0):  # rank 1 first: rank 0 then sees both shares
+        monkeypatch.setattr(module, 'get_dist_info', lambda: (rank, 2))
+        monkeypatch.setattr(module, 'all_gather_object', gather(rank))
+        ranks[rank] = build(cfg, single.state_dict())
+        fill_affect_cache(ranks[rank], dataset, batch_size=2)
+    assert shares[1][0] == ['idx:1', 'idx:3']  # rank 1's share
+    assert shares[0][0] == ['idx:0', 'idx:2', 'idx:4']
+    keys = [f'idx:{i}' for i in range(5)]
+    full = ranks[0].backbone.affect_cache
+    assert len(full) == 5
+    torch.testing.assert_close(full.get(keys),
+                               single.backbone.affect_cache.get(keys))
+
+
 def test_cache_is_off_in_eval_mode_by_default(resnet_stage1):
     model = build(cached_cfg('resnet', 'ereg', resnet_stage1[0]))
     model.train()

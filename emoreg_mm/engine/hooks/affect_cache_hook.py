@@ -1,5 +1,6 @@
 """Fill the affect cache before training (see docs/performance.md)."""
 import copy
+from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -30,13 +31,15 @@ class AffectCacheHook(Hook):
         pipeline (list, optional): The clean pipeline. Defaults to the
             val / test dataloader's.
         batch_size (int): Batch size of the fill pass. Defaults to 64.
-        num_workers (int): Workers of the fill pass. Defaults to 0.
+        num_workers (int, optional): Workers of the fill pass. Defaults to
+            None: the train dataloader's. Distributed, each rank fills a
+            share of the samples and the ranks gather them.
     """
 
     priority = 'LOW'
 
     def __init__(self, pipeline=None, batch_size: int = 64,
-                 num_workers: int = 0):
+                 num_workers: Optional[int] = None):
         self.pipeline = pipeline
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -52,8 +55,10 @@ class AffectCacheHook(Hook):
             raise ValueError('AffectCacheHook needs the clean pipeline: set '
                              'its pipeline or a val/test dataloader.')
         dataset['pipeline'] = copy.deepcopy(pipeline)
+        workers = self.num_workers if self.num_workers is not None else \
+            cfg.train_dataloader.get('num_workers', 0)
         computed = fill_affect_cache(runner.model, dataset, self.batch_size,
-                                     self.num_workers,
+                                     workers,
                                      amp_dtype(runner.optim_wrapper))
         wrapper = getattr(runner.model, 'module', runner.model).backbone
         runner.logger.info(
