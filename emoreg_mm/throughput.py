@@ -89,8 +89,11 @@ def input_path(images: int = 256) -> dict:
     rng = np.random.default_rng(0)
     data = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
             for _ in range(images)]
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(0)  # as the workers run (env_cfg.mp_cfg)
+    # as a data worker runs: one torch thread (torch sets it in workers),
+    # no OpenCV threads (env_cfg.mp_cfg)
+    threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(0)
+    torch.set_num_threads(1)
     try:
         for img in data[:16]:  # warm-up
             pipeline(dict(img=img, img_shape=img.shape[:2], gt_label=0))
@@ -100,7 +103,8 @@ def input_path(images: int = 256) -> dict:
                                 ori_shape=img.shape[:2], gt_label=0))
         seconds = time.perf_counter() - start
     finally:
-        cv2.setNumThreads(threads)
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
     packed = out['inputs']
     return dict(pipeline=INPUT_PIECE, images=images,
                 images_per_s_per_worker=images / seconds,

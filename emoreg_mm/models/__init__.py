@@ -4,6 +4,7 @@ from . import regulators  # noqa: F401  (registers the regulation modes)
 from .affect_cache import AffectCache, fill_affect_cache, sample_key
 from .backbones import *  # noqa: F401,F403
 from .classifiers import RegulatedImageClassifier
+from .data_preprocessor import UpsampleClsDataPreprocessor
 from .heads import *  # noqa: F401,F403
 from .regulators import (ALL_BRANCHES, REGULATION_MODES, BaseRegulator,
                          build_regulator)
@@ -14,5 +15,6 @@ __all__ = [
     'EmotionalBackboneWrapper', 'EmotionalFeatures', 'PooledEncoder',
     'RegulationHead', 'DEFAULT_EMOTION_CLASSES', 'fuse_log_probs',
     'AffectCache', 'fill_affect_cache', 'sample_key',
-    'RegulatedImageClassifier', 'RegulatedAverageTTA'
+    'RegulatedImageClassifier', 'RegulatedAverageTTA',
+    'UpsampleClsDataPreprocessor'
 ]

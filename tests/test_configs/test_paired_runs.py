@@ -202,9 +202,8 @@ def _draws(leaf, backbone, in_channels, root, ckpt, work_dir, streams=True,
         loader = cfg[f'{split}_dataloader']
         loader.update(batch_size=8, num_workers=0, persistent_workers=False)
         loader.dataset.update(data_root=root, val_size=8)
-        for step in loader.dataset.pipeline:
-            if step['type'] == 'Resize':
-                step['scale'] = 32  # tiny images
+    # tiny images: the 224-px targets' on-device upsampling to 32 (none)
+    cfg.data_preprocessor.size = 32
     cfg.train_cfg.update(max_epochs=epochs, val_interval=1)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # steps only
     if save:

@@ -5,7 +5,11 @@
 # split of cifar10.py.
 _base_ = ['./cifar10.py']
 data_preprocessor = dict(
-    mean=[125.307, 122.961, 113.8575], std=[51.5865, 50.847, 51.255])
+    _delete_=True,
+    num_classes=10,
+    mean=[125.307, 122.961, 113.8575],
+    std=[51.5865, 50.847, 51.255],
+    to_rgb=False)  # no upsampling
 train_dataloader = dict(
     batch_size=16,
     dataset=dict(pipeline=[

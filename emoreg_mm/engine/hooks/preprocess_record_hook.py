@@ -74,7 +74,8 @@ def preprocess_record(model, dataset, data_batch=None) -> dict:
         source_order=source,
         mean=prep.mean.flatten().tolist() if normalize else None,
         std=prep.std.flatten().tolist() if normalize else None,
-        input_size=list(shape[1:]) if shape else None)
+        input_size=list(getattr(prep, 'resize_to', None) or shape[1:])
+        if shape else None)
 
 
 def _close(a: Optional[Sequence[float]], b: Optional[Sequence[float]]):
