@@ -27,7 +27,17 @@ corruption and mCE (:func:`emoreg_mm.evaluation.robustness.
 corruption_errors`), and the relative mCE where both runs have
 ``predictions.npz``. Which corrupted set a config's target has is
 :data:`emoreg_mm.matrix.CORRUPTED_TARGETS`.
+
+A target whose test pipeline loads image files (``LoadImageFromFile``: an
+image folder read by ``CustomDataset``) is evaluated on a folder of the
+same layout holding its own test images, of any size: ``labels.npy`` and
+``<corruption>.npy`` of ``(5 x N, H, W, 3)`` uint8 RGB images. The arrays
+take the place of ``LoadImageFromFile`` (:func:`array_pipeline`), in the
+channel order it would have given. The model is built with its work dir
+in ``WORK_DIR/corruptions/``: the config mmengine saves and its logs stay
+there, and the run's own config is never written.
 """
+import copy
 import json
 import math
 import os
@@ -40,13 +50,75 @@ from ..fileio import (UnreadableFileError, atomic_write_text, file_identity,
                       read_json)
 from .predictions import (PredictionsFileError, load_predictions,
                           predictions_meta, save_predictions)
-from .robustness import (FOLDER, SUMMARY, accuracy_of, clean_accuracy,
-                         corruption_errors, mean_accuracy, predictions_path,
-                         read_corruption_accuracy)
+from .robustness import (ALL_CORRUPTIONS, FOLDER, SUMMARY, accuracy_of,
+                         clean_accuracy, corruption_errors, mean_accuracy,
+                         predictions_path, read_corruption_accuracy)
+
+
+#: The loading transform of an image-folder target; arrays replace it.
+FILE_LOADER = 'LoadImageFromFile'
+#: The kind of an image-folder target (:func:`target_kind`).
+IMAGES = 'images'
 
 
 class CorruptionEvalError(ValueError):
     """Bad input to the corruption evaluation; the message names it."""
+
+
+def _type_name(transform) -> str:
+    kind = transform.get('type', '')
+    return getattr(kind, '__name__', str(kind))
+
+
+def pipeline_of(cfg) -> list:
+    """The config's test pipeline, a list of dicts."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    return [dict(t) for t in dataset.get('pipeline', [])]
+
+
+def target_kind(cfg, target: Optional[str] = None) -> str:
+    """What the corrupted test set of ``cfg``'s target is: the dataset
+    class of a CIFAR target (:func:`corrupted_type`), or :data:`IMAGES`
+    for a target whose test pipeline loads image files."""
+    try:
+        return corrupted_type(cfg, target)
+    except CorruptionEvalError as err:
+        loads = [_type_name(t) for t in pipeline_of(cfg)
+                 if 'load' in _type_name(t).lower()]
+        if target is None and loads == [FILE_LOADER]:
+            return IMAGES
+        raise CorruptionEvalError(
+            f'{err}; nor a target whose test pipeline reads image files '
+            f'with {FILE_LOADER} (its loading transforms: '
+            f'{loads or "none"}), which arrays can replace') from None
+
+
+def array_pipeline(pipeline) -> tuple:
+    """``(pipeline, loader)``: the test ``pipeline`` that reads the
+    corrupted arrays, less its ``LoadImageFromFile``, and that transform's
+    settings (``{}`` without one: a CIFAR pipeline reads arrays as it is).
+
+    Raises:
+        CorruptionEvalError: another loading transform, or one that gives
+            what RGB arrays cannot (grayscale, another backend's decoding
+            options), naming it.
+    """
+    steps = [dict(t) for t in pipeline]
+    loaders = [t for t in steps if _type_name(t) == FILE_LOADER]
+    other = [_type_name(t) for t in steps if _type_name(t) != FILE_LOADER
+             and 'load' in _type_name(t).lower()]
+    loader = loaders[0] if loaders else {}
+    unknown = set(loader) - {'type', 'channel_order', 'to_float32',
+                             'color_type', 'imdecode_backend',
+                             'backend_args', 'file_client_args'}
+    if other or len(loaders) > 1 or unknown or loader.get(
+            'color_type', 'color') != 'color' or loader.get(
+                'channel_order', 'bgr') not in ('bgr', 'rgb'):
+        raise CorruptionEvalError(
+            f'test pipeline {[_type_name(t) for t in steps]}: the corrupted '
+            f'arrays (RGB) replace one {FILE_LOADER} of color images; '
+            f'{other or loader} cannot read them')
+    return [t for t in steps if t is not loader], loader
 
 
 def corrupted_type(cfg, target: Optional[str] = None) -> str:
@@ -131,55 +203,134 @@ def finite(value):
     return value
 
 
-def read_folder(root: str, kind: str, per_severity: Optional[int],
-                corruptions: Sequence[str], cifar_root: Optional[str]):
-    """``(images per severity, labels, build record or None)`` of the
-    CIFAR-C folder ``root``, checked (sizes from its files' headers; a
-    folder of the other CIFAR refused; against the CIFAR test set in
-    ``cifar_root`` when given) before any model is built; every corruption
-    asked for must have its file."""
-    from mmpretrain.registry import DATASETS
+def num_classes(cfg) -> int:
+    """The classes of the model of ``cfg`` (its data preprocessor's or
+    head's ``num_classes``)."""
+    model = cfg.get('model', {})
+    for part in (cfg.get('data_preprocessor'), model.get('data_preprocessor'),
+                 model.get('head')):
+        if isinstance(part, dict) and part.get('num_classes'):
+            return int(part['num_classes'])
+    raise CorruptionEvalError('the config names no num_classes (data '
+                              'preprocessor or head) to check labels.npy by')
 
-    from ..datasets.cifar_c import (CIFARCorruptedError, check_source,
-                                    read_labels, recreation_info,
-                                    severity_size)
-    corrupted = DATASETS.get(kind)
+
+def image_shape(root: str, corruption: str, per_severity: int) -> tuple:
+    """The ``(H, W, 3)`` of ``root/<corruption>.npy``, an image-folder
+    target's file, from its header."""
+    from ..datasets.cifar_c import CIFARCorruptedError, _open
+    path = osp.join(root, f'{corruption}.npy')
+    images = _open(path)
+    if images.dtype != 'uint8' or images.ndim != 4 or images.shape[0] != \
+            5 * per_severity or images.shape[3] != 3:
+        raise CIFARCorruptedError(
+            f'{path}: {images.dtype} array of shape {images.shape}; expected '
+            f'uint8 of shape ({5 * per_severity}, H, W, 3) (5 severities x '
+            f'{per_severity} RGB images)')
+    return images.shape[1:]
+
+
+def read_folder(root: str, kind: str, per_severity: Optional[int],
+                corruptions: Optional[Sequence[str]],
+                cifar_root: Optional[str], classes: Optional[int] = None):
+    """``(images per severity, labels, build record or None, corruptions)``
+    of the corrupted folder ``root``, checked (sizes from its files'
+    headers; a folder of the other CIFAR refused; against the CIFAR test
+    set in ``cifar_root`` when given; for :data:`IMAGES`, labels below
+    ``classes`` and each file's shape) before any model is built. Every
+    corruption asked for must have its file; None asks for those of the 19
+    the folder holds (at least one)."""
+    from ..datasets import cifar_c as cc
     try:
         if not osp.isdir(root):
-            raise CIFARCorruptedError(
+            raise cc.CIFARCorruptedError(
                 f'{root}: folder not found; expected a CIFAR-C folder '
                 '(labels.npy, <corruption>.npy); build_cifar_c.py writes one')
-        info = recreation_info(root)
-        n = severity_size(root)
+        info = cc.recreation_info(root)
+        n = cc.severity_size(root)
         if per_severity not in (None, n):
-            raise CIFARCorruptedError(
+            raise cc.CIFARCorruptedError(
                 f'--images-per-severity {per_severity}: {root} holds {n} '
                 'images per severity (a fifth of labels.npy); leave the '
                 'option out')
+        present = [c for c in ALL_CORRUPTIONS
+                   if osp.isfile(osp.join(root, f'{c}.npy'))]
+        missing = [c for c in corruptions or () if c not in present]
+        if missing or not (corruptions or present):
+            raise cc.CIFARCorruptedError(
+                f'{root}: no file for {", ".join(missing or ["any"])}; '
+                'expected <corruption>.npy for each of --corruptions (by '
+                'default those of the 19 the folder holds)')
+        corruptions = list(corruptions or present)
+        if kind == IMAGES:
+            labels = cc.read_labels(root, n, classes)
+            shapes = {image_shape(root, c, n) for c in corruptions}
+            if len(shapes) > 1:
+                raise cc.CIFARCorruptedError(
+                    f'{root}: images of sizes {sorted(shapes)}; expected one '
+                    'size in every <corruption>.npy')
+            return n, labels, info, corruptions
+        corrupted = {'CIFAR10C': cc.CIFAR10C, 'CIFAR100C': cc.CIFAR100C}[kind]
         test_labels = None
         if cifar_root:  # read once, not per corruption
+            from mmpretrain.registry import DATASETS
             test_labels = DATASETS.build(dict(
                 type=corrupted.cifar_type, data_root=cifar_root,
                 split='test', download=False)).get_gt_labels()
-        labels = read_labels(root, n, len(corrupted.METAINFO['classes']),
-                             test_labels)
-        check_source(root, corrupted.cifar_type, labels)
-        missing = [c for c in corruptions
-                   if not osp.isfile(osp.join(root, f'{c}.npy'))]
-        if missing:
-            raise CIFARCorruptedError(
-                f'{root}: no file for {", ".join(missing)}; expected '
-                '<corruption>.npy for each of --corruptions')
-    except CIFARCorruptedError as err:
+        labels = cc.read_labels(root, n, len(corrupted.METAINFO['classes']),
+                                test_labels)
+        cc.check_source(root, corrupted.cifar_type, labels)
+    except cc.CIFARCorruptedError as err:
         raise CorruptionEvalError(str(err)) from None
-    return n, labels, info
+    return n, labels, info, corruptions
+
+
+def check_target(cfg, root: str) -> None:
+    """Everything the evaluation of ``cfg``'s target on ``root`` checks
+    before it builds a model (what the sweep's dry run asks): the target's
+    kind, the pipeline that reads the arrays, the folder and its sizes.
+
+    Raises:
+        CorruptionEvalError: naming what is wrong.
+    """
+    kind = target_kind(cfg)
+    array_pipeline(pipeline_of(cfg))
+    read_folder(root, kind, None, None, None,
+                num_classes(cfg) if kind == IMAGES else None)
+
+
+def array_dataset(root: str, corruption: str, severity: int, n: int,
+                  labels, pipeline, loader: dict):
+    """One corruption at one severity of an image-folder target's folder:
+    each image as ``LoadImageFromFile`` (settings ``loader``) would have
+    given it, through ``pipeline``."""
+    import numpy as np
+    from mmengine.dataset import BaseDataset
+
+    from ..datasets.cifar_c import _open
+    images = _open(osp.join(root, f'{corruption}.npy'))
+    images = np.array(images[(severity - 1) * n:severity * n])
+    if loader.get('channel_order', 'bgr') == 'bgr':
+        images = np.ascontiguousarray(images[..., ::-1])
+    if loader.get('to_float32'):
+        images = images.astype(np.float32)
+    shape = images.shape[1:3]
+    samples = [dict(img=img, img_shape=shape, ori_shape=shape,
+                    gt_label=int(y)) for img, y in zip(images, labels)]
+
+    class Arrays(BaseDataset):
+
+        def load_data_list(self):
+            return samples
+
+    return Arrays(pipeline=pipeline, serialize_data=False)
 
 
 def evaluate_cells(runner, cfg, cells: List[tuple], kind: str, root: str,
-                   per_severity: int, batch_size: Optional[int],
-                   meta: dict) -> None:
+                   per_severity: int, labels, batch_size: Optional[int],
+                   meta: dict, work_dir: str) -> None:
     """Predict each ``(corruption, severity)`` of ``cells`` and save the
-    predictions in ``cfg.work_dir``, each with ``meta`` (the checkpoint's
+    predictions in ``work_dir``, each with ``meta`` (the checkpoint's
     identity)."""
     from mmengine.runner import Runner
 
@@ -187,18 +338,21 @@ def evaluate_cells(runner, cfg, cells: List[tuple], kind: str, root: str,
     loader_cfg = dict(cfg.test_dataloader)
     if batch_size:
         loader_cfg['batch_size'] = batch_size
-    pipeline = loader_cfg['dataset'].get('pipeline', [])
+    pipeline, loader = array_pipeline(pipeline_of(cfg))
     amp = bool(cfg.get('test_cfg', {}).get('fp16', False))
     for c, s in cells:
-        dataset = dict(type=kind, data_root=root, corruption=c, severity=s,
-                       images_per_severity=per_severity, pipeline=pipeline)
+        dataset = array_dataset(
+            root, c, s, per_severity, labels, pipeline, loader) \
+            if kind == IMAGES else dict(
+                type=kind, data_root=root, corruption=c, severity=s,
+                images_per_severity=per_severity, pipeline=pipeline)
         try:
-            loader = Runner.build_dataloader(dict(loader_cfg,
-                                                  dataset=dataset))
+            loader_ = Runner.build_dataloader(dict(loader_cfg,
+                                                   dataset=dataset))
         except CIFARCorruptedError as err:
             raise CorruptionEvalError(str(err)) from None
-        path = save_predictions(predictions_path(cfg.work_dir, c, s),
-                                predict(runner.model, loader, amp),
+        path = save_predictions(predictions_path(work_dir, c, s),
+                                predict(runner.model, loader_, amp),
                                 meta=dict(meta, corruption=c, severity=s))
         print(f'[eval_corruptions] {c} s{s}: top-1 '
               f'{100 * accuracy_of(load_predictions(path)):.2f}%',
@@ -221,11 +375,17 @@ def evaluate_corruptions(cfg, args) -> dict:
     from ..engine.runner.work_dir_lock import WorkDirLock, WorkDirLockedError
     root = args.corruption_root
     try:
-        kind = corrupted_type(cfg, args.dataset)
+        kind = target_kind(cfg, args.dataset)
+        array_pipeline(pipeline_of(cfg))
+        classes = num_classes(cfg) if kind == IMAGES else None
     except CorruptionEvalError as err:
         raise CorruptionEvalError(f'{args.config}: {err}') from None
-    n, labels, info = read_folder(root, kind, args.images_per_severity,
-                                  args.corruptions, args.cifar_root)
+    if kind == IMAGES and args.cifar_root:
+        raise CorruptionEvalError(
+            f'--cifar-root: {args.config} is not a CIFAR config')
+    n, labels, info, args.corruptions = read_folder(
+        root, kind, args.images_per_severity, args.corruptions,
+        args.cifar_root, classes)
     checkpoint = osp.abspath(args.checkpoint)
     try:
         identity = file_identity(checkpoint)
@@ -242,6 +402,13 @@ def evaluate_corruptions(cfg, args) -> dict:
                                 checkpoint, identity)
     finally:
         lock.release()
+
+
+def _own_work_dir(cfg):
+    """A copy of ``cfg`` whose work dir is ``WORK_DIR/corruptions``."""
+    own = copy.deepcopy(cfg)
+    own.work_dir = osp.join(cfg.work_dir, FOLDER)
+    return own
 
 
 def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
@@ -271,13 +438,15 @@ def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
     replaced = sum(state == 'other' for state in states.values())
     start = time.time()
     if todo:
-        runner = build_runner(cfg)
+        # the runner's work dir: its saved config and logs stay in ours
+        runner = build_runner(_own_work_dir(cfg))
         if not args.non_strict:
             load_strict(runner, args.checkpoint, args.config,
                         prog='eval_corruptions.py')
-        evaluate_cells(runner, cfg, todo, kind, root, n, args.batch_size,
-                       dict(checkpoint=identity,
-                            checkpoint_path=checkpoint))
+        evaluate_cells(runner, cfg, todo, kind, root, n, labels,
+                       args.batch_size, dict(checkpoint=identity,
+                                             checkpoint_path=checkpoint),
+                       cfg.work_dir)
     accuracy = {}
     for c, s in cells:
         path = predictions_path(cfg.work_dir, c, s)
@@ -291,7 +460,8 @@ def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
         config=osp.abspath(args.config), checkpoint=checkpoint,
         checkpoint_size=identity['size'],
         checkpoint_sha256=identity['sha256'],
-        corruption_root=osp.abspath(root), official=info is None,
+        corruption_root=osp.abspath(root),
+        official=info is None and kind != IMAGES, target=kind,
         recreation=None if info is None else osp.join(
             osp.abspath(root), BUILD_INFO),
         images_per_severity=n, evaluated=len(todo),

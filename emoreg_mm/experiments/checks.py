@@ -36,8 +36,8 @@ def check(sweep: Sweep, runs: List[Run]) -> Tuple[List[str], Dict]:
 
     One config per stage-1 run and one per (backbone, target) of stage 2
     is read (the matrix shares datasets and schedules across modes); every
-    stage-2 config file must exist. ``--corruptions`` folders must hold a
-    CIFAR-C ``labels.npy``.
+    stage-2 config file must exist. A ``--corruptions`` folder is checked
+    against each config of its target (:func:`corruption_problems`).
     """
     from mmengine.config import Config
 
@@ -76,11 +76,31 @@ def check(sweep: Sweep, runs: List[Run]) -> Tuple[List[str], Dict]:
             loaded[group] = (cfg.train_cfg.get('max_epochs'), cfg,
                              bool(missing))
         facts[run.name] = loaded[group]
-    problems += [f'--corruptions {name}: {root} holds no labels.npy (a '
-                 'CIFAR-C folder; docs/robustness.md)'
-                 for name, root in sweep.corruption_roots.items()
-                 if not osp.isfile(osp.join(root, 'labels.npy'))]
+    problems += corruption_problems(sweep, loaded)
     return problems, facts
+
+
+def corruption_problems(sweep: Sweep, loaded: Dict) -> List[str]:
+    """``--corruptions``: each stage-2 config read of a target given a
+    folder, checked as its evaluation will check it
+    (:func:`emoreg_mm.evaluation.corruptions.check_target`)."""
+    if not sweep.corruption_roots:
+        return []
+    from emoreg_mm.evaluation.corruptions import (CorruptionEvalError,
+                                                  check_target)
+    problems = []
+    for group, (_, cfg, _) in loaded.items():
+        root = sweep.corruption_roots.get(group[1]) \
+            if isinstance(group, tuple) else None
+        if root is None or cfg is None:
+            continue
+        try:
+            check_target(cfg, root)
+        except CorruptionEvalError as err:
+            problems.append(f'--corruptions {group[1]}={root}: the '
+                            f'{group[0]} runs cannot be evaluated: {err} '
+                            '(docs/robustness.md)')
+    return problems
 
 
 def known_train_images(run: Run, cfg):

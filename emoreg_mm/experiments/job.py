@@ -41,23 +41,37 @@ def load_tool(tools_dir: str, path: str):
     return _TOOLS[file]
 
 
-def call_main(main, argv: Sequence[str]) -> int:
-    """``main(argv)``'s exit status as an interpreter would give it: a
-    message of ``sys.exit(message)`` or a traceback on stderr and 1."""
+def one_line(text: str, limit: int = 200) -> str:
+    """The last non-empty line of ``text``, at most ``limit`` characters:
+    what a status shows of a failure."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    line = lines[-1] if lines else ''
+    return line if len(line) <= limit else line[:limit - 3] + '...'
+
+
+def call_main(main, argv: Sequence[str]) -> tuple:
+    """``(status, reason)``: ``main(argv)``'s exit status as an interpreter
+    would give it (a message of ``sys.exit(message)`` or a traceback on
+    stderr and 1), and where it failed, why in one line (the message, the
+    exception, or the status)."""
+    reason = ''
     try:
         code = main(list(argv))
     except SystemExit as exc:
         code = exc.code
         if code is not None and not isinstance(code, int):
             print(code, file=sys.stderr)
+            reason = one_line(code)
             code = 1
-    except Exception:  # the tool failed: its traceback, for the log
+    except Exception as exc:  # the tool failed: its traceback, for the log
         traceback.print_exc()
+        reason = one_line(f'{type(exc).__name__}: {exc}'.splitlines()[0])
         code = 1
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    return code if isinstance(code, int) else 0
+    code = code if isinstance(code, int) else 0
+    return code, (reason or f'exit {code}; see the log') if code else ''
 
 
 class RunFailed(RuntimeError):
@@ -160,8 +174,8 @@ class SweepJob:
         if self.test:
             steps.append(('test', 'test.py'))
         for step, tool in steps:
-            code = call_main(load_tool(self.tools_dir, tool).main,
-                             self.argv(step))
+            code, reason = call_main(load_tool(self.tools_dir, tool).main,
+                                     self.argv(step))
             if code == PREEMPTED and step == 'train':
                 self.mark('preempted', code)
                 if callable(ask_stop):  # submitit's: checkpoint, requeue
@@ -170,14 +184,14 @@ class SweepJob:
                 raise RunFailed(f'{self.name}: stopped and saved (exit '
                                 f'{code}); run the sweep again to resume')
             if code:
-                self.mark('failed', code)
+                self.mark('failed', code, step=step, reason=reason)
                 raise RunFailed(f'{self.name}: {tool} exited with {code}')
         note = {}
         if self.corruptions and self.first_task():  # a failure: run done
-            code = call_main(load_tool(
+            code, reason = call_main(load_tool(
                 self.tools_dir, 'analysis_tools/eval_corruptions.py').main,
                 self.argv('corruptions'))
             note['corruptions'] = 'done' if code == 0 else \
-                f'failed (exit {code}; see the log)'
+                f'failed: {reason}'
         self.mark('done', 0, **note)
         return 0

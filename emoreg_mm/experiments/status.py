@@ -193,14 +193,19 @@ def states(runs: List[Run], problems: Optional[list] = None) -> Dict:
     return out
 
 
-def corruption_note(run: Run) -> str:
-    """What the run's status says of its corruption evaluation, if any."""
+def failure_note(run: Run, state: str) -> str:
+    """What the run's status says of a failed step, in one line: why the
+    run failed, or (a stage-2 run done) its corruption evaluation."""
     try:
         status = read_state(osp.join(run.work_dir, STATUS))
     except UnreadableFileError:
         return ''
-    note = status.get('corruptions') if isinstance(status, dict) else None
-    return str(note)[:40] if note else ''
+    if not isinstance(status, dict):
+        return ''
+    if state == 'failed' and status.get('reason'):
+        return f"{status.get('step', 'a step')} failed: {status['reason']}"
+    note = status.get('corruptions') if state == 'done' else None
+    return f'corruptions: {note}' if note else ''
 
 
 def status_table(runs: List[Run], st: Dict) -> str:
@@ -210,12 +215,10 @@ def status_table(runs: List[Run], st: Dict) -> str:
              f'{"tries":>5}  job']
     for run in runs:
         state, attempts, job = st[run.name]
-        note = corruption_note(run) if state == 'done' and run.stage == 2 \
-            else ''
+        note = failure_note(run, state)
         lines.append(f'{run.name:<{width}} {run.stage:>5} {state:<9} '
                      f'{last_epoch(run.work_dir):>9} {attempts:>5}  '
-                     f'{job or "-"}' + (f'  corruptions: {note}'
-                                        if note else ''))
+                     f'{job or "-"}' + (f'  {note}' if note else ''))
     counts = Counter(s[0] for s in st.values())
     lines.append('  '.join(f'{k}: {v}' for k, v in sorted(counts.items())))
     return '\n'.join(lines)

@@ -241,7 +241,7 @@ def test_sweep_adds_the_evaluations_to_a_plan(tmp_path):
     plan = json.load(open(tmp_path / 'sweep' / 'sweep_plan.json'))
     assert plan['corruptions'] == [f'cifar10={root}']
     os.remove(osp.join(root, 'labels.npy'))
-    assert 'holds no labels.npy' in corruption_problems(sweep)[0]
+    assert 'labels.npy: file not found' in corruption_problems(sweep)[0]
     for bad, says in (('emoset=/x', "'emoset=/x': unknown target emoset "
                        'for preset paper; valid: cifar10, cifar100'),
                       ('cifar10', "'cifar10': expected TARGET=PATH")):

@@ -147,13 +147,13 @@ def test_dry_run_gpu_hours_and_demo_plan(tmp_path):
 @pytest.mark.slow
 def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     """Two runs at once, one thread each; Ctrl-C stops them with one line
-    (no traceback) and the same command resumes; a failed corruption
-    evaluation leaves its run done; links planted where the sweep and its
-    jobs write are never followed."""
+    (no traceback) and the same command resumes; the digits' corrupted
+    folder passes the checks, and a failed corruption evaluation (a link
+    planted at its folder) leaves its run done, the reason in --status;
+    links planted where the sweep and its jobs write are never followed."""
+    from cifar_c_fixtures import make_cifar_c
     demo_data(tmp_path)
-    cifar_c = tmp_path / 'not-cifar-c'
-    cifar_c.mkdir()
-    (cifar_c / 'labels.npy').write_bytes(b'not an array')
+    cifar_c = make_cifar_c(str(tmp_path / 'digits-c'), per_severity=20)
     args = ('--preset', 'demo', '--modes', 'baseline', 'ereg', '--seeds',
             '0', '--jobs', '2', '--corruptions', f'digits={cifar_c}',
             '--cfg-options', 'train_cfg.max_epochs=2')
@@ -163,6 +163,7 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     planted.mkdir(parents=True)
     for name in ('sweep_status.json.tmp', 'sweep_submit.json.tmp'):
         os.symlink(target, planted / name)
+    os.symlink(tmp_path, planted / 'corruptions')
     root = tmp_path / 'work_dirs' / 'sweep'
     # as from an interactive shell, where Ctrl-C reaches the command: a
     # suite started in the background by a non-interactive shell ignores
@@ -196,7 +197,11 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     assert (run / 'predictions.npz').is_file()
     status = json.loads((run / 'sweep_status.json').read_text())
     assert status['state'] == 'done'
-    assert status['corruptions'].startswith('failed (exit')
+    assert status['corruptions'].startswith('failed: eval_corruptions.py: '
+                                            'error: ') and \
+        'corruptions: a symlink, which no' in status['corruptions']
+    assert (root / 'tiny-resnet_baseline_digits_s0' / 'corruptions' /
+            'gaussian_noise' / 's5.npz').is_file()
     assert (root / 'results.md').is_file()
     table = (root / 'results.md').read_text()
     assert '| ereg |' in table and '| baseline |' in table
@@ -204,7 +209,8 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     out = sweep(*args, cwd=tmp_path, check=0)
     assert 'started' not in out.stdout and 'done: 3' in out.stdout
     out = sweep_here(*args[:7], '--status', cwd=tmp_path, check=0)
-    assert 'corruptions: failed (exit' in out.stdout
+    assert "corruptions: failed: " in out.stdout and ': a symlink, which' \
+        in out.stdout
     assert 'Results table:' in out.stdout
 
 

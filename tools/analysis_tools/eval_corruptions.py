@@ -1,4 +1,6 @@
-"""Evaluate a checkpoint on every corruption and severity of CIFAR-C.
+"""Evaluate a checkpoint on every corruption and severity of CIFAR-C, or
+of a folder of the same layout holding an image-folder target's test
+images (docs/robustness.md).
 
 Usage::
 
@@ -16,7 +18,9 @@ config's ``work_dir``, else ``work_dirs/<config name>`` (as tools/test.py).
 A run again skips the cells this checkpoint already wrote (each records
 the checkpoint's size and SHA-256) and evaluates again those of another
 checkpoint; it holds the work dir's lock while it runs. ``--baseline``
-adds CE and mCE relative to that run. The evaluation:
+adds CE and mCE relative to that run. The run's saved config is never
+written: the model is built with its work dir in WORK_DIR/corruptions/.
+The evaluation:
 :mod:`emoreg_mm.evaluation.corruptions`. One process: no ``--launcher``.
 """
 import argparse
@@ -45,12 +49,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'of CIFAR-10-C / CIFAR-100-C')
     add_checkpoint_args(p, 'test config, as tools/test.py takes it')
     p.add_argument('--corruption-root', required=True, metavar='DIR',
-                   help='the CIFAR-10-C / CIFAR-100-C folder (labels.npy, '
+                   help='the CIFAR-10-C / CIFAR-100-C folder, or one of '
+                   "an image-folder target's test images (labels.npy, "
                    '<corruption>.npy)')
     p.add_argument('--work-dir', help='the run dir to write corruptions/ in')
-    p.add_argument('--corruptions', nargs='+', default=list(ALL_CORRUPTIONS),
-                   metavar='NAME', help='default: the 19 (15 + 4 extra); '
-                   'those the folder lacks are an error')
+    p.add_argument('--corruptions', nargs='+', metavar='NAME',
+                   help='default: those of the 19 (15 + 4 extra) the folder '
+                   'holds; given, those it lacks are an error')
     p.add_argument('--severities', nargs='+', type=int,
                    default=list(SEVERITIES), help='default: 1 to 5')
     p.add_argument('--images-per-severity', type=positive, default=None,
@@ -78,7 +83,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_stage1_args(p)
     args = p.parse_args(argv)
     resolve_checkpoint_args(p, args)
-    unknown = [c for c in args.corruptions if c not in ALL_CORRUPTIONS]
+    unknown = [c for c in args.corruptions or () if c not in ALL_CORRUPTIONS]
     if unknown:
         p.error(f'unknown corruption(s) {unknown}; valid: '
                 f'{", ".join(ALL_CORRUPTIONS)}')
