@@ -19,8 +19,8 @@ from . import calibration
 from .family import Policy, settle
 from .format import (CI_KEYS, COLUMNS, ci_columns, family_text, fmt_ci,
                      md_table, num)
-from .pairing import (CONTROLS, Cell, cell_name, compare, compares, group,
-                      missing, partners, reference_name, references,
+from .pairing import (CONTROLS, EMPTY, Cell, cell_name, compare, compares,
+                      group, missing, partners, reference_name, references,
                       unique_seeds)
 from .runs import TAGS
 from .stats import paired_ci, summary, verdict
@@ -294,8 +294,8 @@ def branches_table(runs: List[dict], policy: Optional[Policy] = None
     rows, md_branch, md_calib = [], [], []
     for key, mine, st, pair in found:
         reasons = [sorted({r['analysis']['reasons'].get(part, '')
-                           for r in mine} - {''}) for part in
-                   ('branches', 'calibration')]
+                           for r in mine} - {''}) if mine else [EMPTY]
+                   for part in ('branches', 'calibration')]
         rows.append(_csv_row(key, len(mine), st, pair, refs, reasons))
         if st['branch_seeds']:
             md_branch.append(_branches_md(key, st, pair, refs))

@@ -16,8 +16,9 @@ CI_KEYS = ('mean', 'ci low', 'ci high', 'n', 'verdict', 'p', 'adjusted p',
 
 
 def num(x: Optional[float]) -> str:
-    """A CSV number: four decimals, '' for None."""
-    return '' if x is None else f'{x:.4f}'
+    """A CSV number: four decimals, '' for None and NaN (the mean of no
+    pair)."""
+    return '' if x is None or x != x else f'{x:.4f}'
 
 
 def spread(values: Sequence[float], digits: int = 2) -> str:

@@ -50,6 +50,8 @@ CONTROL_WRAPPER_KEYS = ('emotional_checkpoint',
                         'emotional_seed')
 
 Cell = Tuple[str, str, str, str]
+#: What a cell says where every run was left out (:func:`unique_seeds`).
+EMPTY = 'no run left, see the notes'
 
 
 def control_of(affective: str) -> Optional[str]:

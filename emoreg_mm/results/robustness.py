@@ -12,8 +12,12 @@ err_s / sum_s err_s(baseline), mCE = the mean over corruptions; 100% is the
 baseline's own), each seed's run against the baseline run of its seed,
 with the paired t interval of mCE - 100. Runs compared must hold the same cells
 (:func:`emoreg_mm.evaluation.robustness.corruption_errors` refuses
-otherwise); a run with cells missing is named in the notes.
+otherwise); a run with cells missing is named in the notes. A run with no
+cell of the 15 corruptions, and a seed whose CE is not a number (its
+baseline made no error on a corruption; relative: lost no accuracy), are
+named in the notes and left out of what they cannot enter.
 """
+import math
 import statistics
 from typing import List, Optional, Tuple
 
@@ -22,11 +26,11 @@ from ..evaluation import robustness as corruption
 from .family import Policy, settle
 from .format import (CI_KEYS, COLUMNS, ci_columns, family_text, fmt_ci,
                      md_table, num, spread)
-from .pairing import (cell_name, compare, compares, config_differences,
-                      group, missing, partners, reference_name, references,
-                      unique_seeds)
+from .pairing import (EMPTY, cell_name, compare, compares,
+                      config_differences, group, missing, partners,
+                      reference_name, references, unique_seeds)
 from .runs import TAGS
-from .stats import mean_std, paired_ci
+from .stats import paired_ci, summary
 
 TEXT = (
     '\n## Robustness\n\nOn the corruptions of CIFAR-10-C / CIFAR-100-C '
@@ -52,6 +56,13 @@ def read_robustness(runs: List[dict], notes: List[str]) -> None:
                 run['work_dir'])
         except (OSError, ValueError) as err:  # PredictionsFileError too
             notes.append(f'{err}; not in the robustness table.')
+            continue
+        if run['robustness'] and not math.isfinite(
+                run['robustness']['mean_accuracy']):
+            notes.append(f'{run["work_dir"]}: no cell of the 15 corruptions '
+                         '(only the extra ones); not in the robustness '
+                         'table.')
+            run['robustness'] = None
             continue
         if run['robustness'] and not run['robustness']['complete']:
             missing = run['robustness']['missing']
@@ -109,15 +120,36 @@ def _mce(mine: List[dict], base: List[dict], notes: List[str],
         try:
             out = corruption.corruption_errors(
                 mine_r['accuracy'], ref_r['accuracy'],
-                model_clean=mine_r['clean_accuracy'],
-                baseline_clean=ref_r['clean_accuracy'])
+                model_clean=_clean(run), baseline_clean=_clean(ref))
         except ValueError as err:
             notes.append(f'{name} mCE, seed {run["seed"]}: {err}')
             continue
-        mce.append(100 * out['mce'])
-        if 'relative_mce' in out:
+        what = f'{name} mCE, seed {run["seed"]}: {ref["work_dir"]} (baseline)'
+        if _finite(out['ce'], notes, f'{what} made no error on', 'mCE'):
+            mce.append(100 * out['mce'])
+        if 'relative_mce' in out and _finite(
+                out['relative_ce'], notes, f'{what} lost no accuracy on',
+                'relative mCE'):
             relative.append(100 * out['relative_mce'])
     return mce, relative
+
+
+def _clean(run: dict):
+    """A run's clean accuracy, from the ``predictions.npz`` its reading
+    kept (:func:`.runs.current_predictions`); None without one."""
+    return run['robustness']['clean_accuracy'] if run['predictions'] \
+        else None
+
+
+def _finite(ratios: dict, notes: List[str], what: str, measure: str) -> bool:
+    """Whether every corruption's ratio is a number; else (noted: ``what``
+    and the corruptions) the seed is left out of ``measure``."""
+    bad = [c for c, r in ratios.items() if not math.isfinite(r)]
+    if bad:
+        notes.append(f'{what} {", ".join(bad)}: its '
+                     f'{measure.replace("mCE", "CE")} is undefined (a '
+                     f'division by zero); left out of the {measure}.')
+    return not bad
 
 
 def csv_header(refs) -> List[str]:
@@ -191,14 +223,15 @@ def robustness_table(runs: List[dict], policy: Optional[Policy] = None
         absent = {ref: missing(key, ref, 'runs with corruption predictions')
                   if compares(key, ref) else '-' for ref in refs}
         mce, relative, mce_ci = c['mce'], c['relative'], c['mce_ci']
-        row = list(key) + [len(c['mine']), *map(num, mean_std(c['acc']))]
+        row = list(key) + [len(c['mine']), *map(num, summary(c['acc'])[:2])]
         for ref in refs:
             row += ci_columns(c['cis'][ref], absent[ref])
         row += [num(statistics.fmean(mce)) if mce else '', len(mce),
                 num(mce_ci['low']), num(mce_ci['high']),
                 num(statistics.fmean(relative)) if relative else '']
         rows.append(row)
-        md.append(list(key) + [str(len(c['mine'])), spread(c['acc'])] + [
+        md.append(list(key) + [str(len(c['mine'])),
+                               spread(c['acc']) or EMPTY] + [
             fmt_ci(c['cis'][ref], absent=absent[ref]) for ref in refs] + [
             '-' if key[2] == 'baseline' else _mce_text(mce, mce_ci),
             '-' if key[2] == 'baseline' else spread(relative)])

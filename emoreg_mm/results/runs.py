@@ -13,7 +13,11 @@ predictions are ``WORK_DIR/predictions.npz`` (:data:`PREDICTIONS`).
 A dir that cannot be read (a config that is not plain literals, a file that
 is not a regular file or is over ``max_bytes``, a result that is not a
 finite number, an integer too long to print) is reported by name with the
-reason; :func:`read_runs` never lets one dir stop the others.
+reason; :func:`read_runs` never lets one dir stop the others. A
+``predictions.npz`` written more than :data:`STALE_SECONDS` before or after
+the test record whose value is tabled came from another test (of another
+checkpoint, or of this one before it was trained further): it is noted and
+not used (:func:`current_predictions`).
 """
 import ast
 import glob
@@ -37,6 +41,10 @@ PREDICTIONS = 'predictions.npz'
 MAX_FILE = 64 << 20
 #: Seeds are below this (numpy's ``np.random.seed``, which mmengine calls).
 SEED_LIMIT = 2**32
+#: How far apart (seconds) a run's ``predictions.npz`` and the test record
+#: tabled beside it may have been written: ``tools/test.py --out`` writes the
+#: predictions as its evaluation ends and the record right after.
+STALE_SECONDS = 60.
 
 
 class UnsafeConfigError(ValueError):
@@ -228,14 +236,38 @@ def read_run(work_dir: str, metric: str = 'accuracy/top1',
                                             max_bytes)
     if value is None:
         return None, problems + [f'{work_dir}: no {metric!r} evaluation.']
-    predictions = osp.join(work_dir, PREDICTIONS)
     val_data = evaluated_data(cfg, 'val')
     run.update(
         value=value, source=source, step=step, config=cfg, work_dir=work_dir,
         selected_on_eval=val_data is not None
         and val_data == evaluated_data(cfg, 'test'),
-        predictions=predictions if osp.isfile(predictions) else None)
+        predictions=current_predictions(work_dir, source, step, problems))
     return run, problems
+
+
+def current_predictions(work_dir: str, source: str, step: str,
+                        problems: List[str]) -> Optional[str]:
+    """``WORK_DIR/predictions.npz``; None without one, or (with a problem
+    naming it) when its time of writing and that of the test record tabled
+    (``step``, its stamp, where ``source`` is ``test``) are more than
+    :data:`STALE_SECONDS` apart: the file came from another test. Run dirs
+    copied must keep their files' times (``cp -p``, ``rsync -a``)."""
+    path = osp.join(work_dir, PREDICTIONS)
+    if not osp.isfile(path):
+        return None
+    if source != 'test':
+        return path
+    record = osp.join(work_dir, step, f'{step}.json')
+    apart = osp.getmtime(record) - osp.getmtime(path)
+    if abs(apart) <= STALE_SECONDS:
+        return path
+    problems.append(
+        f'{path}: written {abs(apart):.0f} s '
+        f'{"before" if apart > 0 else "after"} the test record {record}, '
+        'so not by that test (another checkpoint\'s predictions?); not used: '
+        'no branch analysis, calibration, McNemar test or relative mCE for '
+        'this run.')
+    return None
 
 
 def read_runs(patterns: Sequence[str], metric: str = 'accuracy/top1',
