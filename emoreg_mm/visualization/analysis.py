@@ -5,12 +5,13 @@ predictions) and :mod:`emoreg_mm.results` (the paired differences over
 seeds). matplotlib is imported when a plot is drawn, with the Agg backend
 (no display needed).
 
-* :func:`reliability_diagram`: accuracy against mean top-1 confidence in
-  the ECE's equal-width bins, the gap to the diagonal shaded, the images
+* :func:`reliability_diagram`: accuracy against top-1 confidence in the
+  ECE's equal-width bins, each bin's mean confidence marked and its gap to
+  the accuracy coloured by direction (over- / under-confident), the images
   per bin below; ECE and NLL in the title;
 * :func:`rho_by_branch`: the distribution of rho on the images only I got
-  right and on those only N got right, their means marked (a regulator that
-  leans the right way puts the first to the right of the second);
+  right and on those only N got right, their means marked, on the range
+  rho spans (a nearly constant rho is drawn wide enough to read);
 * :func:`forest_plot`: the paired differences of the results table against
   ``baseline``, ``const`` and the shuffled / untrained controls, with their
   95% intervals and adjusted verdicts;
@@ -37,8 +38,10 @@ def _plt():
 def save_png(fig, path):
     """Write ``fig`` as a PNG to ``path``: a binary file, or a file name
     written atomically (:func:`emoreg_mm.fileio.atomic_write`: a symlink
-    planted at the name is replaced, never followed)."""
-    fig.tight_layout()
+    planted at the name is replaced, never followed). A figure without a
+    layout engine of its own is laid out tight."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     if isinstance(path, (str, os.PathLike)):
         atomic_write(path, lambda f: fig.savefig(f, dpi=110, format='png'))
     else:
@@ -52,6 +55,10 @@ def _save(fig, path):
     return path
 
 
+#: Colours of the reliability diagram's gaps, by direction.
+OVER, UNDER = '#d62728', '#54278f'
+
+
 def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
     """Write the reliability diagram of :func:`analysis.calibration`'s
     result ``calib`` to ``path``."""
@@ -63,25 +70,25 @@ def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
     filled = counts > 0
     acc = np.array([b['accuracy'] if b['count'] else 0. for b in bins])
     conf = np.array([b['confidence'] if b['count'] else 0. for b in bins])
+    mid = lows + width / 2
     fig, (ax, ax_n) = plt.subplots(
-        2, 1, figsize=(6, 6.6), sharex=True,
+        2, 1, figsize=(6, 7.2), sharex=True, layout='constrained',
         gridspec_kw=dict(height_ratios=[3, 1]))
     ax.bar(lows[filled], acc[filled], width=width, align='edge',
-           color='#4c72b0', edgecolor='white', label='accuracy')
-    for low, a, c in zip(lows[filled], acc[filled], conf[filled]):
-        ax.bar(low, c - a, bottom=a, width=width, align='edge', fill=False,
-               edgecolor='#c44e52', hatch='///', linewidth=0.8,
-               label='gap to mean confidence')
+           color='#9ecae1', edgecolor='white', label='accuracy in the bin')
     ax.plot([0, 1], [0, 1], color='0.3', ls='--', lw=1,
-            label='perfect calibration')
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))  # one legend entry per kind
-    ax.legend(unique.values(), unique.keys(), loc='upper left',
-              fontsize=8)
+            label='perfect calibration (accuracy = confidence)')
+    for over, color, name in (
+            (True, OVER, 'over-confident: confidence above accuracy'),
+            (False, UNDER, 'under-confident: confidence below accuracy')):
+        pick = filled & ((conf > acc) if over else (conf < acc))
+        ax.vlines(mid[pick], acc[pick], conf[pick], color=color, lw=3,
+                  label=f'{name} (bins: {int(pick.sum())})')
+    ax.plot(mid[filled], conf[filled], ls='none', marker='_', ms=14,
+            mew=2, color='black', label="the bin's mean confidence")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel('top-1 accuracy (hatched above a bar: overconfident)',
-                  fontsize=9)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel('top-1 accuracy (fraction of the bin right)')
     prefix = f'{title}: ' if title else ''
     ax.set_title(f'{prefix}reliability of the fused prediction\n'
                  f'ECE = {100 * calib["ece"]:.2f}% ({len(bins)} equal-width '
@@ -92,8 +99,21 @@ def reliability_diagram(calib: dict, path: str, title: str = '') -> str:
              edgecolor='white')
     ax_n.yaxis.get_major_locator().set_params(integer=True)
     ax_n.set_xlabel('top-1 confidence (score of the predicted class)')
-    ax_n.set_ylabel('images')
+    ax_n.set_ylabel('images in the bin')
+    fig.legend(*ax.get_legend_handles_labels(), loc='outside lower center',
+               ncol=1, fontsize=8)
     return _save(fig, path)
+
+
+def rho_view(rho: np.ndarray) -> Tuple[float, float]:
+    """The x range of a plot of ``rho``: [0, 1], or where rho spans under
+    a fifth of it, that span widened to at least 0.1 (a spike of one bin
+    would hide the shape and run off the axes)."""
+    low, high = float(rho.min()), float(rho.max())
+    if high - low >= 0.2:
+        return 0., 1.
+    pad = max(0.05 - (high - low) / 2, (high - low) * 0.1)
+    return max(0., low - pad), min(1., high + pad)
 
 
 def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
@@ -104,27 +124,36 @@ def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
     right_n = preds['pred_score_n'].argmax(1) == gt
     right_i = preds['pred_score_i'].argmax(1) == gt
     rho = preds['rho'].astype(float)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    edges = np.linspace(0, 1, 41)
-    for mask, name, color in ((right_i & ~right_n, 'only I right', '#dd8452'),
-                              (right_n & ~right_i, 'only N right', '#4c72b0')):
+    groups = ((right_i & ~right_n, 'only I right', '#dd8452'),
+              (right_n & ~right_i, 'only N right', '#4c72b0'))
+    shown = np.concatenate([rho[m] for m, _, _ in groups if m.any()])
+    low, high = rho_view(shown)
+    fig, ax = plt.subplots(figsize=(7, 5), layout='constrained')
+    edges = np.linspace(low, high, 41)
+    top = 1
+    for mask, name, color in groups:
         if not mask.any():
             ax.plot([], [], color=color, label=f'{name}: no images')
             continue
         mean = rho[mask].mean()
-        ax.hist(rho[mask], bins=edges, color=color, alpha=0.55,
+        n, _, _ = ax.hist(rho[mask], bins=edges, color=color, alpha=0.25)
+        ax.hist(rho[mask], bins=edges, color=color, histtype='step', lw=2,
                 label=f'{name} (n = {int(mask.sum())}), mean rho = '
-                f'{mean:.3f}')
-        ax.axvline(mean, color=color, lw=2, ls='--')
-    ax.axvline(0.5, color='0.5', lw=1, label='rho = 0.5 (const)')
-    ax.set_xlim(0, 1)
+                f'{mean:.3f} (dashed)')
+        ax.axvline(mean, color=color, lw=1.5, ls='--')
+        top = max(top, n.max())
+    if low <= 0.5 <= high:
+        ax.axvline(0.5, color='0.5', lw=1, label='rho = 0.5 (const)')
+    ax.set_xlim(low, high)
+    ax.set_ylim(0, top * 1.08)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel('rho (0: only N counts, 1: only I counts)')
-    ax.set_ylabel('number of images')
+    zoom = '' if (low, high) == (0., 1.) else \
+        f'; zoomed to {low:.3f}..{high:.3f}, the range rho spans'
+    ax.set_xlabel(f'rho (0: only N counts, 1: only I counts{zoom})')
+    ax.set_ylabel('number of images per bin')
     prefix = f'{title}: ' if title else ''
-    ax.set_title(f'{prefix}rho where one branch alone was right\n'
-                 '(leaning the right way: "only I right" to the right)')
-    ax.legend(loc='upper left', fontsize=9)
+    ax.set_title(f'{prefix}rho where only I / only N was right')
+    fig.legend(loc='outside lower center', fontsize=9)
     return _save(fig, path)
 
 
@@ -140,7 +169,8 @@ FOREST_LEGEND = {'baseline': 'vs baseline', 'const': 'vs const',
 
 
 def forest_plot(entries: Sequence[dict], path,
-                metric: str = 'accuracy/top1'):
+                metric: str = 'accuracy/top1',
+                unit: str = 'percentage points'):
     """Write the forest plot of paired differences.
 
     Args:
@@ -152,10 +182,15 @@ def forest_plot(entries: Sequence[dict], path,
             where it has one).
         path (str | file): Output PNG (a name or an open binary file).
         metric (str): What was differenced, for the axis label.
+        unit (str): The differences' unit, for the axis label.
     """
+    from matplotlib.transforms import blended_transform_factory
     plt = _plt()
     labels = list(dict.fromkeys(e['label'] for e in entries))
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.7 * len(labels)))
+    fig, ax = plt.subplots(figsize=(10, 2.4 + 0.7 * len(labels)),
+                           layout='constrained')
+    # the notes in a column right of the axes: never clipped by the frame
+    column = blended_transform_factory(ax.transAxes, ax.transData)
     seen = set()
     for e in entries:
         ci = e['ci']
@@ -175,20 +210,20 @@ def forest_plot(entries: Sequence[dict], path,
             note += ', primary'
         elif ci.get('adjusted') not in (None, 'no evidence'):
             note += f', adjusted: {ci["adjusted"]}'
-        ax.annotate(note, (ci['high'] if has_interval else ci['mean'], y),
-                    xytext=(5, 0), textcoords='offset points', va='center',
-                    fontsize=7, color=color)
+        ax.text(1.01, y, f'{e["ref"]}: {note}',
+                transform=column, va='center', fontsize=7, color=color)
     ax.axvline(0, color='0.3', lw=1)
     ax.set_yticks(range(len(labels)), labels[::-1])
     ax.set_ylim(-0.6, len(labels) - 0.4)
-    ax.set_xlabel(f'paired difference in {metric} over seeds: mean and 95% '
-                  't interval, unadjusted\n(hollow: fewer than 2 pairs or '
-                  'identical differences, no interval; "adjusted": the '
-                  'verdict\nthat survives the table\'s correction)')
+    ax.set_xlabel(f'paired difference in {metric} ({unit}), over seeds: mean '
+                  'and 95% t interval, unadjusted\n(hollow: fewer than 2 '
+                  'pairs or identical differences, no interval;\n'
+                  '"adjusted": the verdict that survives the table\'s '
+                  'correction)', fontsize=9)
     ax.set_title('each mode against baseline, const and the controls of '
-                 'its affective set')
-    ax.legend(loc='best', fontsize=8)
-    ax.margins(x=0.45)  # room for the labels right of the points
+                 'its affective set', fontsize=10)
+    ax.margins(x=0.1)
+    fig.legend(loc='outside upper center', ncol=2, fontsize=8)
     return _save(fig, path)
 
 

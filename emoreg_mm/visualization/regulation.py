@@ -257,10 +257,14 @@ def _rho_per_class(s: dict, class_names: Sequence[str],
                       for c, n in enumerate(counts)])
     stds = np.array([rho[gt == c].std() if n else 0
                      for c, n in enumerate(counts)])
-    fig = Figure(figsize=(max(6, 0.6 * num_classes + 2), 4.5))
+    fig = Figure(figsize=(max(6, 0.6 * num_classes + 2), 5),
+                 layout='constrained')
     ax = fig.subplots()
     x = np.arange(num_classes)
-    ax.bar(x, means, yerr=stds, capsize=3, color='#55a868')
+    # whiskers within rho's range [0, 1]
+    whiskers = np.stack([np.minimum(stds, np.nan_to_num(means)),
+                         np.minimum(stds, 1 - np.nan_to_num(means))])
+    ax.bar(x, means, yerr=whiskers, capsize=3, color='#55a868')
     ax.axhline(0.5, color=EQUAL, lw=1, label='rho = 0.5 (equal weights)')
     ax.axhline(rho.mean(), color=MEAN, ls='--',
                label=f'all images {rho.mean():.3f}')
@@ -268,10 +272,10 @@ def _rho_per_class(s: dict, class_names: Sequence[str],
                       zip(class_names, counts)],
                   rotation=45 if num_classes > 12 else 0)
     ax.set_xlabel('target class (ground truth), images per class')
-    ax.set_ylabel('mean rho (+- std)')
+    ax.set_ylabel('mean rho (+- std, within 0..1)')
     ax.set_ylim(0, 1)
     ax.set_title(f'{prefix}mean rho per target class')
-    ax.legend()
+    fig.legend(loc='outside lower center', ncol=2)
     return fig
 
 
