@@ -41,36 +41,29 @@ def peak_tflops(device: str, given: Optional[float] = None):
                        if part in name), None)
 
 
-def train_flops(bench) -> float:
+def train_step_figures(bench) -> tuple:
     """FLOPs of one training step of a benchmark model (forward and
-    backward, eager)."""
+    backward, eager) and the dtypes of rho and of the loss in it (rho
+    None: no regulator)."""
     from torch.utils.flop_counter import FlopCounterMode
-    bench.model.train()
-    with FlopCounterMode(display=False) as counter, bench.autocast():
-        bench.model.train_step(bench.data, bench.optim_wrapper)
-    return float(counter.get_total_flops())
-
-
-def loss_path_dtypes(bench) -> dict:
-    """The dtypes of rho and of the loss in a training step (None: no
-    regulator)."""
     seen = {}
 
     def record(module, inputs, rho):
         seen.setdefault('rho', str(rho.dtype))
 
-    head = getattr(bench.model, 'head', None)
-    regulator = getattr(head, 'regulator', None)
+    regulator = getattr(getattr(bench.model, 'head', None), 'regulator',
+                        None)
     handle = regulator.register_forward_hook(record) \
         if regulator is not None else None
     bench.model.train()
     try:
-        with bench.autocast():
-            out = bench.train_step(bench.data, bench.optim_wrapper)
+        with FlopCounterMode(display=False) as counter, bench.autocast():
+            out = bench.model.train_step(bench.data, bench.optim_wrapper)
     finally:
         if handle is not None:
             handle.remove()
-    return dict(rho=seen.get('rho'), loss=str(out['loss'].dtype))
+    return float(counter.get_total_flops()), dict(
+        rho=seen.get('rho'), loss=str(out['loss'].dtype))
 
 
 def input_path(images: int = 256) -> dict:
@@ -119,12 +112,12 @@ def figures(benches, settings, peak: Optional[float]) -> list:
     rows = []
     for bench in benches:
         step = statistics.median(bench.times['train'])
-        flops = train_flops(bench)
+        flops, dtypes = train_step_figures(bench)
         rows.append(dict(
             model=bench.name, train_ms=step * 1e3,
             images_per_s=settings.batch_size / step,
             gflops_per_image=flops / settings.batch_size / 1e9,
             mfu=flops / step / (peak * 1e12) if peak else None,
             peak_mb_train=bench.memory.get('train', 0) / 2**20 or None,
-            dtypes=loss_path_dtypes(bench)))
+            dtypes=dtypes))
     return rows
