@@ -1,6 +1,7 @@
 """One run of a sweep as a callable: train, then test (stage 2), then the
 corruption evaluation (where asked), each tool's ``main(argv)`` called in
-this process.
+this process. A run done whose evaluation failed runs the evaluation alone
+when the sweep submits it again.
 
 The same :class:`SweepJob` runs on Slurm (submitit pickles it; each task of
 a multi-GPU job calls it) and on this machine (:mod:`.launch`). It records
@@ -21,7 +22,7 @@ import sys
 import traceback
 from typing import List, Optional, Sequence
 
-from .status import STATUS, write_state
+from .status import STATUS, evaluation_failed, write_state
 
 PREEMPTED = 143  #: PreemptionHook's exit status: saved, not finished
 LOCAL_JOB = 'EMOREG_SWEEP_JOB'  #: a local job's id, for its rank processes
@@ -169,10 +170,15 @@ class SweepJob:
               f'{self.job_id()}, restart '
               f'{os.environ.get("SLURM_RESTART_COUNT", 0)}, threads '
               f'{os.environ.get("OMP_NUM_THREADS", "-")}', flush=True)
+        # done, its evaluation failed: trained and tested, evaluate again
+        evaluate_only = bool(self.corruptions) and \
+            evaluation_failed(self.work_dir)
         self.mark('running')
         steps = [('train', 'train.py')]
         if self.test:
             steps.append(('test', 'test.py'))
+        if evaluate_only:
+            steps = []
         for step, tool in steps:
             code, reason = call_main(load_tool(self.tools_dir, tool).main,
                                      self.argv(step))

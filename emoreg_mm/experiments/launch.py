@@ -37,8 +37,8 @@ from typing import Callable, Dict, List, Optional
 from emoreg_mm.processes import process_start
 from .job import LOCAL_JOB, SweepJob
 from .plan import Run, Sweep
-from .status import (ALIVE, SUBMIT, sbatch_value, slurm_comment, states,
-                     write_state)
+from .status import (ALIVE, SUBMIT, evaluation_failed, sbatch_value,
+                     slurm_comment, states, write_state)
 
 #: The guard under which a local sweep claims a run, in the run dir.
 CLAIM_GUARD = '.emoreg_mm.sweep.guard'
@@ -54,11 +54,25 @@ class Interrupted(KeyboardInterrupt):
         self.stopped = stopped
 
 
-def to_submit(runs: List[Run], st: Dict, max_retries: int):
-    """Runs to (re)submit now, and ``(name, reason)`` of those left out."""
+def to_evaluate(sweep: Sweep, runs: List[Run], st: Dict) -> set:
+    """Names of the runs done whose corruption evaluation failed and which
+    this sweep evaluates (``--corruptions`` of their target): submitted
+    again, they run the evaluation alone."""
+    return {run.name for run in runs if st[run.name][0] == 'done' and
+            run.stage == 2 and sweep.corruption_roots.get(run.key[3]) and
+            evaluation_failed(run.work_dir)}
+
+
+def to_submit(runs: List[Run], st: Dict, max_retries: int,
+              evaluate: frozenset = frozenset()):
+    """Runs to (re)submit now, and ``(name, reason)`` of those left out;
+    a run done is submitted again only where ``evaluate`` names it."""
     go, left = [], []
     for run in runs:
         state, attempts, _ = st[run.name]
+        if state == 'done' and run.name in evaluate:
+            go.append(run)
+            continue
         if state in ('done', ) + ALIVE:
             continue
         if state == 'bad':
@@ -191,7 +205,7 @@ def submit_slurm(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
     gpn = min(gpus, gpus_per_node or gpus)
     extra = sbatch_options(sbatch_args)
     gres = partition_gres(partition, gpn) if gres is None else gres
-    go, left = to_submit(runs, st, max_retries)
+    go, left = to_submit(runs, st, max_retries, to_evaluate(sweep, runs, st))
     jobs = {name: job for name, (state, _, job) in st.items()
             if state in ALIVE}
     lane = 'emoreg-' + hashlib.sha256(osp.abspath(
@@ -294,10 +308,11 @@ def _ranks(job: SweepJob, ranks: int) -> int:
     return next((c for c in codes if c), 0)
 
 
-def claim(run: Run) -> tuple:
+def claim(run: Run, evaluate: bool = False) -> tuple:
     """Claim ``run`` for this sweep: under a lock of its run dir, read its
-    state again and, unless another sweep runs it or it is done, record
-    this process as its submitter (alive while it starts the run).
+    state again and, unless another sweep runs it or it is done (and not
+    to ``evaluate`` again), record this process as its submitter (alive
+    while it starts the run).
 
     Returns:
         tuple: ``(claimed, (state, attempts, job))``, the state as read.
@@ -306,7 +321,8 @@ def claim(run: Run) -> tuple:
     os.makedirs(run.work_dir, exist_ok=True)
     with guard(osp.join(run.work_dir, CLAIM_GUARD), run.work_dir):
         now = states([run])[run.name]
-        if now[0] in ('done', ) + ALIVE:
+        if now[0] in ALIVE or now[0] == 'done' and not (
+                evaluate and evaluation_failed(run.work_dir)):
             return False, now
         write_state(osp.join(run.work_dir, SUBMIT), dict(
             job=os.getpid(), attempt=now[1] + 1, scheduler='local',
@@ -321,7 +337,8 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
     """Run the runs to (re)submit here; see the module's docstring. Each
     run's output goes to ``<run>/sweep-local.log``; ``threads`` per process
     (default: the usable cores / the processes running at once)."""
-    go, left = to_submit(runs, st, max_retries)
+    evaluate = to_evaluate(sweep, runs, st)
+    go, left = to_submit(runs, st, max_retries, evaluate)
     for name, why in left:
         out(f'not run {name}: {why}')
     if not go:
@@ -347,7 +364,8 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
                         pending.remove(run)
                     continue
                 pending.remove(run)
-                claimed, (state, attempts, job) = claim(run)
+                claimed, (state, attempts, job) = claim(
+                    run, run.name in evaluate)
                 if not claimed:
                     if state == 'done':
                         done.add(run.name)
@@ -378,7 +396,9 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
                     host=socket.gethostname(),
                     process_start=process_start(pid)))
                 running[pid] = (run, slot, time.time())
-                out(f'started {run.name} (attempt {attempt})')
+                out(f'started {run.name} (attempt {attempt})' + (
+                    ': its corruption evaluation again'
+                    if run.name in evaluate else ''))
             if elsewhere:
                 pid, status = os.waitpid(-1, os.WNOHANG) if running \
                     else (0, 0)

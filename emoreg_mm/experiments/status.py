@@ -193,6 +193,17 @@ def states(runs: List[Run], problems: Optional[list] = None) -> Dict:
     return out
 
 
+def evaluation_failed(work_dir: str) -> bool:
+    """Whether the run in ``work_dir`` is done and its corruption
+    evaluation failed (what a sweep run again evaluates again)."""
+    try:
+        status = read_state(osp.join(work_dir, STATUS))
+    except UnreadableFileError:
+        return False
+    return isinstance(status, dict) and status.get('state') == 'done' and \
+        str(status.get('corruptions', '')).startswith('failed')
+
+
 def failure_note(run: Run, state: str) -> str:
     """What the run's status says of a failed step, in one line: why the
     run failed, or (a stage-2 run done) its corruption evaluation."""

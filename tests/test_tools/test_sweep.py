@@ -149,8 +149,10 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     """Two runs at once, one thread each; Ctrl-C stops them with one line
     (no traceback) and the same command resumes; the digits' corrupted
     folder passes the checks, and a failed corruption evaluation (a link
-    planted at its folder) leaves its run done, the reason in --status;
-    links planted where the sweep and its jobs write are never followed."""
+    planted at its folder) leaves its run done, the reason in --status,
+    and the same command, the link gone, evaluates it again without
+    training or testing it; links planted where the sweep and its jobs
+    write are never followed."""
     from cifar_c_fixtures import make_cifar_c
     demo_data(tmp_path)
     cifar_c = make_cifar_c(str(tmp_path / 'digits-c'), per_severity=20)
@@ -205,13 +207,26 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
     assert (root / 'results.md').is_file()
     table = (root / 'results.md').read_text()
     assert '| ereg |' in table and '| baseline |' in table
-    # again: everything is finished, nothing runs
-    out = sweep(*args, cwd=tmp_path, check=0)
-    assert 'started' not in out.stdout and 'done: 3' in out.stdout
     out = sweep_here(*args[:7], '--status', cwd=tmp_path, check=0)
     assert "corruptions: failed: " in out.stdout and ': a symlink, which' \
         in out.stdout
     assert 'Results table:' in out.stdout
+    # the link gone, the same command evaluates that run again, alone
+    # (trained and tested: its checkpoint and predictions stay as they are)
+    os.unlink(run / 'corruptions')
+    kept = {f: (run / f).stat().st_mtime_ns
+            for f in ('predictions.npz', 'epoch_2.pth')}
+    out = sweep(*args, cwd=tmp_path, check=0)
+    assert 'started tiny-resnet_ereg_digits_s0 (attempt 2): its corruption ' \
+        'evaluation again' in out.stdout
+    assert out.stdout.count('started') == 1 and 'done: 3' in out.stdout
+    assert {f: (run / f).stat().st_mtime_ns for f in kept} == kept
+    status = json.loads((run / 'sweep_status.json').read_text())
+    assert status['state'] == 'done' and status['corruptions'] == 'done'
+    assert (run / 'corruptions' / 'gaussian_noise' / 's5.npz').is_file()
+    # again: everything is finished, nothing runs
+    out = sweep(*args, cwd=tmp_path, check=0)
+    assert 'started' not in out.stdout and 'done: 3' in out.stdout
 
 
 @pytest.mark.slow
