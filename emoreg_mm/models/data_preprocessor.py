@@ -27,14 +27,21 @@ class UpsampleClsDataPreprocessor(ClsDataPreprocessor):
             for both.
         mode (str): ``torch.nn.functional.interpolate``'s mode. Defaults to
             ``'bicubic'`` (as the shipped pipelines' ``Resize``).
+        non_blocking (bool): Copy the batch to the device without waiting
+            (mmengine's ``BaseDataPreprocessor`` option, which mmpretrain's
+            class does not pass on): with pinned batches stacked by
+            ``default_collate``, one asynchronous copy a batch. Defaults to
+            False.
         **kwargs: ``ClsDataPreprocessor``'s arguments.
     """
 
     def __init__(self,
                  size: Union[int, Sequence[int]],
                  mode: str = 'bicubic',
+                 non_blocking: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
+        self._non_blocking = bool(non_blocking)
         self.resize_to = [size, size] if isinstance(size, int) else \
             [int(s) for s in size]
         self.mode = mode

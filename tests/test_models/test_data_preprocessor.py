@@ -73,3 +73,33 @@ def test_the_record_states_the_resized_size():
     record = preprocess_record(model, object(), dict(
         inputs=[torch.zeros(3, 32, 32, dtype=torch.uint8)]))
     assert record['input_size'] == [224, 224]
+
+
+def test_stacked_pinned_batches_give_the_same_inputs():
+    """The 224-px CIFAR pieces copy their batches without waiting; a batch
+    stacked in the workers (``default_collate``) gives the same normalised,
+    resized batch as mmpretrain's list of images (``pseudo_collate``)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.dataset import default_collate, pseudo_collate
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(repo, 'configs/_base_/datasets/'
+                                         'cifar100.py'))
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].pin_memory is True
+    dev = MODELS.build(cfg.data_preprocessor)
+    assert dev._non_blocking is True
+    imgs, samples = batch()
+    packed = [dict(inputs=torch.from_numpy(i).permute(2, 0, 1).contiguous(),
+                   data_samples=s) for i, s in zip(imgs, samples)]
+    stacked = default_collate(packed)
+    assert isinstance(stacked['inputs'], torch.Tensor)
+    stacked['inputs'] = stacked['inputs'].pin_memory() \
+        if torch.cuda.is_available() else stacked['inputs']
+    out = dev(stacked)
+    ref = dev(pseudo_collate(packed))
+    assert out['inputs'].shape == (8, 3, 224, 224)
+    assert torch.equal(out['inputs'], ref['inputs'])
+    assert [s.gt_label.item() for s in out['data_samples']] == \
+        [s.gt_label.item() for s in ref['data_samples']]

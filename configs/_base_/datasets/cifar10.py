@@ -9,7 +9,12 @@
 # total batch of the 224-px schedules (by estimate about 30 GiB a GPU in float32 for
 # the regulated ViT-B/16, half of it with --amp; on smaller GPUs
 # train_dataloader.batch_size=16 optim_wrapper.accumulative_counts=4 gives
-# the same total). Workers persist across epochs and pin their batches.
+# the same total). Workers persist across epochs and pin their batches, and
+# the images go to the device in copies that do not wait (non_blocking).
+# (mmengine's default_collate would stack each batch into one tensor, but a
+# config inheriting this one through emoreg_mm:: marks collate_fn with a
+# _scope_ that mmengine then passes to the function, so the batch stays a
+# list, as mmpretrain's pseudo_collate makes it.)
 #
 # Held-out validation: training uses 45,000 of the 50,000 training images;
 # validation (and the best checkpoint, `save_best`) uses the other 5,000,
@@ -24,6 +29,7 @@ data_root = 'data/cifar10'
 data_preprocessor = dict(
     type='UpsampleClsDataPreprocessor',
     size=224,
+    non_blocking=True,
     num_classes=10,
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
