@@ -12,8 +12,9 @@ predictions are ``WORK_DIR/predictions.npz`` (:data:`PREDICTIONS`).
 
 A dir that cannot be read (a config that is not plain literals, a file that
 is not a regular file or is over ``max_bytes``, a result that is not a
-finite number, an integer too long to print) is reported by name with the
-reason; :func:`read_runs` never lets one dir stop the others. A
+finite number or is beyond :data:`MAX_VALUE`, an integer too long to
+print) is reported by name with the reason; :func:`read_runs` never lets
+one dir stop the others. A
 ``predictions.npz`` written more than :data:`STALE_SECONDS` before or after
 the test record whose value is tabled came from another test (of another
 checkpoint, or of this one before it was trained further): it is noted and
@@ -45,6 +46,9 @@ SEED_LIMIT = 2**32
 #: tabled beside it may have been written: ``tools/test.py --out`` writes the
 #: predictions as its evaluation ends and the record right after.
 STALE_SECONDS = 60.
+#: Largest magnitude of a result read: the sums and differences of the
+#: tables' statistics stay within a float's range.
+MAX_VALUE = 1e300
 
 
 class UnsafeConfigError(ValueError):
@@ -316,6 +320,11 @@ def _metric_value(record, metric: str, where: str,
     if not math.isfinite(value):
         problems.append(f'{where}: {metric!r} is {value}, not a finite '
                         'number; not read.')
+        return None
+    if abs(value) > MAX_VALUE:
+        problems.append(f'{where}: {metric!r} is {value:g}, beyond '
+                        f'+-{MAX_VALUE:g} (sums and differences of such '
+                        'values overflow); not read.')
         return None
     return value
 

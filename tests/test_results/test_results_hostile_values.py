@@ -77,19 +77,31 @@ def test_an_undefined_ce_leaves_its_seed_out_of_the_mce(tmp_path):
     assert 'nan' not in text.lower() and 'inf ' not in text
 
 
-@pytest.mark.parametrize('record', ['NaN', 'Infinity', '-Infinity', '1e999'])
-def test_a_test_record_that_is_not_a_number_is_named(tmp_path, record):
+@pytest.mark.parametrize('record,reason', [
+    ('NaN', 'nan, not a finite number'),
+    ('Infinity', 'inf, not a finite number'),
+    ('-1e999', '-inf, not a finite number'),
+    ('-1.7e308', '-1.7e+308, beyond +-1e+300 (sums and differences of such '
+     'values overflow)')])
+def test_a_test_record_that_is_not_a_number_is_named(tmp_path, record,
+                                                     reason):
+    """Not read, named; a finite result so large that a difference of two
+    overflows (which stopped the table in statistics.stdev) too."""
     root, out = str(tmp_path / 'runs'), str(tmp_path / 'results')
     for seed in (0, 1):
         write_run(root, f'base{seed}', 'baseline', seed, 90 + seed)
         write_run(root, f'ereg{seed}', 'ereg', seed, 91 + seed)
     bad = write_run(root, 'ereg2', 'ereg', 2, 0)
+    write_run(root, 'base2', 'baseline', 2, 1.7e308)  # overflows ereg2's
     with open(osp.join(bad, RECORD), 'w') as f:
         f.write('{"accuracy/top1": %s}' % record)
     text = table(root, out)
-    assert f'{bad}/{RECORD}: \'accuracy/top1\' is ' in text
-    assert 'not a finite number; not read.' in text
+    assert f'{bad}/{RECORD}: \'accuracy/top1\' is {reason}; not read.' \
+        in text
     assert f'{bad}: no \'accuracy/top1\' evaluation.' in text
+    assert f"{root}/base2/{RECORD}: 'accuracy/top1' is 1.7e+308, beyond" \
+        in text
+    assert '| tiny | - | baseline | 90.50 ± 0.71 (n=2) |' in text
     assert '| tiny | emoset | ereg | 91.50 ± 0.71 (n=2) | +1.00' in text
 
 
