@@ -23,8 +23,36 @@ SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
 RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions')
 
 
+#: Config keys the sweep manages for each run, refused in ``--cfg-options``
+#: (one value would reach every run): what to do instead.
+MANAGED_OPTIONS = {
+    'work_dir': 'give --work-root instead (each run writes to '
+                'WORK_ROOT/<run name>)',
+    'resume': 'leave it out: running the sweep again resumes each run from '
+              'its own last checkpoint',
+    'load_from': 'leave it out: the sweep gives stage 2 its stage-1 '
+                 'weights; to start one run from a checkpoint, run '
+                 'tools/train.py',
+}
+
+
 class PlanError(ValueError):
     """A selection, option or recorded plan that cannot be planned."""
+
+
+def check_cfg_options(options: Sequence[str]) -> None:
+    """Refuse ``KEY=VALUE`` options whose key the sweep sets per run
+    (:data:`MANAGED_OPTIONS`).
+
+    Raises:
+        PlanError: naming the option and what to use instead.
+    """
+    for option in options:
+        key = str(option).partition('=')[0]
+        if key in MANAGED_OPTIONS:
+            raise PlanError(
+                f'--cfg-options {str(option)[:80]!r}: the sweep manages '
+                f'{key} for each run; {MANAGED_OPTIONS[key]}.')
 
 
 class Run(NamedTuple):
@@ -190,6 +218,7 @@ class Sweep:
             setattr(self, axis, tuple(dict.fromkeys(given or default)))
         self.seeds = tuple(dict.fromkeys(seeds or spec.seeds))
         self.work_root = work_root
+        check_cfg_options(cfg_options)
         self.cfg_options = tuple(cfg_options)
         self.data_root, self.corruptions = tuple(data_root), tuple(corruptions)
         self.data_roots = named_paths(
