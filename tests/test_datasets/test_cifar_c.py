@@ -194,3 +194,34 @@ def test_builder_writes_only_into_a_folder_of_its_own(tmp_path, capsys,
     err = capsys.readouterr().err
     assert f"{damaged / 'build.json'}: not JSON" in err
     assert 'Traceback' not in err and os.listdir(damaged) == ['build.json']
+
+
+def test_builder_parameters_recorded_and_kept(tmp_path, monkeypatch):
+    """--parameters cifar (default) and imagenet: each recorded in
+    build.json and README.txt; a folder built with one is not continued
+    with the other; the CIFAR constants are milder than ImageNet-C's."""
+    from emoreg_mm.datasets.builders.cifar_c import BuildError, build_cifar_c
+    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+    cifar = make_cifar(str(tmp_path / 'cifar'), 10, per_file=4)
+    clean = np.stack([CIFAR10(cifar, split='test').get_data_info(i)['img']
+                      for i in range(4)]).astype(float)
+    noise = {}
+    for parameters in ('cifar', 'imagenet'):
+        out = str(tmp_path / f'C-{parameters}')
+        build_cifar_c(cifar, out, corruptions=['gaussian_noise'],
+                      severities=[1], parameters=parameters)
+        info = json.load(open(osp.join(out, 'build.json')))
+        assert info['parameters'] == parameters
+        assert info['library'] == ('emoreg_mm' if parameters == 'cifar'
+                                   else 'imagecorruptions')
+        assert f'--parameters {parameters}' in open(
+            osp.join(out, 'README.txt')).read()
+        block = np.load(osp.join(out, 'gaussian_noise.npy'))[:4]
+        noise[parameters] = np.abs(block - clean).mean()
+    assert noise['cifar'] < noise['imagenet']  # sigma 0.04 vs 0.08
+    with pytest.raises(BuildError, match="'parameters': 'cifar'"):
+        build_cifar_c(cifar, str(tmp_path / 'C-cifar'),
+                      corruptions=['gaussian_noise'], severities=[1],
+                      parameters='imagenet')
+    with pytest.raises(ValueError, match="--parameters 'x'"):
+        build_cifar_c(cifar, str(tmp_path / 'x'), parameters='x')

@@ -103,8 +103,7 @@ def test_builder_subset_resume_and_record(tmp_path, cifar, capsys):
     assert labels.tolist() == [0, 1, 2] * 5
     info = json.load(open(osp.join(out, 'build.json')))
     assert info['official'] is False and info['num_images'] == 3
-    assert (info['library'], info['library_version']) == (
-        'imagecorruptions', '1.1.2')
+    assert (info['parameters'], info['library']) == ('cifar', 'emoreg_mm')
     assert info['corruptions'] == {'gaussian_noise': [1, 3],
                                    'contrast': [1, 3]}
     assert 'RE-CREATION' in open(osp.join(out, 'README.txt')).read()

@@ -10,12 +10,17 @@ the layout they are distributed in, which
     OUT/build.json           library, version, seed, N, what was built
     OUT/README.txt           says that the folder is a re-creation
 
-with the corruptions of ``imagecorruptions`` (Apache-2.0; a
-re-implementation of the paper's code without ImageMagick). It is a
-re-creation, not the official files: imagecorruptions uses the
-ImageNet-C parameters of each corruption, not the CIFAR-specific ones of
-the paper's ``make_cifar_c.py``, and its own random draws. Numbers on it
-compare runs with each other, not with published CIFAR-C results.
+with one of two sets of corruptions (``parameters``):
+
+- ``'cifar'`` (the default): :mod:`.cifar_c_corruptions`, the constants of
+  the published CIFAR generator (``make_cifar_c.py``) at 32 px; its own
+  random draws, a numpy motion blur in place of ImageMagick's and a
+  synthetic frost texture (that module says how they differ);
+- ``'imagenet'``: ``imagecorruptions`` 1.1.2 (Apache-2.0), which uses the
+  ImageNet-C constants (for 224 px images): far harsher on 32 px images.
+
+Either is a re-creation, not the official files; ``build.json`` records
+which.
 
 The builder writes only into a folder it created: ``OUT`` must be missing,
 empty, or hold its own ``build.json`` (written first); any other folder (an
@@ -35,7 +40,8 @@ Example::
     from emoreg_mm.datasets.builders.cifar_c import build_cifar_c
     build_cifar_c('data/cifar10', 'data/CIFAR-10-C', workers=4)
 
-Needs the ``corruptions`` extra: ``pip install -e ".[corruptions]"``.
+Needs the ``corruptions`` extra: ``pip install -e ".[corruptions]"``
+(scikit-image for ``'cifar'``, imagecorruptions for ``'imagenet'``).
 """
 import hashlib
 import io
@@ -55,6 +61,13 @@ from . import BuildError
 
 INFO = 'build.json'
 LIBRARY = 'imagecorruptions'
+#: ``{parameters: (library, what the record says)}``.
+PARAMETERS = {
+    'cifar': ('emoreg_mm', 'the CIFAR-specific constants of the published '
+              'make_cifar_c.py (hendrycks/robustness), re-implemented: own '
+              'random draws, numpy motion blur, synthetic frost texture'),
+    'imagenet': (LIBRARY, 'imagecorruptions (ImageNet-C constants, for 224 '
+                 'px images)')}
 SOURCES = {'cifar10': ('CIFAR10', 'CIFAR-10'),
            'cifar100': ('CIFAR100', 'CIFAR-100')}
 """``{dataset: (mmpretrain class, name)}`` of the sets a build starts
@@ -67,10 +80,8 @@ This folder is a RE-CREATION of {name}-C, not the official files of
 Hendrycks & Dietterich (ICLR 2019).
 
 It was written by emoreg_mm's tools/dataset_converters/build_cifar_c.py
-from the first {n} images of the {name} test set, with the corruptions of
-the Python package {library} {version} (Apache-2.0), which uses the
-ImageNet-C parameters of each corruption, not the CIFAR-C ones. Results on
-it compare models with each other, not with published {name}-C numbers.
+from the first {n} images of the {name} test set with --parameters
+{parameters}: {what} ({library} {version}).
 The settings and what was built are in build.json.
 """
 
@@ -130,9 +141,24 @@ def import_corruptions():
     return imagecorruptions
 
 
-def library_version() -> str:
+def library_version(parameters: str = 'imagenet') -> str:
     from importlib import metadata
-    return metadata.version(LIBRARY)
+    return metadata.version(PARAMETERS[parameters][0])
+
+
+def check_parameters(parameters: str) -> None:
+    """Refuse unknown ``parameters``; stop early when what they need is
+    missing."""
+    if parameters not in PARAMETERS:
+        raise ValueError(f'--parameters {parameters!r}: expected one of '
+                         f'{", ".join(PARAMETERS)}')
+    if parameters == 'imagenet':
+        import_corruptions()
+        return
+    try:
+        import skimage.color  # noqa: F401
+    except ImportError as err:
+        raise BuildError(f'{EXTRA_HINT} ({err})') from None
 
 
 def load_test_set(dataset: str, cifar_root: str,
@@ -167,7 +193,13 @@ def block_seed(seed: int, corruption: str, severity: int) -> int:
 def corrupt_block(library, images: np.ndarray, corruption: str,
                   severity: int, seed: int) -> np.ndarray:
     """``images`` corrupted at ``severity``, from the block's own seed
-    (imagecorruptions draws from numpy's global generator)."""
+    (imagecorruptions draws from numpy's global generator; ``library``
+    None: :mod:`.cifar_c_corruptions`, from a generator of that seed)."""
+    if library is None:
+        from .cifar_c_corruptions import corrupt
+        rng = np.random.default_rng(block_seed(seed, corruption, severity))
+        return np.stack([corrupt(img, corruption, severity, rng)
+                         for img in images]).astype(np.uint8)
     state = np.random.get_state()
     np.random.seed(block_seed(seed, corruption, severity))
     try:
@@ -179,11 +211,12 @@ def corrupt_block(library, images: np.ndarray, corruption: str,
 
 
 def build_one(images: np.ndarray, corruption: str, severities: list,
-              seed: int, path: str) -> Tuple[str, float]:
+              seed: int, path: str,
+              parameters: str = 'cifar') -> Tuple[str, float]:
     """Write ``path``: the 5 severity blocks of ``corruption`` (those not
     in ``severities`` black). Returns ``(corruption, seconds)``."""
     start = time.time()
-    library = import_corruptions()
+    library = import_corruptions() if parameters == 'imagenet' else None
     out = np.zeros((5, ) + images.shape, np.uint8)
     for s in severities:
         out[s - 1] = corrupt_block(library, images, corruption, s, seed)
@@ -273,15 +306,25 @@ def start_record(info_path: str, settings: dict) -> dict:
         BuildError: The folder was built with other settings.
     """
     info = read_info(info_path)
+    if info and 'parameters' in settings and 'parameters' not in info:
+        info = dict(info, parameters=record_parameters(info))
     if info and any(info.get(k) != v for k, v in settings.items()):
         old = {k: info.get(k) for k in settings}
         raise BuildError(f'{info_path}: the folder was built with {old}, '
                          f'not {settings}; choose another --out or delete '
                          'the folder')
+    what = PARAMETERS[settings.get('parameters', 'imagenet')][1]
     return dict(info, **settings, official=False,
-                note='A re-creation with imagecorruptions (ImageNet-C '
-                'parameters), not the official CIFAR-C files.',
-                corruptions=info.get('corruptions', {}))
+                note=f'A re-creation with {what}; not the official CIFAR-C '
+                'files.', corruptions=info.get('corruptions', {}))
+
+
+def record_parameters(info: dict) -> Optional[str]:
+    """The ``parameters`` of a build record; a record written before
+    the option existed was built with imagecorruptions: ``'imagenet'``."""
+    if 'parameters' in info:
+        return info['parameters']
+    return 'imagenet' if info.get('library') == LIBRARY else None
 
 
 def build_cifar_c(cifar_root: str,
@@ -291,7 +334,8 @@ def build_cifar_c(cifar_root: str,
                   severities: Sequence[int] = SEVERITIES,
                   num_images: Optional[int] = None,
                   seed: int = 0,
-                  workers: int = 1) -> dict:
+                  workers: int = 1,
+                  parameters: str = 'cifar') -> dict:
     """Write the set (or complete it), printing a line per corruption.
 
     Args:
@@ -306,6 +350,8 @@ def build_cifar_c(cifar_root: str,
             all.
         seed (int): The base seed. Defaults to 0.
         workers (int): Corruptions built at once, one process each.
+        parameters (str): ``'cifar'`` (the published CIFAR constants) or
+            ``'imagenet'`` (imagecorruptions). Defaults to ``'cifar'``.
 
     Returns:
         dict: ``built`` and ``skipped`` (corruptions), ``images`` (per
@@ -319,16 +365,17 @@ def build_cifar_c(cifar_root: str,
     """
     corruptions, severities = check_request(corruptions, severities,
                                             num_images, workers)
+    check_parameters(parameters)  # a missing library stops before any work
     check_out(out)
-    import_corruptions()  # a missing library stops before any work
-    version = library_version()
+    library = PARAMETERS[parameters][0]
+    version = library_version(parameters)
     images, labels = load_test_set(dataset, cifar_root, num_images)
     n = len(images)
     os.makedirs(out, exist_ok=True)
     info_path = osp.join(out, INFO)
     info = start_record(info_path, dict(
-        source=dataset, num_images=n, seed=seed, library=LIBRARY,
-        library_version=version))
+        source=dataset, num_images=n, seed=seed, parameters=parameters,
+        library=library, library_version=version))
     # the record first: a folder this tool writes into is always its own
     atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
     save_npy(osp.join(out, 'labels.npy'), np.tile(labels, 5))
@@ -340,7 +387,8 @@ def build_cifar_c(cifar_root: str,
         if osp.isfile(path) and set(severities) <= set(done):
             summary['skipped'].append(corruption)
         else:
-            todo.append((images, corruption, severities, seed, path))
+            todo.append((images, corruption, severities, seed, path,
+                         parameters))
     for corruption, seconds in run_jobs(todo, workers):
         info['corruptions'][corruption] = list(severities)
         atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
@@ -349,5 +397,6 @@ def build_cifar_c(cifar_root: str,
               f'of {n} images ({seconds:.1f} s)', flush=True)
     atomic_write_text(info_path, json.dumps(info, indent=1) + '\n')
     atomic_write_text(osp.join(out, 'README.txt'), README.format(
-        name=SOURCES[dataset][1], n=n, library=LIBRARY, version=version))
+        name=SOURCES[dataset][1], n=n, library=library, version=version,
+        parameters=parameters, what=PARAMETERS[parameters][1]))
     return summary
