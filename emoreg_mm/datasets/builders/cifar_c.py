@@ -80,8 +80,8 @@ This folder is a RE-CREATION of {name}-C, not the official files of
 Hendrycks & Dietterich (ICLR 2019).
 
 It was written by emoreg_mm's tools/dataset_converters/build_cifar_c.py
-from the first {n} images of the {name} test set with --parameters
-{parameters}: {what} ({library} {version}).
+from the first {n} images of the {name} test set,
+with --parameters {parameters}: {what} ({library} {version}).
 The settings and what was built are in build.json.
 """
 
