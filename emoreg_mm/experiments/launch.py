@@ -444,12 +444,17 @@ def watch(elsewhere: Dict[str, Run], done: set, out: Callable) -> None:
 
 def write_results(sweep: Sweep, runs: List[Run], out: Callable = print):
     """The results table of the stage-2 runs: ``WORK_ROOT/results.{md,csv}``
-    (:func:`emoreg_mm.results.build_report`)."""
+    (:func:`emoreg_mm.results.build_report`); None (said, with each run's
+    reason) where no run holds a result the table can use."""
     import glob
 
-    from emoreg_mm.results import build_report
+    from emoreg_mm.results import NoRunsError, build_report
     dirs = [glob.escape(r.work_dir) for r in runs if r.stage == 2]
-    report = build_report(dirs, out=osp.join(sweep.work_root, 'results'))
+    try:
+        report = build_report(dirs, out=osp.join(sweep.work_root, 'results'))
+    except NoRunsError as err:
+        out(f'No results table: {err}')
+        return None
     out(report.get('markdown', ''))
     out(f'Results table: {sweep.work_root}/results.md (.csv)')
     return report
