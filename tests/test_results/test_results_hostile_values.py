@@ -1,9 +1,10 @@
-"""tools/analysis_tools/results_table.py over run dirs holding values no
-table can use: an infinite CE, non-finite test records, corruption cells
-without images or of the extra corruptions only, predictions files that
-load_predictions refuses, predictions of another test, cells whose every
-run is left out. Each is named in the notes with the reason, left out of
-the statistics, and the rest of every table is written."""
+"""tools/analysis_tools/results_table.py (and tools/sweep.py --status,
+which builds the same table) over run dirs holding values no table can
+use: an infinite CE, non-finite or overflowing test records, corruption
+cells without images or of the extra corruptions only, predictions files
+that load_predictions refuses, predictions of another test, cells whose
+every run is left out. Each is named in the notes with the reason, left
+out of the statistics, and the rest of every table is written."""
 import csv
 import json
 import os
