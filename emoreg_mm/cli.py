@@ -279,6 +279,26 @@ def set_data_root(cfg, data_root) -> int:
     return len(changed)
 
 
+def fit_loader_workers(cfg) -> List[str]:
+    """Drop the worker-only options (``persistent_workers``,
+    ``prefetch_factor``) of every dataloader with ``num_workers=0``: the
+    recipes keep their workers alive, and ``--cfg-options
+    train_dataloader.num_workers=0`` (debugging in one process) would
+    otherwise stop in torch's ``DataLoader``. Returns the dataloaders
+    changed, e.g. ``['train_dataloader']``."""
+    changed = []
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not isinstance(loader, dict) or loader.get('num_workers', 0):
+            continue
+        dropped = [loader.pop(key) for key in ('persistent_workers',
+                                                'prefetch_factor')
+                   if key in loader]
+        if dropped:
+            changed.append(f'{split}_dataloader')
+    return changed
+
+
 def set_exclude_file(cfg, path, takes_it) -> int:
     """Set ``exclude_file=path`` on the datasets ``takes_it(dataset_dict)``
     accepts (the affective ones). Returns how many; 0 for no ``path``.

@@ -75,6 +75,25 @@ def test_unknown_cfg_option_names_the_closest_key(tmp_path, monkeypatch):
     assert cfg.model.backbone.drop_path_rate == 0.1
 
 
+def test_num_workers_zero_on_a_recipe_drops_the_worker_options():
+    """A recipe keeps its workers alive; ``num_workers=0`` given on the
+    command line (debugging in one process) must not stop in torch's
+    DataLoader ('persistent_workers option needs num_workers > 0')."""
+    from torch.utils.data import DataLoader
+    config = osp.join(REPO, 'configs', 'emoreg',
+                      'vit-b16_learn-ereg_cifar100.py')
+    assert Config.fromfile(config).train_dataloader.persistent_workers
+    args = _train_tool().parse_args([
+        config, '--cfg-options', 'train_dataloader.num_workers=0'])
+    cfg = merge_train_args(Config.fromfile(config), args)
+    loader = cfg.train_dataloader
+    assert 'persistent_workers' not in loader, loader
+    assert cfg.val_dataloader.persistent_workers  # still has workers
+    DataLoader(list(range(4)), batch_size=2, num_workers=0,
+               **{k: v for k, v in loader.items()
+                  if k in ('persistent_workers', 'pin_memory')})
+
+
 def test_unwritable_work_dir_fails_before_building(tmp_path, monkeypatch):
     config = make_plain_config(tmp_path)
     blocker = tmp_path / 'a_file'
