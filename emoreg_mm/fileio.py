@@ -144,16 +144,17 @@ def read_json_lines(path: str,
     return records, problems
 
 
-def file_identity(path: str) -> dict:
-    """``{'size', 'sha256'}`` of the file at ``path`` (read in 1 MiB
+def file_identity(path: str, algorithm: str = 'sha256') -> dict:
+    """``{'size', algorithm}`` of the file at ``path`` (read in 1 MiB
     blocks): what a result records of the file it came from (a checkpoint
-    replaced under the same name has another)."""
-    digest, size = hashlib.sha256(), 0
+    replaced under the same name has another). ``algorithm`` is a
+    :mod:`hashlib` name (``'md5'`` where published checksums are md5)."""
+    digest, size = hashlib.new(algorithm), 0
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):
             digest.update(block)
             size += len(block)
-    return dict(size=size, sha256=digest.hexdigest())
+    return {'size': size, algorithm: digest.hexdigest()}
 
 
 def over_inflated(info) -> bool:

@@ -30,7 +30,7 @@ naming the file and what was expected.
 """
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -38,7 +38,7 @@ from mmpretrain.datasets.categories import CIFAR10_CATEGORIES, \
     CIFAR100_CATEGORIES
 from mmpretrain.registry import DATASETS
 
-from ..evaluation.robustness import ALL_CORRUPTIONS, SEVERITIES
+from ..evaluation.robustness import ALL_CORRUPTIONS, KINDS, SEVERITIES
 
 IMAGE_SHAPE = (32, 32, 3)
 LABELS = 'labels.npy'
@@ -50,6 +50,56 @@ MAX_IMAGES_PER_SEVERITY = 10000
 #: Images from which labels all below 10 show a CIFAR-10 folder (a
 #: CIFAR-100 test set gives that with probability 0.1 ** 100).
 SOURCE_EVIDENCE = 100
+
+
+#: The md5 of each file of the distributed folders (the extracted
+#: ``CIFAR-10-C.tar``, Zenodo record 2535967, archive md5
+#: 56bf5dcef84df0e2308c6dcbcbbd8499; ``CIFAR-100-C.tar``, record 3555552,
+#: 11f0ed0f1191edbf9fa23466ae6021d3), by file name less ``.npy``.
+OFFICIAL_MD5 = {
+    'CIFAR10': dict(
+        labels='c439b113295ed5254878798ffe28fd54',
+        gaussian_noise='ecaf8b9a2399ffeda7680934c33405fd',
+        shot_noise='3a7239bb118894f013d9bf1984be7f11',
+        impulse_noise='2090e01c83519ec51427e65116af6b1a',
+        defocus_blur='7d1322666342a0702b1957e92f6254bc',
+        glass_blur='7361fb4019269e02dbf6925f083e8629',
+        motion_blur='fffa5f852ff7ad299cfe8a7643f090f4',
+        zoom_blur='6ea8e63f1c5cdee1517533840641641b',
+        snow='bb238de8555123da9c282dea23bd6e55',
+        frost='31f6ab3bce1d9934abfb0cc13656f141',
+        fog='7b397314b5670f825465fbcd1f6e9ccd',
+        brightness='0a81ef75e0b523c3383219c330a85d48',
+        contrast='3c8262171c51307f916c30a3308235a8',
+        elastic_transform='9421657c6cd452429cf6ce96cc412b5f',
+        pixelate='0f14f7e2db14288304e1de10df16832f',
+        jpeg_compression='2b9cc4c864e0193bb64db8d7728f8187',
+        speckle_noise='ef00b87611792b00df09c0b0237a1e30',
+        gaussian_blur='c33370155bc9b055fb4a89113d3c559d',
+        spatter='8a5a3903a7f8f65b59501a6093b4311e',
+        saturate='1cfae0964219c5102abbb883e538cc56'),
+    'CIFAR100': dict(
+        labels='bb4026e9ce52996b95f439544568cdb2',
+        gaussian_noise='ecc4d366eac432bdf25c024086f5e97d',
+        shot_noise='b0a1fa6e1e465a747c1b204b1914048a',
+        impulse_noise='3b3c210ddfa0b5cb918ff4537a429fef',
+        defocus_blur='d923e3d9c585a27f0956e2f2ad832564',
+        glass_blur='0bf384f38e5ccbf8dd479d9059b913e1',
+        motion_blur='732a7e2e54152ff97c742d4c388c5516',
+        zoom_blur='0204613400c034a81c4830d5df81cb82',
+        snow='0237be164583af146b7b144e73b43465',
+        frost='3a39c6823bdfaa0bf8b12fe7004b8117',
+        fog='4efc7ebd5e82b028bdbe13048e3ea564',
+        brightness='f22d7195aecd6abb541e27fca230c171',
+        contrast='322bb385f1d05154ee197ca16535f71e',
+        elastic_transform='a0792bd6581f6810878be71acedfc65a',
+        pixelate='96c00c60f144539e14cffb02ddbd0640',
+        jpeg_compression='c851b7f1324e1d2ffddeb76920576d11',
+        speckle_noise='e3f215b1a0f9fd9fd6f0d1cf94a7ce99',
+        gaussian_blur='5204ba0d557839772ef5a4196a052c3e',
+        spatter='12ccf41d62564d36e1f6a6ada5022728',
+        saturate='c0697e9fdd646916a61e9c312c77bf6b'),
+}
 
 
 class CIFARCorruptedError(ValueError):
@@ -97,6 +147,38 @@ def recreation_info(root: str) -> Optional[dict]:
             f'num_images from 1 to {MAX_IMAGES_PER_SEVERITY}, source and '
             'corruptions); remove it from an official CIFAR-C folder')
     return info
+
+
+def provenance(root: str, cifar_type: Optional[str],
+               corruptions: Sequence[str]) -> dict:
+    """What the folder ``root`` is, from the files read: ``kind`` (a key
+    of :data:`~emoreg_mm.evaluation.robustness.KINDS`), ``root`` (absolute), ``checked`` (the files whose
+    md5 was compared with :data:`OFFICIAL_MD5`) and ``differ`` (those of
+    them whose md5 is not the published one).
+
+    A folder with a build record is a re-creation with the parameters it
+    records (nothing is hashed). Otherwise ``labels.npy`` and each of
+    ``corruptions`` are hashed: the kind is ``'official'`` when every one
+    has the md5 of the ``cifar_type`` (``'CIFAR10'`` / ``'CIFAR100'``)
+    distribution, else ``'unknown'``. ``cifar_type`` None (an image-folder
+    target's folder) is never official.
+    """
+    from ..fileio import file_identity
+    info = recreation_info(root)
+    out = dict(root=osp.abspath(root), checked=[], differ=[])
+    if info is not None:
+        from .builders.cifar_c import record_parameters
+        parameters = record_parameters(info)
+        kind = f'recreated-{parameters}'
+        return dict(out, kind=kind if kind in KINDS else 'unknown')
+    published = OFFICIAL_MD5.get(cifar_type, {})
+    for name in ('labels', *corruptions):
+        out['checked'].append(name)
+        if not published or file_identity(
+                osp.join(root, f'{name}.npy'), 'md5')['md5'] != \
+                published.get(name):
+            out['differ'].append(name)
+    return dict(out, kind='unknown' if out['differ'] else 'official')
 
 
 def severity_size(root: str) -> int:
@@ -328,3 +410,7 @@ class CIFAR100C(_CIFARCorrupted):
     """
     METAINFO = {'classes': CIFAR100_CATEGORIES}
     cifar_type = 'CIFAR100'
+
+
+#: The corrupted dataset classes by name.
+CORRUPTED = {cls.__name__: cls for cls in (CIFAR10C, CIFAR100C)}

@@ -50,9 +50,10 @@ from ..fileio import (UnreadableFileError, atomic_write_text, file_identity,
                       read_json)
 from .predictions import (PredictionsFileError, load_predictions,
                           predictions_meta, save_predictions)
-from .robustness import (ALL_CORRUPTIONS, FOLDER, SUMMARY, accuracy_of,
-                         clean_accuracy, corruption_errors, mean_accuracy,
-                         predictions_path, read_corruption_accuracy)
+from .robustness import (ALL_CORRUPTIONS, FOLDER, KINDS, SUMMARY,
+                         accuracy_of, clean_accuracy, corruption_errors,
+                         mean_accuracy, predictions_path,
+                         read_corruption_accuracy)
 
 
 #: The loading transform of an image-folder target; arrays replace it.
@@ -141,11 +142,12 @@ def corrupted_type(cfg, target: Optional[str] = None) -> str:
     return targets[target]
 
 
-def cell_state(path: str, labels, identity: dict) -> str:
+def cell_state(path: str, labels, identity: dict,
+               source: Optional[dict] = None) -> str:
     """``'done'`` where ``path`` holds this checkpoint's predictions of
-    every image of ``labels``; else ``'missing'``, ``'damaged'`` (a killed
-    or foreign file) or ``'other'`` (another checkpoint's, or one that
-    records none)."""
+    every image of ``labels`` (of the folder ``source``, given); else
+    ``'missing'``, ``'damaged'`` (a killed or foreign file) or ``'other'``
+    (another checkpoint's or folder's, or one that records none)."""
     import numpy as np
     if not osp.lexists(path):
         return 'missing'
@@ -155,8 +157,9 @@ def cell_state(path: str, labels, identity: dict) -> str:
         return 'damaged'
     if not np.array_equal(p['gt_label'], labels):
         return 'damaged'
-    return 'done' if predictions_meta(p).get('checkpoint') == identity \
-        else 'other'
+    meta = predictions_meta(p)
+    return 'done' if meta.get('checkpoint') == identity and (
+        source is None or meta.get('source') == source) else 'other'
 
 
 def check_paths(work_dir: str, cells: Sequence[tuple]) -> None:
@@ -270,7 +273,7 @@ def read_folder(root: str, kind: str, per_severity: Optional[int],
                     f'{root}: images of sizes {sorted(shapes)}; expected one '
                     'size in every <corruption>.npy')
             return n, labels, info, corruptions
-        corrupted = {'CIFAR10C': cc.CIFAR10C, 'CIFAR100C': cc.CIFAR100C}[kind]
+        corrupted = cc.CORRUPTED[kind]
         test_labels = None
         if cifar_root:  # read once, not per corruption
             from mmpretrain.registry import DATASETS
@@ -386,6 +389,9 @@ def evaluate_corruptions(cfg, args) -> dict:
     n, labels, info, args.corruptions = read_folder(
         root, kind, args.images_per_severity, args.corruptions,
         args.cifar_root, classes)
+    from ..datasets.cifar_c import CORRUPTED, provenance
+    folder = provenance(root, None if kind == IMAGES else
+                        CORRUPTED[kind].cifar_type, args.corruptions)
     checkpoint = osp.abspath(args.checkpoint)
     try:
         identity = file_identity(checkpoint)
@@ -398,7 +404,7 @@ def evaluate_corruptions(cfg, args) -> dict:
     except WorkDirLockedError as err:
         raise CorruptionEvalError(str(err)) from None
     try:
-        return _evaluate_locked(cfg, args, kind, root, n, labels, info,
+        return _evaluate_locked(cfg, args, kind, root, n, labels, folder,
                                 checkpoint, identity)
     finally:
         lock.release()
@@ -411,9 +417,12 @@ def _own_work_dir(cfg):
     return own
 
 
-def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
+def _evaluate_locked(cfg, args, kind, root, n, labels, folder, checkpoint,
                      identity) -> dict:
     from ..datasets.cifar_c import BUILD_INFO
+    # what each cell records of the folder it was evaluated on
+    source = dict(root=folder['root'], kind=folder['kind'],
+                  images_per_severity=n)
     from .evaluate import build_runner, load_strict
     cells = [(c, s) for c in args.corruptions for s in args.severities]
     check_paths(cfg.work_dir, cells)
@@ -432,7 +441,7 @@ def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
                 f'{checkpoint}; give another --work-dir, or --overwrite to '
                 'evaluate again')
     states = {cell: 'overwrite' if args.overwrite else cell_state(
-        predictions_path(cfg.work_dir, *cell), labels, identity)
+        predictions_path(cfg.work_dir, *cell), labels, identity, source)
         for cell in cells}
     todo = [cell for cell in cells if states[cell] != 'done']
     replaced = sum(state == 'other' for state in states.values())
@@ -445,12 +454,13 @@ def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
                         prog='eval_corruptions.py')
         evaluate_cells(runner, cfg, todo, kind, root, n, labels,
                        args.batch_size, dict(checkpoint=identity,
-                                             checkpoint_path=checkpoint),
+                                             checkpoint_path=checkpoint,
+                                             source=source),
                        cfg.work_dir)
     accuracy = {}
     for c, s in cells:
         path = predictions_path(cfg.work_dir, c, s)
-        if cell_state(path, labels, identity) != 'done':
+        if cell_state(path, labels, identity, source) != 'done':
             raise CorruptionEvalError(
                 f'{path}: changed while this evaluation ran (it holds the '
                 f'lock of {cfg.work_dir}); evaluate again')
@@ -460,10 +470,12 @@ def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
         config=osp.abspath(args.config), checkpoint=checkpoint,
         checkpoint_size=identity['size'],
         checkpoint_sha256=identity['sha256'],
-        corruption_root=osp.abspath(root),
-        official=info is None and kind != IMAGES, target=kind,
-        recreation=None if info is None else osp.join(
-            osp.abspath(root), BUILD_INFO),
+        corruption_root=folder['root'], kind=folder['kind'],
+        kind_text=KINDS[folder['kind']],
+        official=folder['kind'] == 'official', target=kind,
+        recreation=osp.join(folder['root'], BUILD_INFO)
+        if folder['kind'].startswith('recreated') else None,
+        checksums=dict(checked=folder['checked'], differ=folder['differ']),
         images_per_severity=n, evaluated=len(todo),
         skipped=len(cells) - len(todo), replaced=replaced,
         accuracy=accuracy, mean_accuracy=mean_accuracy(accuracy),
@@ -477,7 +489,8 @@ def _evaluate_locked(cfg, args, kind, root, n, labels, info, checkpoint,
             f'{len(cells) - len(todo)} already done' +
             (f' ({replaced} of another checkpoint evaluated again)'
              if replaced else '') +
-            f' ({time.time() - start:.0f} s); mean corruption accuracy '
+            f' ({time.time() - start:.0f} s) on {folder["root"]} '
+            f'({KINDS[folder["kind"]]}); mean corruption accuracy '
             f"{100 * summary['mean_accuracy']:.2f}%")
     if 'mce' in summary:
         line += f" , mCE {summary['mce']:.3f} relative to {args.baseline}"

@@ -41,6 +41,14 @@ CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise',
 EXTRA_CORRUPTIONS = ('speckle_noise', 'gaussian_blur', 'spatter', 'saturate')
 ALL_CORRUPTIONS = CORRUPTIONS + EXTRA_CORRUPTIONS
 SEVERITIES = (1, 2, 3, 4, 5)
+#: What a corrupted folder is (:func:`emoreg_mm.datasets.cifar_c.
+#: provenance`): the distributed files (by their published md5), a
+#: re-creation with the builder's ``cifar`` / ``imagenet`` parameters, or
+#: neither (files that match no checksum and carry no build record).
+KINDS = {'official': 'official',
+         'recreated-cifar': 're-created (CIFAR constants)',
+         'recreated-imagenet': 're-created (ImageNet-C constants)',
+         'unknown': 'unverified'}
 #: Folder of a run's corruption predictions, in its work dir.
 FOLDER = 'corruptions'
 SUMMARY = 'summary.json'
@@ -156,19 +164,22 @@ def read_corruption_accuracy(work_dir: str) -> Optional[dict]:
         ``(corruption, severity)`` cells of the 15), ``images`` (images per
         file, the smallest), ``checkpoints`` (the SHA-256 of each
         checkpoint whose cells are there, None for cells that record none:
-        more than one is a folder of mixed checkpoints) and
+        more than one is a folder of mixed checkpoints), ``source`` (the
+        corrupted folder the cells record: ``root``, ``kind`` and
+        ``images_per_severity``; None for cells that record none) and
         ``clean_accuracy`` (None without ``predictions.npz``). Symlinks at
         cell paths are not read.
 
     Raises:
         emoreg_mm.evaluation.PredictionsFileError: A predictions file is
             damaged (the message names it).
+        ValueError: The cells record different folders (naming two).
     """
     from emoreg_mm.evaluation.predictions import (load_predictions,
                                                   predictions_meta)
     folder = osp.join(work_dir, FOLDER)
     accuracy: Accuracy = {}
-    images, checkpoints = [], set()
+    images, checkpoints, sources = [], set(), {}
     for c in ALL_CORRUPTIONS:
         for s in SEVERITIES:
             path = predictions_path(work_dir, c, s)
@@ -176,10 +187,17 @@ def read_corruption_accuracy(work_dir: str) -> Optional[dict]:
                 p = load_predictions(path)
                 accuracy.setdefault(c, {})[s] = accuracy_of(p)
                 images.append(len(p['gt_label']))
-                checkpoints.add((predictions_meta(p).get('checkpoint')
-                                 or {}).get('sha256'))
+                meta = predictions_meta(p)
+                checkpoints.add((meta.get('checkpoint') or {}).get('sha256'))
+                source = meta.get('source')
+                sources.setdefault(repr(source), (source, path))
     if not accuracy:
         return None
+    if len(sources) > 1:
+        (a, at), (b, bt) = list(sources.values())[:2]
+        raise ValueError(
+            f'{folder}: its cells were evaluated on different folders '
+            f'({at}: {a}; {bt}: {b}); evaluate the run again on one')
     missing = [(c, s) for c in CORRUPTIONS for s in SEVERITIES
                if s not in accuracy.get(c, {})]
     return dict(
@@ -191,6 +209,7 @@ def read_corruption_accuracy(work_dir: str) -> Optional[dict]:
         images=min(images),
         folder=folder,
         checkpoints=sorted(checkpoints, key=str),
+        source=next(iter(sources.values()))[0],
         clean_accuracy=clean_accuracy(work_dir))
 
 

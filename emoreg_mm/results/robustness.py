@@ -12,7 +12,11 @@ err_s / sum_s err_s(baseline), mCE = the mean over corruptions; 100% is the
 baseline's own), each seed's run against the baseline run of its seed,
 with the paired t interval of mCE - 100. Runs compared must hold the same cells
 (:func:`emoreg_mm.evaluation.robustness.corruption_errors` refuses
-otherwise); a run with cells missing is named in the notes. A run with no
+otherwise) and have been evaluated on the same folder (root, kind and
+images per severity; each row names the kind: official by the published
+checksums, re-created, or unverified); a pair that is not is named in the
+notes, and the caption lists the folders read. A run with cells missing
+is named in the notes. A run with no
 cell of the 15 corruptions, and a seed whose CE is not a number (its
 baseline made no error on a corruption; relative: lost no accuracy), are
 named in the notes and left out of what they cannot enter.
@@ -33,8 +37,9 @@ from .runs import TAGS
 from .stats import paired_ci, summary
 
 TEXT = (
-    '\n## Robustness\n\nOn the corruptions of CIFAR-10-C / CIFAR-100-C '
-    '(docs/robustness.md): the mean corruption accuracy (%) over the '
+    '\n## Robustness\n\nOn corrupted test sets in the CIFAR-10-C / '
+    'CIFAR-100-C layout (docs/robustness.md; which folders, and whether '
+    'they are the official files, below): the mean corruption accuracy (%) over the '
     '15 corruptions x 5 severities, mean ± std over seeds, and its '
     'paired difference to baseline / const / the shuffled (untrained) '
     'control as in the main table, adjusted over this table\'s family; mCE '
@@ -80,14 +85,37 @@ def _cells(run: dict) -> set:
             for s in accuracy[c]}
 
 
+def source(run: dict) -> dict:
+    """The corrupted folder a run's cells were evaluated on: ``root``,
+    ``kind`` (:data:`~emoreg_mm.evaluation.robustness.KINDS`; cells that
+    record none: ``'unknown'``, root None) and ``images_per_severity``."""
+    r = run['robustness']
+    return r['source'] or dict(root=None, kind='unknown',
+                               images_per_severity=r['images'])
+
+
+def describe(src: dict) -> str:
+    """``ROOT (kind, N images per severity)``."""
+    return (f"{src['root'] or '(folder not recorded)'} "
+            f"({corruption.KINDS.get(src['kind'], src['kind'])}, "
+            f"{src['images_per_severity']} images per severity)")
+
+
 def _same_cells(mine: List[dict], refs: List[dict], notes: List[str],
                 what: str) -> List[dict]:
-    """``refs`` less those evaluated on other cells than the run of their
-    seed (a mean over other cells is not comparable), each named."""
+    """``refs`` less those evaluated on another folder (kind, size or
+    root) or on other cells than the run of their seed (not comparable),
+    each named."""
     by_seed = {r['seed']: r for r in mine}
     kept = []
     for ref in refs:
         run = by_seed.get(ref['seed'])
+        if run is not None and source(run) != source(ref):
+            notes.append(
+                f'{what}, seed {ref["seed"]}: {run["work_dir"]} was '
+                f'evaluated on {describe(source(run))} and '
+                f'{ref["work_dir"]} on {describe(source(ref))}; not paired.')
+            continue
         if run is not None and _cells(run) != _cells(ref):
             notes.append(
                 f'{what}, seed {ref["seed"]}: {run["work_dir"]} and '
@@ -154,7 +182,8 @@ def _finite(ratios: dict, notes: List[str], what: str, measure: str) -> bool:
 
 def csv_header(refs) -> List[str]:
     """The CSV header of the Robustness table."""
-    header = list(TAGS) + ['seeds', 'mean corruption accuracy mean',
+    header = list(TAGS) + ['seeds', 'corrupted set', 'corrupted set root',
+                           'mean corruption accuracy mean',
                            'mean corruption accuracy std']
     for ref in refs:
         header += [f'vs {ref} {k}' for k in CI_KEYS]
@@ -193,10 +222,35 @@ def _cell(cells: dict, key, notes: List[str], refs,
             resolution=policy.resolution)
     base = found['baseline']
     mce, relative = _mce(mine, base, notes, name) if base else ([], [])
-    return dict(mine=mine, acc=[v['value'] for v in values], cis=cis,
+    sources = {repr(source(r)): source(r) for r in mine}.values()
+    if len(sources) > 1:
+        notes.append(f'{name}: its seeds were evaluated on different '
+                     f'folders ({"; ".join(map(describe, sources))}); its '
+                     'mean mixes them.')
+    return dict(mine=mine, sources=list(sources), acc=[v['value'] for v in values], cis=cis,
                 mce=mce, relative=relative,
                 mce_ci=paired_ci([m - 100 for m in mce],
                                  resolution=policy.resolution))
+
+
+def _kind(src: dict) -> str:
+    return corruption.KINDS.get(src['kind'], src['kind'])
+
+
+def _read_text(cells: dict) -> str:
+    """The caption's line of what was read: each folder, with how many
+    runs were evaluated on it."""
+    count = {}
+    for runs in cells.values():
+        for run in runs:
+            key = repr(source(run))
+            count[key] = (source(run), count.get(key, (None, 0))[1] + 1)
+    lines = [f'- {describe(src)}: {n} run{"s" * (n != 1)}'
+             for src, n in sorted(count.values(),
+                                  key=lambda v: str(v[0]['root']))]
+    return ('Read (official: every file read has the md5 of the '
+            'distributed CIFAR-C files; runs on different folders are not '
+            'paired):\n\n' + '\n'.join(lines) + '\n\n')
 
 
 def robustness_table(runs: List[dict], policy: Optional[Policy] = None
@@ -223,22 +277,28 @@ def robustness_table(runs: List[dict], policy: Optional[Policy] = None
         absent = {ref: missing(key, ref, 'runs with corruption predictions')
                   if compares(key, ref) else '-' for ref in refs}
         mce, relative, mce_ci = c['mce'], c['relative'], c['mce_ci']
-        row = list(key) + [len(c['mine']), *map(num, summary(c['acc'])[:2])]
+        kinds = ' + '.join(sorted({_kind(src) for src in c['sources']}
+                                  )) or '-'
+        row = list(key) + [len(c['mine']), kinds, '; '.join(
+            sorted(str(src['root']) for src in c['sources'])),
+            *map(num, summary(c['acc'])[:2])]
         for ref in refs:
             row += ci_columns(c['cis'][ref], absent[ref])
         row += [num(statistics.fmean(mce)) if mce else '', len(mce),
                 num(mce_ci['low']), num(mce_ci['high']),
                 num(statistics.fmean(relative)) if relative else '']
         rows.append(row)
-        md.append(list(key) + [str(len(c['mine'])),
+        md.append(list(key) + [str(len(c['mine'])), kinds,
                                spread(c['acc']) or EMPTY] + [
             fmt_ci(c['cis'][ref], absent=absent[ref]) for ref in refs] + [
             '-' if key[2] == 'baseline' else _mce_text(mce, mce_ci),
             '-' if key[2] == 'baseline' else spread(relative)])
     if not md:
         return csv_header(refs), rows, '', notes, family
-    header = list(TAGS) + ['seeds', 'mean corruption accuracy'] + [
+    header = list(TAGS) + ['seeds', 'corrupted set',
+                           'mean corruption accuracy'] + [
         COLUMNS[r] for r in refs] + ['mCE vs baseline (%)',
                                      'relative mCE (%)']
-    markdown = TEXT + family_text(family) + md_table(header, md) + '\n'
+    markdown = TEXT + _read_text(cells) + family_text(family) + \
+        md_table(header, md) + '\n'
     return csv_header(refs), rows, markdown, notes, family

@@ -150,9 +150,10 @@ def write_branch_preds(work_dir, rho=None, branches=True, extra=None):
     return path
 
 
-def write_corruption_preds(work_dir, accuracy, n=4):
+def write_corruption_preds(work_dir, accuracy, n=4, source=None):
     """``eval_corruptions.py``'s files: per corruption and severity, ``n``
-    images of which ``accuracy * n`` are right."""
+    images of which ``accuracy * n`` are right; each records the folder
+    ``source`` (``root``, ``kind``, ``images_per_severity``) where given."""
     for c, by_severity in accuracy.items():
         for s, acc in by_severity.items():
             right = round(acc * n)
@@ -161,4 +162,5 @@ def write_corruption_preds(work_dir, accuracy, n=4):
             save_predictions(path, [
                 dict(sample_idx=i, gt_label=0, pred_label=int(i >= right),
                      pred_score=np.eye(10)[int(i >= right)])
-                for i in range(n)])
+                for i in range(n)], meta=None if source is None else dict(
+                    source=source))

@@ -252,7 +252,7 @@ def test_a_cell_whose_every_run_is_left_out_prints_as_such(tmp_path):
     text = table(root, out)
     assert (f'tiny emoset ereg on cifar10: 2 runs at seed 0 ({root}/ereg0, '
             f'{root}/ereg0-again); not paired.') in text
-    assert ('| tiny | emoset | ereg | cifar10 | 0 | no run left, see the '
+    assert ('| tiny | emoset | ereg | cifar10 | 0 | - | no run left, see the '
             'notes | not paired |') in text
     assert ('tiny emoset ereg on cifar10: no branch analysis (no run left, '
             'see the notes).') in text

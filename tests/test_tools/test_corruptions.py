@@ -17,6 +17,7 @@ from affective_fixtures import make_cifar
 from cifar_c_fixtures import make_cifar_c, make_tiny_cifar_run
 from emoreg_mm.datasets import CIFARCorruptedError
 from emoreg_mm.evaluation import load_predictions, save_predictions
+from emoreg_mm.evaluation.predictions import predictions_meta
 from emoreg_mm.evaluation.robustness import (CORRUPTIONS, corruption_errors,
                                              mean_accuracy, predictions_path,
                                              read_corruption_accuracy)
@@ -172,7 +173,12 @@ def test_eval_corruptions_matches_test_py_and_resumes(tmp_path, cifar,
     assert summary['mean_accuracy'] == pytest.approx(np.mean(
         [a for v in accs.values() for a in v.values()]))
     assert (summary['evaluated'], summary['skipped']) == (10, 0)
-    assert summary['official'] is True  # no build.json in the folder
+    # no build.json, and files that are not the distributed ones
+    assert (summary['kind'], summary['official']) == ('unknown', False)
+    assert summary['checksums']['differ'] == ['labels', 'gaussian_noise',
+                                              'contrast']
+    assert predictions_meta(got)['source'] == dict(
+        root=osp.abspath(root), kind='unknown', images_per_severity=4)
     # resumed: one file lost, one damaged; the rest are counted as done
     os.remove(predictions_path(wd, 'contrast', 4))
     with open(predictions_path(wd, 'contrast', 5), 'wb') as f:
