@@ -23,6 +23,7 @@ from emoreg_mm.cli import (ConfigKeyError, add_checkpoint_args,
                            add_data_root_arg, add_show_and_tta_args,
                            add_stage1_args, resolve_checkpoint_args, set_show,
                            set_tta)
+from emoreg_mm.compat.dist import leave_process_group
 from emoreg_mm.evaluation.evaluate import (build_runner, load_strict,
                                            merge_test_args)
 from emoreg_mm.evaluation.metrics import SavePredictions
@@ -119,11 +120,8 @@ def main(argv=None):
             DumpResults(out_file_path=args.out) if args.out_pickle else
             SavePredictions(out_file_path=args.out))
     metrics = runner.test()
-    # Leave together: a rank that exits while another still tears down its
-    # process group can abort (seen with gloo on busy CPUs).
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    del runner  # the DDP wrapper holds the process group
+    leave_process_group()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
 

@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 from emoreg_mm.cli import (ConfigKeyError, WorkDirError, add_data_root_arg,
                            add_stage1_args, check_work_dir)
-from emoreg_mm.compat.dist import accelerator_present
+from emoreg_mm.compat.dist import accelerator_present, leave_process_group
 from emoreg_mm.config_names import resolve_config
 from emoreg_mm.datasets.vocabulary import EmotionVocabularyError
 from emoreg_mm.engine.runner.training import merge_train_args, resolve_resume
@@ -119,11 +119,8 @@ def main(argv=None):
                 f'Distributed training: world size {get_world_size()}, '
                 f'backend {torch.distributed.get_backend()}')
         runner.train()
-        # Leave together: a rank that exits while another still tears down
-        # its process group can abort (seen with gloo on busy CPUs).
-        if torch.distributed.is_initialized():
-            torch.distributed.barrier()
-            torch.distributed.destroy_process_group()
+        del runner  # the DDP wrapper holds the process group
+        leave_process_group()
     finally:
         if lock is not None:  # called in-process: the work dir is free again
             lock.release()

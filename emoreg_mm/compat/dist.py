@@ -9,11 +9,27 @@ the process group uses gloo; everywhere else mmengine's own initialisation
 runs unchanged (NCCL on CUDA, HCCL on NPU, CNCL on MLU, MCCL on MUSA).
 :func:`ddp_wrapper_cfg` gives the matching DDP wrapper config.
 """
+import gc
 import os
 import subprocess
 
 import torch
 import torch.distributed as torch_dist
+
+
+def leave_process_group() -> None:
+    """Leave the default process group together with the other ranks, once
+    the caller has dropped its runner: a barrier, the collection of what
+    reference cycles still hold (the DDP wrapper and its reducer keep the
+    group alive), then ``destroy_process_group``. A group left to the
+    interpreter's exit is torn down while Python finalises, and gloo's
+    threads then abort the process ('terminate called without an active
+    exception'; seen on busy CPUs). Nothing without a process group."""
+    if not torch_dist.is_initialized():
+        return
+    torch_dist.barrier()
+    gc.collect()
+    torch_dist.destroy_process_group()
 
 
 def accelerator_present() -> bool:
