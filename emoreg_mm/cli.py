@@ -279,21 +279,34 @@ def set_data_root(cfg, data_root) -> int:
     return len(changed)
 
 
-def fit_loader_workers(cfg) -> List[str]:
-    """Drop the worker-only options (``persistent_workers``,
-    ``prefetch_factor``) of every dataloader with ``num_workers=0``: the
-    recipes keep their workers alive, and ``--cfg-options
-    train_dataloader.num_workers=0`` (debugging in one process) would
-    otherwise stop in torch's ``DataLoader``. Returns the dataloaders
-    changed, e.g. ``['train_dataloader']``."""
+def fit_dataloaders(cfg) -> List[str]:
+    """Make the train / val / test dataloader dicts buildable as given on
+    the command line or inherited:
+
+    - with ``num_workers=0`` the worker-only options (``persistent_workers``,
+      ``prefetch_factor``) are dropped: the recipes keep their workers
+      alive, and ``--cfg-options train_dataloader.num_workers=0``
+      (debugging in one process) would otherwise stop in torch's
+      ``DataLoader``;
+    - a ``collate_fn`` dict loses its ``_scope_``: a config inheriting
+      ``emoreg_mm::`` carries one in every dict with a ``type``, and
+      mmengine passes the rest of the dict to the function as arguments
+      (``default_collate(batch, _scope_=...)`` fails).
+
+    Returns:
+        list: The dataloaders changed, e.g. ``['train_dataloader']``.
+    """
     changed = []
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
-        if not isinstance(loader, dict) or loader.get('num_workers', 0):
+        if not isinstance(loader, dict):
             continue
-        dropped = [loader.pop(key) for key in ('persistent_workers',
-                                                'prefetch_factor')
-                   if key in loader]
+        dropped = [] if loader.get('num_workers', 0) else [
+            loader.pop(key) for key in ('persistent_workers',
+                                        'prefetch_factor') if key in loader]
+        collate = loader.get('collate_fn')
+        if isinstance(collate, dict) and '_scope_' in collate:
+            dropped.append(collate.pop('_scope_'))
         if dropped:
             changed.append(f'{split}_dataloader')
     return changed

@@ -38,7 +38,7 @@ def merge_test_args(cfg, args, prog: str = 'tools/test.py'):
         cfg.test_cfg.fp16 = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    cli.fit_loader_workers(cfg)
+    cli.fit_dataloaders(cfg)
     try:
         cli.set_stage1(cfg, args)
         set_emotion_classes(cfg, args.checkpoint)

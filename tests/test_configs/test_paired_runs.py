@@ -56,7 +56,8 @@ class PairedRecorderHook(Hook):
         if runner.epoch == 0:
             self.batches.append(
                 ([int(s.sample_idx) for s in data_batch['data_samples']],
-                 torch.stack(data_batch['inputs']).clone()))
+                 # a list of images, or (default_collate) a batch tensor
+                 torch.stack(list(data_batch['inputs'])).clone()))
 
 
 @pytest.fixture(scope='module')

@@ -10,11 +10,9 @@
 # the regulated ViT-B/16, half of it with --amp; on smaller GPUs
 # train_dataloader.batch_size=16 optim_wrapper.accumulative_counts=4 gives
 # the same total). Workers persist across epochs and pin their batches, and
-# the images go to the device in copies that do not wait (non_blocking).
-# (mmengine's default_collate would stack each batch into one tensor, but a
-# config inheriting this one through emoreg_mm:: marks collate_fn with a
-# _scope_ that mmengine then passes to the function, so the batch stays a
-# list, as mmpretrain's pseudo_collate makes it.)
+# the images go to the device in copies that do not wait (non_blocking),
+# each batch stacked into one tensor in the workers (default_collate: one
+# copy a batch, not one an image).
 #
 # Held-out validation: training uses 45,000 of the 50,000 training images;
 # validation (and the best checkpoint, `save_best`) uses the other 5,000,
@@ -47,6 +45,7 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     pin_memory=True,
+    collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -60,6 +59,7 @@ val_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     pin_memory=True,
+    collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -74,6 +74,7 @@ test_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     pin_memory=True,
+    collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -7,7 +7,7 @@ config, and which checkpoint ``--resume`` without a file resumes from.
 options of :func:`emoreg_mm.cli.add_stage1_args`, ``data_root`` and
 ``exclude_file``.
 """
-from ...cli import (check_cfg_options, fit_loader_workers, set_data_root,
+from ...cli import (check_cfg_options, fit_dataloaders, set_data_root,
                     set_exclude_file, set_stage1, set_work_dir)
 from ...compat import ddp_wrapper_cfg
 from ...datasets.base_affective import is_affective
@@ -43,7 +43,7 @@ def merge_train_args(cfg, args):
         cfg.merge_from_dict(args.cfg_options)
     if args.cfg_add is not None:
         cfg.merge_from_dict(args.cfg_add)
-    fit_loader_workers(cfg)
+    fit_dataloaders(cfg)
     set_stage1(cfg, args)
     set_emotion_classes(cfg)
     set_data_root(cfg, args.data_root)
