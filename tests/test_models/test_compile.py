@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmpretrain.registry import MODELS
 
-from conftest import make_batch, regulated_cfg
+from conftest import make_batch, regulated_cfg, write_stage1
 from emoreg_mm.engine.rng_streams import RngStream, is_stochastic, \
     run_module_in_stream
 
@@ -17,7 +17,7 @@ from emoreg_mm.engine.rng_streams import RngStream, is_stochastic, \
 STOCHASTIC_VIT = dict(drop_rate=0.1, drop_path_rate=0.1)
 
 
-def model_of(arch, checkpoint, cache):
+def model_of(arch, checkpoint, cache, streams=True):
     cfg = regulated_cfg(arch, 'learn-ereg', checkpoint)
     if arch == 'vit':
         cfg['backbone']['backbone'].update(STOCHASTIC_VIT)
@@ -29,7 +29,7 @@ def model_of(arch, checkpoint, cache):
     model.init_weights()
     model.train()
     n = model.backbone.encoder_n
-    if is_stochastic(n):  # as PairedInitHook does
+    if streams and is_stochastic(n):  # as PairedInitHook does
         run_module_in_stream(n, RngStream(0, 'encoder_n'))
     return model
 
@@ -70,3 +70,12 @@ def test_graphs_do_not_grow_with_batches(arch, stage1, cache):
         isinstance(v, np.generic) for m in model.modules()
         for v in vars(m).values())
     assert graphs_of(model) <= MAX_GRAPHS[arch, cache]
+
+
+def test_without_streams_the_stochastic_vit_is_one_graph(tmp_path):
+    """``PairedInitHook(streams=False)``: no generator swaps around N, so
+    the whole regulated ViT forward and backward is one graph."""
+    path = tmp_path / 'stage1_vit.pth'
+    write_stage1('vit', path)
+    assert graphs_of(model_of('vit', str(path), cache=False,
+                              streams=False)) == 1
