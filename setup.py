@@ -209,6 +209,9 @@ if __name__ == '__main__':
             'demo': parse_requirements('requirements/demo.txt'),
             'diffusion': parse_requirements('requirements/diffusion.txt'),
             'corruptions': parse_requirements('requirements/corruptions.txt'),
+            'tracking': parse_requirements('requirements/tracking.txt'),
+            'wandb': ['wandb'],
+            'mlflow': ['mlflow'],
         },
         cmdclass=cmdclass,
         zip_safe=False)

@@ -332,6 +332,16 @@ def set_exclude_file(cfg, path, takes_it) -> int:
     return len(changed)
 
 
+def add_tracker_arg(parser) -> None:
+    """``--tracker NAME ...``
+    (:mod:`emoreg_mm.engine.runner.tracking`)."""
+    parser.add_argument(
+        '--tracker', nargs='+', metavar='NAME', default=[],
+        help='also log to these trackers: tensorboard, wandb, mlflow, or a '
+        'registered mmengine visualization backend type; the run is named, '
+        'grouped and tagged from the config (docs/sweep.md)')
+
+
 def add_show_and_tta_args(parser) -> None:
     """mmpretrain ``tools/test.py``'s ``--show``, ``--show-dir``,
     ``--interval``, ``--wait-time`` and ``--tta``."""

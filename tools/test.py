@@ -21,8 +21,8 @@ from mmengine.evaluator import DumpResults
 
 from emoreg_mm.cli import (ConfigKeyError, add_checkpoint_args,
                            add_data_root_arg, add_show_and_tta_args,
-                           add_stage1_args, resolve_checkpoint_args, set_show,
-                           set_tta)
+                           add_stage1_args, add_tracker_arg,
+                           resolve_checkpoint_args, set_show, set_tta)
 from emoreg_mm.compat.dist import leave_process_group
 from emoreg_mm.evaluation.evaluate import (build_runner, load_strict,
                                            merge_test_args)
@@ -67,6 +67,7 @@ def parse_args(argv=None):
     add_show_and_tta_args(parser)
     add_stage1_args(parser)
     add_data_root_arg(parser)
+    add_tracker_arg(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],

@@ -17,10 +17,11 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from emoreg_mm.cli import (ConfigKeyError, WorkDirError, add_data_root_arg,
-                           add_stage1_args, check_work_dir)
+                           add_stage1_args, add_tracker_arg, check_work_dir)
 from emoreg_mm.compat.dist import accelerator_present, leave_process_group
 from emoreg_mm.config_names import resolve_config
 from emoreg_mm.datasets.vocabulary import EmotionVocabularyError
+from emoreg_mm.engine.runner.tracking import TrackerError
 from emoreg_mm.engine.runner.training import merge_train_args, resolve_resume
 from emoreg_mm.engine.runner.work_dir_lock import WorkDirLock, launcher_rank
 from emoreg_mm.utils import register_all_modules
@@ -74,6 +75,7 @@ def parse_args(argv=None):
         'model.backbone.drop_path_rate=0.1 when the config does not set it')
     add_stage1_args(parser)
     add_data_root_arg(parser)
+    add_tracker_arg(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -107,7 +109,8 @@ def main(argv=None):
                 lock = WorkDirLock(cfg.work_dir).acquire()
             notes += [str(w.message) for w in caught]
         notes.append(resolve_resume(cfg, args))
-    except (ConfigKeyError, WorkDirError, EmotionVocabularyError) as err:
+    except (ConfigKeyError, WorkDirError, EmotionVocabularyError,
+            TrackerError) as err:
         sys.exit(f'tools/train.py: error: {err}')
     try:
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \

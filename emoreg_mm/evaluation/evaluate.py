@@ -5,7 +5,7 @@ the checkpoint. Shared by ``tools/test.py`` and the corruption evaluation
 
 ``args`` is an ``argparse.Namespace`` with what ``tools/test.py`` parses:
 ``config``, ``checkpoint``, ``work_dir``, ``launcher``, ``non_strict``,
-``amp``, ``cfg_options``, the stage-1 options of
+``amp``, ``cfg_options``, ``tracker``, the stage-1 options of
 :func:`emoreg_mm.cli.add_stage1_args`, ``data_root`` and ``exclude_file``.
 """
 import sys
@@ -30,6 +30,7 @@ def merge_test_args(cfg, args, prog: str = 'tools/test.py'):
     from ..datasets.base_affective import is_affective
     from ..datasets.vocabulary import EmotionVocabularyError
     from ..engine.runner import set_emotion_classes
+    from ..engine.runner.tracking import TrackerError, set_tracker
     cfg.launcher = args.launcher
     cli.set_work_dir(cfg, args.work_dir, args.config)
     # Strict loading is load_strict's; --non-strict keeps mmengine's.
@@ -44,8 +45,10 @@ def merge_test_args(cfg, args, prog: str = 'tools/test.py'):
         set_emotion_classes(cfg, args.checkpoint)
         cli.set_data_root(cfg, args.data_root)
         cli.set_exclude_file(cfg, args.exclude_file, is_affective)
+        set_tracker(cfg, getattr(args, 'tracker', None))
     except (cli.ConfigKeyError, FileNotFoundError, DamagedCheckpointError,
-            UnsafeCheckpointError, EmotionVocabularyError) as err:
+            UnsafeCheckpointError, EmotionVocabularyError,
+            TrackerError) as err:
         sys.exit(f'{prog}: error: {err}')
     if cfg.launcher != 'none':
         ddp_wrapper_cfg(cfg)

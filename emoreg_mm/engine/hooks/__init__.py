@@ -8,10 +8,12 @@ from .preprocess_record_hook import PreprocessRecordHook
 from .random_state_hook import RandomStateHook
 from .regulation_monitor_hook import RegulationMonitorHook
 from .sync_buffers_hook import SyncTrainedBuffersHook
+from .tracking_hook import TrackingHook
 
 __all__ = [
     'AffectCacheHook', 'AtomicCheckpointHook', 'FiniteLossHook',
     'NonFiniteError', 'PairedInitHook',
     'PreemptionHook', 'PreflightCheckHook', 'PreprocessRecordHook',
-    'RandomStateHook', 'RegulationMonitorHook', 'SyncTrainedBuffersHook'
+    'RandomStateHook', 'RegulationMonitorHook', 'SyncTrainedBuffersHook',
+    'TrackingHook'
 ]

@@ -3,7 +3,8 @@ config, and which checkpoint ``--resume`` without a file resumes from.
 
 ``args`` is an ``argparse.Namespace`` with what ``tools/train.py`` parses:
 ``config``, ``work_dir``, ``resume``, ``amp``, ``no_validate``,
-``auto_scale_lr``, ``cfg_options``, ``cfg_add``, ``launcher``, the stage-1
+``auto_scale_lr``, ``cfg_options``, ``cfg_add``, ``launcher``, ``tracker``,
+the stage-1
 options of :func:`emoreg_mm.cli.add_stage1_args`, ``data_root`` and
 ``exclude_file``.
 """
@@ -13,6 +14,7 @@ from ...compat import ddp_wrapper_cfg
 from ...datasets.base_affective import is_affective
 from .emotions import set_emotion_classes
 from .resume import describe_resume, find_resumable_checkpoint
+from .tracking import set_tracker
 
 
 def merge_train_args(cfg, args):
@@ -45,6 +47,7 @@ def merge_train_args(cfg, args):
         cfg.merge_from_dict(args.cfg_add)
     fit_dataloaders(cfg)
     set_stage1(cfg, args)
+    set_tracker(cfg, getattr(args, 'tracker', None))
     set_emotion_classes(cfg)
     set_data_root(cfg, args.data_root)
     set_exclude_file(cfg, args.exclude_file, is_affective)
