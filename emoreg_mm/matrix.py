@@ -159,6 +159,29 @@ SEEDS = (0, 1, 2)  #: stage-2 seeds of a results table
 CORRUPTED_TARGETS = {'cifar10': 'CIFAR10C', 'cifar100': 'CIFAR100C'}
 
 
+class ShiftedSet(NamedTuple):
+    """A test set of a target collected anew, as its authors distribute it
+    (:mod:`emoreg_mm.datasets.cifar_shift`, docs/shift.md)."""
+    title: str  #: in the Shift table and the summary
+    target: str  #: the target whose models it tests (a key of TARGETS)
+    type: str  #: its registered dataset class
+    options: Dict[str, str]  #: that class's arguments besides data_root
+    images: int  #: images in the distributed files
+
+
+#: The natural distribution shifts the shift evaluation knows, by the name
+#: ``--shift NAME=DIR`` takes (``tools/analysis_tools/eval_shift.py``, the
+#: sweep) and ``WORK_DIR/shift/<name>.npz`` carries.
+SHIFTED_SETS = {
+    'cifar10.1-v6': ShiftedSet('CIFAR-10.1 v6', 'cifar10', 'CIFAR10_1',
+                               dict(version='v6'), 2000),
+    'cifar10.1-v4': ShiftedSet('CIFAR-10.1 v4', 'cifar10', 'CIFAR10_1',
+                               dict(version='v4'), 2021),
+    'cifar10.2': ShiftedSet('CIFAR-10.2 (test)', 'cifar10', 'CIFAR10_2',
+                            dict(split='test'), 2000),
+}
+
+
 #: The demo's own names (``configs/demo/_base_``): a tiny backbone, the
 #: synthetic stimuli of :mod:`emoreg_mm.demo.data` and the digits target.
 DEMO_BACKBONES: Dict[str, Backbone] = {
@@ -399,3 +422,27 @@ def piece_file(preset: Preset, kind: str, stem: str) -> str:
     return posixpath.normpath(posixpath.join(
         preset.config_root, posixpath.dirname(preset.stage2),
         getattr(preset.layout, kind), f'{stem}.py'))
+
+
+def grid_point(cfg) -> Dict[str, str]:
+    """The grid point of a run's config (a sweep's ``--grid``): ``{key:
+    value}`` for each dotted key ``emoreg_grid`` lists, its value read from
+    the config (``'?'`` where the config lacks it); ``{}`` for a run
+    outside a grid."""
+    point = {}
+    for key in cfg.get('emoreg_grid') or ():
+        node = cfg
+        for part in str(key).split('.'):
+            node = node.get(part, '?') if hasattr(node, 'get') else '?'
+        point[str(key)] = str(node)
+    return point
+
+
+def grid_label(point: Dict[str, str]) -> str:
+    """A grid point as a table shows it: ``lr=0.01`` (the last part of each
+    key; the whole key where two last parts are alike)."""
+    short = [k.rsplit('.', 1)[-1] for k in point]
+    if len(set(short)) < len(short):
+        short = list(point)
+    return ' '.join(f'{k}={v}' for k, v in zip(short, point.values()))
+

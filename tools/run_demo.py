@@ -52,6 +52,9 @@ def parse_args(argv=None):
                         'most 4)')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads per run (default: cores / jobs)')
+    parser.add_argument('--tracker', nargs='+', default=[], metavar='NAME',
+                        help='log every run to these trackers too: '
+                        'tensorboard, wandb, mlflow (docs/sweep.md)')
     return parser.parse_args(argv)
 
 
@@ -91,7 +94,8 @@ def main(argv=None) -> int:
     quick = {1: ['train_cfg.max_epochs=2'], 2: ['train_cfg.max_epochs=1']}
     sweep = ex.Sweep('demo', modes=modes, seeds=[0], work_root=root,
                      data_root=[f'{k}={v}' for k, v in data.items()],
-                     root=ROOT, stage_options=quick if args.quick else {})
+                     root=ROOT, stage_options=quick if args.quick else {},
+                     tracker=args.tracker)
     runs = sweep.runs()
     say(f'[2/3] stage 1, then stage 2; each run {TOOLS}/train.py then (stage'
         f' 2) {TOOLS}/test.py, output in <run>/sweep-local.log')

@@ -5,6 +5,7 @@ Usage::
     python tools/sweep.py [--preset paper|demo | --config-root DIR]
         [--backbones ...] [--affective ...] [--modes ...] [--targets ...]
         [--seeds ...] [--controls shuffled,untrained] [--work-root DIR]
+        [--grid KEY=V1,V2 ...] [--tracker tensorboard|wandb|mlflow]
         [--dry-run | --status]
         [--slurm PARTITION | --jobs N] [--gpus G] [--wait]
 
@@ -90,6 +91,14 @@ def parse_args(argv=None):
                    'stage-2 runs on this CIFAR-C folder after their test')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    metavar='KEY=VALUE', help='passed to every run')
+    p.add_argument('--grid', action='append', default=[],
+                   metavar='KEY=V1,V2', help='every stage-2 run at each '
+                   'value of this config key (repeatable: the product); '
+                   'the point is in the run names and a row key of the '
+                   'results table')
+    p.add_argument('--tracker', nargs='+', default=[], metavar='NAME',
+                   help='log every run to these trackers too: tensorboard, '
+                   'wandb, mlflow, or a registered visualization backend')
     args = p.parse_args(argv)
     if args.controls:  # a comma list, or names apart
         args.controls = [c for item in args.controls
@@ -107,7 +116,8 @@ def parse_args(argv=None):
         given = args.recorded or {k: getattr(args, k) for k in SELECTION}
         given = dict(dict(cfg_options=args.cfg_options,
                           data_root=args.data_root,
-                          corruptions=args.corruptions), **given)
+                          corruptions=args.corruptions, grid=args.grid,
+                          tracker=args.tracker), **given)
         args.sweep = ex.Sweep(**given, work_root=args.work_root, root=ROOT)
         args.throughput = ex.parse_throughput(args.throughput)
     except ValueError as err:  # PlanError, a bad --throughput

@@ -12,7 +12,8 @@ from collections import Counter
 from typing import Dict, List, Tuple
 
 from emoreg_mm import matrix
-from emoreg_mm.cli import dataset_dicts, set_data_root
+from emoreg_mm.cli import (ConfigKeyError, check_cfg_options, dataset_dicts,
+                           set_data_root)
 from .plan import Run, Sweep
 
 #: Where the data of a missing dataset folder comes from, per preset.
@@ -63,6 +64,12 @@ def check(sweep: Sweep, runs: List[Run]) -> Tuple[List[str], Dict]:
                 facts[run.name] = loaded[group] = (None, None, True)
                 continue
             cfg.merge_from_dict(opts)
+            if run.grid:  # each key of the grid must be the config's
+                try:
+                    check_cfg_options(cfg, [p.partition('=')[0]
+                                            for p in run.grid], '--grid')
+                except ConfigKeyError as err:
+                    problems.append(f'{run.name}: {err}')
             where = f'from {osp.relpath(run.config, sweep.root)}'
             given = sweep.data_root_of(run)
             if given:
@@ -194,7 +201,10 @@ def dry_run(sweep: Sweep, runs: List[Run], throughput=None, out=print,
         f'{", ".join(sweep.modes)} | targets {", ".join(sweep.targets)} | '
         f'seeds {", ".join(map(str, sweep.seeds))}' +
         (f' | controls {", ".join(sweep.controls)}' if sweep.controls
-         else ''))
+         else '') +
+        (f' | grid {" x ".join(sweep.grid)} ({len(sweep.points)} points)'
+         if sweep.grid else '') +
+        (f' | tracker {", ".join(sweep.tracker)}' if sweep.tracker else ''))
     width = max([48] + [len(r.name) for r in runs])
     for run in runs:
         after = f'  after {run.deps[0]}' if run.deps else ''

@@ -98,18 +98,26 @@ def make_job(sweep: Sweep, run: Run, attempt: int, tools_dir: str,
         sweep.stage_options.get(run.stage, ())), []
     if run.stage == 2:
         opts.append(f'randomness.seed={run.seed}')
+        if run.grid:  # the point, and which keys make it (results, tracker)
+            keys = ','.join(p.partition('=')[0] for p in run.grid)
+            opts += [*run.grid, f'emoreg_grid=[{keys}]']
         if run.deps:  # paths as arguments of their own: never split
             stage1 = ['--emotional-checkpoint',
                       osp.abspath(osp.join(sweep.work_root, run.deps[0])),
                       '--emotional-checkpoint-config',
                       sweep.config(1, run.deps[0])]
+    if sweep.tracker:  # the tracker's project / experiment
+        work_root = osp.basename(osp.abspath(sweep.work_root))
+        opts.append(f'emoreg_sweep={work_root}')
     cfg = ['--cfg-options', *opts] if opts else []
     root = sweep.data_root_of(run)
     data = ['--data-root', root] if root else []
     corrupted = sweep.corruption_roots.get(run.key[3]) \
         if run.stage == 2 else None
+    tracker = ['--tracker', *sweep.tracker] if sweep.tracker else []
     return SweepJob(run.name, osp.abspath(run.work_dir), run.config,
-                    tools_dir, stage1 + data + cfg, test=run.stage == 2,
+                    tools_dir, stage1 + data + cfg + tracker,
+                    test=run.stage == 2,
                     corruptions=corrupted, corruption_options=stage1 + cfg,
                     attempt=attempt, launcher=launcher)
 

@@ -5,9 +5,11 @@ Names come from :mod:`emoreg_mm.matrix` only (:func:`~emoreg_mm.matrix.
 stage1_name`, :func:`~emoreg_mm.matrix.stage2_name`, :func:`~emoreg_mm.
 matrix.parse_name`). Standard library only: importable without torch.
 """
+import itertools
 import json
 import os
 import os.path as osp
+import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from emoreg_mm import matrix
@@ -20,7 +22,8 @@ MAX_STATE_BYTES = 1 << 16
 #: What a recorded plan holds: the selection, then what every job is given.
 SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
              'targets', 'seeds', 'controls')
-RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions')
+RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions', 'grid',
+                        'tracker')
 
 
 #: Config keys the sweep manages for each run, refused in ``--cfg-options``
@@ -55,6 +58,64 @@ def check_cfg_options(options: Sequence[str]) -> None:
                 f'{key} for each run; {MANAGED_OPTIONS[key]}.')
 
 
+def split_values(text: str) -> List[str]:
+    """``V1,V2,...`` split at the commas outside brackets and quotes (a
+    value may be a list: ``[1,2],[3,4]``)."""
+    values, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in '\'"':
+            quote = ch
+        elif ch in '([':
+            depth += 1
+        elif ch in ')]':
+            depth -= 1
+        elif ch == ',' and depth == 0:
+            values.append(text[start:i])
+            start = i + 1
+    return values + [text[start:]]
+
+
+def parse_grid(items: Sequence[str]) -> List[Tuple[str, List[str]]]:
+    """``--grid KEY=V1,V2,...`` items as ``[(KEY, [V1, V2, ...])]``; the
+    values stay text, read as mmengine's ``--cfg-options`` reads them.
+
+    Raises:
+        PlanError: a malformed item, an empty value, a key given twice, or
+            a key the sweep sets itself (the seed, :data:`MANAGED_OPTIONS`).
+    """
+    grid = []
+    for item in items:
+        key, sep, text = str(item).partition('=')
+        values = split_values(text) if sep else []
+        if not key or not values or not all(v.strip() for v in values):
+            raise PlanError(f'--grid {str(item)[:80]!r}: expected '
+                            'KEY=VALUE1,VALUE2,... (a config key, as in '
+                            '--cfg-options)')
+        if key in dict(grid):
+            raise PlanError(f'--grid {key}: given twice; give its values in '
+                            'one --grid KEY=V1,V2')
+        if key in MANAGED_OPTIONS or key.startswith('randomness.seed'):
+            raise PlanError(f'--grid {key}: the sweep sets it for each run '
+                            '(seeds: --seeds)')
+        grid.append((key, [v.strip() for v in values]))
+    return grid
+
+
+def point_label(point: Sequence[str]) -> str:
+    """A grid point (``('optim_wrapper.optimizer.lr=0.01', ...)``) as a
+    run name's token: the last part of each key and its value
+    (``lr0.01``), the whole key where two last parts are alike; characters
+    other than letters, digits, ``.``, ``+`` and ``-`` become ``-``."""
+    keys = [p.partition('=')[0] for p in point]
+    short = [k.rsplit('.', 1)[-1] for k in keys]
+    if len(set(short)) < len(short):
+        short = [k.replace('.', '-') for k in keys]
+    return '_'.join(re.sub(r'[^A-Za-z0-9.+-]', '-', s + p.partition('=')[2])
+                    for s, p in zip(short, point))
+
+
 class Run(NamedTuple):
     """One run of a sweep."""
     name: str  #: its work dir's name: the leaf's, stage 2 plus ``_s<seed>``
@@ -66,6 +127,8 @@ class Run(NamedTuple):
     #: (backbone, mode or 'stage1', affective label, target); the label is
     #: a set or its control (``abstract-shuffled``), None for baseline
     key: Tuple
+    #: the grid point of a stage-2 run: ``KEY=VALUE`` options (``--grid``)
+    grid: Tuple[str, ...] = ()
 
 
 def package_root() -> str:
@@ -172,6 +235,12 @@ class Sweep:
             (its stage-1 runs) or a target (its stage-2 runs) is.
         corruptions (Sequence[str]): ``TARGET=PATH``: CIFAR-C folders to
             evaluate that target's stage-2 runs on after their test.
+        grid (Sequence[str]): ``KEY=V1,V2,...``: every stage-2 run at each
+            point of the product of these values (stage 1 is shared); the
+            point is in the run's name (:func:`point_label`) and config
+            (``emoreg_grid`` lists its keys).
+        tracker (Sequence[str]): Trackers every training and test logs to
+            (:mod:`emoreg_mm.engine.runner.tracking`).
         root (str, optional): Where ``configs/`` and ``tools/`` are.
             Defaults to :func:`package_root`.
         stage_options (dict): ``{stage: [KEY=VALUE, ...]}`` for the runs
@@ -186,8 +255,9 @@ class Sweep:
                  backbones=None, affective=None, modes=None, targets=None,
                  seeds=None, controls=None,
                  work_root: str = 'work_dirs/sweep',
-                 cfg_options=(), data_root=(), corruptions=(),
-                 root: Optional[str] = None, stage_options=None):
+                 cfg_options=(), data_root=(), corruptions=(), grid=(),
+                 tracker=(), root: Optional[str] = None,
+                 stage_options=None):
         self.root = root or package_root()
         if config_root:
             if preset:
@@ -228,6 +298,10 @@ class Sweep:
             '--corruptions', corruptions, 'TARGET', 'target', spec.targets,
             self.preset)
         self.stage_options = dict(stage_options or {})
+        self.grid, self.tracker = tuple(grid), tuple(tracker)
+        axes = [[f'{k}={v}' for v in values]
+                for k, values in parse_grid(self.grid)]
+        self.points = [tuple(p) for p in itertools.product(*axes)]
 
     # ------------------------------------------------------------ runs
     def config(self, stage: int, name: str) -> str:
@@ -261,12 +335,15 @@ class Sweep:
                         leaf = matrix.stage2_name(
                             backbone, mode, target, aff,
                             default_affective=spec.default_affective)
-                        for seed in self.seeds:
-                            name = f'{leaf}_s{seed}'
+                        for point, seed in itertools.product(self.points,
+                                                             self.seeds):
+                            name = '_'.join(
+                                [leaf] + ([point_label(point)] if point
+                                          else []) + [f's{seed}'])
                             runs[name] = Run(
                                 name, 2, self.config(2, leaf),
                                 osp.join(self.work_root, name), seed, deps,
-                                (backbone, mode, aff, target))
+                                (backbone, mode, aff, target), point)
         return list(stage1.values()) + list(runs.values())
 
     def data_root_of(self, run: Run) -> Optional[str]:
@@ -283,7 +360,8 @@ class Sweep:
         plan = {k: list(getattr(self, k)) for k in SELECTION[2:]}
         plan.update(cfg_options=list(self.cfg_options),
                     data_root=list(self.data_root),
-                    corruptions=list(self.corruptions))
+                    corruptions=list(self.corruptions), grid=list(self.grid),
+                    tracker=list(self.tracker))
         if self.config_root:
             plan['config_root'] = self.config_root
         else:

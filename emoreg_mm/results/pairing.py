@@ -30,7 +30,9 @@ CONTROLS = ('shuffled', 'untrained')
 MODE_KEYS = ('emoreg_mode', 'regulator', 'branches', 'model',
              'randomness.seed')
 RUN_KEYS = ('work_dir', 'resume', 'load_from', 'launcher',
-            'experiment_name')
+            'experiment_name', 'visualizer', 'vis_backends', 'emoreg_sweep')
+#: Hooks that only report a run (its tracker's name and tags).
+RUN_HOOKS = ('TrackingHook', )
 #: The options of the control pieces (``configs/_base_/controls/``), which
 #: a leaf copies where they apply: like the affective set's keys, a
 #: baseline has none of them.
@@ -251,7 +253,11 @@ def config_differences(a: dict, b: dict) -> List[str]:
     def signature(cfg):
         if control:
             cfg = _own_vocabulary(cfg)
-        flat = _flatten(dict(cfg))
+        cfg = dict(cfg)
+        if isinstance(cfg.get('custom_hooks'), list):
+            cfg['custom_hooks'] = [h for h in cfg['custom_hooks'] if not (
+                isinstance(h, dict) and h.get('type') in RUN_HOOKS)]
+        flat = _flatten(cfg)
         flat.update(_flatten(_model_parts(cfg, regulated_pair), 'model/'))
         return {k: v for k, v in flat.items()
                 if not any(k == i or k.startswith(i + '.') for i in ignored)}

@@ -5,7 +5,10 @@ there (``<config name>.py``), read by :func:`read_config`, a parser that
 admits only literals and ``dict(...)`` calls. The config's
 ``emoreg_backbone``, ``emoreg_affective``, ``emoreg_mode``,
 ``emoreg_target`` keys (:data:`TAGS`) name the combination,
-``randomness.seed`` the seed. The value is the ``tools/test.py`` result
+``randomness.seed`` the seed; a run of a sweep's grid (``emoreg_grid``
+lists the keys of its point) carries the point after its backbone
+(``resnet50 @ lr=0.01``), so that rows, pairs and the family stay within
+one grid point. The value is the ``tools/test.py`` result
 (``<timestamp>/<timestamp>.json``) where present, else the last validation
 during training (``vis_data/scalars.json``, marked ``val``). Per-image test
 predictions are ``WORK_DIR/predictions.npz`` (:data:`PREDICTIONS`).
@@ -29,6 +32,7 @@ import sys
 from typing import List, Optional, Sequence, Tuple
 
 from ..fileio import UnreadableFileError, read_json_lines, read_text
+from ..matrix import grid_label, grid_point
 
 #: The config keys ``emoreg_<tag>`` that name a run's combination.
 TAGS = ('backbone', 'affective', 'mode', 'target')
@@ -72,7 +76,8 @@ def _checked_int(value: int, node: ast.AST, path: str) -> int:
 
 
 def _literal(node: ast.AST, path: str):
-    """Evaluate a literal / ``dict(key=literal, ...)`` node."""
+    """Evaluate a literal / ``dict(key=literal, ...)`` / ``dict({...})``
+    node."""
     if isinstance(node, ast.Constant):
         if type(node.value) is int:
             return _checked_int(node.value, node, path)
@@ -91,9 +96,14 @@ def _literal(node: ast.AST, path: str):
         value = _literal(node.operand, path)
         return -value if isinstance(node.op, ast.USub) else value
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == 'dict' and not node.args
-            and all(k.arg is not None for k in node.keywords)):
-        return {k.arg: _literal(k.value, path) for k in node.keywords}
+            and node.func.id == 'dict' and len(node.args) <= 1
+            and all(k.arg is not None for k in node.keywords)
+            and all(isinstance(a, ast.Dict) for a in node.args)):
+        # dict(key=...), and dict({...}): how mmengine dumps a dict whose
+        # keys are not names (a dotted key, say)
+        out = _literal(node.args[0], path) if node.args else {}
+        out.update({k.arg: _literal(k.value, path) for k in node.keywords})
+        return out
     raise UnsafeConfigError(
         f'{path}, line {getattr(node, "lineno", "?")}: '
         f'{ast.dump(node)[:60]} is not a literal or dict(...); the file is '
@@ -223,6 +233,11 @@ def read_run(work_dir: str, metric: str = 'accuracy/top1',
         return None, problems + [STAGE1_LEFT_OUT.format(work_dir)]
     if run['mode'] == '-':
         run['mode'] = osp.splitext(osp.basename(path))[0]
+    grid = grid_label(grid_point(cfg)) if isinstance(
+        cfg.get('emoreg_grid'), (list, tuple)) else ''
+    if grid:  # a sweep's grid point: rows and pairs stay within it
+        run['backbone'] = f"{run['backbone']} @ {grid}"
+    run['grid'] = grid
     randomness = cfg.get('randomness')
     seed = randomness.get('seed') if isinstance(randomness, dict) else None
     if not (seed is None or type(seed) is int):

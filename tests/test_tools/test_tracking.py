@@ -65,7 +65,8 @@ def test_tags_group_and_errors(tmp_path, monkeypatch):
     cfg = Config(dict(
         emoreg_backbone='tiny', emoreg_affective='emoset', emoreg_mode='ereg',
         emoreg_target='cifar10', randomness=dict(seed=2),
-        emoreg_sweep='grid', emoreg_grid={'optim_wrapper.optimizer.lr': 0.01},
+        emoreg_sweep='grid', emoreg_grid=['optim_wrapper.optimizer.lr'],
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         work_dir=str(tmp_path / 'run_s2'),
         visualizer=dict(type='UniversalVisualizer',
                         vis_backends=[dict(type='LocalVisBackend')])))
@@ -78,7 +79,7 @@ def test_tags_group_and_errors(tmp_path, monkeypatch):
     assert added[0] == dict(type='TensorboardVisBackend')
     hook = cfg.custom_hooks[-1]
     assert (hook['name'], hook['group']) == (
-        'run_s2', 'tiny_emoset_ereg_cifar10_optim_wrapper.optimizer.lr=0.01')
+        'run_s2', 'tiny_emoset_ereg_cifar10_lr=0.01')
     with pytest.raises(TrackerError, match='neither tensorboard, wandb, '
                        'mlflow nor a registered'):
         set_tracker(cfg, ['tensorbored'])
@@ -91,3 +92,83 @@ def test_tags_group_and_errors(tmp_path, monkeypatch):
                        r'installed; pip install -e "\.\[mlflow\]"'):
         set_tracker(cfg, ['mlflow'])
     assert set(TRACKERS) == {'tensorboard', 'wandb', 'mlflow'}
+
+
+#: docs/sweep.md's grid, as shown
+DOCS_GRID = ('python tools/sweep.py --preset demo --modes baseline ereg '
+             '--seeds 0 --jobs 2 --tracker tensorboard --grid '
+             'optim_wrapper.optimizer.lr=0.01,0.001 --cfg-options '
+             'train_cfg.max_epochs=1')
+GRID = tuple(DOCS_GRID.split()[2:])
+
+
+@pytest.mark.slow
+@pytest.mark.readme(DOCS_GRID)
+def test_a_grid_sweep_with_tensorboard(tmp_path):
+    """Two learning rates x two modes: one run dir per point, named by it;
+    each run's event files carry its tags and its test top-1 (the value
+    of results.csv); the results table rows are per grid point and pairs
+    stay within one."""
+    import csv
+    from test_sweep import demo_data, sweep, sweep_here
+    demo_data(tmp_path)
+    dry = sweep_here(*GRID, '--dry-run', cwd=tmp_path, check=0)
+    assert ('| grid optim_wrapper.optimizer.lr=0.01,0.001 (2 points) | '
+            'tracker tensorboard') in dry.stdout
+    bad = sweep_here(*GRID[:-4], '--grid', 'optim_wrapper.optimiser.lr=1,2',
+                     '--dry-run', cwd=tmp_path, check=2)
+    assert 'tiny-resnet_baseline_digits_lr1_s0: --grid ' \
+        'optim_wrapper.optimiser.lr: the config' in bad.stderr
+    assert 'optim_wrapper.optimizer' in bad.stderr
+    sweep(*GRID, cwd=tmp_path, check=0)
+    root = tmp_path / 'work_dirs' / 'sweep'
+    with open(root / 'results.csv') as f:
+        rows = {r['backbone'] + ' ' + r['mode']: r for r in csv.DictReader(f)}
+    assert set(rows) == {f'tiny-resnet @ lr={lr} {mode}'
+                         for lr in ('0.01', '0.001')
+                         for mode in ('baseline', 'ereg')}
+    md = (root / 'results.md').read_text()
+    assert 'not paired' not in md and 'differ in' not in md, md
+    for lr in ('0.01', '0.001'):
+        for mode in ('baseline', 'ereg'):
+            run = root / f'tiny-resnet_{mode}_digits_lr{lr}_s0'
+            vis = sorted(glob.glob(str(run / '2*' / 'vis_data')))
+            assert len(vis) == 2, vis  # training, then test
+            text, scalars = events(vis[1])
+            tags = json.loads(text)
+            assert tags['tags']['optim_wrapper.optimizer.lr'] == lr
+            assert tags['tags']['sweep'] == 'sweep'
+            assert tags['group'] == f'tiny-resnet_-_{mode}_digits_lr={lr}' \
+                if mode == 'baseline' else tags['group'].endswith(
+                    f'_{mode}_digits_lr={lr}')
+            assert scalars['test/accuracy/top1'] == pytest.approx(float(
+                rows[f'tiny-resnet @ lr={lr} {mode}'][
+                    'digits mean']), abs=1e-6)
+
+
+def test_grid_points_names_and_errors(tmp_path):
+    from emoreg_mm import experiments as ex
+    from emoreg_mm.experiments.plan import PlanError, point_label, \
+        split_values
+    assert split_values('[1,2],[3,4]') == ['[1,2]', '[3,4]']
+    assert split_values("'a,b',c") == ["'a,b'", 'c']
+    assert point_label(('a.lr=0.1', 'b.lr=[1, 2]')) == 'a-lr0.1_b-lr-1--2-'
+    swept = ex.Sweep(preset='demo', modes=['ereg'], seeds=[0, 1],
+                     grid=['optim_wrapper.optimizer.lr=0.1,0.2',
+                           'train_cfg.max_epochs=1'],
+                     work_root=str(tmp_path / 'sweep'))
+    stage2 = [r for r in swept.runs() if r.stage == 2]
+    assert [r.name for r in stage2] == [
+        f'tiny-resnet_ereg_digits_lr{lr}_max-epochs1_s{s}'
+        for lr in ('0.1', '0.2') for s in (0, 1)]
+    assert stage2[0].grid == ('optim_wrapper.optimizer.lr=0.1',
+                              'train_cfg.max_epochs=1')
+    swept.record()
+    assert ex.read_plan(swept.work_root)['grid'] == list(swept.grid)
+    for grid, message in ((['lr'], 'expected KEY=VALUE1,VALUE2'),
+                          (['a.b=1,'], 'expected KEY=VALUE1,VALUE2'),
+                          (['a.b=1', 'a.b=2'], 'given twice'),
+                          (['randomness.seed=1,2'], 'sets it for each run'),
+                          (['work_dir=a,b'], 'sets it for each run')):
+        with pytest.raises(PlanError, match=message):
+            ex.Sweep(preset='demo', grid=grid)

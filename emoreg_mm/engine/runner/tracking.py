@@ -18,6 +18,8 @@ import os
 import os.path as osp
 from typing import Dict, List, Sequence
 
+from ...matrix import grid_label, grid_point
+
 #: ``{name: (backend type, package, extra to install)}``.
 TRACKERS = {
     'tensorboard': ('TensorboardVisBackend', 'tensorboard', 'tracking'),
@@ -47,8 +49,7 @@ def run_tags(cfg) -> Dict[str, str]:
         tags['seed'] = str(seed)
     if cfg.get('emoreg_sweep'):
         tags['sweep'] = str(cfg.emoreg_sweep)
-    tags.update({str(k): str(v) for k, v in
-                 (cfg.get('emoreg_grid') or {}).items()})
+    tags.update(grid_point(cfg))
     return tags
 
 
@@ -94,10 +95,10 @@ def set_tracker(cfg, names: Sequence[str]) -> List[dict]:
         return []
     tags = run_tags(cfg)
     run = osp.basename(osp.normpath(cfg.work_dir))
+    label = grid_label(grid_point(cfg))
     group = '_'.join([tags.get(t, '-') for t in
                       ('backbone', 'affective', 'mode', 'target')] +
-                     [f'{k}={v}' for k, v in sorted(
-                         (cfg.get('emoreg_grid') or {}).items())])
+                     ([label.replace(' ', '_')] if label else []))
     offline = False
     if 'wandb' in names:
         from ...compat.offline import url_reachable
