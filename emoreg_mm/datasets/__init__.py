@@ -11,6 +11,7 @@ from .affective_folder import AffectiveImageFolder
 from .artphoto import ARTPHOTO_CLASSES, ArtPhoto
 from .base_affective import BaseAffectiveDataset
 from .cifar_c import CIFAR10C, CIFAR100C, CIFARCorruptedError
+from .cifar_shift import CIFAR10_1, CIFAR10_2, CIFARShiftError
 from .cifar_split import HeldOutCIFAR10, HeldOutCIFAR100
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
@@ -28,5 +29,6 @@ __all__ = [
     'BaseAffectiveDataset', 'EmoSet', 'Abstract', 'EMOd', 'DiffusedEMOd',
     'FI', 'ArtPhoto', 'Emotion6', 'AffectiveImageFolder', 'build_label_map',
     'canonical_emotion', 'split_indices', 'HeldOutCIFAR10',
-    'HeldOutCIFAR100', 'CIFAR10C', 'CIFAR100C', 'CIFARCorruptedError'
+    'HeldOutCIFAR100', 'CIFAR10C', 'CIFAR100C', 'CIFARCorruptedError',
+    'CIFAR10_1', 'CIFAR10_2', 'CIFARShiftError'
 ]
