@@ -135,7 +135,8 @@ class SweepJob:
     def checkpoint(self, *args, **kwargs):
         """submitit's hook before a requeue: the same job again; it resumes
         from the run dir's last checkpoint."""
-        from submitit.helpers import DelayedSubmission
+        from .submitit_compat import import_submitit
+        DelayedSubmission = import_submitit().helpers.DelayedSubmission
         return DelayedSubmission(self, *args, **kwargs)
 
     # ------------------------------------------------------------- steps

@@ -186,7 +186,8 @@ def submitit_folder(work_dir: str) -> str:
 def slurm_executor(folder: str, params: dict):
     """A submitit ``SlurmExecutor`` with ``params``; without a ``time``
     in them, the job asks for none (the partition's default applies)."""
-    import submitit
+    from .submitit_compat import import_submitit
+    submitit = import_submitit()
 
     class Executor(submitit.SlurmExecutor):
 

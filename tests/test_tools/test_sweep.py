@@ -176,10 +176,14 @@ def test_local_sweep_runs_resumes_skips_and_writes_the_table(tmp_path):
         stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
-    while not (root / 'tiny-resnet_synth-abstract' / 'epoch_1.pth').exists():
+    # stage 1 has saved its first epoch: its log says so (epoch_1.pth
+    # itself can be gone by the next poll, replaced by epoch_2.pth)
+    log1 = root / 'tiny-resnet_synth-abstract' / 'sweep-local.log'
+    while not (log1.exists() and
+               'Saving checkpoint at 1 epochs' in log1.read_text()):
         assert proc.poll() is None and time.time() < deadline, \
             proc.communicate()
-        time.sleep(0.1)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the sweep
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stdout + stderr
