@@ -89,6 +89,10 @@ def parse_args(argv=None):
     p.add_argument('--corruptions', nargs='+', default=[],
                    metavar='TARGET=PATH', help='also evaluate TARGET\'s '
                    'stage-2 runs on this CIFAR-C folder after their test')
+    p.add_argument('--shift', action='append', default=[],
+                   metavar='NAME=DIR', help='also evaluate the stage-2 '
+                   'runs of its target on this shifted test set '
+                   '(cifar10.1-v6, cifar10.1-v4, cifar10.2; repeatable)')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    metavar='KEY=VALUE', help='passed to every run')
     p.add_argument('--grid', action='append', default=[],
@@ -117,7 +121,7 @@ def parse_args(argv=None):
         given = dict(dict(cfg_options=args.cfg_options,
                           data_root=args.data_root,
                           corruptions=args.corruptions, grid=args.grid,
-                          tracker=args.tracker), **given)
+                          tracker=args.tracker, shift=args.shift), **given)
         args.sweep = ex.Sweep(**given, work_root=args.work_root, root=ROOT)
         args.throughput = ex.parse_throughput(args.throughput)
     except ValueError as err:  # PlanError, a bad --throughput

@@ -38,7 +38,8 @@ def check(sweep: Sweep, runs: List[Run]) -> Tuple[List[str], Dict]:
     One config per stage-1 run and one per (backbone, target) of stage 2
     is read (the matrix shares datasets and schedules across modes); every
     stage-2 config file must exist. A ``--corruptions`` folder is checked
-    against each config of its target (:func:`corruption_problems`).
+    against each config of its target (:func:`corruption_problems`), a
+    ``--shift`` folder likewise (:func:`shift_problems`).
     """
     from mmengine.config import Config
 
@@ -84,6 +85,7 @@ def check(sweep: Sweep, runs: List[Run]) -> Tuple[List[str], Dict]:
                              bool(missing))
         facts[run.name] = loaded[group]
     problems += corruption_problems(sweep, loaded)
+    problems += shift_problems(sweep, loaded)
     return problems, facts
 
 
@@ -107,6 +109,38 @@ def corruption_problems(sweep: Sweep, loaded: Dict) -> List[str]:
             problems.append(f'--corruptions {group[1]}={root}: the '
                             f'{group[0]} runs cannot be evaluated: {err} '
                             '(docs/robustness.md)')
+    return problems
+
+
+def shift_problems(sweep: Sweep, loaded: Dict) -> List[str]:
+    """``--shift``: each folder's files checked (layout, shapes, labels),
+    and each stage-2 config read of its set's target checked as its
+    evaluation will check it (:func:`emoreg_mm.evaluation.shift.
+    check_set`); a set none of whose runs the sweep plans is named."""
+    if not sweep.shift_roots:
+        return []
+    from emoreg_mm.evaluation.shift import (ShiftEvalError, check_config,
+                                            read_set)
+    problems = []
+    for name, root in sweep.shift_roots.items():
+        where = f'--shift {name}={root}'
+        try:
+            read_set(name, root)
+        except ShiftEvalError as err:
+            problems.append(f'{where}: {err} (docs/shift.md)')
+            continue
+        target = matrix.SHIFTED_SETS[name].target
+        groups = [(g, cfg) for g, (_, cfg, _) in loaded.items()
+                  if isinstance(g, tuple) and g[1] == target and cfg]
+        if target not in sweep.targets:
+            problems.append(f'{where}: the sweep plans no {target} runs '
+                            f'(--targets {" ".join(sweep.targets)})')
+        for group, cfg in groups:
+            try:
+                check_config(cfg, name, f'the {group[0]} {target} config')
+            except ShiftEvalError as err:
+                problems.append(f'{where}: the {group[0]} runs cannot be '
+                                f'evaluated: {err}')
     return problems
 
 
@@ -204,7 +238,9 @@ def dry_run(sweep: Sweep, runs: List[Run], throughput=None, out=print,
          else '') +
         (f' | grid {" x ".join(sweep.grid)} ({len(sweep.points)} points)'
          if sweep.grid else '') +
-        (f' | tracker {", ".join(sweep.tracker)}' if sweep.tracker else ''))
+        (f' | tracker {", ".join(sweep.tracker)}' if sweep.tracker else '') +
+        (f' | shift {", ".join(sweep.shift_roots)}' if sweep.shift_roots
+         else ''))
     width = max([48] + [len(r.name) for r in runs])
     for run in runs:
         after = f'  after {run.deps[0]}' if run.deps else ''

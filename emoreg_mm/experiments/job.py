@@ -1,7 +1,8 @@
 """One run of a sweep as a callable: train, then test (stage 2), then the
-corruption evaluation (where asked), each tool's ``main(argv)`` called in
-this process. A run done whose evaluation failed runs the evaluation alone
-when the sweep submits it again.
+corruption and shift evaluations (where asked), each tool's ``main(argv)``
+called in this process. A run done whose evaluation failed runs the
+evaluations alone when the sweep submits it again (each skips what it
+already did).
 
 The same :class:`SweepJob` runs on Slurm (submitit pickles it; each task of
 a multi-GPU job calls it) and on this machine (:mod:`.launch`). It records
@@ -87,16 +88,20 @@ class SweepJob:
         name (str): The run's name.
         work_dir (str): Its work dir (absolute).
         config (str): Its config file.
-        tools_dir (str): Where ``train.py``, ``test.py`` and
-            ``analysis_tools/eval_corruptions.py`` are.
+        tools_dir (str): Where ``train.py``, ``test.py``,
+            ``analysis_tools/eval_corruptions.py`` and
+            ``analysis_tools/eval_shift.py`` are.
         options (Sequence[str]): Options of every tool (stage-1
             checkpoint, ``--data-root``, ``--cfg-options ...``).
         test (bool): Test the last checkpoint after training (stage 2),
             predictions to ``predictions.npz``.
         corruptions (str, optional): A CIFAR-C folder to evaluate on after
             the test.
-        corruption_options (Sequence[str]): eval_corruptions.py's options
-            (the same as ``options`` less ``--data-root``).
+        corruption_options (Sequence[str]): eval_corruptions.py's and
+            eval_shift.py's options (the same as ``options`` less
+            ``--data-root``).
+        shift (Sequence[str]): ``NAME=DIR``: shifted test sets to evaluate
+            on after the test (``eval_shift.py --shift``).
         attempt (int): Which submission of the run this is.
         launcher (str): ``none``, ``slurm`` (one task per GPU under srun)
             or ``pytorch`` (ranks set in the environment).
@@ -106,11 +111,12 @@ class SweepJob:
                  tools_dir: str, options: Sequence[str] = (),
                  test: bool = False, corruptions: Optional[str] = None,
                  corruption_options: Sequence[str] = (), attempt: int = 1,
-                 launcher: str = 'none'):
+                 launcher: str = 'none', shift: Sequence[str] = ()):
         self.name, self.work_dir, self.config = name, work_dir, config
         self.tools_dir, self.options = tools_dir, list(options)
         self.test, self.corruptions = test, corruptions
         self.corruption_options = list(corruption_options)
+        self.shift = list(shift)
         self.attempt, self.launcher = attempt, launcher
 
     # ------------------------------------------------------------ state
@@ -155,6 +161,10 @@ class SweepJob:
             return [self.config, '--checkpoint', ckpt, '--work-dir', wd,
                     '--out', osp.join(wd, 'predictions.npz'), *launch,
                     *self.options]
+        if step == 'shift':
+            return [self.config, ckpt, *[a for item in self.shift
+                                         for a in ('--shift', item)],
+                    '--work-dir', wd, *self.corruption_options]
         return [self.config, ckpt, '--corruption-root', self.corruptions,
                 '--work-dir', wd, *self.corruption_options]
 
@@ -172,7 +182,7 @@ class SweepJob:
               f'{os.environ.get("SLURM_RESTART_COUNT", 0)}, threads '
               f'{os.environ.get("OMP_NUM_THREADS", "-")}', flush=True)
         # done, its evaluation failed: trained and tested, evaluate again
-        evaluate_only = bool(self.corruptions) and \
+        evaluate_only = bool(self.corruptions or self.shift) and \
             evaluation_failed(self.work_dir)
         self.mark('running')
         steps = [('train', 'train.py')]
@@ -194,11 +204,13 @@ class SweepJob:
                 self.mark('failed', code, step=step, reason=reason)
                 raise RunFailed(f'{self.name}: {tool} exited with {code}')
         note = {}
-        if self.corruptions and self.first_task():  # a failure: run done
+        for step, asked in (('corruptions', self.corruptions),
+                            ('shift', self.shift)):
+            if not asked or not self.first_task():  # a failure: run done
+                continue
             code, reason = call_main(load_tool(
-                self.tools_dir, 'analysis_tools/eval_corruptions.py').main,
-                self.argv('corruptions'))
-            note['corruptions'] = 'done' if code == 0 else \
-                f'failed: {reason}'
+                self.tools_dir, f'analysis_tools/eval_{step}.py').main,
+                self.argv(step))
+            note[step] = 'done' if code == 0 else f'failed: {reason}'
         self.mark('done', 0, **note)
         return 0

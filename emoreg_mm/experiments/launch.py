@@ -55,11 +55,12 @@ class Interrupted(KeyboardInterrupt):
 
 
 def to_evaluate(sweep: Sweep, runs: List[Run], st: Dict) -> set:
-    """Names of the runs done whose corruption evaluation failed and which
-    this sweep evaluates (``--corruptions`` of their target): submitted
-    again, they run the evaluation alone."""
+    """Names of the runs done whose corruption or shift evaluation failed
+    and which this sweep evaluates (``--corruptions`` / ``--shift`` of
+    their target): submitted again, they run the evaluations alone."""
     return {run.name for run in runs if st[run.name][0] == 'done' and
-            run.stage == 2 and sweep.corruption_roots.get(run.key[3]) and
+            run.stage == 2 and (sweep.corruption_roots.get(run.key[3]) or
+                                sweep.shift_of(run)) and
             evaluation_failed(run.work_dir)}
 
 
@@ -119,7 +120,8 @@ def make_job(sweep: Sweep, run: Run, attempt: int, tools_dir: str,
                     tools_dir, stage1 + data + cfg + tracker,
                     test=run.stage == 2,
                     corruptions=corrupted, corruption_options=stage1 + cfg,
-                    attempt=attempt, launcher=launcher)
+                    attempt=attempt, launcher=launcher,
+                    shift=sweep.shift_of(run))
 
 
 # ------------------------------------------------------------------ Slurm
@@ -405,9 +407,11 @@ def run_local(sweep: Sweep, runs: List[Run], st: Dict, tools_dir: str,
                     host=socket.gethostname(),
                     process_start=process_start(pid)))
                 running[pid] = (run, slot, time.time())
+                again = 'evaluations' if job.shift and job.corruptions \
+                    else 'shift evaluation' if job.shift \
+                    else 'corruption evaluation'
                 out(f'started {run.name} (attempt {attempt})' + (
-                    ': its corruption evaluation again'
-                    if run.name in evaluate else ''))
+                    f': its {again} again' if run.name in evaluate else ''))
             if elsewhere:
                 pid, status = os.waitpid(-1, os.WNOHANG) if running \
                     else (0, 0)

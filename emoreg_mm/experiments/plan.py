@@ -23,7 +23,7 @@ MAX_STATE_BYTES = 1 << 16
 SELECTION = ('preset', 'config_root', 'backbones', 'affective', 'modes',
              'targets', 'seeds', 'controls')
 RECORDED = SELECTION + ('cfg_options', 'data_root', 'corruptions', 'grid',
-                        'tracker')
+                        'tracker', 'shift')
 
 
 #: Config keys the sweep manages for each run, refused in ``--cfg-options``
@@ -241,6 +241,9 @@ class Sweep:
             (``emoreg_grid`` lists its keys).
         tracker (Sequence[str]): Trackers every training and test logs to
             (:mod:`emoreg_mm.engine.runner.tracking`).
+        shift (Sequence[str]): ``NAME=DIR``: natural distribution shifts
+            (:data:`emoreg_mm.matrix.SHIFTED_SETS`) to evaluate the
+            stage-2 runs of each set's target on after their test.
         root (str, optional): Where ``configs/`` and ``tools/`` are.
             Defaults to :func:`package_root`.
         stage_options (dict): ``{stage: [KEY=VALUE, ...]}`` for the runs
@@ -256,7 +259,7 @@ class Sweep:
                  seeds=None, controls=None,
                  work_root: str = 'work_dirs/sweep',
                  cfg_options=(), data_root=(), corruptions=(), grid=(),
-                 tracker=(), root: Optional[str] = None,
+                 tracker=(), shift=(), root: Optional[str] = None,
                  stage_options=None):
         self.root = root or package_root()
         if config_root:
@@ -297,6 +300,11 @@ class Sweep:
         self.corruption_roots = named_paths(
             '--corruptions', corruptions, 'TARGET', 'target', spec.targets,
             self.preset)
+        self.shift = tuple(shift)
+        self.shift_roots = named_paths(
+            '--shift', shift, 'NAME', 'shifted set',
+            [n for n, s in matrix.SHIFTED_SETS.items()
+             if s.target in spec.targets], self.preset)
         self.stage_options = dict(stage_options or {})
         self.grid, self.tracker = tuple(grid), tuple(tracker)
         axes = [[f'{k}={v}' for v in values]
@@ -346,6 +354,13 @@ class Sweep:
                                 (backbone, mode, aff, target), point)
         return list(stage1.values()) + list(runs.values())
 
+    def shift_of(self, run: Run) -> List[str]:
+        """``NAME=DIR`` of the shifted sets ``run`` is evaluated on after
+        its test: those of its target, for a stage-2 run."""
+        return [f'{name}={root}' for name, root in self.shift_roots.items()
+                if run.stage == 2 and
+                matrix.SHIFTED_SETS[name].target == run.key[3]]
+
     def data_root_of(self, run: Run) -> Optional[str]:
         """The ``--data-root`` of a run: its affective set's (stage 1, a
         control's too) or its target's (stage 2); None for the config's
@@ -361,7 +376,7 @@ class Sweep:
         plan.update(cfg_options=list(self.cfg_options),
                     data_root=list(self.data_root),
                     corruptions=list(self.corruptions), grid=list(self.grid),
-                    tracker=list(self.tracker))
+                    tracker=list(self.tracker), shift=list(self.shift))
         if self.config_root:
             plan['config_root'] = self.config_root
         else:

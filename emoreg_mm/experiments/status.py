@@ -23,6 +23,8 @@ from .plan import MAX_STATE_BYTES, Run
 STATUS, SUBMIT = 'sweep_status.json', 'sweep_submit.json'
 #: States of a run whose job is alive or coming: never submitted again.
 ALIVE = ('queued', 'running', 'requeued')
+#: The evaluations after a stage-2 run's test, as its status records them.
+EVALUATIONS = ('corruptions', 'shift')
 
 
 def read_state(path: str):
@@ -194,19 +196,21 @@ def states(runs: List[Run], problems: Optional[list] = None) -> Dict:
 
 
 def evaluation_failed(work_dir: str) -> bool:
-    """Whether the run in ``work_dir`` is done and its corruption
-    evaluation failed (what a sweep run again evaluates again)."""
+    """Whether the run in ``work_dir`` is done and its corruption or
+    shift evaluation failed (what a sweep run again evaluates again)."""
     try:
         status = read_state(osp.join(work_dir, STATUS))
     except UnreadableFileError:
         return False
     return isinstance(status, dict) and status.get('state') == 'done' and \
-        str(status.get('corruptions', '')).startswith('failed')
+        any(str(status.get(step, '')).startswith('failed')
+            for step in EVALUATIONS)
 
 
 def failure_note(run: Run, state: str) -> str:
     """What the run's status says of a failed step, in one line: why the
-    run failed, or (a stage-2 run done) its corruption evaluation."""
+    run failed, or (a stage-2 run done) its corruption and shift
+    evaluations."""
     try:
         status = read_state(osp.join(run.work_dir, STATUS))
     except UnreadableFileError:
@@ -215,8 +219,9 @@ def failure_note(run: Run, state: str) -> str:
         return ''
     if state == 'failed' and status.get('reason'):
         return f"{status.get('step', 'a step')} failed: {status['reason']}"
-    note = status.get('corruptions') if state == 'done' else None
-    return f'corruptions: {note}' if note else ''
+    notes = [f'{step}: {status[step]}' for step in EVALUATIONS
+             if state == 'done' and status.get(step)]
+    return '; '.join(notes)
 
 
 def status_table(runs: List[Run], st: Dict) -> str:

@@ -4,8 +4,9 @@ and the forest plot.
 :func:`build_report` reads the run dirs (:mod:`.runs`), builds the main
 table (:mod:`.accuracy`), the Branches and Calibration tables
 (:mod:`.branches`, from saved predictions), the Robustness table
-(:mod:`.robustness`, from corruption predictions) and the forest plot of
-the main table's paired differences
+(:mod:`.robustness`, from corruption predictions), the Shift table
+(:mod:`.shift`, from predictions on CIFAR-10.1 / CIFAR-10.2) and the forest
+plot of the main table's paired differences
 (:func:`emoreg_mm.visualization.analysis.forest_plot`), and writes them
 each whole or not at all. Each table's comparisons are one family whose
 verdicts are adjusted (:mod:`.family`).
@@ -21,6 +22,7 @@ from .family import Policy
 from .format import csv_text
 from .robustness import read_robustness, robustness_table
 from .runs import MAX_FILE, PREDICTIONS, read_runs
+from .shift import read_shift, shift_table
 from .stats import RESOLUTION
 
 
@@ -67,6 +69,18 @@ def _analysis_tables(runs: List[dict], notes: List[str], policy: Policy,
     return a_header, a_rows, r_header, r_rows, a_markdown + r_markdown
 
 
+def _shift_tables(runs: List[dict], notes: List[str], policy: Policy,
+                  families: dict, metric: str):
+    """The Shift table: (header, rows, markdown); its family is added to
+    ``families``."""
+    read_shift(runs, notes, metric)
+    header, rows, markdown, more, family = shift_table(runs, policy)
+    notes += more
+    if rows:
+        families['shift'] = family
+    return header, rows, markdown
+
+
 def _write(out: str, report: dict) -> None:
     """``OUT.md``, ``OUT.csv`` and the companion CSVs, each atomically."""
     if osp.dirname(out):
@@ -81,6 +95,9 @@ def _write(out: str, report: dict) -> None:
     if report['robustness_rows']:
         atomic_write_text(f'{out}_robustness.csv', csv_text(
             report['robustness_header'], report['robustness_rows']))
+    if report['shift_rows']:
+        atomic_write_text(f'{out}_shift.csv', csv_text(
+            report['shift_header'], report['shift_rows']))
 
 
 def build_report(patterns: Sequence[str],
@@ -98,8 +115,9 @@ def build_report(patterns: Sequence[str],
         out (str, optional): Write ``OUT.md``, ``OUT.csv``,
             ``OUT_analysis.csv`` (where runs saved predictions),
             ``OUT_robustness.csv`` (where runs were evaluated on
-            corruptions) and ``OUT_forest.png``. Defaults to None (nothing
-            written).
+            corruptions), ``OUT_shift.csv`` (where runs were evaluated on
+            CIFAR-10.1 / CIFAR-10.2) and ``OUT_forest.png``. Defaults to
+            None (nothing written).
         max_bytes (int): Largest file read from a run dir; a larger one
             (or one that is not a regular file) is reported and its run
             left out. Defaults to :data:`~.runs.MAX_FILE` (64 MiB).
@@ -120,10 +138,11 @@ def build_report(patterns: Sequence[str],
         ``notes`` (skipped dirs, refused pairs, unpaired seeds);
         ``analysis_header`` and ``analysis_rows`` (the companion CSV; None
         and [] when no run saved predictions), ``analysis_notes``,
-        ``robustness_header`` and ``robustness_rows``, ``families`` (per
-        table, ``main``, ``branches``, ``calibration``, ``robustness``
-        where it is built: :func:`.family.settle`'s family) and ``forest``
-        (the PNG written, or None).
+        ``robustness_header`` and ``robustness_rows``, ``shift_header`` and
+        ``shift_rows``, ``families`` (per table, ``main``, ``branches``,
+        ``calibration``, ``robustness``, ``shift`` where it is built:
+        :func:`.family.settle`'s family) and ``forest`` (the PNG written,
+        or None).
 
     Raises:
         NoRunsError: No evaluated run; the message says why per dir.
@@ -144,6 +163,10 @@ def build_report(patterns: Sequence[str],
     analysis_notes = []
     a_header, a_rows, r_header, r_rows, companions = _analysis_tables(
         runs, analysis_notes, Policy(correction, resolution), families)
+    s_header, s_rows, shift_markdown = _shift_tables(
+        runs, analysis_notes, Policy(correction, resolution), families,
+        metric)
+    companions += shift_markdown
     markdown = INTRO.format(metric=metric) + table
     if notes:
         markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
@@ -153,13 +176,15 @@ def build_report(patterns: Sequence[str],
         forest_png = write_forest(forest, f'{out}_forest.png', metric,
                                   analysis_notes)
     if analysis_notes:
-        markdown += ('\nNotes on the branches, calibration and robustness:\n' +
+        markdown += ('\nNotes on the branches, calibration, robustness '
+                     'and shift:\n' +
                      ''.join(f'- {n}\n' for n in analysis_notes))
     report = dict(runs=runs, header=header, rows=rows, markdown=markdown,
                   notes=notes, analysis_header=a_header,
                   analysis_rows=a_rows, analysis_notes=analysis_notes,
                   forest=forest_png, robustness_header=r_header,
-                  robustness_rows=r_rows, families=families)
+                  robustness_rows=r_rows, shift_header=s_header,
+                  shift_rows=s_rows, families=families)
     if out:
         _write(out, report)
     return report
