@@ -56,10 +56,6 @@ class _Refused(pickle.UnpicklingError):
     """What the unpickler refuses, before the file is named."""
 
 
-class _NDArray:
-    """What the pickle gets for ``numpy.ndarray``: a name, nothing more."""
-
-
 class _Dtype:
     """A dtype the pickle names: admitted by its name and its state."""
     spec, dtype = None, None
@@ -120,25 +116,34 @@ class _Array:
         self.built = True
 
 
-def _reconstruct(cls, shape, typecode):
-    if cls is not _NDArray or shape != (0, ) or typecode != b'b':
-        raise _Refused('_reconstruct with other arguments than numpy '
-                       'gives it')
-    return _Array()
-
-
 class _Unpickler(pickle.Unpickler):
+    """Admits the three globals of the module docstring. What it gives for
+    ``numpy.ndarray`` (a bare ``object()``) and ``_reconstruct`` (a
+    function) are made for this reading: a pickle that sets attributes on
+    them changes nothing another reading sees."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        ndarray = object()
+
+        def reconstruct(cls, shape, typecode):
+            if cls is not ndarray or shape != (0, ) or typecode != b'b':
+                raise _Refused('_reconstruct with other arguments than '
+                               'numpy gives it')
+            return _Array()
+
+        self.admitted = {('numpy', 'ndarray'): ndarray,
+                         ('numpy', 'dtype'): _Dtype}
+        self.admitted.update({(m, '_reconstruct'): reconstruct
+                              for m in RECONSTRUCT})
 
     def find_class(self, module, name):
-        if name == '_reconstruct' and module in RECONSTRUCT:
-            return _reconstruct
-        if (module, name) == ('numpy', 'ndarray'):
-            return _NDArray
-        if (module, name) == ('numpy', 'dtype'):
-            return _Dtype
-        raise _Refused(f'the pickle asks for {module[:60]}.{name[:60]}, '
-                       'which a dict of integer arrays never needs; '
-                       'nothing it holds was run')
+        found = self.admitted.get((module, name))
+        if found is None:
+            raise _Refused(f'the pickle asks for {str(module)[:60]}.'
+                           f'{str(name)[:60]}, which a dict of integer '
+                           'arrays never needs; nothing it holds was run')
+        return found
 
 
 def _header(path: str, stream) -> None:

@@ -16,7 +16,7 @@ reading results needs no model. The pieces, each one idea:
   spread pooled for the detectable difference;
 - :mod:`.format`: how numbers, paired cells, markdown and CSV print;
 - :mod:`.accuracy`, :mod:`.branches` (with :mod:`.calibration`),
-  :mod:`.robustness`: the tables;
+  :mod:`.robustness`, :mod:`.shift`: the tables;
 - :mod:`.report`: :func:`build_report`, every table of the runs in one
   markdown file with its CSVs and forest plot (what
   ``tools/analysis_tools/results_table.py`` writes).
