@@ -4,7 +4,8 @@ mmpretrain's."""
 #: The modules whose import registers every component (into mmpretrain's
 #: registries); :mod:`emoreg_mm.registry` names them as its locations.
 COMPONENT_MODULES = ('emoreg_mm.models', 'emoreg_mm.datasets',
-                     'emoreg_mm.engine', 'emoreg_mm.apis')
+                     'emoreg_mm.engine', 'emoreg_mm.apis',
+                     'emoreg_mm.evaluation.affect_regression')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
