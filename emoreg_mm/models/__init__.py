@@ -1,6 +1,6 @@
 """Emotional Regulation models, registered in mmpretrain's ``MODELS``."""
 from .. import compat  # noqa: F401  (before any component is used)
-from . import regulators  # noqa: F401  (registers the regulation modes)
+from . import dimensional_regulators, regulators  # noqa: F401  (modes)
 from .affect_cache import AffectCache, fill_affect_cache, sample_key
 from .backbones import *  # noqa: F401,F403
 from .classifiers import RegulatedImageClassifier

@@ -118,6 +118,13 @@ class RegulationHead(ClsHead):
             canonical 8 (``DEFAULT_EMOTION_CLASSES``).
         temperature (float): T of the affect softmax(logits / T).
             Defaults to 1.
+        affect_space (str): ``'categorical'``: the stage-1 head gives K
+            emotion logits and a = softmax(logits / T), a point of the
+            simplex. ``'dimensional'``: it is a stage-1
+            ``AffectRegressionHead`` (valence, arousal [, dominance]) and
+            a = tanh(its outputs), the rated values in [-1, 1] (T unused;
+            ``emotion_classes`` then name the dimensions, as the stage-1
+            checkpoint records them). Defaults to ``'categorical'``.
         loss (dict): Config of the classification loss, applied to the
             logits of ``forward`` (log p when fused), as in ``ClsHead``.
             Defaults to ``dict(type='CrossEntropyLoss', loss_weight=1.0)``:
@@ -140,6 +147,7 @@ class RegulationHead(ClsHead):
                  emotion_classes: Optional[
                      Sequence[str]] = DEFAULT_EMOTION_CLASSES,
                  temperature: float = 1.,
+                 affect_space: str = 'categorical',
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  aux_loss_weight: float = 0.,
                  topk: Union[int, Tuple[int]] = (1, ),
@@ -154,6 +162,10 @@ class RegulationHead(ClsHead):
             raise ValueError(f'num_classes={num_classes} must be positive.')
         if temperature <= 0:
             raise ValueError(f'temperature={temperature} must be positive.')
+        if affect_space not in ('categorical', 'dimensional'):
+            raise ValueError(f"affect_space={affect_space!r}: expected "
+                             "'categorical' or 'dimensional'")
+        self.affect_space = affect_space
         if aux_loss_weight < 0:
             raise ValueError(
                 f'aux_loss_weight={aux_loss_weight} must be >= 0.')
@@ -188,7 +200,9 @@ class RegulationHead(ClsHead):
                     f'The emotion head gives {feats.emotion_logits.size(-1)} '
                     f'emotions, emotion_classes names '
                     f'{len(self.emotion_classes)}.')
-            affect = F.softmax(feats.emotion_logits / self.temperature, -1)
+            affect = torch.tanh(feats.emotion_logits) \
+                if self.affect_space == 'dimensional' else \
+                F.softmax(feats.emotion_logits / self.temperature, -1)
         for feat in (feats.feat_n, feats.feat_i):
             if feat is not None and feat.size(-1) != self.in_channels:
                 raise ValueError(
@@ -278,7 +292,8 @@ class RegulationHead(ClsHead):
             data_samples = [None] * scores.size(0)
         # One read on the host per batch (the emotion names).
         affect_labels = out.affect.argmax(dim=1).tolist() \
-            if out.affect is not None else None
+            if out.affect is not None and \
+            self.affect_space == 'categorical' else None
         results = []
         for i, data_sample in enumerate(data_samples):
             data_sample = data_sample if data_sample is not None \
@@ -288,8 +303,9 @@ class RegulationHead(ClsHead):
             for key, branch in branch_scores.items():
                 data_sample.set_field(branch[i], key)
             if out.affect is not None:
-                affect_label = affect_labels[i]
                 data_sample.set_field(out.affect[i].detach(), 'affect_score')
+            if affect_labels is not None:  # the top emotion (categorical)
+                affect_label = affect_labels[i]
                 data_sample.set_field(torch.tensor([affect_label]),
                                       'affect_label')
                 data_sample.set_field(self.emotion_classes[affect_label],

@@ -1,0 +1,85 @@
+"""A dimensional affective state regulating stage 2: the arousal and the
+learnable regulators, the head's dimensional affect, and stage 2 through
+tools/train.py and tools/test.py on a stage 1 that regresses valence and
+arousal."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from engine_configs import write_regulated_config
+from launch_utils import run_tool
+
+from emoreg_mm.evaluation import load_predictions
+from emoreg_mm.models import EmotionalFeatures, build_regulator
+from emoreg_mm.models.dimensional_regulators import DIMENSIONAL_MODES
+from emoreg_mm.models.heads import RegulationHead
+
+AFFECT = torch.tensor([[0., -1.], [0.3, 0.], [-0.5, 1.], [0.9, -0.5]])
+
+
+def test_arousal_regulator_maps_arousal_to_rho():
+    linear = build_regulator(DIMENSIONAL_MODES['arousal-reg'], 2)
+    assert linear.branches == ('N', 'I', 'E')
+    assert linear(AFFECT, 4).tolist() == [0., .5, 1., .25]
+    absolute = build_regulator(dict(type='ArousalRegulator', mapping='abs'),
+                               2)
+    assert absolute(AFFECT, 4).tolist() == [1., 0., 1., .5]
+    with pytest.raises(ValueError, match='dimensional state'):
+        linear(torch.zeros(4, 1), 4)
+    with pytest.raises(ValueError, match="'linear' or 'abs'"):
+        build_regulator(dict(type='ArousalRegulator', mapping='log'), 2)
+
+
+def test_learnable_regulator_starts_at_half_and_learns():
+    regulator = build_regulator(DIMENSIONAL_MODES['learn-va-reg'], 2)
+    rho = regulator(AFFECT, 4)
+    assert torch.equal(rho, torch.full((4, ), .5))
+    rho.sum().backward()
+    assert regulator.weight.grad.abs().sum() > 0
+
+
+def test_head_reads_the_regression_outputs():
+    head = RegulationHead(num_classes=3, in_channels=4,
+                          regulator=dict(type='ArousalRegulator'),
+                          emotion_classes=('valence', 'arousal'),
+                          affect_space='dimensional')
+    logits = torch.tensor([[0.2, -3.], [1., 2.]])
+    feats = EmotionalFeatures(torch.randn(2, 4), torch.randn(2, 4), logits)
+    out = head.regulate(feats)
+    assert torch.allclose(out.affect, torch.tanh(logits))
+    assert torch.allclose(out.rho, (torch.tanh(logits[:, 1]) + 1) / 2)
+    sample = head.predict(feats)[0]
+    assert torch.allclose(sample.affect_score, torch.tanh(logits[0]))
+    assert 'affect_class' not in sample  # no top emotion of a V-A point
+    with pytest.raises(ValueError, match="'categorical' or 'dimensional'"):
+        RegulationHead(num_classes=3, in_channels=4, affect_space='va')
+
+
+@pytest.mark.slow
+def test_stage2_with_the_arousal_regulator_through_the_tools(tmp_path):
+    """Stage 1's head regresses (valence, arousal): its checkpoint names
+    the two dimensions as its classes, and stage 2 reads them as its
+    affective state; tools/test.py's predictions hold rho = (arousal + 1) /
+    2 for every image."""
+    config = write_regulated_config(tmp_path, max_epochs=1,
+                                    emotions=('valence', 'arousal'))
+    with open(config, 'a') as f:  # tested on the held-out images
+        f.write('test_dataloader = val_dataloader\n'
+                'test_evaluator = val_evaluator\ntest_cfg = dict()\n')
+    work = str(tmp_path / 'work')
+    options = ['--cfg-options', 'model.head.regulator=ArousalRegulator',
+               '--cfg-add', 'model.head.affect_space=dimensional',
+               'emoreg_mode=arousal-reg']
+    run_tool('train.py', config, '--work-dir', work, *options)
+    out = osp.join(work, 'predictions.npz')
+    run_tool('test.py', config, osp.join(work, 'epoch_1.pth'), '--work-dir',
+             work, '--out', out, '--cfg-options',
+             'model.head.regulator=ArousalRegulator',
+             'model.head.affect_space=dimensional')
+    preds = load_predictions(out)
+    affect = preds['affect_score']
+    assert affect.shape[1] == 2 and np.all(np.abs(affect) <= 1)
+    np.testing.assert_allclose(preds['rho'], (affect[:, 1] + 1) / 2,
+                               atol=1e-6)
+    assert 'affect_class' not in preds
