@@ -36,6 +36,7 @@ def test_table_labels_kinds_and_refuses_other_folders(tmp_path):
     code, printed = run_cli('analysis_tools/results_table.py',
                             osp.join(root, '*'), '--out', out)
     assert code == 0, printed
+    assert f'{out}_robustness.csv' in printed.splitlines()[-1]  # 'Wrote'
     text = open(f'{out}.md').read()
     assert ('- /data/CIFAR-10-C (official, 4 images per severity): 3 runs'
             in text)

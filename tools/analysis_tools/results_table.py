@@ -73,7 +73,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(str(err)) from None
     print(report['markdown'])
     written = [f'{args.out}_analysis.csv' if report['analysis_header']
-               else None, report['forest']]
+               else None,
+               f'{args.out}_robustness.csv' if report['robustness_rows']
+               else None,
+               f'{args.out}_shift.csv' if report['shift_rows'] else None,
+               report['forest']]
     extra = ''.join(f', {p}' for p in written if p)
     print(f'Wrote {args.out}.md and {args.out}.csv{extra} from '
           f'{len(report["runs"])} run(s).')
