@@ -13,6 +13,9 @@ from .base_affective import BaseAffectiveDataset
 from .cifar_c import CIFAR10C, CIFAR100C, CIFARCorruptedError
 from .cifar_shift import CIFAR10_1, CIFAR10_2, CIFARShiftError
 from .cifar_split import HeldOutCIFAR10, HeldOutCIFAR100
+from .dimensional import (GAPED, GAPED_CATEGORIES, OASIS, AffectiveRatings,
+                          BaseDimensionalDataset, Emotion6VA,
+                          normalise_ratings)
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
 from .emotion6 import EMOTION6_CLASSES, Emotion6
@@ -30,5 +33,7 @@ __all__ = [
     'FI', 'ArtPhoto', 'Emotion6', 'AffectiveImageFolder', 'build_label_map',
     'canonical_emotion', 'split_indices', 'HeldOutCIFAR10',
     'HeldOutCIFAR100', 'CIFAR10C', 'CIFAR100C', 'CIFARCorruptedError',
-    'CIFAR10_1', 'CIFAR10_2', 'CIFARShiftError'
+    'CIFAR10_1', 'CIFAR10_2', 'CIFARShiftError', 'BaseDimensionalDataset',
+    'AffectiveRatings', 'OASIS', 'GAPED', 'GAPED_CATEGORIES', 'Emotion6VA',
+    'normalise_ratings'
 ]
