@@ -78,3 +78,33 @@ def make_ratings(root: str, rows: Sequence[Tuple[str, ...]],
     with open(osp.join(root, 'ratings.csv'), 'w', newline='') as f:
         f.write('\n'.join(lines) + '\n')
     return root
+
+
+FINDINGEMO_HEADER = ('index', 'user', 'image_path', 'tags', 'age',
+                     'valence', 'arousal', 'emotion', 'dec_factors',
+                     'ambiguity', 'datetime')
+FINDINGEMO_ROWS = (
+    # index, image_path, valence, arousal
+    ('0', '/Run_2/Loving toddlers sports/kids.jpg', '0', '2'),
+    ('5', '/Run_2/Frustrated forty-something office/team.jpg', '-3', '6'),
+    ('6', '/Run_1/Violent youth festival/1042373588.jpg', '3', '0'),
+)
+
+
+def make_findingemo(root: str, rows: Sequence[tuple] = FINDINGEMO_ROWS,
+                    size: int = 16) -> str:
+    """findingemo-light layout: ``annotations_single.ann`` (CSV, quoted
+    multi-value cells, paths starting with ``/``) and the images under
+    the download folder at ``<image_path>``. Returns the root."""
+    lines = [','.join(FINDINGEMO_HEADER)]
+    for index, path, val, aro in rows:
+        lines.append(','.join([
+            index, '5fd97d5b40332e276ea58209', path, 'Undefined',
+            'Children', val, aro, 'Trust',
+            '"BodyLanguage,FacialExpression"', '0',
+            '2023-09-01 00:00:00.000000']))
+        write_image(osp.join(root, path.lstrip('/')), size)
+    with open(osp.join(root, 'annotations_single.ann'), 'w',
+              newline='') as f:
+        f.write('\n'.join(lines) + '\n')
+    return root

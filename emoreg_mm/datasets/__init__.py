@@ -14,7 +14,7 @@ from .cifar_c import CIFAR10C, CIFAR100C, CIFARCorruptedError
 from .cifar_shift import CIFAR10_1, CIFAR10_2, CIFARShiftError
 from .cifar_split import HeldOutCIFAR10, HeldOutCIFAR100
 from .dimensional import (GAPED, GAPED_CATEGORIES, OASIS, AffectiveRatings,
-                          BaseDimensionalDataset, Emotion6VA,
+                          BaseDimensionalDataset, Emotion6VA, FindingEmo,
                           normalise_ratings)
 from .emod import EMOD_PLACEHOLDER_CLASSES, DiffusedEMOd, EMOd
 from .emoset import EmoSet
@@ -35,5 +35,5 @@ __all__ = [
     'HeldOutCIFAR100', 'CIFAR10C', 'CIFAR100C', 'CIFARCorruptedError',
     'CIFAR10_1', 'CIFAR10_2', 'CIFARShiftError', 'BaseDimensionalDataset',
     'AffectiveRatings', 'OASIS', 'GAPED', 'GAPED_CATEGORIES', 'Emotion6VA',
-    'normalise_ratings'
+    'FindingEmo', 'normalise_ratings'
 ]

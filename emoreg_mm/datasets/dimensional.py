@@ -271,8 +271,12 @@ class AffectiveRatings(BaseDimensionalDataset):
                              self.scales[dim])
                 for dim, col in self.columns.items()
             ]
-            records.append((name + self.image_suffix, where, ratings))
+            records.append((self._image_name(name), where, ratings))
         return records, self.img_root
+
+    def _image_name(self, cell: str) -> str:
+        """The image path, relative to the image folder, of a cell."""
+        return cell + self.image_suffix
 
 
 @DATASETS.register_module()
@@ -321,6 +325,59 @@ class OASIS(AffectiveRatings):
             data_prefix=img_dir,
             image_suffix='.jpg',
             **kwargs)
+
+
+@DATASETS.register_module()
+class FindingEmo(AffectiveRatings):
+    """FindingEmo (Mertens et al., NeurIPS 2024 Datasets and Benchmarks):
+    about 25k photographs of people in social scenes, one annotation each,
+    valence on -3..3 and arousal on 0..6 (integers).
+
+    The ``findingemo-light`` package (PyPI) ships the annotations and the
+    image URLs, not the images; its ``download_data(target_dir)`` writes
+    each image to ``target_dir/<image_path>``. Layout (``data_root`` is
+    that ``target_dir``)::
+
+        <target_dir>/
+          annotations_single.ann   copied from findingemo_light/data/
+          Run_1/<query>/<name>.jpg ...
+
+    ``annotations_single.ann`` is a CSV with the header ``index, user,
+    image_path, tags, age, valence, arousal, emotion, dec_factors,
+    ambiguity, datetime``; ``image_path`` starts with ``/``
+    (``/Run_2/<query>/<name>.jpg``) and is read relative to ``data_root``.
+    Some URLs no longer resolve, so a download usually lacks images:
+    ``skip_missing=True`` leaves them out with their count and names.
+    Layout verified on ``findingemo-light`` 1.0.0 (docs/datasets.md).
+
+    Pipelines end with ``dict(type='PackInputs', algorithm_keys=('gt_va',
+    ))``.
+
+    Args:
+        data_root (str): The folder the images were downloaded to.
+        ann_file (str): Defaults to ``'annotations_single.ann'``
+            (relative to ``data_root``, or an absolute path such as the
+            installed package's copy).
+        **kwargs: Other arguments of :class:`AffectiveRatings` (``split``,
+            ``skip_missing``, ``pipeline``...).
+    """
+    WHAT = 'FindingEmo annotations'
+    SCALES = {'valence': (-3, 3), 'arousal': (0, 6)}
+
+    def __init__(self,
+                 data_root: str = '',
+                 ann_file: str = 'annotations_single.ann',
+                 **kwargs):
+        super().__init__(
+            data_root=data_root,
+            ann_file=ann_file,
+            image_column='image_path',
+            columns={'valence': 'valence', 'arousal': 'arousal'},
+            scale=self.SCALES,
+            **kwargs)
+
+    def _image_name(self, cell: str) -> str:
+        return cell.lstrip('/')
 
 
 GAPED_CATEGORIES = ('A', 'H', 'N', 'P', 'Sn', 'Sp')

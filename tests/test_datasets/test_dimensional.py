@@ -4,7 +4,8 @@ from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
 from affective_fixtures import make_emotion6, rewrite_file
-from dimensional_fixtures import make_gaped, make_oasis, make_ratings
+from dimensional_fixtures import (make_findingemo, make_gaped, make_oasis,
+                                  make_ratings)
 
 VA_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -80,6 +81,26 @@ def test_emotion6_va_reuses_ground_truth(tmp_path):
     np.testing.assert_allclose(got['joy/2.jpg'], [0.0, -0.75], atol=1e-6)
     assert ds.metainfo['scales']['arousal'] == (1, 9)
     assert len(by_id(ds)['anger/1.jpg']['probs']) == 7
+
+
+def test_findingemo_annotation_file(tmp_path):
+    import os
+    root = make_findingemo(str(tmp_path / 'fe'))
+    ds = build('FindingEmo', root)
+    assert ds.metainfo['scales'] == {'valence': (-3, 3), 'arousal': (0, 6)}
+    # valence (x + 3) / 3 - 1, arousal x / 3 - 1
+    assert gt(ds) == {
+        'Run_2/Loving toddlers sports/kids.jpg': [0.0, pytest.approx(-1 / 3)],
+        'Run_2/Frustrated forty-something office/team.jpg': [-1.0, 1.0],
+        'Run_1/Violent youth festival/1042373588.jpg': [1.0, -1.0]}
+    os.remove(f'{root}/Run_1/Violent youth festival/1042373588.jpg')
+    ds = build('FindingEmo', root, skip_missing=True)
+    assert ds.skipped == {
+        'missing': ['Run_1/Violent youth festival/1042373588.jpg']}
+    rewrite_file(f'{root}/annotations_single.ann', ',-3,6,', ',-4,6,')
+    with pytest.raises(ValueError, match=r"annotations_single.ann, line 3, "
+                       r"column 'valence': '-4' is outside the scale"):
+        build('FindingEmo', root)
 
 
 def test_own_ratings_per_dimension_scale(tmp_path):
