@@ -220,3 +220,31 @@ def test_splits_partition_and_span_valence(tmp_path):
     train = build('AffectiveRatings', root, split='train', **cfg)
     vals = sorted(d['valence'] for d in by_id(train).values())
     assert vals[0] == 1 and vals[-1] == 9
+
+
+def test_gt_va_feeds_the_regression_head_and_metric(tmp_path):
+    """The contract with AffectRegressionHead / AffectRegressionMetric:
+    packed gt_va as the target, metainfo dimensions / scales."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmpretrain.registry import METRICS, MODELS
+    ds = build('GAPED', make_gaped(str(tmp_path / 'GAPED')),
+               pipeline=VA_PIPELINE)
+    batch = pseudo_collate([ds[i] for i in range(len(ds))])
+    head = MODELS.build(dict(type='AffectRegressionHead', in_channels=4))
+    feats = (torch.zeros(len(ds), 4), )
+    target = torch.stack([torch.as_tensor(s.gt_va)
+                          for s in batch['data_samples']])
+    # zero features give tanh(bias); with bias 0 the loss is mean(gt^2)
+    torch.nn.init.zeros_(head.fc.bias)
+    loss = head.loss(feats, batch['data_samples'])['loss']
+    assert loss.item() == pytest.approx(target.pow(2).mean().item())
+    metric = METRICS.build(dict(type='AffectRegressionMetric'))
+    metric.dataset_meta = ds.metainfo
+    samples = head.predict(feats, batch['data_samples'])
+    for s in samples:
+        s.set_field(torch.as_tensor(s.gt_va), 'pred_va')  # perfect
+    metric.process(None, [s.to_dict() for s in samples])
+    scores = metric.evaluate(len(ds))
+    assert scores['valence/pearson'] == pytest.approx(1.0)
+    assert scores['arousal/rmse'] == pytest.approx(0.0, abs=1e-6)
