@@ -63,7 +63,7 @@ def parse_rating(cell: str, where: str, scale: Scale) -> float:
 
 def rating_strata(values: np.ndarray, bins: int = 5) -> List[int]:
     """Quantile bin (0 .. ``bins - 1``) of each first-dimension rating, the
-    labels the split stratifies by (ties share the lower rank's bin)."""
+    labels the split stratifies by (equal ratings ranked by row order)."""
     ranks = np.argsort(np.argsort(values[:, 0], kind='stable'),
                        kind='stable')
     return (ranks * bins // max(len(ranks), 1)).tolist()
