@@ -53,6 +53,24 @@ def pipeline():
 
 
 @pytest.fixture
+def mm_log():
+    """What mmengine's current logger prints at INFO and above during the
+    test (its loggers do not propagate to pytest's ``caplog``): read
+    ``mm_log.getvalue()``."""
+    import io
+    import logging
+
+    from mmengine.logging import MMLogger
+    logger, log = MMLogger.get_current_instance(), io.StringIO()
+    handler, level = logging.StreamHandler(log), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield log
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+@pytest.fixture
 def emoset_root(tmp_path):
     return fx.make_emoset(str(tmp_path / 'EmoSet'))
 

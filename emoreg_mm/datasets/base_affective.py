@@ -82,6 +82,8 @@ class BaseAffectiveDataset(BaseDataset):
     METAINFO = {'classes': EMOTIONS}
     #: What ``shuffle_labels`` moves between images.
     LABEL_KEYS = ('gt_label', 'gt_score')
+    #: How the shuffled control's log line names them, and what it keeps.
+    PERMUTED = ('labels', 'label', 'class counts kept')
 
     def __init__(self,
                  ann_file: str = '',
@@ -160,11 +162,12 @@ class BaseAffectiveDataset(BaseDataset):
         data_list, changed = permute_labels(data_list, self.shuffle_seed,
                                             self.LABEL_KEYS)
         n = len(data_list)
+        what, one, kept = self.PERMUTED
         print_log(
             f'{type(self).__name__} ({getattr(self, "split", None)}): '
-            f'shuffle_labels=True, seed {self.shuffle_seed}: the labels of '
+            f'shuffle_labels=True, seed {self.shuffle_seed}: the {what} of '
             f'{n} images permuted, {changed} ({100 * changed / n:.0f}%) '
-            'changed label; class counts kept.',
+            f'changed {one}; {kept}.',
             logger='current', level=logging.INFO)
         return data_list
 

@@ -108,10 +108,16 @@ class BaseDimensionalDataset(BaseAffectiveDataset):
             ``split`` defaults to ``'all'``.
         **kwargs: Other arguments of :class:`BaseAffectiveDataset`
             (``data_root``, ``skip_missing``, ``pipeline``...);
-            ``label_space`` and ``shuffle_labels`` do not apply.
+            ``label_space`` does not apply. ``shuffle_labels=True`` (the
+            shuffled control, docs/method.md) permutes each image's
+            ratings, ``gt_va`` and the raw values together, across the
+            images of the split (seeded by ``shuffle_seed``): the ratings'
+            distribution is kept, their link to the images is broken.
     """
-    #: ``shuffle_labels`` is not supported here (a regression target).
+    #: ``shuffle_labels`` moves ``gt_va`` and the raw ratings (set in
+    #: ``__init__``: one key per dimension).
     LABEL_KEYS = ('gt_va', )
+    PERMUTED = ('ratings', 'ratings', 'the distribution of ratings kept')
 
     def __init__(self,
                  dimensions: Sequence[str] = VA,
@@ -123,10 +129,6 @@ class BaseDimensionalDataset(BaseAffectiveDataset):
                  num_folds: int = 5,
                  metainfo: Optional[dict] = None,
                  **kwargs):
-        if kwargs.get('shuffle_labels'):
-            raise ValueError(f'{type(self).__name__}: shuffle_labels is for '
-                             'the emotion-labelled sets; not supported for '
-                             'ratings.')
         if kwargs.pop('label_space', 'own') != 'own':
             raise ValueError(f'{type(self).__name__}: label_space does not '
                              'apply to a dimensional set.')
@@ -136,6 +138,7 @@ class BaseDimensionalDataset(BaseAffectiveDataset):
                              'names, e.g. ("valence", "arousal").')
         self._init_split(split, split_ratios, seed, fold, num_folds)
         self.dimensions = dimensions
+        self.LABEL_KEYS = ('gt_va', ) + dimensions
         self.scales = check_scales(scale, dimensions)
         metainfo = dict(metainfo or {})
         metainfo.update(classes=dimensions, dimensions=dimensions,

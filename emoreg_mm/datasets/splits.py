@@ -102,7 +102,8 @@ def permute_labels(data_list: Sequence[dict], seed: int,
 
     Returns:
         tuple[list[dict], int]: The new data infos (copies), and how many
-        of them now have another ``gt_label``.
+        of them now have another value of ``keys[0]`` (a class index or
+        an array of ratings).
     """
     order = np.random.default_rng(seed).permutation(len(data_list))
     out = []
@@ -111,6 +112,6 @@ def permute_labels(data_list: Sequence[dict], seed: int,
         moved.update({k: data_list[source][k] for k in keys
                       if k in data_list[source]})
         out.append(moved)
-    changed = sum(int(a['gt_label']) != int(b['gt_label'])
+    changed = sum(not np.array_equal(a.get(keys[0]), b.get(keys[0]))
                   for a, b in zip(data_list, out))
     return out, changed

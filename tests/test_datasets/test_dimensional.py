@@ -202,8 +202,6 @@ def test_duplicate_and_arguments(tmp_path):
     with pytest.raises(ValueError, match=r"no \(low, high\) for dimension"):
         build('AffectiveRatings', root, ann_file='ratings.csv',
               scale={'valence': (1, 9)})
-    with pytest.raises(ValueError, match='shuffle_labels'):
-        build('OASIS', root, shuffle_labels=True)
 
 
 def test_splits_partition_and_span_valence(tmp_path):
@@ -220,6 +218,38 @@ def test_splits_partition_and_span_valence(tmp_path):
     train = build('AffectiveRatings', root, split='train', **cfg)
     vals = sorted(d['valence'] for d in by_id(train).values())
     assert vals[0] == 1 and vals[-1] == 9
+
+
+def test_shuffled_control_permutes_the_ratings(tmp_path, mm_log):
+    """shuffle_labels moves each image's ratings (gt_va and the raw
+    values, together) to another image of the split: the multiset of
+    ratings is kept, the image-rating pairs change and the seed decides
+    the permutation."""
+    rows = [(f'{i}.png', str(1 + i % 9), str(1 + (i * 7) % 9))
+            for i in range(40)]
+    root = make_ratings(str(tmp_path), rows, size=4)
+    cfg = dict(ann_file='ratings.csv', image_column='file',
+               columns={'valence': 'V', 'arousal': 'A'}, data_prefix='imgs',
+               split='train')
+    true = by_id(build('AffectiveRatings', root, **cfg))
+    shuffled = by_id(build('AffectiveRatings', root, shuffle_labels=True,
+                           **cfg))
+    assert set(shuffled) == set(true)
+    for info in shuffled.values():  # gt_va moved with its raw ratings
+        np.testing.assert_allclose(
+            info['gt_va'], [(info['valence'] - 5) / 4,
+                            (info['arousal'] - 5) / 4], atol=1e-6)
+    pairs = sorted(tuple(d['gt_va'].tolist()) for d in shuffled.values())
+    assert pairs == sorted(tuple(d['gt_va'].tolist()) for d in true.values())
+    changed = sum(not np.array_equal(shuffled[k]['gt_va'], true[k]['gt_va'])
+                  for k in true)
+    assert changed > len(true) // 2
+    assert f'the ratings of 32 images permuted, {changed} (' in mm_log.getvalue()
+    again = gt(build('AffectiveRatings', root, shuffle_labels=True, **cfg))
+    other = gt(build('AffectiveRatings', root, shuffle_labels=True,
+                     shuffle_seed=1, **cfg))
+    assert again == {k: d['gt_va'].tolist() for k, d in shuffled.items()}
+    assert other != again
 
 
 def test_gt_va_feeds_the_regression_head_and_metric(tmp_path):

@@ -2,14 +2,11 @@
 ``shuffle_labels``), on EmoSet's split files and on a user's own folder:
 the same images, the same class counts, labels moved to other images,
 seeded."""
-import io
-import logging
 import os.path as osp
 from collections import Counter
 
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 from mmpretrain.registry import DATASETS
 
 import emoreg_mm  # noqa: F401
@@ -66,21 +63,12 @@ def test_emoset_split_files(emoset):
     assert 'Labels: \tshuffled (seed 0)' in repr(seed0)
 
 
-def test_the_log_counts_the_images_that_changed_label(emoset):
-    logger, log = MMLogger.get_current_instance(), io.StringIO()
-    handler = logging.StreamHandler(log)
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        shuffled = build_emoset(emoset, shuffle_labels=True, shuffle_seed=3)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+def test_the_log_counts_the_images_that_changed_label(emoset, mm_log):
+    shuffled = build_emoset(emoset, shuffle_labels=True, shuffle_seed=3)
     changed = sum(a[1] != b[1] for a, b in zip(records(build_emoset(emoset)),
                                                records(shuffled)))
     assert (f'EmoSet (train): shuffle_labels=True, seed 3: the labels of '
-            f'40 images permuted, {changed} (') in log.getvalue()
+            f'40 images permuted, {changed} (') in mm_log.getvalue()
 
 
 @pytest.mark.parametrize('split', ['train', 'all'])
