@@ -1,9 +1,7 @@
 """Tiny regulated configs and stage-1 checkpoints for the engine tests."""
 import os.path as osp
-import uuid
 
 import torch
-from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS
 
 from plain_config import make_image_folder
@@ -86,9 +84,6 @@ def write_stage1(path, arch='resnet', classes=EMOTIONS):
         type='ImageClassifier', backbone=spec['backbone'], neck=spec['neck'],
         head=dict(type='LinearClsHead', num_classes=len(classes),
                   in_channels=spec['in_channels'])))
-    # A fresh current logger: init_weights writes to the current logger's
-    # file handlers, and an earlier in-process run may have closed them.
-    MMLogger.get_instance(f'write_stage1_{uuid.uuid4().hex}')
     model.init_weights()
     with torch.no_grad():
         model.train()

@@ -29,6 +29,7 @@ import time
 import pytest
 import torch
 
+from emoreg_mm.experiments.submitit_compat import import_submitit
 from launch_utils import dist_env, free_port, run_tool
 from slurm_cluster import slurm_cluster  # noqa: F401  (fixture)
 from test_sweep import demo_data as write_demo_data
@@ -297,6 +298,9 @@ def test_sweep_on_slurm(slurm_cluster, tmp_path):
     assert not differ, differ
     # every path reached its job whole, and no part of one ran
     assert not list(tmp_path.rglob('pwned'))
+    # unpickling imports submitit: first without its log set-up, which
+    # would close the log files of later tests in this process
+    import_submitit()
     with open(sorted((root / KILLED / 'submitit').glob(
             '*_submitted.pkl'))[-1], 'rb') as f:
         job = pickle.load(f).function
