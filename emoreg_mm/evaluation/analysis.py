@@ -15,7 +15,12 @@ Reads the arrays of :mod:`emoreg_mm.evaluation.predictions` (what
   on the images only I got right and on those only N got right;
 * calibration of the fused prediction ``pred_score``: the expected
   calibration error over ``ECE_BINS`` = 15 equal-width bins of the top-1
-  confidence, and the negative log-likelihood of the true class.
+  confidence, and the negative log-likelihood of the true class;
+* where the affective state is dimensional (:func:`affect_of_config`:
+  the run's ``model.head.affect_space``), the state by dimension
+  (:func:`affect_analysis`): mean valence and arousal, rho's correlation
+  with each, their means on the images only I / only N got right, and
+  rho and each branch's top-1 by arousal (:data:`AROUSAL_BINS`).
 
 Every run also gets its ``top1``, the fraction of images whose
 ``pred_label`` is right (for a baseline: its one branch N alone), which the
@@ -25,7 +30,7 @@ Accuracies and ECE are fractions in [0, 1] here (the results table prints
 percent). Only NumPy and the standard library are imported, so the results
 table reads runs without loading torch.
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -35,6 +40,153 @@ ECE_BINS = 15
 NLL_FLOOR = 1e-12
 #: How far a row of ``pred_score`` may sum from 1 and still be calibrated.
 SUM_TOLERANCE = 1e-3
+#: The dimensions of a dimensional state, in the order of the sets' default
+#: (``AffectiveRatings``: valence, arousal), where a run names none.
+DIMENSIONS = ('valence', 'arousal', 'dominance')
+#: Arousal's bins over its range [-1, 1]: (name, low, high); low <=
+#: arousal < high, the last bin closed.
+AROUSAL_BINS = (('low', -1., -1 / 3), ('middle', -1 / 3, 1 / 3),
+                ('high', 1 / 3, 1.))
+
+
+def affect_of_config(cfg: Mapping) -> dict:
+    """What a run's affective state is, from its config (a dict as
+    :func:`emoreg_mm.results.read_config` reads a dumped one, or an
+    mmengine ``Config``): ``model.head.affect_space``, which decides how the
+    head reads stage 1's outputs (tanh of the regression for
+    ``'dimensional'``, a softmax otherwise).
+
+    Returns:
+        dict: ``space`` (``'dimensional'`` or ``'categorical'``) and
+        ``names``: the head's ``emotion_classes`` (set from the stage-1
+        checkpoint's classes by tools/train.py and tools/test.py, so a run
+        dir's config holds them), else the config's ``emotion_classes``,
+        else None (for a dimensional state: :data:`DIMENSIONS` where the
+        predictions are read).
+    """
+    model = cfg.get('model') if isinstance(cfg, Mapping) else None
+    head = model.get('head') if isinstance(model, Mapping) else None
+    head = head if isinstance(head, Mapping) else {}
+    space = 'dimensional' if head.get('affect_space') == 'dimensional' \
+        else 'categorical'
+    names = head.get('emotion_classes') or cfg.get('emotion_classes')
+    names = [str(n) for n in names] if isinstance(names, (list, tuple)) \
+        and names else None
+    return dict(space=space, names=names)
+
+
+def infer_affect(preds: Mapping[str, np.ndarray]) -> Optional[dict]:
+    """:func:`affect_of_config`'s dict from the predictions alone, where no
+    config says: None without ``affect_score``; categorical where the file
+    names each image's top emotion (``affect_class``, which a categorical
+    head always gives) or the scores are distributions; else dimensional
+    (tanh outputs in [-1, 1], which a softmax never gives), its names
+    assumed to be :data:`DIMENSIONS` (``assumed`` True)."""
+    if 'affect_score' not in preds:
+        return None
+    affect = np.asarray(preds['affect_score'], dtype=np.float64)
+    distributions = affect.size and affect.min() >= 0 and np.abs(
+        affect.sum(1) - 1).max() <= SUM_TOLERANCE
+    if 'affect_class' in preds or distributions:
+        return dict(space='categorical', names=None)
+    return dict(space='dimensional', names=None, assumed=True)
+
+
+def dimension_names(affect: dict, count: int) -> List[str]:
+    """The names of a dimensional state's ``count`` dimensions: the run's
+    (where it names ``count``), else :data:`DIMENSIONS`' first, else
+    ``dimension k``."""
+    names = affect.get('names')
+    if names and len(names) == count:
+        return list(names)
+    return list(DIMENSIONS[:count]) if count <= len(DIMENSIONS) else [
+        f'dimension {k}' for k in range(count)]
+
+
+def dimension_index(names: Sequence[str], name: str) -> Optional[int]:
+    """Where ``name`` (``'arousal'``, ``'valence'``) is among ``names``;
+    for arousal, absent by name, the second dimension
+    (``ArousalRegulator``'s default ``index``); else None."""
+    if name in names:
+        return list(names).index(name)
+    return 1 if name == 'arousal' and len(names) > 1 else None
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> Optional[float]:
+    """Pearson's r; None where either does not vary."""
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def affect_analysis(preds: Mapping[str, np.ndarray],
+                    affect: Optional[dict]) -> Tuple[Optional[dict], str]:
+    """The dimensional affective state of a run's images and how rho and
+    the branches went with it.
+
+    Args:
+        preds (dict): Arrays of a predictions file.
+        affect (dict, optional): :func:`affect_of_config`'s (or
+            :func:`infer_affect`'s) description of the run's state.
+
+    Returns:
+        tuple: (result, reason). ``result`` is None (``reason`` says why)
+        unless the state is dimensional and the file holds
+        ``affect_score``; else a dict with ``names`` (the dimensions),
+        ``images``, per dimension name ``mean`` (over the images),
+        ``rho_r`` (Pearson's r of rho with it; None where either is
+        constant or the model has no rho), ``only_i`` / ``only_n`` (its
+        mean on the images only I / only N got right; None without
+        such images or branches); ``bins``: per :data:`AROUSAL_BINS` bin
+        its ``name``, ``low``, ``high``, ``images`` and the means ``rho``,
+        ``fused``, ``n``, ``i`` (top-1 fractions; None where empty or
+        absent); ``arousal`` (the arousal dimension's name, or None).
+    """
+    if not affect or affect.get('space') != 'dimensional':
+        return None, 'not a dimensional affective state'
+    if 'affect_score' not in preds:
+        return None, 'no affect_score (no emotional encoder)'
+    values = np.asarray(preds['affect_score'], dtype=np.float64)
+    names = dimension_names(affect, values.shape[1])
+    gt = preds['gt_label'].astype(np.int64)
+    rho = preds['rho'].astype(np.float64) if 'rho' in preds else None
+    right = dict(fused=preds['pred_label'].astype(np.int64) == gt)
+    for key, name in (('pred_score_n', 'n'), ('pred_score_i', 'i')):
+        if key in preds:
+            right[name] = preds[key].argmax(1) == gt
+    both = 'n' in right and 'i' in right
+    only_i = right['i'] & ~right['n'] if both else None
+    only_n = right['n'] & ~right['i'] if both else None
+
+    def mean_on(column, mask):
+        return float(column[mask].mean()) if mask is not None and \
+            mask.any() else None
+
+    out = dict(names=names, images=len(gt), mean={}, rho_r={}, only_i={},
+               only_n={}, bins=[])
+    for k, name in enumerate(names):
+        column = values[:, k]
+        out['mean'][name] = float(column.mean())
+        out['rho_r'][name] = None if rho is None else _corr(rho, column)
+        out['only_i'][name] = mean_on(column, only_i)
+        out['only_n'][name] = mean_on(column, only_n)
+    index = dimension_index(names, 'arousal')
+    out['arousal'] = None if index is None else names[index]
+    if index is not None:
+        arousal = values[:, index]
+        for b, (name, low, high) in enumerate(AROUSAL_BINS):
+            inside = (arousal >= low) & (
+                (arousal <= high) if b == len(AROUSAL_BINS) - 1 else
+                (arousal < high))
+            count = int(inside.sum())
+            cell = dict(name=name, low=low, high=high, images=count,
+                        rho=mean_on(rho, inside) if rho is not None
+                        else None)
+            for key in ('fused', 'n', 'i'):
+                cell[key] = mean_on(right[key].astype(np.float64),
+                                    inside) if key in right else None
+            out['bins'].append(cell)
+    return out, ''
 
 
 def captured_share(fused: float, const: float,
@@ -183,19 +335,29 @@ def calibration(preds: Dict[str, np.ndarray],
                 bins=table, images=len(scores)), ''
 
 
-def run_analysis(preds: Dict[str, np.ndarray]) -> dict:
-    """Both analyses of one predictions file.
+def run_analysis(preds: Dict[str, np.ndarray],
+                 affect: Optional[dict] = None) -> dict:
+    """The analyses of one predictions file.
+
+    Args:
+        preds (dict): Arrays of a predictions file.
+        affect (dict, optional): The run's affective state
+            (:func:`affect_of_config`); defaults to :func:`infer_affect`.
 
     Returns:
-        dict: ``top1`` (fraction of right ``pred_label``), ``branches`` and
-        ``calibration`` (each a dict or None) and ``reasons`` (why one is
-        None, by name).
+        dict: ``top1`` (fraction of right ``pred_label``), ``branches``,
+        ``calibration`` and ``affect`` (:func:`affect_analysis`, for a
+        dimensional state) (each a dict or None) and ``reasons`` (why one
+        is None, by name).
     """
     top1 = float((preds['pred_label'].astype(np.int64) ==
                   preds['gt_label'].astype(np.int64)).mean())
     branches, why_b = branch_analysis(preds)
     calib, why_c = calibration(preds)
+    state, why_a = affect_analysis(
+        preds, affect if affect is not None else infer_affect(preds))
     reasons = {k: v for k, v in (('branches', why_b),
-                                 ('calibration', why_c)) if v}
+                                 ('calibration', why_c),
+                                 ('affect', why_a)) if v}
     return dict(top1=top1, branches=branches, calibration=calib,
-                reasons=reasons)
+                affect=state, reasons=reasons)

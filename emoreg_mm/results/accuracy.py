@@ -52,12 +52,26 @@ PAIR_COLUMNS = ('mean', 'ci low', 'ci high', 'n', 'verdict', 'p',
                 'adjusted p', 'adjusted verdict', 'detectable')
 
 
+#: The dimensional state's modes, where the matrix does not list them
+#: (:data:`emoreg_mm.models.dimensional_regulators.DIMENSIONAL_MODES`'s
+#: names; that module imports torch, which the tables do not).
+DIMENSIONAL_MODES = ('arousal-reg', 'learn-va-reg')
+
+
+def mode_order() -> Tuple[str, ...]:
+    """The modes in table order: the matrix's, then the dimensional
+    state's (``matrix.DIMENSIONAL_MODES`` where the matrix has them)."""
+    modes = tuple(matrix.MODES)
+    extra = tuple(getattr(matrix, 'DIMENSIONAL_MODES', DIMENSIONAL_MODES))
+    return modes + tuple(m for m in extra if m not in modes)
+
+
 def row_order(combo: Tuple[str, str, str]) -> tuple:
     """Rows by backbone, then ``baseline``, ``const``, then by affective
-    set and the matrix's order of the modes (modes it does not know last,
-    by name)."""
+    set and the order of :func:`mode_order` (the matrix's modes, then the
+    dimensional state's; modes neither knows last, by name)."""
     backbone, affective, mode = combo
-    modes = matrix.MODES
+    modes = mode_order()
     return (backbone, mode != 'baseline', mode != 'const', affective,
             modes.index(mode) if mode in modes else len(modes), mode)
 

@@ -13,7 +13,7 @@ Calibration table, each with its family (:mod:`.family`).
 """
 from typing import List, Optional, Sequence, Tuple
 
-from ..evaluation.analysis import run_analysis
+from ..evaluation.analysis import affect_of_config, run_analysis
 from ..evaluation.predictions import BRANCH_KEYS, load_predictions
 from . import calibration
 from .family import Policy, settle
@@ -63,17 +63,19 @@ BRANCHES_TEXT = (
 
 
 def analyse_runs(runs: List[dict], notes: List[str]) -> None:
-    """Set ``run['analysis']``: :func:`run_analysis` of its predictions,
-    with ``one_branch`` (the file holds one branch's scores: a model with
-    one branch, such as ``e-infl``'s), or None without them; files that
-    cannot be read are noted by name."""
+    """Set ``run['analysis']``: :func:`run_analysis` of its predictions
+    (the affective state as the run's config says:
+    :func:`affect_of_config`), with ``one_branch`` (the file holds one
+    branch's scores: a model with one branch, such as ``e-infl``'s), or
+    None without them; files that cannot be read are noted by name."""
     for run in runs:
         run['analysis'] = None
         if not run['predictions']:
             continue
         try:
             preds = load_predictions(run['predictions'])
-            run['analysis'] = run_analysis(preds)
+            run['analysis'] = run_analysis(
+                preds, affect_of_config(run.get('config') or {}))
         except (OSError, ValueError) as err:  # PredictionsFileError too
             notes.append(f'{err}; no branch analysis or calibration.')
             continue

@@ -3,7 +3,9 @@ and the forest plot.
 
 :func:`build_report` reads the run dirs (:mod:`.runs`), builds the main
 table (:mod:`.accuracy`), the Branches and Calibration tables
-(:mod:`.branches`, from saved predictions), the Robustness table
+(:mod:`.branches`, from saved predictions), the Affective state table
+(:mod:`.affect`, valence and arousal of runs whose state is
+dimensional), the Robustness table
 (:mod:`.robustness`, from corruption predictions), the Shift table
 (:mod:`.shift`, from predictions on CIFAR-10.1 / CIFAR-10.2) and the forest
 plot of the main table's paired differences
@@ -17,6 +19,7 @@ from typing import List, Optional, Sequence, Union
 
 from ..fileio import atomic_write, atomic_write_text
 from .accuracy import INTRO, accuracy_table
+from .affect import affect_table, dimensional_note
 from .branches import analyse_runs, branches_table
 from .family import Policy
 from .format import csv_text
@@ -44,10 +47,11 @@ def write_forest(forest: List[dict], path: str, metric: str,
 
 
 def _analysis_tables(runs: List[dict], notes: List[str], policy: Policy,
-                     families: dict):
-    """The Branches / Calibration and Robustness tables:
+                     families: dict, affect: dict):
+    """The Branches / Calibration, Affective state and Robustness tables:
     (a_header, a_rows, r_header, r_rows, markdown); their families are
-    added to ``families``."""
+    added to ``families``, the Affective state table's CSV to ``affect``
+    (``header``, ``rows``)."""
     analyse_runs(runs, notes)
     if any(r['analysis'] for r in runs):
         a_header, a_rows, a_markdown, more, found = branches_table(
@@ -60,6 +64,9 @@ def _analysis_tables(runs: List[dict], notes: List[str], policy: Policy,
             f'no run dir holds a readable {PREDICTIONS} (tools/test.py ... '
             f'--out WORK_DIR/{PREDICTIONS}): no branch analysis or '
             'calibration.')
+    affect['header'], affect['rows'], affect_md, more = affect_table(runs)
+    notes += more
+    a_markdown += affect_md
     read_robustness(runs, notes)
     r_header, r_rows, r_markdown, more, family = robustness_table(
         runs, policy)
@@ -92,6 +99,9 @@ def _write(out: str, report: dict) -> None:
     if report['analysis_header']:
         atomic_write_text(f'{out}_analysis.csv', csv_text(
             report['analysis_header'], report['analysis_rows']))
+    if report['affect_rows']:
+        atomic_write_text(f'{out}_affect.csv', csv_text(
+            report['affect_header'], report['affect_rows']))
     if report['robustness_rows']:
         atomic_write_text(f'{out}_robustness.csv', csv_text(
             report['robustness_header'], report['robustness_rows']))
@@ -114,6 +124,8 @@ def build_report(patterns: Sequence[str],
         metric (str): Metric key. Defaults to ``'accuracy/top1'``.
         out (str, optional): Write ``OUT.md``, ``OUT.csv``,
             ``OUT_analysis.csv`` (where runs saved predictions),
+            ``OUT_affect.csv`` (where runs of a dimensional state saved
+            predictions),
             ``OUT_robustness.csv`` (where runs were evaluated on
             corruptions), ``OUT_shift.csv`` (where runs were evaluated on
             CIFAR-10.1 / CIFAR-10.2) and ``OUT_forest.png``. Defaults to
@@ -137,7 +149,9 @@ def build_report(patterns: Sequence[str],
         dict: ``runs``, ``header`` and ``rows`` (the CSV), ``markdown`` and
         ``notes`` (skipped dirs, refused pairs, unpaired seeds);
         ``analysis_header`` and ``analysis_rows`` (the companion CSV; None
-        and [] when no run saved predictions), ``analysis_notes``,
+        and [] when no run saved predictions), ``affect_header`` and
+        ``affect_rows`` (the Affective state table; [] without runs of a
+        dimensional state), ``analysis_notes``,
         ``robustness_header`` and ``robustness_rows``, ``shift_header`` and
         ``shift_rows``, ``families`` (per table, ``main``, ``branches``,
         ``calibration``, ``robustness``, ``shift`` where it is built:
@@ -160,14 +174,18 @@ def build_report(patterns: Sequence[str],
     header, rows, table, more, family = accuracy_table(runs, forest, policy)
     families = dict(main=family)
     notes += more
-    analysis_notes = []
+    analysis_notes, affect = [], {}
     a_header, a_rows, r_header, r_rows, companions = _analysis_tables(
-        runs, analysis_notes, Policy(correction, resolution), families)
+        runs, analysis_notes, Policy(correction, resolution), families,
+        affect)
     s_header, s_rows, shift_markdown = _shift_tables(
         runs, analysis_notes, Policy(correction, resolution), families,
         metric)
     companions += shift_markdown
     markdown = INTRO.format(metric=metric) + table
+    note = dimensional_note(runs)
+    if note:
+        markdown += f'\n{note}\n'
     if notes:
         markdown += '\nNotes:\n' + ''.join(f'- {n}\n' for n in notes)
     markdown += companions
@@ -176,12 +194,14 @@ def build_report(patterns: Sequence[str],
         forest_png = write_forest(forest, f'{out}_forest.png', metric,
                                   analysis_notes)
     if analysis_notes:
-        markdown += ('\nNotes on the branches, calibration, robustness '
-                     'and shift:\n' +
+        markdown += ('\nNotes on the branches, calibration, affective '
+                     'state, robustness and shift:\n' +
                      ''.join(f'- {n}\n' for n in analysis_notes))
     report = dict(runs=runs, header=header, rows=rows, markdown=markdown,
                   notes=notes, analysis_header=a_header,
                   analysis_rows=a_rows, analysis_notes=analysis_notes,
+                  affect_header=affect['header'],
+                  affect_rows=affect['rows'],
                   forest=forest_png, robustness_header=r_header,
                   robustness_rows=r_rows, shift_header=s_header,
                   shift_rows=s_rows, families=families)

@@ -15,15 +15,22 @@ seeds). matplotlib is imported when a plot is drawn, with the Agg backend
 * :func:`forest_plot`: the paired differences of the results table against
   ``baseline``, ``const`` and the shuffled / untrained controls, with their
   95% intervals and adjusted verdicts;
-* :func:`plot_run`: the first two for one run's predictions.
+* :func:`rho_vs_arousal`: for a dimensional affective state (valence,
+  arousal), rho of every image against its arousal, the images coloured by
+  which branch alone got them right, rho's correlation with arousal and
+  valence in the title;
+* :func:`plot_run`: the first two for one run's predictions, and the
+  third where the run's state is dimensional.
 """
 import os
 import os.path as osp
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..evaluation.analysis import run_analysis
+from ..evaluation.analysis import (affect_analysis, dimension_index,
+                                   dimension_names, infer_affect,
+                                   run_analysis)
 from ..evaluation.predictions import check_predictions
 from ..fileio import atomic_write
 
@@ -157,6 +164,61 @@ def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
     return _save(fig, path)
 
 
+#: The images of :func:`rho_vs_arousal`, by which branch got them right.
+OUTCOMES = (('only I right', '#dd8452'), ('only N right', '#4c72b0'),
+            ('both or neither right', '0.7'))
+
+
+def rho_vs_arousal_figure(preds: dict, affect: dict, title: str = ''):
+    """The figure of :func:`rho_vs_arousal` (a matplotlib ``Figure``,
+    drawn without pyplot)."""
+    from matplotlib.figure import Figure
+    values = preds['affect_score'].astype(float)
+    names = dimension_names(affect, values.shape[1])
+    a_index = dimension_index(names, 'arousal')
+    if a_index is None:
+        raise ValueError(f'the affective state names no arousal ({names})')
+    arousal, rho = values[:, a_index], preds['rho'].astype(float)
+    gt = preds['gt_label']
+    if all(k in preds for k in ('pred_score_n', 'pred_score_i')):
+        right_n = preds['pred_score_n'].argmax(1) == gt
+        right_i = preds['pred_score_i'].argmax(1) == gt
+        masks = (right_i & ~right_n, right_n & ~right_i, right_i == right_n)
+    else:
+        masks = (None, None, np.ones(len(rho), dtype=bool))
+    fig = Figure(figsize=(7, 5.2), layout='constrained')
+    ax = fig.subplots()
+    for mask, (label, color) in zip(masks, OUTCOMES):
+        if mask is not None and mask.any():
+            ax.scatter(arousal[mask], rho[mask], s=14, color=color,
+                       alpha=0.8, label=f'{label} ({int(mask.sum())})'
+                       if masks[0] is not None else f'images ({len(rho)})')
+    ax.axhline(0.5, color='0.5', lw=1, ls=':')
+    ax.set_xlim(-1.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f'{names[a_index]} (dimension {a_index} of the affective '
+                  'state a(x), -1 calm .. 1 aroused)')
+    ax.set_ylabel('rho (0: only N counts, 1: only I counts)')
+    result, _ = affect_analysis(preds, dict(affect, names=names))
+    corr = ', '.join(
+        f'r(rho, {n}) = ' + ('-' if result['rho_r'][n] is None
+                             else f'{result["rho_r"][n]:+.2f}')
+        for n in names[:2])
+    prefix = f'{title}: ' if title else ''
+    ax.set_title(f'{prefix}rho against {names[a_index]}\n{corr}, n = '
+                 f'{len(rho)} images', fontsize=10)
+    ax.legend(loc='best', fontsize=8)
+    return fig
+
+
+def rho_vs_arousal(preds: dict, affect: dict, path: str,
+                   title: str = '') -> str:
+    """Write rho of every image against its arousal (``preds`` holds rho
+    and a dimensional ``affect_score``; ``affect`` names its dimensions,
+    :func:`emoreg_mm.evaluation.analysis.affect_of_config`)."""
+    return save_png(rho_vs_arousal_figure(preds, affect, title), path)
+
+
 #: Colour, marker and vertical shift of each reference in the forest plot.
 FOREST_STYLES = {'baseline': ('#4c72b0', 'o', -0.24),
                  'const': ('#dd8452', 's', -0.08),
@@ -227,16 +289,28 @@ def forest_plot(entries: Sequence[dict], path,
     return _save(fig, path)
 
 
-def plot_run(preds: dict, out_dir: str,
-             title: str = '') -> Tuple[List[str], List[str]]:
+def plot_run(preds: dict, out_dir: str, title: str = '',
+             affect: Optional[dict] = None) -> Tuple[List[str], List[str]]:
     """Write ``reliability.png`` and ``rho_by_branch.png`` of one run's
-    predictions (``load_predictions``) into ``out_dir``.
+    predictions (``load_predictions``) into ``out_dir``, and
+    ``rho_vs_arousal.png`` where its affective state is dimensional.
+
+    Args:
+        preds (dict): The predictions.
+        out_dir (str): Folder for the PNGs (created).
+        title (str): The run, at the start of each title.
+        affect (dict, optional): The run's affective state
+            (:func:`emoreg_mm.evaluation.analysis.affect_of_config` of its
+            config); default: what the predictions say
+            (:func:`~emoreg_mm.evaluation.analysis.infer_affect`).
 
     Returns:
         tuple: (paths written, notes: why a plot was not drawn).
     """
     check_predictions(title or 'the predictions', preds)
-    result = run_analysis(preds)
+    if affect is None:
+        affect = infer_affect(preds)
+    result = run_analysis(preds, affect)
     os.makedirs(out_dir, exist_ok=True)
     written, notes = [], []
     if result['calibration']:
@@ -252,6 +326,13 @@ def plot_run(preds: dict, out_dir: str,
     else:
         notes.append(f'{title}: no rho_by_branch.png '
                      f'({result["reasons"]["branches"]}).')
+    if result['affect'] and 'rho' in preds and result['affect']['arousal']:
+        written.append(rho_vs_arousal(
+            preds, affect, osp.join(out_dir, 'rho_vs_arousal.png'), title))
+        if affect.get('assumed'):
+            notes.append(f'{title}: no config beside the predictions; the '
+                         'affective state read as (valence, arousal), the '
+                         'dimensional sets\' default order.')
     return written, notes
 
 

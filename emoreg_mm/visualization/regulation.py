@@ -9,7 +9,23 @@ the model returns):
   emotionally-influenced encoder counts);
 * ``rho_per_class.png``: mean rho (+- std) per target class;
 * ``affect_per_class.png``: the mean affective state a(x) of each target
-  class, stacked by emotion (models with an emotional encoder only).
+  class, stacked by emotion (models with an emotional encoder only); for a
+  dimensional state (valence, arousal in [-1, 1]) the mean of each
+  dimension per class, side by side;
+* ``rho_vs_arousal.png`` (a dimensional state only): rho of every image
+  against its arousal (:func:`~.analysis.rho_vs_arousal`).
+
+:func:`explanations` lists per image what the model saw and did: its
+class, prediction, rho, each branch's prediction and its affective state,
+the top emotion and the emotions' scores, or its valence and arousal
+(``tools/analysis_tools/plot_regulation.py`` writes them as
+``explanations.csv`` beside the plots).
+
+Whether the state is dimensional is the run's config's
+``model.head.affect_space`` (:func:`affect_from_config`, or
+:func:`run_affect` for the run dir holding a predictions file); without a
+config, what the predictions say
+(:func:`~emoreg_mm.evaluation.analysis.infer_affect`).
 
 Example::
 
@@ -33,11 +49,13 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..evaluation.analysis import (affect_of_config, dimension_index,
+                                   dimension_names, infer_affect)
 from ..evaluation.predictions import check_predictions
 from ..evaluation.predictions import load_predictions as _load_predictions
 from ..evaluation.predictions import samples_to_arrays
 from ..matrix import MIKELS as EMOTIONS
-from .analysis import save_png
+from .analysis import rho_vs_arousal_figure, save_png
 
 Predictions = Dict[str, np.ndarray]
 PredictionsLike = Union[Predictions, Sequence[dict]]
@@ -121,6 +139,23 @@ def names_from_config(
     return classes, (list(emotions) if emotions else None)
 
 
+def affect_from_config(config: str) -> dict:
+    """:func:`~emoreg_mm.evaluation.analysis.affect_of_config` of a config
+    file (mmengine reads it: a config of the user's own)."""
+    from mmengine.config import Config
+    return affect_of_config(Config.fromfile(config))
+
+
+def run_affect(path: str) -> Optional[dict]:
+    """The affective state of the run whose work dir holds ``path`` (a
+    predictions file): :func:`affect_of_config` of the config mmengine
+    dumped there, read without executing it
+    (:func:`emoreg_mm.results.find_config`); None without one."""
+    from ..results.runs import find_config
+    _, cfg, _ = find_config(osp.dirname(osp.abspath(path)))
+    return None if cfg is None else affect_of_config(cfg)
+
+
 def infer_class_names(preds: PredictionsLike,
                       num_classes: int) -> List[str]:
     """Class names from the images' parent folders (class-folder layouts,
@@ -174,7 +209,8 @@ def plot_regulation(preds: PredictionsLike,
                     out_dir: str,
                     class_names: Optional[Sequence[str]] = None,
                     emotion_names: Optional[Sequence[str]] = None,
-                    title: str = '') -> List[str]:
+                    title: str = '',
+                    affect: Optional[dict] = None) -> List[str]:
     """Write the PNGs of one run's predictions.
 
     Args:
@@ -185,14 +221,21 @@ def plot_regulation(preds: PredictionsLike,
         emotion_names (list[str], optional): Emotion names of the affective
             state; default: :func:`infer_emotion_names`.
         title (str): Prefix of each plot's title (the run).
+        affect (dict, optional): The run's affective state
+            (:func:`affect_from_config`, :func:`run_affect`); default: what
+            the predictions say (:func:`infer_affect`). For a dimensional
+            state, ``emotion_names`` (else ``affect['names']``) name its
+            dimensions.
 
     Returns:
         list[str]: The paths written; ``affect_per_class.png`` only where
-        the predictions hold the affective state.
+        the predictions hold the affective state, ``rho_vs_arousal.png``
+        only where it is dimensional.
     """
     preds = as_arrays(preds)
     check_predictions(title or 'the predictions', preds)
     s = summarize(preds)
+    affect = state_of(preds, affect, emotion_names)
     num_classes = s['num_classes']
     if not class_names or len(class_names) != num_classes:
         class_names = infer_class_names(preds, num_classes)
@@ -203,7 +246,15 @@ def plot_regulation(preds: PredictionsLike,
         _save(_rho_per_class(s, class_names, prefix),
               osp.join(out_dir, 'rho_per_class.png'))
     ]
-    if s['affect'] is not None:
+    if s['affect'] is not None and affect['space'] == 'dimensional':
+        written.append(_save(
+            _dimensions_per_class(s, class_names, affect['names'], prefix),
+            osp.join(out_dir, 'affect_per_class.png')))
+        if dimension_index(affect['names'], 'arousal') is not None:
+            written.append(_save(
+                rho_vs_arousal_figure(preds, affect, title),
+                osp.join(out_dir, 'rho_vs_arousal.png')))
+    elif s['affect'] is not None:
         k = s['affect'].shape[1]
         if not emotion_names or len(emotion_names) != k:
             emotion_names = infer_emotion_names(preds, k)
@@ -214,6 +265,119 @@ def plot_regulation(preds: PredictionsLike,
         print('plot_regulation: no affect_score in the predictions (no '
               'emotional encoder, e.g. const): affect_per_class.png skipped.')
     return written
+
+
+def state_of(preds: Predictions, affect: Optional[dict],
+             names: Optional[Sequence[str]] = None) -> dict:
+    """``affect`` (default: :func:`infer_affect`; ``{'space':
+    'categorical'}`` without an affective state), for a dimensional state
+    with ``names`` its dimensions' names (``names``, else the run's, else
+    valence, arousal: :func:`dimension_names`; a note is printed where
+    they are assumed)."""
+    affect = dict(affect or infer_affect(preds) or
+                  dict(space='categorical', names=None))
+    if affect['space'] == 'dimensional' and 'affect_score' in preds:
+        k = preds['affect_score'].shape[1]
+        given = list(names) if names and len(names) == k else None
+        if given is None and affect.get('assumed') and \
+                not affect.get('names'):
+            print('plot_regulation: no config says what the affective state '
+                  'is; it holds values no distribution over emotions has, '
+                  'so it is read as dimensional: '
+                  f'{", ".join(dimension_names(affect, k))}.')
+        affect['names'] = given or dimension_names(affect, k)
+    return affect
+
+
+#: The leading columns of :func:`explanations`.
+EXPLANATION_COLUMNS = ('sample_idx', 'img_path', 'gt_class', 'pred_class',
+                       'pred_score', 'rho', 'pred_class_n', 'pred_class_i')
+
+
+def explanations(preds: PredictionsLike,
+                 class_names: Optional[Sequence[str]] = None,
+                 affect: Optional[dict] = None,
+                 emotion_names: Optional[Sequence[str]] = None
+                 ) -> Tuple[List[str], List[list]]:
+    """Per image, why the model predicted what it did: its class and the
+    prediction with its score, rho, the class each branch alone predicts
+    (N, I) and the affective state: for a dimensional state each dimension
+    by name (``valence``, ``arousal``, in [-1, 1]); for a categorical one
+    the top emotion (``affect_class``) and each emotion's score
+    (``affect <emotion>``). Columns a prediction lacks (rho of a baseline,
+    a branch not built, the affect without E) are left out.
+
+    Args:
+        preds (dict | list[dict]): The predictions.
+        class_names (list[str], optional): Target class names; default:
+            :func:`infer_class_names`.
+        affect (dict, optional): As :func:`plot_regulation`'s.
+        emotion_names (list[str], optional): Names of the state's values.
+
+    Returns:
+        tuple: (header, rows), a CSV's.
+    """
+    preds = as_arrays(preds)
+    check_predictions('the predictions', preds)
+    num_classes = int(preds['pred_score'].shape[1])
+    if not class_names or len(class_names) != num_classes:
+        class_names = infer_class_names(preds, num_classes)
+    columns = [c for c in EXPLANATION_COLUMNS if c in (
+        'gt_class', 'pred_class', 'pred_score') or c in preds or (
+        c == 'pred_class_n' and 'pred_score_n' in preds) or (
+        c == 'pred_class_i' and 'pred_score_i' in preds)]
+    values = {
+        'sample_idx': preds['sample_idx'],
+        'img_path': preds.get('img_path'),
+        'gt_class': [class_names[int(c)] for c in preds['gt_label']],
+        'pred_class': [class_names[int(c)] for c in preds['pred_label']],
+        'pred_score': preds['pred_score'][np.arange(len(preds['gt_label'])),
+                                          preds['pred_label']],
+        'rho': preds.get('rho'),
+        'pred_class_n': [class_names[int(c)] for c in
+                         preds['pred_score_n'].argmax(1)]
+        if 'pred_score_n' in preds else None,
+        'pred_class_i': [class_names[int(c)] for c in
+                         preds['pred_score_i'].argmax(1)]
+        if 'pred_score_i' in preds else None,
+    }
+    header, table = list(columns), [values[c] for c in columns]
+    if 'affect_score' in preds:
+        state = preds['affect_score'].astype(float)
+        affect = state_of(preds, affect, emotion_names)
+        if affect['space'] == 'dimensional':
+            header += list(affect['names'])
+        else:
+            names = list(emotion_names) if emotion_names and len(
+                emotion_names) == state.shape[1] else infer_emotion_names(
+                preds, state.shape[1])
+            header += ['affect_class'] + [f'affect {n}' for n in names]
+            table.append(preds['affect_class'] if 'affect_class' in preds
+                         else [names[int(k)] for k in state.argmax(1)])
+        table += list(state.T)
+    rows = []
+    for i in range(len(preds['gt_label'])):
+        row = []
+        for column in table:
+            value = column[i]
+            row.append(f'{float(value):.4f}' if isinstance(
+                value, (float, np.floating)) else
+                int(value) if isinstance(value, np.integer) else str(value))
+        rows.append(row)
+    return header, rows
+
+
+def write_explanations(path: str, preds: PredictionsLike,
+                       class_names: Optional[Sequence[str]] = None,
+                       affect: Optional[dict] = None,
+                       emotion_names: Optional[Sequence[str]] = None
+                       ) -> str:
+    """:func:`explanations` as a CSV at ``path``, written atomically."""
+    from ..fileio import atomic_write_text
+    from ..results.format import csv_text
+    header, rows = explanations(preds, class_names, affect, emotion_names)
+    atomic_write_text(path, csv_text(header, rows))
+    return path
 
 
 def run_title(config: Optional[str], path: str) -> str:
@@ -303,6 +467,36 @@ def _affect_per_class(s: dict, class_names: Sequence[str],
     ax.set_ylim(0, 1)
     ax.set_title(f'{prefix}affective state per target class')
     ax.legend(title='emotion', bbox_to_anchor=(1.01, 1), loc='upper left')
+    return fig
+
+
+def _dimensions_per_class(s: dict, class_names: Sequence[str],
+                          names: Sequence[str], prefix: str) -> Figure:
+    """The mean of each dimension of a dimensional state (valence,
+    arousal, in [-1, 1]) per class, side by side, with the scale's
+    midpoint."""
+    affect, gt, num_classes = s['affect'], s['gt'], s['num_classes']
+    k = affect.shape[1]
+    means = np.stack([
+        affect[gt == c].mean(0) if np.any(gt == c) else np.full(k, np.nan)
+        for c in range(num_classes)
+    ])
+    fig = Figure(figsize=(max(7, 0.6 * num_classes * k / 2 + 4), 4.8),
+                 layout='constrained')
+    ax = fig.subplots()
+    x = np.arange(num_classes)
+    width = 0.8 / k
+    colors = matplotlib.colormaps['tab10'].colors
+    for d, name in enumerate(names):
+        ax.bar(x - 0.4 + width * (d + 0.5), means[:, d], width=width,
+               label=name, color=colors[d % len(colors)])
+    ax.axhline(0, color=EQUAL, lw=1)
+    ax.set_xticks(x, class_names, rotation=45 if num_classes > 12 else 0)
+    ax.set_xlabel('target class (ground truth)')
+    ax.set_ylabel('mean of each dimension of a(x) (-1 .. 1)')
+    ax.set_ylim(-1, 1)
+    ax.set_title(f'{prefix}{" and ".join(names)} per target class')
+    ax.legend(title='dimension', bbox_to_anchor=(1.01, 1), loc='upper left')
     return fig
 
 

@@ -74,12 +74,13 @@ log_level = 'INFO'
 '''
 
 
-def write_stage1(path, arch='resnet', classes=EMOTIONS):
+def write_stage1(path, arch='resnet', classes=EMOTIONS, seed=7):
     """Save a stage-1 checkpoint (plain classifier of ``len(classes)``
-    emotions, moved BatchNorm statistics) with the classes in its meta, as
-    a Runner writes it; return its state dict."""
+    emotions, moved BatchNorm statistics; its weights drawn at ``seed``)
+    with the classes in its meta, as a Runner writes it; return its state
+    dict."""
     spec = ARCHS[arch]
-    torch.manual_seed(7)
+    torch.manual_seed(seed)
     model = MODELS.build(dict(
         type='ImageClassifier', backbone=spec['backbone'], neck=spec['neck'],
         head=dict(type='LinearClsHead', num_classes=len(classes),
@@ -99,17 +100,18 @@ def write_regulated_config(tmp_path, arch='resnet', max_epochs=3,
                            batch_size=2, shuffle=True, num_classes=2,
                            emotions=EMOTIONS, stage1_arch=None,
                            stage1_emotions=None, extra_hooks=(), flip=0.5,
-                           name='regulated.py'):
-    """Write data (8 images per class), a stage-1 checkpoint and a config
-    of a learn-ereg model (``flip``: RandomFlip probability; ``emotions``
-    None leaves ``model.head.emotion_classes`` unset, ``stage1_emotions``
-    then naming stage 1's); return the config path."""
+                           name='regulated.py', stage1_seed=7):
+    """Write data (8 images per class), a stage-1 checkpoint (its weights
+    drawn at ``stage1_seed``) and a config of a learn-ereg model (``flip``:
+    RandomFlip probability; ``emotions`` None leaves
+    ``model.head.emotion_classes`` unset, ``stage1_emotions`` then naming
+    stage 1's); return the config path."""
     root = osp.join(str(tmp_path), 'data')
     if not osp.isdir(root):
         make_image_folder(root, per_class=8)
     stage1 = osp.join(str(tmp_path), f'stage1_{name}.pth')
     write_stage1(stage1, stage1_arch or arch,
-                 stage1_emotions or emotions or EMOTIONS)
+                 stage1_emotions or emotions or EMOTIONS, stage1_seed)
     spec = ARCHS[arch]
     path = osp.join(str(tmp_path), name)
     with open(path, 'w') as f:

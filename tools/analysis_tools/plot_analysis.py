@@ -18,7 +18,12 @@ folder are refused before anything is drawn):
 * ``rho_by_branch.png`` (regulated runs whose file holds both branches'
   scores): the distribution of rho on the images only I got right and on
   those only N got right, their means marked: a regulator that leans the
-  right way puts the first to the right of the second.
+  right way puts the first to the right of the second;
+* ``rho_vs_arousal.png`` (a dimensional affective state: the run's config,
+  dumped in its work dir beside the file, says
+  ``model.head.affect_space='dimensional'``): rho of every image against
+  its arousal, coloured by which branch alone got it right, with rho's
+  correlation with arousal and valence.
 
 The plots are :mod:`emoreg_mm.visualization.analysis`'s; ``results_table.py``
 tables the same numbers over seeds and draws the forest plot of the paired
@@ -30,6 +35,7 @@ from typing import Optional, Sequence
 
 from emoreg_mm.evaluation.predictions import load_predictions
 from emoreg_mm.visualization.analysis import plot_dirs, plot_run
+from emoreg_mm.visualization.regulation import run_affect
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -47,7 +53,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(f'plot_analysis: {err}')
     for path, preds, out_dir in zip(args.preds, loaded, out_dirs):
         run = osp.basename(osp.dirname(osp.abspath(path)))
-        written, notes = plot_run(preds, out_dir, run)
+        written, notes = plot_run(preds, out_dir, run, run_affect(path))
         for note in notes:
             print(f'plot_analysis: {note}')
         for png in written:

@@ -9,10 +9,18 @@ Usage::
     python tools/analysis_tools/plot_regulation.py --config CONFIG \
         --checkpoint CKPT [--out-dir DIR]
 
-Writes ``rho_hist.png``, ``rho_per_class.png`` and ``affect_per_class.png``
-(models with an emotional encoder) to ``--out-dir`` (default: the
-predictions' folder, or the checkpoint's); see
+Writes ``rho_hist.png``, ``rho_per_class.png``, ``affect_per_class.png``
+(models with an emotional encoder), ``rho_vs_arousal.png`` (a dimensional
+affective state) and ``explanations.csv`` (per image: its class, the
+prediction, rho, each branch's prediction and the affective state: the top
+emotion and the emotions' scores, or valence and arousal) to
+``--out-dir`` (default: the predictions' folder, or the checkpoint's); see
 :mod:`emoreg_mm.visualization.regulation`.
+
+Whether the state is dimensional (valence, arousal) is the config's
+``model.head.affect_space``: ``--config``'s, else the config mmengine
+dumped beside ``--preds`` (a run's work dir; read without executing it),
+else what the predictions hold.
 
 Class names come from ``--classes``, else the config's test dataset, else
 the images' parent folders (class-folder layouts), else the indices.
@@ -29,10 +37,13 @@ import argparse
 import os.path as osp
 from typing import List, Optional
 
-from emoreg_mm.visualization.regulation import (load_predictions,
+from emoreg_mm.visualization.regulation import (affect_from_config,
+                                                load_predictions,
                                                 names_from_config,
                                                 plot_regulation,
-                                                predict_checkpoint, run_title)
+                                                predict_checkpoint, run_affect,
+                                                run_title, state_of,
+                                                write_explanations)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -73,11 +84,20 @@ def main(argv: Optional[List[str]] = None) -> None:
         out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
     classes, emotions = names_from_config(args.config) if args.config \
         else (None, None)
+    affect = affect_from_config(args.config) if args.config else \
+        run_affect(args.preds)
+    if emotions is None and affect:  # the run dir's config names them
+        emotions = affect['names']
+    affect = state_of(preds, affect, emotions)
     title = args.title if args.title is not None else run_title(
         args.config, args.preds or args.checkpoint)
-    for path in plot_regulation(preds, out_dir, args.classes or classes,
-                                emotions, title):
+    classes = args.classes or classes
+    for path in plot_regulation(preds, out_dir, classes, emotions, title,
+                                affect=affect):
         print(f'wrote {path}')
+    path = write_explanations(osp.join(out_dir, 'explanations.csv'), preds,
+                              classes, affect, emotions)
+    print(f'wrote {path}')
 
 
 if __name__ == '__main__':

@@ -15,11 +15,14 @@ interval, n, verdict, and the verdict adjusted over the table's family of
 comparisons) with McNemar's exact test against ``const`` on saved
 predictions. Where runs saved predictions (``tools/test.py ... --out
 WORK_DIR/predictions.npz``), the Branches and Calibration tables follow;
-where they were evaluated on CIFAR-C (``eval_corruptions.py``), the
-Robustness table. A run dir that cannot be read is listed with the reason
-and the table of the others is still written. Writes ``OUT.md``,
-``OUT.csv``, ``OUT_analysis.csv``, ``OUT_robustness.csv`` and
-``OUT_forest.png``; docs/results.md says how to read them.
+where their affective state is dimensional (valence, arousal:
+``model.head.affect_space='dimensional'`` in the run's config), the
+Affective state table; where they were evaluated on CIFAR-C
+(``eval_corruptions.py``), the Robustness table. A run dir that cannot be
+read is listed with the reason and the table of the others is still
+written. Writes ``OUT.md``, ``OUT.csv``, ``OUT_analysis.csv``,
+``OUT_affect.csv``, ``OUT_robustness.csv`` and ``OUT_forest.png``;
+docs/results.md says how to read them.
 
 The tables are :func:`emoreg_mm.results.build_report`'s; this is its
 command line.
@@ -74,6 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(report['markdown'])
     written = [f'{args.out}_analysis.csv' if report['analysis_header']
                else None,
+               f'{args.out}_affect.csv' if report['affect_rows'] else None,
                f'{args.out}_robustness.csv' if report['robustness_rows']
                else None,
                f'{args.out}_shift.csv' if report['shift_rows'] else None,

@@ -10,30 +10,37 @@ from mmpretrain.registry import HOOKS
 def regulation_stats(rho: torch.Tensor,
                      affect: Optional[torch.Tensor],
                      emotion_classes: Sequence[str],
-                     prefix: str = '') -> Dict[str, float]:
+                     prefix: str = '',
+                     top: bool = True) -> Dict[str, float]:
     """Summary scalars of a set of predictions.
 
     Args:
         rho (Tensor): Regulation weights, ``(N, )``.
         affect (Tensor, optional): Affective states, ``(N, K)``.
-        emotion_classes (Sequence[str]): The K emotion names.
+        emotion_classes (Sequence[str]): The K emotion names (the
+            dimensions' of a dimensional state: valence, arousal).
         prefix (str): Prepended to every key, e.g. ``'val_'``.
+        top (bool): Also the share of each top emotion; False for a
+            dimensional state, whose largest coordinate names no emotion.
 
     Returns:
         dict: ``{prefix}rho/mean``, ``/std``, ``/min``, ``/max`` and, with
-        ``affect``, ``{prefix}affect/<emotion>`` (mean affect score) and
+        ``affect``, ``{prefix}affect/<emotion>`` (mean affect score; for a
+        dimensional state the mean valence, arousal) and, with ``top``,
         ``{prefix}affect_top/<emotion>`` (share of images whose top emotion
         it is).
     """
     keys, values = regulation_stat_tensor(rho, affect, emotion_classes,
-                                          prefix)
+                                          prefix, top)
     return dict(zip(keys, values.tolist()))
 
 
 def regulation_stat_tensor(rho: torch.Tensor,
                            affect: Optional[torch.Tensor],
                            emotion_classes: Sequence[str],
-                           prefix: str = '') -> Tuple[List[str], torch.Tensor]:
+                           prefix: str = '',
+                           top: bool = True
+                           ) -> Tuple[List[str], torch.Tensor]:
     """The keys and values of :func:`regulation_stats`, the values as one
     float32 tensor on the inputs' device (nothing read on the host)."""
     rho = rho.detach().float().flatten()
@@ -46,12 +53,12 @@ def regulation_stat_tensor(rho: torch.Tensor,
         names = list(emotion_classes) if emotion_classes and len(
             emotion_classes) == num else [str(k) for k in range(num)]
         keys += [f'{prefix}affect/{name}' for name in names]
-        keys += [f'{prefix}affect_top/{name}' for name in names]
-        values += [
-            affect.mean(0),
-            torch.bincount(affect.argmax(1), minlength=num).float() /
-            len(affect)
-        ]
+        values.append(affect.mean(0))
+        if top:
+            keys += [f'{prefix}affect_top/{name}' for name in names]
+            values.append(
+                torch.bincount(affect.argmax(1), minlength=num).float() /
+                len(affect))
     return keys, torch.cat(values)
 
 
@@ -103,6 +110,7 @@ class RegulationMonitorHook(Hook):
         self._keys: List[str] = []
         self._interval, self._by_epoch = 1, True
         self.emotion_classes: Sequence[str] = ()
+        self.top = True  # a categorical state's top emotion
 
     @staticmethod
     def _head(runner):
@@ -122,6 +130,7 @@ class RegulationMonitorHook(Hook):
         if head is None:
             return
         self.emotion_classes = tuple(getattr(head, 'emotion_classes', ()))
+        self.top = getattr(head, 'affect_space', None) != 'dimensional'
         if self.log_train:
             self._handle = head.regulator.register_forward_hook(
                 self._capture)
@@ -152,8 +161,8 @@ class RegulationMonitorHook(Hook):
         if self._batch is not None:
             rho, affect = self._batch
             self._batch = None
-            keys, values = regulation_stat_tensor(rho, affect,
-                                                  self.emotion_classes)
+            keys, values = regulation_stat_tensor(
+                rho, affect, self.emotion_classes, top=self.top)
             if keys != self._keys:
                 self._flush(runner)
                 self._keys = keys
@@ -201,7 +210,7 @@ class RegulationMonitorHook(Hook):
             self._rho) else None
         self._reset(runner)
         stats = regulation_stats(rho, affect, self.emotion_classes,
-                                 f'{mode}_')
+                                 f'{mode}_', self.top)
         line = [f'{mode}_{key}' for key in LINE_STATS]
         for key in line:
             runner.message_hub.update_scalar(f'{mode}/{key}', stats[key])
