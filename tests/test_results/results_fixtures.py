@@ -39,12 +39,13 @@ def stage1_model(mode, affective):
 
 def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
               correct=None, affective='emoset', target='cifar10',
-              source='test', stage1=False):
+              source='test', stage1=False, head=None):
     """A work dir as training and tools/test.py leave it: the config that
     mmengine dumps (Config.dump), the test result (``source='val'``: only
     the validation log) and, given ``correct``, per-image predictions.
     With ``stage1``, the model is the leaves' (:func:`stage1_model`): the
-    wrapper reading the stage-1 weights of ``affective``."""
+    wrapper reading the stage-1 weights of ``affective``; ``head`` adds
+    options to the model's head (``affect_space='dimensional'``)."""
     work_dir = osp.join(root, name)
     stamp = osp.join(work_dir, '20260101_000000')
     os.makedirs(osp.join(stamp, 'vis_data'))
@@ -63,6 +64,7 @@ def write_run(root, name, mode, seed, value, lr=0.1, val_split='val',
     if stage1:
         cfg['model'], top = stage1_model(mode, affective)
         cfg.update(top)
+    cfg['model']['head'].update(head or {})
     Config(cfg).dump(osp.join(work_dir, f'{name}.py'))
     if source == 'test':
         with open(osp.join(stamp, '20260101_000000.json'), 'w') as f:
