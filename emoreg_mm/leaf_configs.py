@@ -23,7 +23,13 @@ one difference each, stated in a ``_base_/controls`` piece and set as
 same pieces and schedule) with ``controls/shuffled.py``'s dataset options
 on its training split, and its stage-2 leaves read that stage 1;
 ``X-untrained``'s stage-2 leaves have no stage 1 (``controls/untrained.py``:
-a random E) and name X's emotions in the head. Standard library only:
+a random E) and name X's emotions in the head.
+
+A set rated on valence and arousal (``affect_space='dimensional'`` in the
+matrix) has the same leaves with its space's words and a few lines more
+(:data:`SPACE_FIELDS`): its stage 1 regresses the ratings
+(``affective/valence_arousal.py``'s head and best checkpoint), its stage-2
+heads read them as the state (``affect_space``). Standard library only:
 importable without torch.
 """
 import os
@@ -40,16 +46,26 @@ STAGE1_HEAD = """\
     '{schedules}/{schedule}.py',
     '{runtime}',
 {control_piece}]
-{work_dir}model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
-{label_line}"""
+{work_dir}{stage1_head}{label_line}"""
+STAGE1_CLASSIFIER = """\
+model = dict(head=dict(num_classes=_base_.data_preprocessor.num_classes))
+"""
+STAGE1_REGRESSION = """\
+# The ratings regressed (affective/valence_arousal.py) from this backbone's
+# pooled feature; the best checkpoint by the mean of Pearson's r.
+model = dict(
+    head=dict(_base_.regression_head, _delete_=True,
+              in_channels=_base_.model.head.in_channels))
+default_hooks = dict(checkpoint=_base_.regression_checkpoint)
+"""
 STAGE1_COMMENT = """\
-# Stage 1: {title} learns the emotions of {affective_title}.
+# Stage 1: {title} learns {learned} of {affective_title}.
 # Its checkpoints ({checkpoint}) feed every stage-2 config on
 # {affective_title} with this backbone.
 """
 STAGE1_SHUFFLED = """\
 # Stage 1, shuffled control of {affective_title}: {stage1_x} with
-# the emotion labels of its training split permuted (controls/shuffled.py);
+# {labels} of its training split permuted (controls/shuffled.py);
 # the same images, pieces and schedule. Its checkpoints feed the stage-2
 # configs on {label}: {checkpoint}.
 """
@@ -107,7 +123,7 @@ STAGE2 = """\
         emotional_checkpoint_config='{stage1_config}'),
     head=dict(
         num_classes=_base_.data_preprocessor.num_classes,
-        regulator=_base_.regulator))
+        regulator=_base_.regulator{head_space}))
 {label_line}"""
 STAGE2_COMMENT = """\
 # {title}, regulation mode {mode}, on {target_title}; emotional encoder
@@ -116,7 +132,7 @@ STAGE2_COMMENT = """\
 STAGE2_SHUFFLED = """\
 # {title}, regulation mode {mode}, on {target_title}; shuffled
 # control of {affective_title}: E and I pre-trained on its images with the
-# labels permuted (stage 1: {stage1_config}).
+# {permuted} permuted (stage 1: {stage1_config}).
 """
 # X-untrained: no stage 1; the head names X's emotions (the number of g_E's
 # outputs) from X's affective piece.
@@ -124,7 +140,7 @@ STAGE2_UNTRAINED = """\
 # {title}, regulation mode {mode}, on {target_title}; untrained
 # control of {affective_title} (controls/untrained.py): no stage 1; E
 # (where the mode builds it) of random weights with its {num_emotions}
-# emotions, frozen; I initialised as N.
+# {unit}, frozen; I initialised as N.
 _base_ = [
     '{models}/{backbone}_emoreg.py',
     '{regulation}/{mode}.py',
@@ -139,8 +155,21 @@ _base_ = [
     head=dict(
         num_classes=_base_.data_preprocessor.num_classes,
         regulator=_base_.regulator,
-        emotion_classes=_base_.emotion_classes))
+        emotion_classes=_base_.emotion_classes{head_space}))
 {label_line}"""
+
+#: What a leaf says and sets by its set's affect space.
+SPACE_FIELDS = {
+    'categorical': dict(
+        learned='the emotions', labels='the emotion labels',
+        permuted='labels', unit='emotions', head_space='',
+        stage1_head=STAGE1_CLASSIFIER),
+    'dimensional': dict(
+        learned='the valence / arousal ratings', labels='the ratings',
+        permuted='ratings', unit='dimensions',
+        head_space=',\n        affect_space=_base_.affect_space',
+        stage1_head=STAGE1_REGRESSION),
+}
 
 
 def stage1_schedule(size: int, gpus: int = 8) -> dict:
@@ -231,6 +260,7 @@ def leaf_text(preset: matrix.Preset, leaf: matrix.LeafName) -> str:
     if leaf.affective is not None:
         base, control = matrix.split_control(leaf.affective)
         fields.update(
+            SPACE_FIELDS[preset.affective_specs[base].affect_space],
             affective=base, control=control, label=leaf.affective,
             affective_title=preset.affective_specs[base].title,
             num_emotions=len(preset.affective_specs[base].vocabulary),

@@ -13,6 +13,13 @@ one entry in :data:`AFFECTIVE_SETS` plus its ``_base_`` pieces
 ``gen_metafiles.py`` then write its leaves and index entries, and the sweep
 offers it.
 
+An affective set's ``affect_space`` says what stage 1 learns of it and
+stage 2 reads as the affective state: emotion categories
+(``'categorical'``) or valence / arousal ratings (``'dimensional'``,
+docs/method.md, "A dimensional affective state"). Which modes regulate
+which space is :data:`AFFECT_SPACE_MODES`; the leaves and the sweep pair a
+set only with the modes of its space.
+
 Every affective set X has its controls (:data:`CONTROLS`, docs/method.md,
 "Controls"), named as X's affective segment with a suffix:
 ``X-shuffled`` (stage 1 on X's images with the labels permuted) and
@@ -51,13 +58,19 @@ class AffectiveSet(NamedTuple):
     dataset: str  #: the registered dataset class
     folder: str  #: its folder under ``data/`` (docs/datasets.md)
     train_size: int  #: training images of its split (sizes stage 1)
-    vocabulary: Tuple[str, ...]  #: its emotion classes, in label order
+    #: its emotion classes in label order, or (dimensional) its rated
+    #: dimensions in the order of the datasets' ``gt_va``
+    vocabulary: Tuple[str, ...]
     in_paper: bool = True  #: in the paper's table (the sweep's default)
+    #: ``'categorical'`` (emotion labels) or ``'dimensional'`` (ratings)
+    affect_space: str = 'categorical'
 
 
 #: The 8 emotions of Mikels et al. in the canonical order.
 MIKELS = ('amusement', 'awe', 'contentment', 'excitement', 'anger',
           'disgust', 'fear', 'sadness')
+#: The dimensions of the valence / arousal sets, in ``gt_va`` order.
+VA = ('valence', 'arousal')
 
 BACKBONES: Dict[str, Backbone] = {
     'resnet50': Backbone('ResNet-50 at 224 px', 'ResNet-50', '',
@@ -93,6 +106,19 @@ AFFECTIVE_SETS: Dict[str, AffectiveSet] = {
         'Emotion6', 'Emotion6', 'Emotion6', 1_516,
         ('anger', 'disgust', 'fear', 'joy', 'sadness', 'surprise',
          'neutral'), in_paper=False),  # 80 % of 1980 less 85 tied
+    # Rated on valence and arousal (emoreg_mm.datasets.dimensional): 80 %
+    # of the rated images (FindingEmo: of the annotated ones; fewer where
+    # their URLs no longer resolve).
+    'oasis': AffectiveSet('OASIS', 'OASIS', 'OASIS_database_2016', 720, VA,
+                          in_paper=False, affect_space='dimensional'),
+    'gaped': AffectiveSet('GAPED', 'GAPED', 'GAPED', 584, VA,
+                          in_paper=False, affect_space='dimensional'),
+    'emotion6-va': AffectiveSet(
+        'Emotion6 (valence, arousal)', 'Emotion6VA', 'Emotion6', 1_584, VA,
+        in_paper=False, affect_space='dimensional'),
+    'findingemo': AffectiveSet('FindingEmo', 'FindingEmo', 'FindingEmo',
+                               20_695, VA, in_paper=False,
+                               affect_space='dimensional'),
 }
 DEFAULT_AFFECTIVE = 'emoset'  #: left out of stage-2 leaf names
 
@@ -149,6 +175,40 @@ def affective_title(label: str,
 #: each to its regulator class); ``baseline`` has no emotional encoder.
 MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
          'rand-learn-ereg')
+#: The modes of a dimensional affective state (emoreg_mm.models.
+#: dimensional_regulators.DIMENSIONAL_MODES maps each to its regulator).
+DIMENSIONAL_MODES = ('arousal-reg', 'learn-va-reg')
+#: The modes that regulate each affect space (stated here only): the E-Reg
+#: family reads a distribution over emotion categories, the dimensional
+#: modes a (valence, arousal) point; baseline, e-infl and const read no
+#: affect and take either.
+AFFECT_SPACE_MODES: Dict[str, Tuple[str, ...]] = {
+    'categorical': MODES,
+    'dimensional': ('baseline', 'e-infl', 'const') + DIMENSIONAL_MODES,
+}
+
+
+def affect_space(label: str,
+                 specs: Optional[Dict[str, 'AffectiveSet']] = None
+                 ) -> Optional[str]:
+    """The affect space of an affective label (a set or its control);
+    None for a set ``specs`` (default: :data:`AFFECTIVE_SETS`) lacks."""
+    spec = (AFFECTIVE_SETS if specs is None else specs).get(
+        split_control(label)[0])
+    return spec.affect_space if spec else None
+
+
+def regulates(mode: str, space: Optional[str]) -> bool:
+    """Whether ``mode`` regulates the affect ``space``
+    (:data:`AFFECT_SPACE_MODES`; a mode no space lists counts as a
+    categorical one, and a space of None, a set the matrix lacks, takes
+    every mode)."""
+    if space is None:
+        return True
+    listed = [s for s, modes in AFFECT_SPACE_MODES.items() if mode in modes]
+    return space in (listed or ['categorical'])
+
+
 TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}
 #: Images in each target's training files (before a held-out validation
 #: split): the sweep's GPU-hours where the data is not on the machine.
@@ -254,7 +314,8 @@ PRESETS: Dict[str, Preset] = {
         default_affective_sets=tuple(a for a, v in AFFECTIVE_SETS.items()
                                      if v.in_paper),
         targets=tuple(TARGETS),
-        seeds=SEEDS),
+        seeds=SEEDS,
+        modes=MODES + DIMENSIONAL_MODES),
     'demo': Preset(
         config_root='configs/demo',
         stage1='{backbone}_{affective}.py',
@@ -390,8 +451,8 @@ def leaf_name(leaf: LeafName,
 def shipped_leaves(preset: Preset) -> List[LeafName]:
     """Every leaf config ``preset`` ships: per backbone, a stage-1 leaf per
     affective set it ships for and per control of it that pre-trains; per
-    target, its baseline and each other mode on each of those sets and
-    each of their controls."""
+    target, its baseline and each other mode on each of those sets that it
+    regulates (:func:`regulates`) and on each of their controls."""
     leaves = []
     for backbone in preset.backbones:
         sets = shipped_sets(backbone, preset)
@@ -399,10 +460,12 @@ def shipped_leaves(preset: Preset) -> List[LeafName]:
                    affective_labels(sets, preset.controls, stage=1)]
         labels = affective_labels(sets, preset.controls)
         for target in preset.targets:
-            leaves += [LeafName(2, backbone, None if mode == 'baseline'
-                                else a, mode, target)
-                       for mode in preset.modes
-                       for a in (sets[:1] if mode == 'baseline' else labels)]
+            leaves += [LeafName(2, backbone, None, 'baseline', target)] * (
+                'baseline' in preset.modes)
+            leaves += [LeafName(2, backbone, a, mode, target)
+                       for mode in preset.modes if mode != 'baseline'
+                       for a in labels if regulates(
+                           mode, affect_space(a, preset.affective_specs))]
     return leaves
 
 

@@ -27,7 +27,8 @@ from . import matrix
 # collection folder -> (collection name, stage description)
 COLLECTIONS = {
     'emoreg_pretrain': ('EmoReg-Pretrain',
-                        'Stage 1: emotion classifier on an affective set'),
+                        'Stage 1: emotion classifier (or valence / arousal '
+                        'regressor) on an affective set'),
     'emoreg': ('EmoReg',
                'Stage 2: emotional regulation on a target data set'),
 }

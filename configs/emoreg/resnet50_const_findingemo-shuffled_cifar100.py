@@ -1,0 +1,21 @@
+# ResNet-50 at 224 px, regulation mode const, on CIFAR-100; shuffled
+# control of FindingEmo: E and I pre-trained on its images with the
+# ratings permuted (stage 1: configs/emoreg_pretrain/resnet50_findingemo-shuffled.py).
+_base_ = [
+    '../_base_/models/resnet50_emoreg.py',
+    '../_base_/regulation/const.py',
+    '../_base_/affective/findingemo.py',
+    '../_base_/datasets/cifar100.py',
+    '../_base_/schedules/bit_finetune_cifar.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    train_cfg=_base_.model_train_cfg,
+    backbone=dict(
+        emotional_checkpoint='work_dirs/resnet50_findingemo-shuffled',
+        emotional_checkpoint_config='configs/emoreg_pretrain/resnet50_findingemo-shuffled.py'),
+    head=dict(
+        num_classes=_base_.data_preprocessor.num_classes,
+        regulator=_base_.regulator,
+        affect_space=_base_.affect_space))
+emoreg_affective = 'findingemo-shuffled'
