@@ -43,7 +43,10 @@ def parse_args(argv=None):
                    '<backbone>_<mode>[_<affective>]_<target>.py)')
     for axis in ('backbones', 'affective', 'modes', 'targets'):
         p.add_argument(f'--{axis}', nargs='+', metavar='NAME',
-                       help='part of the matrix (default: the preset\'s)')
+                       help='part of the matrix (default: the preset\'s' +
+                       (' that regulate every set chosen; a mode of '
+                        'another affect space is refused)' if axis == 'modes'
+                        else ')'))
     p.add_argument('--seeds', nargs='+', type=int, help='stage-2 seeds')
     p.add_argument('--controls', nargs='+', metavar='NAME[,NAME]',
                    help='also these controls of every affective set chosen '

@@ -181,7 +181,7 @@ def preset_of_tree(root: str) -> matrix.Preset:
     names = dict(backbones={t[0] for t in tokens},
                  affective_sets={matrix.split_control(a)[0] for a in labels}
                  | {paper.default_affective},
-                 modes=matrix.MODES, targets={t[-1] for t in tokens},
+                 modes=paper.modes, targets={t[-1] for t in tokens},
                  default_affective=paper.default_affective)
     found = {axis: {} for axis in ('backbone', 'affective', 'mode', 'target',
                                    'control')}
@@ -208,9 +208,43 @@ def preset_of_tree(root: str) -> matrix.Preset:
         config_root=root, backbones=backbones, default_backbones=backbones,
         affective=affective, default_affective_sets=affective,
         targets=tuple(found['target']),
-        modes=tuple(m for m in matrix.MODES if m in found['mode']),
+        modes=tuple(m for m in paper.modes if m in found['mode']),
         controls=tuple(c for c in matrix.CONTROLS if c in found['control']),
         titles={})
+
+
+def space_words(space: str, spec: Optional[matrix.AffectiveSet]) -> str:
+    """An affect space as the sweep's messages name it: ``dimensional
+    (valence, arousal)``, ``categorical (8 emotions)``."""
+    if spec is None or space is None:
+        return str(space)
+    what = ', '.join(spec.vocabulary) if space == 'dimensional' else \
+        f'{len(spec.vocabulary)} emotions'
+    return f'{space} ({what})'
+
+
+def check_spaces(modes: Sequence[str], sets: Sequence[str],
+                 specs: Dict[str, matrix.AffectiveSet]) -> None:
+    """Refuse a mode on a set whose affect space it does not regulate
+    (:data:`emoreg_mm.matrix.AFFECT_SPACE_MODES`).
+
+    Raises:
+        PlanError: naming the mode, the set, their spaces and the modes
+            that regulate the set.
+    """
+    for name in sets:
+        space = matrix.affect_space(name, specs)
+        wrong = [m for m in modes if not matrix.regulates(m, space)]
+        if wrong:
+            regulated = [s for s, ms in matrix.AFFECT_SPACE_MODES.items()
+                         if wrong[0] in ms] or ['categorical']
+            raise PlanError(
+                f'--modes {wrong[0]} and --affective {name} do not go '
+                f'together: {wrong[0]} regulates a '
+                f'{" or ".join(regulated)} affective state, {name} gives '
+                f'a {space_words(space, specs.get(name))} one; the modes '
+                f'for {name}: {", ".join(matrix.AFFECT_SPACE_MODES[space])}'
+                ' (sets of the other space: a sweep of their own)')
 
 
 class Sweep:
@@ -221,7 +255,10 @@ class Sweep:
             Defaults to ``'paper'`` unless ``config_root`` is given.
         config_root (str, optional): A config tree of one's own instead.
         backbones, affective, modes, targets (Sequence[str], optional):
-            The selection; default: the preset's table.
+            The selection; default: the preset's table (modes: the
+            preset's that regulate every set chosen). A mode that does not
+            regulate a chosen set's affect space (:data:`emoreg_mm.matrix.
+            AFFECT_SPACE_MODES`) is refused.
         seeds (Sequence[int], optional): Stage-2 seeds; default: the
             preset's.
         controls (Sequence[str], optional): Also these controls
@@ -289,6 +326,12 @@ class Sweep:
                                 f'preset {self.preset}; valid: '
                                 f'{", ".join(valid)}')
             setattr(self, axis, tuple(dict.fromkeys(given or default)))
+        if not modes:  # the preset's modes that regulate every set chosen
+            spaces = {matrix.affect_space(a, spec.affective_specs)
+                      for a in self.affective}
+            self.modes = tuple(m for m in self.modes if all(
+                matrix.regulates(m, space) for space in spaces))
+        check_spaces(self.modes, self.affective, spec.affective_specs)
         self.seeds = tuple(dict.fromkeys(seeds or spec.seeds))
         self.work_root = work_root
         check_cfg_options(cfg_options)

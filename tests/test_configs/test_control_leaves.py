@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmpretrain.registry import DATASETS, MODELS
 
 from affective_fixtures import EMOTIONS, make_emoset
+from dimensional_fixtures import make_oasis
 from emoreg_mm import matrix
 from emoreg_mm.metafiles import read_bases
 
@@ -52,26 +53,37 @@ def test_every_control_leaf_has_its_sets_pieces_and_its_controls():
             assert bases == read_bases(osp.join(REPO, matrix.config_file(
                 preset, set_leaf(leaf)))) + piece, leaf
     # per backbone and set, a shuffled stage 1; per target and mode but
-    # baseline, both controls (the demo's one set, one target)
-    sets = sum(len(matrix.shipped_sets(b)) for b in PAPER.backbones)
-    assert seen == {('shuffled', 1): sets + 1,
-                    ('shuffled', 2): sets * 10 + 5,
-                    ('untrained', 2): sets * 10 + 5}
+    # baseline (5 on emotion labels, 4 on valence / arousal ratings), both
+    # controls (the demo's one set, one target)
+    sets = [a for b in PAPER.backbones for a in matrix.shipped_sets(b)]
+    stage2 = sum(8 if a in ('oasis', 'gaped', 'emotion6-va', 'findingemo')
+                 else 10 for a in sets)
+    assert stage2 == 2 * 7 * 10 + 10 + 2 * 4 * 8
+    assert seen == {('shuffled', 1): len(sets) + 1,
+                    ('shuffled', 2): stage2 + 5,
+                    ('untrained', 2): stage2 + 5}
 
 
 def sample():
-    """Each backbone's shuffled stage 1 (its sets in turn); per control,
-    each mode but baseline once (backbones, sets and targets in turn); the
-    demo's shuffled stage 1 and one demo leaf per control."""
+    """Each backbone's shuffled stage 1 (its sets in turn) and one on
+    valence / arousal ratings; per control, each mode but baseline once
+    (backbones, sets the mode regulates and targets in turn); the demo's
+    shuffled stage 1 and one demo leaf per control."""
     leaves, modes = [], [m for m in PAPER.modes if m != 'baseline']
     for k, backbone in enumerate(PAPER.backbones):
         sets = matrix.shipped_sets(backbone)
         leaves.append((PAPER, matrix.LeafName(1, backbone, matrix.control_name(
             sets[k % len(sets)], 'shuffled'), None, None)))
+    leaves.append((PAPER, matrix.LeafName(1, 'vit-b16', 'gaped-shuffled',
+                                          None, None)))
     for j, control in enumerate(PAPER.controls):
         for i, mode in enumerate(modes):
-            backbone = PAPER.backbones[i % len(PAPER.backbones)]
-            sets = matrix.shipped_sets(backbone)
+            sets_of = {b: [a for a in matrix.shipped_sets(b) if
+                           matrix.regulates(mode, matrix.affect_space(a))]
+                       for b in PAPER.backbones}
+            backbones = [b for b in PAPER.backbones if sets_of[b]]
+            backbone = backbones[i % len(backbones)]
+            sets = sets_of[backbone]
             leaves.append((PAPER, matrix.LeafName(
                 2, backbone, matrix.control_name(
                     sets[(i + j) % len(sets)], control), mode,
@@ -162,14 +174,42 @@ def test_a_shuffled_stage1_config_builds_its_set_with_shuffled_labels(
         built['resnet50_emoset', 'val']
 
 
+def test_a_shuffled_stage1_config_on_ratings_permutes_them(tmp_path):
+    """configs/emoreg_pretrain/resnet50_oasis-shuffled.py on OASIS's
+    layout: its training split holds the set's leaf's images and ratings,
+    the ratings moved to other images; validation keeps them."""
+    root = make_oasis(str(tmp_path / 'OASIS'), [
+        (f'I{i}', f'Pic {i}', 'Object', 'Pixabay', str(1 + i * 0.15),
+         str(1 + (i * 7) % 40 * 0.15)) for i in range(40)], size=4)
+    built = {}
+    for name in ('resnet50_oasis', 'resnet50_oasis-shuffled'):
+        cfg = Config.fromfile(osp.join(REPO, 'configs/emoreg_pretrain',
+                                       name + '.py'))
+        for split in ('train', 'val'):
+            ds_cfg = cfg[f'{split}_dataloader'].dataset
+            ds_cfg.update(data_root=root, pipeline=[])
+            dataset = DATASETS.build(ds_cfg)
+            built[name, split] = [
+                (d['img_path'], tuple(d['gt_va'].tolist()))
+                for d in map(dataset.get_data_info, range(len(dataset)))]
+    true = built['resnet50_oasis', 'train']
+    shuffled = built['resnet50_oasis-shuffled', 'train']
+    assert [p for p, _ in shuffled] == [p for p, _ in true]
+    assert sorted(va for _, va in shuffled) == sorted(va for _, va in true)
+    assert sum(a != b for a, b in zip(true, shuffled)) > len(true) / 2
+    assert built['resnet50_oasis-shuffled', 'val'] == \
+        built['resnet50_oasis', 'val']
+
+
 @pytest.mark.parametrize('name, emotions', [
     ('resnet18-cifar_learn-ereg_emoset-untrained_cifar10', 8),
-    ('resnet50_ereg_emod-untrained_cifar100', 9)])
+    ('resnet50_ereg_emod-untrained_cifar100', 9),
+    ('resnet50_arousal-reg_oasis-untrained_cifar10', 2)])
 def test_an_untrained_stage2_config_builds_a_random_frozen_e(
         tmp_path, monkeypatch, name, emotions):
     """Its E (tiny backbone of the leaf's family) has the set's number of
-    emotions, random weights from a fixed seed, frozen; nothing is read:
-    there is no stage-1 work dir here."""
+    emotions (or rated dimensions), random weights from a fixed seed,
+    frozen; nothing is read: there is no stage-1 work dir here."""
     monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(osp.join(REPO, 'configs/emoreg', name + '.py'))
     wrapper = cfg.model.backbone

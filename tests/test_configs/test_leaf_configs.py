@@ -4,8 +4,10 @@ Full-size ResNet-50 / ViT-B/16 would make the sweep slow, so each leaf's
 backbone is swapped for a tiny one of the same family (same type, fewer
 channels or layers); everything else (wrapper, head, regulator, data
 pipeline, dataset class) is the leaf's own. Datasets are the tiny
-native-layout fixtures of ``affective_fixtures``. The leaves of the sets'
-controls differ from their set's leaves by a few keys:
+native-layout fixtures of ``affective_fixtures`` and
+``dimensional_fixtures``. A set rated on valence and arousal has a stage 1
+that regresses the ratings and stage-2 heads that read them. The leaves of
+the sets' controls differ from their set's leaves by a few keys:
 ``test_control_leaves.py`` checks those keys and builds a sample.
 """
 import glob
@@ -19,6 +21,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 
 import affective_fixtures as fx
+import dimensional_fixtures as dfx
 from emoreg_mm import matrix
 from emoreg_mm.leaf_configs import (stage1_scratch_schedule,
                                     stage1_schedule)
@@ -56,15 +59,20 @@ def test_leaves_match_the_matrix(capsys):
     # stage 1 of the set and of its shuffled control; baseline; 5 modes on
     # the set and on each of its 2 controls
     assert len(demo) == 2 + 1 + 5 * 3
-    # 2 targets x (baseline + 5 modes per affective set of the backbone and
-    # per control of it), plus one stage-1 leaf per backbone and affective
-    # set and one of its shuffled control.
+    # 2 targets x (baseline + per affective set of the backbone and per
+    # control of it, 5 modes of an emotion-labelled set, 4 of a set rated
+    # on valence and arousal), plus one stage-1 leaf per backbone and
+    # affective set and one of its shuffled control.
     stage1 = [leaf for leaf in SET_LEAVES if 'emoreg_pretrain/' in leaf]
     assert all(leaf.replace('.py', '-shuffled.py') in LEAVES
                for leaf in stage1)
+    rated = ('oasis', 'gaped', 'emotion6-va', 'findingemo')
     assert len(LEAVES) - 2 * len(stage1) == sum(
-        2 * (1 + 5 * 3 * sum(1 for s in stage1 if f'/{backbone}_' in s))
+        2 * (1 + 3 * sum(4 if s.endswith(tuple(f'_{r}.py' for r in rated))
+                         else 5 for s in stage1 if f'/{backbone}_' in s))
         for backbone in ('resnet50', 'vit-b16', 'resnet18-cifar'))
+    assert len([s for s in stage1 if s.endswith(
+        tuple(f'_{r}.py' for r in rated))]) == 2 * len(rated)
 
 
 def test_required_leaf_exists():
@@ -82,6 +90,7 @@ def test_required_leaf_exists():
 @pytest.fixture(scope='module')
 def data_roots(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('data')
+    emotion6 = fx.make_emotion6(str(tmp / 'emotion6'), repeat=4)
     emod = fx.make_emod(str(tmp / 'EMOd'))
     ids = [fx.emod_id(row[0]) for row in fx.emod_matrix()]
     return {
@@ -94,8 +103,20 @@ def data_roots(tmp_path_factory):
             emod_root=emod),
         'FI': dict(data_root=fx.make_fi(str(tmp / 'fi'), count=10)),
         'ArtPhoto': dict(data_root=fx.make_artphoto(str(tmp / 'artphoto'))),
-        'Emotion6': dict(
-            data_root=fx.make_emotion6(str(tmp / 'emotion6'), repeat=4)),
+        'Emotion6': dict(data_root=emotion6),
+        # the sets rated on valence and arousal: 20 images each
+        'OASIS': dict(data_root=dfx.make_oasis(str(tmp / 'oasis'), [
+            (f'I{i}', f'Pic {i}', 'Object', 'Pixabay', str(1 + i * 0.3),
+             str(7 - i * 0.3)) for i in range(20)])),
+        'GAPED': dict(data_root=dfx.make_gaped(str(tmp / 'gaped'), {
+            cat: [(f'{cat}{i:03d}.jpg', str(5 * i + k), str(90 - 5 * i))
+                  for i in range(4)]
+            for k, cat in enumerate(('A', 'H', 'N', 'P', 'Sn', 'Sp'))})),
+        'Emotion6VA': dict(data_root=emotion6),
+        'FindingEmo': dict(data_root=dfx.make_findingemo(
+            str(tmp / 'findingemo'), [
+                (str(i), f'/Run_1/query/{i}.jpg', str(i % 7 - 3),
+                 str(i % 7)) for i in range(20)])),
         # 20 training images each: hold out 4 for validation.
         'HeldOutCIFAR10': dict(
             data_root=fx.make_cifar(str(tmp / 'c10'), 10), val_size=4),
@@ -141,6 +162,16 @@ def test_leaf_builds(leaf, data_roots, monkeypatch):
             'emoreg/' in leaf else ('emoreg_backbone', 'emoreg_affective'):
         assert cfg[tag] in osp.basename(leaf), (tag, cfg[tag])
 
+    # a set rated on valence and arousal: the leaf says so as the matrix
+    label = cfg.get('emoreg_affective')
+    rated = label is not None and matrix.affect_space(label) == 'dimensional'
+    assert (cfg.get('affect_space') == 'dimensional') == rated
+    if rated and 'emoreg/' in leaf:  # stage 2 reads the two ratings
+        assert cfg.model.head.affect_space == 'dimensional'
+        assert cfg.emotion_classes == matrix.VA
+    if rated and 'emoreg_pretrain/' in leaf:
+        return check_regression_leaf(cfg, data_roots, monkeypatch)
+
     cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(tiny_model(cfg.model))
     model.eval()
@@ -148,6 +179,8 @@ def test_leaf_builds(leaf, data_roots, monkeypatch):
         out = model(torch.rand(2, 3, 32, 32), mode='tensor')
     num_classes = cfg.model.head.num_classes
     assert out.shape == (2, num_classes)
+    if rated:
+        assert model.head.affect_space == 'dimensional'
     if cfg.model.get('train_cfg'):  # batch augmentation (MixUp): a step
         model.train()
         data = model.data_preprocessor(dict(
@@ -173,6 +206,38 @@ def test_leaf_builds(leaf, data_roots, monkeypatch):
         assert cfg.val_dataloader.dataset.split == 'val'
         assert cfg.test_dataloader.dataset.split == 'test'
         assert (sizes['train'], sizes['val']) == (16, 4)
+
+
+def check_regression_leaf(cfg, data_roots, monkeypatch):
+    """A stage 1 on valence and arousal: its model regresses the two
+    ratings into [-1, 1] and takes a step on packed ``gt_va``; its splits
+    pack them; it is evaluated and its best checkpoint kept by their
+    correlation."""
+    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(tiny_model(cfg.model))
+    assert type(model.head).__name__ == 'AffectRegressionHead'
+    data = model.data_preprocessor(dict(
+        inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+                for _ in range(2)],
+        data_samples=[DataSample(gt_va=torch.tensor([v, -v]))
+                      for v in (0.5, -1.)]), training=True)
+    assert torch.isfinite(model.loss(**data)['loss'])
+    model.eval()
+    with torch.no_grad():
+        out = model(data['inputs'], mode='tensor')
+    assert out.shape == (2, 2) and out.abs().max() <= 1
+    for split in ('train', 'val', 'test'):
+        ds_cfg = cfg[f'{split}_dataloader'].dataset
+        ds_cfg.update(data_roots[ds_cfg.type])
+        size, classes, sample = built_dataset(ds_cfg, monkeypatch)
+        assert size > 0 and tuple(classes) == matrix.VA
+        gt_va = torch.as_tensor(sample['data_samples'].gt_va)
+        assert gt_va.shape == (2, ) and gt_va.abs().max() <= 1
+    assert cfg.val_evaluator == cfg.test_evaluator == dict(
+        type='AffectRegressionMetric')
+    checkpoint = cfg.default_hooks.checkpoint
+    assert (checkpoint.save_best, checkpoint.rule) == ('mean/pearson',
+                                                       'greater')
 
 
 def test_scratch_backbones_pretrain_with_the_scratch_recipe():

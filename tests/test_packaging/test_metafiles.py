@@ -101,8 +101,9 @@ def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
     leaf with its training data."""
     entries = _index_entries()
     leaves = leaf_configs.leaves()
-    # 171 + 7 leaves of the sets, 315 + 11 of their controls
-    assert len(leaves) == 486 + 18
+    # 171 + 7 leaves of the emotion-labelled sets, 315 + 11 of their
+    # controls; 72 of the sets rated on valence and arousal, 136 of theirs
+    assert len(leaves) == 486 + 18 + 72 + 136
     for preset in matrix.PRESETS.values():
         for leaf in matrix.shipped_leaves(preset):
             rel = matrix.config_file(preset, leaf)
@@ -215,12 +216,16 @@ def test_names_added_in_the_matrix_reach_every_reader(tmp_path):
         'demo/tiny-resnet_newmode_synth-abstract-untrained_digits'}
     for name in new:
         assert (root / f'configs/{name}.py').is_file(), name
+    # a mode added to MODES regulates emotion categories only
+    assert not (root / 'configs/emoreg/resnet50_newmode_oasis_cifar10.py'
+                ).exists()
     # per backbone: a stage-1 leaf per set it ships for and per shuffled
-    # control of one, and per target a baseline and 6 modes on each set and
-    # each of its 2 controls: resnet50 and vit-b16 8 sets (306 each),
-    # resnet18-cifar 1 (40), newnet 2 (78); the demo's 2 + 19: 751, of
-    # which 504 were there
-    assert 'Wrote 247 of 751 leaf configs.' in out.stdout, out.stdout
+    # control of one, and per target a baseline and 6 modes on each
+    # emotion-labelled set and each of its 2 controls (4 modes on each set
+    # rated on valence and arousal): resnet50 and vit-b16 8 + 4 sets (410
+    # each), resnet18-cifar 1 (40), newnet 2 (78); the demo's 2 + 19: 959,
+    # of which 712 were there
+    assert 'Wrote 247 of 959 leaf configs.' in out.stdout, out.stdout
     assert run('tools/misc/gen_configs.py', '--check').returncode == 0
     cfg = Config.fromfile(
         str(root / 'configs/emoreg/newnet_newmode_newset_cifar100.py'))

@@ -443,7 +443,8 @@ def test_every_shipped_set_and_per_set_data_roots(tmp_path):
     assert 'vit-b16_fi:' not in out.stderr  # found where it was said to be
     out = sweep_here(*args[:-1], 'nope=/x', cwd=tmp_path, check=2)
     assert "--data-root 'nope=/x': unknown set nope" in out.stderr
-    assert 'fi, artphoto, emotion6, cifar10, cifar100' in out.stderr
+    assert ('fi, artphoto, emotion6, oasis, gaped, emotion6-va, findingemo, '
+            'cifar10, cifar100') in out.stderr
 
     sweep_ = ex.Sweep(affective=['fi', 'emotion6'], backbones=['vit-b16'],
                       modes=['ereg'], targets=['cifar10'], seeds=[0],
@@ -456,6 +457,52 @@ def test_every_shipped_set_and_per_set_data_roots(tmp_path):
     stage2 = make_job(sweep_, runs['vit-b16_ereg_fi_cifar10_s0'], 1, 'x')
     assert stage2.test and stage2.options[:2] == [
         '--emotional-checkpoint', osp.abspath('work_dirs/sweep/vit-b16_fi')]
+
+
+RATED = ('oasis', 'gaped', 'emotion6-va', 'findingemo')
+
+
+def test_sets_rated_on_valence_and_arousal_take_their_modes(tmp_path):
+    """The sets rated on valence and arousal are offered with the modes of
+    a dimensional state (every run's config shipped, their controls too);
+    without --modes, the modes that regulate every set chosen; a mode of
+    the other space is refused, naming the mode and the set."""
+    out = sweep_here('--dry-run', '--affective', 'oasis', '--backbones',
+                     'resnet50', '--modes', 'arousal-reg', 'learn-va-reg',
+                     '--targets', 'cifar10', '--seeds', '0', '--controls',
+                     'shuffled,untrained', cwd=tmp_path, check=2)
+    assert 'Plan (paper): 8 runs = 2 stage-1 + 6 stage-2' in out.stdout
+    assert 'configs/emoreg/resnet50_learn-va-reg_oasis-untrained_cifar10.py' \
+        in out.stdout
+    problems = [line for line in out.stderr.splitlines()
+                if 'does not exist' in line]
+    assert problems and all('dataset folder data/' in p for p in problems)
+
+    full = ex.Sweep(affective=RATED, controls=['shuffled', 'untrained'],
+                    root=REPO)
+    assert full.modes == ('baseline', 'e-infl', 'const', 'arousal-reg',
+                          'learn-va-reg')
+    assert all(osp.isfile(r.config) for r in full.runs())
+    assert ex.Sweep(root=REPO).modes == (
+        'baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
+        'rand-learn-ereg')  # the paper's table: emotion-labelled sets
+    assert ex.Sweep(affective=['emoset', 'gaped'], root=REPO).modes == (
+        'baseline', 'e-infl', 'const')
+
+    out = sweep_here('--dry-run', '--affective', 'oasis', '--modes', 'ereg',
+                     cwd=tmp_path, check=2)
+    assert ('--modes ereg and --affective oasis do not go together: ereg '
+            'regulates a categorical affective state, oasis gives a '
+            'dimensional (valence, arousal) one; the modes for oasis: '
+            'baseline, e-infl, const, arousal-reg, learn-va-reg') \
+        in out.stderr
+    with pytest.raises(ex.PlanError, match='--modes learn-va-reg and '
+                       '--affective emoset do not go together: learn-va-reg '
+                       'regulates a dimensional affective state, emoset '
+                       r'gives a categorical \(8 emotions\) one'):
+        ex.Sweep(modes=['const', 'learn-va-reg'], root=REPO)
+    with pytest.raises(ex.PlanError, match='arousal-reg and --affective fi'):
+        ex.Sweep(affective=['gaped', 'fi'], modes=['arousal-reg'], root=REPO)
 
 
 def test_the_demo_preset_makes_its_own_data(tmp_path, monkeypatch):
