@@ -3,8 +3,11 @@ arousal[, dominance])`` in [-1, 1], the outputs of a stage-1
 ``AffectRegressionHead`` (``RegulationHead(affect_space='dimensional')``,
 docs/method.md). Referred to by their registered type, e.g.
 ``head=dict(regulator=dict(type='ArousalRegulator'),
-affect_space='dimensional')``; the matrix's modes stay the categorical
-ones (:data:`~emoreg_mm.models.regulators.REGULATION_MODES`).
+affect_space='dimensional')``, or by their mode names in the config
+pieces ``configs/_base_/regulation/{arousal-reg,learn-va-reg}.py``
+(:data:`emoreg_mm.matrix.DIMENSIONAL_MODES`, the modes of the sets rated
+on valence and arousal); :data:`~emoreg_mm.models.regulators.
+REGULATION_MODES` stays the categorical state's.
 """
 from typing import Optional
 

@@ -1,4 +1,5 @@
 import math
+import os.path as osp
 
 import pytest
 import torch
@@ -164,3 +165,21 @@ def test_every_mode_of_the_matrix_has_a_regulator():
     assert tuple(REGULATION_MODES) == MODES
     for mode in MODES:
         assert MODELS.get(REGULATION_MODES[mode]) is not None, mode
+
+
+def test_every_dimensional_mode_of_the_matrix_has_a_regulator():
+    """The matrix's modes of a dimensional state name the registered
+    regulators of emoreg_mm.models.dimensional_regulators, and their
+    regulation pieces set those."""
+    from mmengine.config import Config
+
+    from emoreg_mm.matrix import DIMENSIONAL_MODES as NAMES
+    from emoreg_mm.models.dimensional_regulators import DIMENSIONAL_MODES
+    assert tuple(DIMENSIONAL_MODES) == NAMES
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    for mode in NAMES:
+        piece = Config.fromfile(osp.join(
+            repo, 'configs/_base_/regulation', f'{mode}.py'))
+        assert piece.emoreg_mode == mode
+        assert piece.regulator.type == DIMENSIONAL_MODES[mode]
+        assert MODELS.get(DIMENSIONAL_MODES[mode]) is not None, mode
