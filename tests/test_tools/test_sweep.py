@@ -460,23 +460,31 @@ def test_every_shipped_set_and_per_set_data_roots(tmp_path):
 
 
 RATED = ('oasis', 'gaped', 'emotion6-va', 'findingemo')
+DOCS_RATED = ('python tools/sweep.py --dry-run --affective oasis gaped '
+              '--modes const arousal-reg learn-va-reg --controls shuffled')
 
 
+@pytest.mark.readme(DOCS_RATED)
 def test_sets_rated_on_valence_and_arousal_take_their_modes(tmp_path):
     """The sets rated on valence and arousal are offered with the modes of
-    a dimensional state (every run's config shipped, their controls too);
-    without --modes, the modes that regulate every set chosen; a mode of
-    the other space is refused, naming the mode and the set."""
-    out = sweep_here('--dry-run', '--affective', 'oasis', '--backbones',
-                     'resnet50', '--modes', 'arousal-reg', 'learn-va-reg',
-                     '--targets', 'cifar10', '--seeds', '0', '--controls',
-                     'shuffled,untrained', cwd=tmp_path, check=2)
-    assert 'Plan (paper): 8 runs = 2 stage-1 + 6 stage-2' in out.stdout
-    assert 'configs/emoreg/resnet50_learn-va-reg_oasis-untrained_cifar10.py' \
+    a dimensional state (docs/sweep.md's plan; every run's config shipped,
+    their controls' too); without --modes, the modes that regulate every
+    set chosen; a mode of the other space is refused, naming the mode and
+    the set."""
+    out = run_readme(DOCS_RATED, tmp_path)
+    assert out.returncode == 2, out.stderr  # no data here
+    # 2 backbones x 2 sets x (the set, its shuffled control): 8 stage-1
+    # runs; x 2 targets x 3 seeds x 3 modes: 144 stage-2 runs
+    assert ('Plan (paper): 152 runs = 8 stage-1 + 144 stage-2 | backbones '
+            'resnet50, vit-b16 | affective oasis, gaped | modes const, '
+            'arousal-reg, learn-va-reg') in out.stdout
+    assert 'configs/emoreg/vit-b16_learn-va-reg_gaped-shuffled_cifar100.py' \
         in out.stdout
     problems = [line for line in out.stderr.splitlines()
                 if 'does not exist' in line]
     assert problems and all('dataset folder data/' in p for p in problems)
+    assert 'data/OASIS_database_2016' in out.stderr
+    assert not osp.exists(tmp_path / 'work_dirs')
 
     full = ex.Sweep(affective=RATED, controls=['shuffled', 'untrained'],
                     root=REPO)
