@@ -52,18 +52,11 @@ PAIR_COLUMNS = ('mean', 'ci low', 'ci high', 'n', 'verdict', 'p',
                 'adjusted p', 'adjusted verdict', 'detectable')
 
 
-#: The dimensional state's modes, where the matrix does not list them
-#: (:data:`emoreg_mm.models.dimensional_regulators.DIMENSIONAL_MODES`'s
-#: names; that module imports torch, which the tables do not).
-DIMENSIONAL_MODES = ('arousal-reg', 'learn-va-reg')
-
-
 def mode_order() -> Tuple[str, ...]:
     """The modes in table order: the matrix's, then the dimensional
-    state's (``matrix.DIMENSIONAL_MODES`` where the matrix has them)."""
-    modes = tuple(matrix.MODES)
-    extra = tuple(getattr(matrix, 'DIMENSIONAL_MODES', DIMENSIONAL_MODES))
-    return modes + tuple(m for m in extra if m not in modes)
+    state's (:data:`emoreg_mm.matrix.DIMENSIONAL_MODES`)."""
+    return tuple(matrix.MODES) + tuple(
+        m for m in matrix.DIMENSIONAL_MODES if m not in matrix.MODES)
 
 
 def row_order(combo: Tuple[str, str, str]) -> tuple:
