@@ -144,6 +144,25 @@ def test_a_control_leaf_is_its_sets_leaf_and_the_control(preset, leaf):
         'model.head.emotion_classes': (vocabulary, None)}
 
 
+def stage1_splits(names, root, label):
+    """``{(leaf, split): [(image, label(info))]}`` of the training and
+    validation datasets of the stage-1 leaves ``names`` on ``root``; the
+    validation sets are checked to be unshuffled."""
+    built = {}
+    for name in names:
+        cfg = Config.fromfile(osp.join(REPO, 'configs/emoreg_pretrain',
+                                       name + '.py'))
+        for split in ('train', 'val'):
+            ds_cfg = cfg[f'{split}_dataloader'].dataset
+            ds_cfg.update(data_root=root, pipeline=[])
+            dataset = DATASETS.build(ds_cfg)
+            built[name, split] = [
+                (d['img_path'], label(d))
+                for d in map(dataset.get_data_info, range(len(dataset)))]
+        assert dataset.shuffle_labels is False  # val
+    return built
+
+
 def test_a_shuffled_stage1_config_builds_its_set_with_shuffled_labels(
         tmp_path):
     """configs/emoreg_pretrain/resnet50_emoset-shuffled.py on EmoSet's
@@ -152,18 +171,8 @@ def test_a_shuffled_stage1_config_builds_its_set_with_shuffled_labels(
     root = make_emoset(str(tmp_path / 'EmoSet'), per_split=dict(
         train={e: 4 for e in EMOTIONS}, val={'awe': 2, 'fear': 2},
         test={'anger': 1}))
-    built = {}
-    for name in ('resnet50_emoset', 'resnet50_emoset-shuffled'):
-        cfg = Config.fromfile(osp.join(REPO, 'configs/emoreg_pretrain',
-                                       name + '.py'))
-        for split in ('train', 'val'):
-            ds_cfg = cfg[f'{split}_dataloader'].dataset
-            ds_cfg.update(data_root=root, pipeline=[])
-            dataset = DATASETS.build(ds_cfg)
-            built[name, split] = [
-                (d['img_path'], int(d['gt_label']))
-                for d in map(dataset.get_data_info, range(len(dataset)))]
-        assert dataset.shuffle_labels is False  # val
+    built = stage1_splits(('resnet50_emoset', 'resnet50_emoset-shuffled'),
+                          root, lambda d: int(d['gt_label']))
     true = built['resnet50_emoset', 'train']
     shuffled = built['resnet50_emoset-shuffled', 'train']
     assert [p for p, _ in shuffled] == [p for p, _ in true]
@@ -181,17 +190,8 @@ def test_a_shuffled_stage1_config_on_ratings_permutes_them(tmp_path):
     root = make_oasis(str(tmp_path / 'OASIS'), [
         (f'I{i}', f'Pic {i}', 'Object', 'Pixabay', str(1 + i * 0.15),
          str(1 + (i * 7) % 40 * 0.15)) for i in range(40)], size=4)
-    built = {}
-    for name in ('resnet50_oasis', 'resnet50_oasis-shuffled'):
-        cfg = Config.fromfile(osp.join(REPO, 'configs/emoreg_pretrain',
-                                       name + '.py'))
-        for split in ('train', 'val'):
-            ds_cfg = cfg[f'{split}_dataloader'].dataset
-            ds_cfg.update(data_root=root, pipeline=[])
-            dataset = DATASETS.build(ds_cfg)
-            built[name, split] = [
-                (d['img_path'], tuple(d['gt_va'].tolist()))
-                for d in map(dataset.get_data_info, range(len(dataset)))]
+    built = stage1_splits(('resnet50_oasis', 'resnet50_oasis-shuffled'),
+                          root, lambda d: tuple(d['gt_va'].tolist()))
     true = built['resnet50_oasis', 'train']
     shuffled = built['resnet50_oasis-shuffled', 'train']
     assert [p for p, _ in shuffled] == [p for p, _ in true]
