@@ -127,13 +127,16 @@ class Control(NamedTuple):
     """A control of every affective set X, labelled ``X-<name>``."""
     title: str  #: in the leaves' comments and the model index
     stage1: bool  #: it has a stage-1 run of its own
+    #: its title on a dimensional set, where it differs
+    dimensional_title: Optional[str] = None
 
 
 #: The controls (``configs/_base_/controls/<name>.py``), in the sweep's
 #: ``--controls`` order.
 CONTROLS: Dict[str, Control] = {
     # X's images and stage-1 recipe, the emotion labels permuted
-    'shuffled': Control('labels shuffled', stage1=True),
+    'shuffled': Control('labels shuffled', stage1=True,
+                        dimensional_title='ratings shuffled'),
     # E of random weights with X's number of emotions, I as N: no stage 1
     'untrained': Control('untrained encoder', stage1=False),
 }
@@ -167,9 +170,13 @@ def affective_title(label: str,
     """The display name of an affective label: ``Abstract`` or
     ``Abstract, labels shuffled (control)``."""
     base, control = split_control(label)
-    title = (AFFECTIVE_SETS if specs is None else specs)[base].title
-    return f'{title}, {CONTROLS[control].title} (control)' if control \
-        else title
+    spec = (AFFECTIVE_SETS if specs is None else specs)[base]
+    if not control:
+        return spec.title
+    what = CONTROLS[control]
+    if spec.affect_space == 'dimensional' and what.dimensional_title:
+        return f'{spec.title}, {what.dimensional_title} (control)'
+    return f'{spec.title}, {what.title} (control)'
 
 #: The regulation modes (emoreg_mm.models.regulators.REGULATION_MODES maps
 #: each to its regulator class); ``baseline`` has no emotional encoder.

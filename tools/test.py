@@ -107,6 +107,13 @@ def main(argv=None):
         set_show(cfg, args)
     except ConfigKeyError as err:
         raise SystemExit(f'tools/test.py: error: {err}')
+    if args.out and args.out_item in ('pred', None) and \
+            cfg.model.get('head', {}).get('type') == 'AffectRegressionHead':
+        raise SystemExit(
+            f'tools/test.py: error: --out {args.out}: {args.config} is a '
+            'stage-1 valence / arousal regressor, whose predictions are no '
+            'class scores; save its metrics with --out FILE.json --out-item '
+            'metrics')
     if args.tta:
         set_tta(cfg)
     runner = build_runner(cfg)

@@ -61,10 +61,12 @@ def parse_rating(cell: str, where: str, scale: Scale) -> float:
     return value
 
 
-def rating_strata(values: np.ndarray, bins: int = 5) -> List[int]:
-    """Quantile bin (0 .. ``bins - 1``) of each first-dimension rating, the
-    labels the split stratifies by (equal ratings ranked by row order)."""
-    ranks = np.argsort(np.argsort(values[:, 0], kind='stable'),
+def rating_strata(values: np.ndarray, bins: int = 5,
+                  column: int = 0) -> List[int]:
+    """Quantile bin (0 .. ``bins - 1``) of each rating in ``column`` (the
+    valence), the labels the split stratifies by (equal ratings ranked by
+    row order)."""
+    ranks = np.argsort(np.argsort(values[:, column], kind='stable'),
                        kind='stable')
     return (ranks * bins // max(len(ranks), 1)).tolist()
 
@@ -104,7 +106,8 @@ class BaseDimensionalDataset(BaseAffectiveDataset):
         scale ((float, float) | dict): The published scale, one for all
             dimensions or ``{dimension: (low, high)}``.
         split, split_ratios, seed, fold, num_folds: see
-            :class:`~.abstract.Abstract`; the strata are valence quintiles.
+            :class:`~.abstract.Abstract`; the strata are valence quintiles
+            (of the first dimension where none is named ``valence``).
             ``split`` defaults to ``'all'``.
         **kwargs: Other arguments of :class:`BaseAffectiveDataset`
             (``data_root``, ``skip_missing``, ``pipeline``...);
@@ -166,7 +169,9 @@ class BaseDimensionalDataset(BaseAffectiveDataset):
         raw = np.asarray([r for _, _, r in records], dtype=np.float64)
         norm = normalise_ratings(raw, self.dimensions, self.scales)
         data_list = []
-        for i in self._split(rating_strata(raw)):
+        valence = self.dimensions.index('valence') \
+            if 'valence' in self.dimensions else 0
+        for i in self._split(rating_strata(raw, column=valence)):
             name = records[i][0]
             info = dict(img_path=osp.join(folder, name), img_id=name,
                         gt_va=norm[i])
@@ -297,8 +302,8 @@ class OASIS(AffectiveRatings):
 
     The first header cell is empty (its column numbers the stimuli
     ``I1`` ...); ``Theme`` names the image (``images/<Theme>.jpg``; some
-    themes end in a space in the CSV, which is stripped). Layout as read
-    by public code that loads ``OASIS.csv`` (docs/datasets.md names it).
+    themes end in a space in the CSV, which is stripped). docs/datasets.md
+    says which parts of this layout were checked and how.
 
     Pipelines end with ``dict(type='PackInputs', algorithm_keys=('gt_va',
     ))``.
@@ -384,8 +389,8 @@ class FindingEmo(AffectiveRatings):
 
 
 GAPED_CATEGORIES = ('A', 'H', 'N', 'P', 'Sn', 'Sp')
-"""GAPED's folders: animal (spider, snake), human-rights violations,
-neutral, positive; ``Sn`` snakes and ``Sp`` spiders."""
+"""GAPED's folders: ``A`` animal mistreatment, ``H`` human-rights
+violations, ``N`` neutral, ``P`` positive, ``Sn`` snakes, ``Sp`` spiders."""
 
 
 @DATASETS.register_module()

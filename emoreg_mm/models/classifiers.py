@@ -33,7 +33,8 @@ def wire(backbone: dict, head: dict) -> Tuple[dict, dict]:
     ``branches`` (those the head's regulator needs) and ``num_emotions``
     (the length of the head's ``emotion_classes``), and, where the head
     leaves ``emotion_classes`` unset, the classes the stage-1 checkpoint
-    recorded (else the canonical emotions, with a warning when a stage-1
+    recorded (else the canonical emotions, or valence and arousal for a
+    dimensional state, with a warning when a stage-1
     checkpoint is named). Other models are returned as they are."""
     if not (_builds(backbone, EmotionalBackboneWrapper)
             and _builds(head, RegulationHead)):
@@ -44,12 +45,14 @@ def wire(backbone: dict, head: dict) -> Tuple[dict, dict]:
         stage1 = backbone.get('emotional_checkpoint')
         classes = recorded_classes(stage1)
         if classes is None:
-            classes = _default('emotion_classes')
+            dimensional = head.get('affect_space') == 'dimensional'
+            classes = ('valence', 'arousal') if dimensional else \
+                _default('emotion_classes')
             if stage1:
                 print_log(
                     'model.head.emotion_classes is unset and the stage-1 '
                     f"checkpoint '{stage1}' records no classes (or is not "
-                    f'there yet): the head names the canonical {classes}.',
+                    f'there yet): the head names the default {classes}.',
                     logger='current', level=logging.WARNING)
         head = dict(head, emotion_classes=list(classes))
     backbone = dict(backbone)

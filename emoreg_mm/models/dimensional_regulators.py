@@ -9,7 +9,7 @@ pieces ``configs/_base_/regulation/{arousal-reg,learn-va-reg}.py``
 on valence and arousal); :data:`~emoreg_mm.models.regulators.
 REGULATION_MODES` stays the categorical state's.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmpretrain.registry import MODELS
@@ -33,18 +33,41 @@ class ArousalRegulator(BaseRegulator):
     from the scale's midpoint (for scales read as bipolar).
 
     Args:
-        index (int): Arousal's place in the affect. Defaults to 1.
+        dimension (str): The dimension read, looked up by name in the
+            head's ``emotion_classes`` (the stage-1 set's dimensions).
+            Defaults to ``'arousal'``.
+        index (int, optional): Its place in the affect instead of the
+            name. Defaults to None (by name; 1 until the head binds it).
         mapping (str): ``'linear'`` or ``'abs'``. Defaults to
             ``'linear'``.
         **kwargs: Arguments of :class:`BaseRegulator`.
     """
+    affect_spaces = ('dimensional', )
 
-    def __init__(self, index: int = 1, mapping: str = 'linear', **kwargs):
+    def __init__(self, dimension: str = 'arousal',
+                 index: Optional[int] = None, mapping: str = 'linear',
+                 **kwargs):
         super().__init__(**kwargs)
         if mapping not in ('linear', 'abs'):
             raise ValueError(f"mapping={mapping!r}: expected 'linear' or "
                              "'abs'")
-        self.index, self.mapping = index, mapping
+        self.dimension, self.by_name = dimension, index is None
+        self.index = 1 if index is None else index
+        self.mapping = mapping
+
+    def bind(self, names: Sequence[str], space: str) -> None:
+        """Check the space (:meth:`BaseRegulator.bind`) and, unless
+        ``index`` was given, find ``dimension`` among ``names``."""
+        super().bind(names, space)
+        if self.by_name:
+            if self.dimension not in names:
+                raise ValueError(
+                    f'ArousalRegulator reads {self.dimension!r}, but the '
+                    f'affective state names {tuple(names)} '
+                    '(model.head.emotion_classes, from the stage-1 '
+                    "checkpoint): set regulator=dict(type='ArousalRegulator', "
+                    'dimension=...) or index=...')
+            self.index = list(names).index(self.dimension)
 
     def forward(self, affect: Optional[torch.Tensor],
                 batch_size: int) -> torch.Tensor:
@@ -65,3 +88,4 @@ class LearnVARegulator(LearnERegRegulator):
     zero-initialised (rho starts at 0.5): :class:`LearnERegRegulator` on the
     dimensions instead of the emotion probabilities (``num_emotions`` is the
     number of dimensions, which the head fills in)."""
+    affect_spaces = ('dimensional', )

@@ -14,7 +14,7 @@ A user adds a mode by subclassing :class:`BaseRegulator`, registering it in
 writing ``head=dict(regulator=dict(type='MyRegulator'))``.
 """
 import math
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -38,8 +38,9 @@ REGULATION_MODES: Dict[str, str] = {
 class BaseRegulator(BaseModule):
     """Base class of the regulation functions.
 
-    Subclasses set the class attribute ``branches`` and implement
-    :meth:`forward`.
+    Subclasses set the class attributes ``branches`` and
+    ``affect_spaces`` and implement :meth:`forward`; the head calls
+    :meth:`bind` with its affective state's names and space.
 
     Args:
         num_emotions (int, optional): Number of emotion categories K of the
@@ -50,12 +51,32 @@ class BaseRegulator(BaseModule):
 
     #: The encoder branches this regulation needs, a subset of ALL_BRANCHES.
     branches: Tuple[str, ...] = ALL_BRANCHES
+    #: The affective states it reads: ``'categorical'`` (a distribution
+    #: over emotions) and / or ``'dimensional'`` (valence, arousal, ...).
+    affect_spaces: Tuple[str, ...] = ('categorical', 'dimensional')
 
     def __init__(self,
                  num_emotions: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.num_emotions = num_emotions
+
+    def bind(self, names: Sequence[str], space: str) -> None:
+        """Check that this regulation reads the head's affective state:
+        ``space`` (``'categorical'`` or ``'dimensional'``) named by
+        ``names`` (its emotions or dimensions).
+
+        Raises:
+            ValueError: the state is of a space this regulation does not
+                read, named with both.
+        """
+        if space not in self.affect_spaces:
+            spaces = ' or '.join(self.affect_spaces)
+            raise ValueError(
+                f'{type(self).__name__} regulates a {spaces} affective '
+                f'state, but model.head.affect_space is {space!r} '
+                f'({", ".join(names)}): choose a regulator of that space '
+                '(docs/method.md).')
 
     def forward(self, affect: Optional[torch.Tensor],
                 batch_size: int) -> torch.Tensor:
@@ -135,6 +156,7 @@ class ERegRegulator(BaseRegulator):
     A sharp emotional response (one-hot affect) gives 1 and leans on I; an
     ambiguous one (uniform affect) gives 0 and leans on N.
     """
+    affect_spaces = ('categorical', )
 
     def forward(self, affect: Optional[torch.Tensor],
                 batch_size: int) -> torch.Tensor:
@@ -158,6 +180,7 @@ class LearnERegRegulator(BaseRegulator):
         init_cfg (dict, optional): The config to control the initialization.
             Defaults to None.
     """
+    affect_spaces = ('categorical', )
 
     def __init__(self, num_emotions: int, init_cfg: Optional[dict] = None):
         super().__init__(num_emotions=num_emotions, init_cfg=init_cfg)

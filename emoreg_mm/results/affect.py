@@ -157,7 +157,7 @@ def affect_table(runs: List[dict]
 
 def dimensional_sets(runs: List[dict]) -> List[str]:
     """The affective sets (with their controls) whose runs read a
-    dimensional state, and the dimensions they name: ``naps (valence,
+    dimensional state, and the dimensions they name: ``oasis (valence,
     arousal)``."""
     found = {}
     for run in runs:

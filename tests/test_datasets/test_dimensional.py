@@ -220,6 +220,22 @@ def test_splits_partition_and_span_valence(tmp_path):
     assert vals[0] == 1 and vals[-1] == 9
 
 
+def test_splits_follow_valence_in_any_column_order(tmp_path):
+    rows = [(f'{i}.png', str(1 + i % 9), str(1 + i * 8 / 39))
+            for i in range(40)]
+    root = make_ratings(str(tmp_path), rows, size=4)
+    cfg = dict(ann_file='ratings.csv', image_column='file',
+               data_prefix='imgs', split='test')
+    tests = [set(by_id(build('AffectiveRatings', root, columns=columns,
+                             **cfg)))
+             for columns in ({'valence': 'V', 'arousal': 'A'},
+                             {'arousal': 'A', 'valence': 'V'})]
+    assert tests[0] == tests[1]
+    by_arousal = set(by_id(build('AffectiveRatings', root, columns={
+        'arousal': 'A'}, **cfg)))  # no valence: the first dimension
+    assert by_arousal != tests[0]
+
+
 def test_shuffled_control_permutes_the_ratings(tmp_path, mm_log):
     """shuffle_labels moves each image's ratings (gt_va and the raw
     values, together) to another image of the split: the multiset of

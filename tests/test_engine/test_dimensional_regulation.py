@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from engine_configs import write_regulated_config
-from launch_utils import run_tool
+from launch_utils import run_cli, run_tool
 
 from emoreg_mm.evaluation import load_predictions
 from emoreg_mm.models import EmotionalFeatures, build_regulator
@@ -83,3 +83,87 @@ def test_stage2_with_the_arousal_regulator_through_the_tools(tmp_path):
     np.testing.assert_allclose(preds['rho'], (affect[:, 1] + 1) / 2,
                                atol=1e-6)
     assert 'affect_class' not in preds
+
+
+def test_a_regulator_of_the_other_space_is_refused():
+    """E-Reg's entropy has no meaning on (valence, arousal), nor arousal
+    on a distribution over emotions: the head refuses either pairing,
+    naming the regulator and the state."""
+    with pytest.raises(ValueError, match=r"ERegRegulator regulates a "
+                       r"categorical affective state, but model.head."
+                       r"affect_space is 'dimensional' \(valence, arousal\)"):
+        RegulationHead(num_classes=3, in_channels=4, regulator='ereg',
+                       emotion_classes=('valence', 'arousal'),
+                       affect_space='dimensional')
+    with pytest.raises(ValueError, match=r"ArousalRegulator regulates a "
+                       r"dimensional affective state.*'categorical'"):
+        RegulationHead(num_classes=3, in_channels=4,
+                       regulator=dict(type='ArousalRegulator'))
+    # const reads no affect: either space
+    for space in ('categorical', 'dimensional'):
+        RegulationHead(num_classes=3, in_channels=4, regulator='const',
+                       emotion_classes=('valence', 'arousal'),
+                       affect_space=space)
+
+
+def test_arousal_is_found_by_name():
+    """A stage 1 whose dimensions come in another order (a ratings CSV's
+    columns) still regulates by its arousal."""
+    head = RegulationHead(num_classes=3, in_channels=4,
+                          regulator=dict(type='ArousalRegulator'),
+                          emotion_classes=('arousal', 'valence'),
+                          affect_space='dimensional')
+    assert head.regulator.index == 0
+    assert torch.allclose(head.regulator(AFFECT, 4),
+                          torch.tensor([.5, .65, .25, .95]))
+    with pytest.raises(ValueError, match=r"reads 'arousal', but the "
+                       r"affective state names \('valence', 'dominance'\)"):
+        RegulationHead(num_classes=3, in_channels=4,
+                       regulator=dict(type='ArousalRegulator'),
+                       emotion_classes=('valence', 'dominance'),
+                       affect_space='dimensional')
+
+
+def test_test_time_augmentation_of_a_dimensional_state():
+    """--tta averages a dimensional state's views without naming a top
+    emotion, and averages a stage-1 regressor's pred_va."""
+    from mmpretrain.structures import DataSample
+
+    from emoreg_mm.models.tta import RegulatedAverageTTA
+    head = RegulationHead(num_classes=3, in_channels=4,
+                          regulator=dict(type='ArousalRegulator'),
+                          emotion_classes=('valence', 'arousal'),
+                          affect_space='dimensional')
+    feats = EmotionalFeatures(torch.randn(2, 4), torch.randn(2, 4),
+                              torch.tensor([[0.2, -3.], [1., 2.]]))
+    views = head.predict(feats)
+    class Model(torch.nn.Module):  # what the TTA wrapper reads of one
+        def __init__(self):
+            super().__init__()
+            self.head = head
+
+        def test_step(self, data):
+            return []
+
+    tta = RegulatedAverageTTA(module=Model())
+    merged = tta._merge_single_sample(views)
+    assert torch.allclose(merged.affect_score,
+                          (views[0].affect_score + views[1].affect_score) / 2)
+    assert torch.allclose(merged.rho, (views[0].rho + views[1].rho) / 2)
+    assert 'affect_label' not in merged and 'affect_class' not in merged
+    regressed = [DataSample(pred_va=torch.tensor(v))
+                 for v in ([0.2, -0.4], [0.4, 0.0])]
+    merged = tta._merge_single_sample(regressed)
+    assert torch.allclose(merged.pred_va, torch.tensor([0.3, -0.2]))
+
+
+def test_a_regressor_has_no_predictions_file(tmp_path):
+    """tools/test.py --out FILE.npz on a stage-1 valence / arousal leaf is
+    refused before anything is built, pointing to the metrics file."""
+    code, out = run_cli('test.py', 'configs/emoreg_pretrain/resnet50_oasis.py',
+                        str(tmp_path / 'missing.pth'), '--out',
+                        str(tmp_path / 'p.npz'))
+    assert code == 1
+    assert 'is a stage-1 valence / arousal regressor' in out
+    assert '--out FILE.json --out-item metrics' in out
+    assert not (tmp_path / 'p.npz').exists()

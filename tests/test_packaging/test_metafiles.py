@@ -128,6 +128,8 @@ def test_every_leaf_has_one_entry_naming_its_place_in_the_matrix():
                     leaf.affective, preset.affective_specs), rel
     assert entries['configs/emoreg/vit-b16_ereg_emoset-shuffled_cifar10.py'][
         0]['Metadata']['Affective Set'] == 'EmoSet, labels shuffled (control)'
+    assert entries['configs/emoreg/vit-b16_const_oasis-shuffled_cifar10.py'][
+        0]['Metadata']['Affective Set'] == 'OASIS, ratings shuffled (control)'
 
 
 

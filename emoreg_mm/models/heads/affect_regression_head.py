@@ -26,8 +26,12 @@ class AffectRegressionHead(BaseModule):
         in_channels (int): The feature's channels.
         num_dims (int): The dimensions (2: valence, arousal; 3 with
             dominance). Defaults to 2.
-        loss (dict): The loss, mean over samples and dimensions. Defaults
-            to torch's mean squared error.
+        loss (dict, optional): A loss registered in mmpretrain's
+            ``MODELS`` that is called as ``loss(pred, target)`` on
+            ``(N, num_dims)`` tensors (mmpretrain's own losses are
+            classification losses: register your regression loss first).
+            Defaults to None: torch's mean squared error over samples and
+            dimensions.
         init_cfg (dict, optional): Defaults to a normal init of the
             layer with std 0.01.
     """

@@ -4,6 +4,10 @@
     a   = softmax(emotion_logits / T)  rho = regulator(a)
     p   = (1 - rho) softmax(z_N) + rho softmax(z_I)
 
+With ``affect_space='dimensional'`` the stage-1 head regresses valence and
+arousal and a = tanh(emotion_logits) instead; the regulator must read that
+space (``BaseRegulator.affect_spaces``).
+
 The loss is mmpretrain's ``loss_module`` applied to log p (computed in log
 space): the default ``CrossEntropyLoss`` is the negative log-likelihood of p,
 ``LabelSmoothLoss`` smooths the target of p, and so on.
@@ -115,7 +119,9 @@ class RegulationHead(ClsHead):
             of the stage-1 head, in its order. Leave it unset in a config:
             :class:`RegulatedImageClassifier` then gives the classes the
             stage-1 checkpoint recorded. None (or unset, built alone) is the
-            canonical 8 (``DEFAULT_EMOTION_CLASSES``).
+            canonical 8 (``DEFAULT_EMOTION_CLASSES``); a regulated
+            classifier built without a stage-1 record of a dimensional state
+            names ``('valence', 'arousal')``.
         temperature (float): T of the affect softmax(logits / T).
             Defaults to 1.
         affect_space (str): ``'categorical'``: the stage-1 head gives K
@@ -177,6 +183,7 @@ class RegulationHead(ClsHead):
         self.aux_loss_weight = aux_loss_weight
 
         self.regulator = build_regulator(regulator, len(self.emotion_classes))
+        self.regulator.bind(self.emotion_classes, affect_space)
         self.branches = tuple(b for b in ALL_BRANCHES
                               if b in self.regulator.branches)
         self.fc_n = nn.Linear(in_channels, num_classes) \
