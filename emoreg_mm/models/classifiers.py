@@ -43,7 +43,8 @@ def wire(backbone: dict, head: dict) -> Tuple[dict, dict]:
     classes = head.get('emotion_classes')
     if classes is None:
         stage1 = backbone.get('emotional_checkpoint')
-        classes = recorded_classes(stage1)
+        classes = recorded_classes(
+            stage1, head.get('affect_space', 'categorical'))
         if classes is None:
             dimensional = head.get('affect_space') == 'dimensional'
             classes = ('valence', 'arousal') if dimensional else \

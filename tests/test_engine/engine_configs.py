@@ -77,8 +77,9 @@ log_level = 'INFO'
 def write_stage1(path, arch='resnet', classes=EMOTIONS, seed=7):
     """Save a stage-1 checkpoint (plain classifier of ``len(classes)``
     emotions, moved BatchNorm statistics; its weights drawn at ``seed``)
-    with the classes in its meta, as a Runner writes it; return its state
-    dict."""
+    with the classes in its meta, as a Runner writes it (classes that are
+    rated dimensions, e.g. valence and arousal, as a rated set's
+    ``dimensions`` too); return its state dict."""
     spec = ARCHS[arch]
     torch.manual_seed(seed)
     model = MODELS.build(dict(
@@ -90,8 +91,10 @@ def write_stage1(path, arch='resnet', classes=EMOTIONS, seed=7):
         model.train()
         model.extract_feat(torch.randn(4, 3, 8, 8) * 2 + 1)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    torch.save({'state_dict': state,
-                'meta': dict(dataset_meta=dict(classes=list(classes)))},
+    dataset_meta = dict(classes=list(classes))
+    if set(classes) <= {'valence', 'arousal', 'dominance'}:
+        dataset_meta.update(dimensions=list(classes))
+    torch.save({'state_dict': state, 'meta': dict(dataset_meta=dataset_meta)},
                str(path))
     return state
 

@@ -167,3 +167,32 @@ def test_a_regressor_has_no_predictions_file(tmp_path):
     assert 'is a stage-1 valence / arousal regressor' in out
     assert '--out FILE.json --out-item metrics' in out
     assert not (tmp_path / 'p.npz').exists()
+
+
+def test_a_stage1_of_the_other_space_is_refused(tmp_path):
+    """A categorical stage 2 on a valence / arousal regressor (or the other
+    way round) would softmax ratings (or tanh emotion logits): refused,
+    naming the checkpoint, what it learned and the setting to change."""
+    from engine_configs import write_stage1
+
+    from emoreg_mm.models.classifiers import wire
+    rated, emotions = tmp_path / 'rated.pth', tmp_path / 'emotions.pth'
+    write_stage1(rated, classes=('valence', 'arousal'))
+    write_stage1(emotions)
+    backbone = dict(type='EmotionalBackboneWrapper')
+    for path, space, learned in (
+            (rated, 'categorical', 'dimensional affective state \\(valence, '
+             'arousal\\)'),
+            (emotions, 'dimensional', 'categorical affective state \\(calm, '
+             'joy, fear\\)')):
+        regulator = 'const' if space == 'categorical' else dict(
+            type='ArousalRegulator')
+        with pytest.raises(ValueError, match=f"'{path}' learned a {learned}, "
+                           f"but model.head.affect_space is '{space}'"):
+            wire(dict(backbone, emotional_checkpoint=str(path)),
+                 dict(type='RegulationHead', affect_space=space,
+                      regulator=regulator))
+    _, head = wire(dict(backbone, emotional_checkpoint=str(rated)),
+                   dict(type='RegulationHead', affect_space='dimensional',
+                        regulator=dict(type='ArousalRegulator')))
+    assert head['emotion_classes'] == ['valence', 'arousal']

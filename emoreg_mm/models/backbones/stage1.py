@@ -70,17 +70,39 @@ def stage1_classes(checkpoint: dict,
                             ('emotion_classes', )], HEAD + 'weight')
 
 
-def recorded_classes(path: Optional[str]) -> Optional[List[str]]:
+def recorded_classes(path: Optional[str],
+                     affect_space: Optional[str] = None
+                     ) -> Optional[List[str]]:
     """The emotion classes the stage-1 checkpoint at ``path`` (a file or a
     work dir) records; None when it records none or is not there yet (the
-    wrapper's loader names a missing file when it needs it)."""
+    wrapper's loader names a missing file when it needs it).
+
+    With ``affect_space`` (the stage-2 head's), a checkpoint of the other
+    space is refused: one whose dataset recorded rated ``dimensions`` is a
+    valence / arousal regressor (``'dimensional'``), one with classes only
+    an emotion classifier (``'categorical'``).
+    """
     if not path:
         return None
     try:
         checkpoint = read_checkpoint(path)
     except FileNotFoundError:
         return None
-    return stage1_classes(checkpoint, f"the stage-1 checkpoint '{path}'")
+    where = f"the stage-1 checkpoint '{path}'"
+    classes = stage1_classes(checkpoint, where)
+    meta = checkpoint.get('meta') or {}
+    dataset_meta = (meta.get('dataset_meta') or {}) \
+        if isinstance(meta, dict) else {}
+    recorded = 'dimensional' if isinstance(dataset_meta, dict) and \
+        dataset_meta.get('dimensions') else 'categorical'
+    if affect_space and classes is not None and recorded != affect_space:
+        names = ', '.join(classes)
+        raise ValueError(
+            f'{where} learned a {recorded} affective state ({names}), but '
+            f'model.head.affect_space is {affect_space!r}: set '
+            f"model.head.affect_space='{recorded}' with a regulator of that "
+            'space, or use a stage 1 of the other kind (docs/method.md).')
+    return classes
 
 
 def _listing(keys) -> str:
