@@ -112,6 +112,18 @@ def dimension_index(names: Sequence[str], name: str) -> Optional[int]:
     return 1 if name == 'arousal' and len(names) > 1 else None
 
 
+def branch_right(preds: Mapping[str, np.ndarray]
+                 ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """``(right_n, right_i)``: which images N alone and I alone predict
+    right (argmax of ``pred_score_n`` / ``pred_score_i``); None unless the
+    file holds both branches' scores."""
+    if 'pred_score_n' not in preds or 'pred_score_i' not in preds:
+        return None
+    gt = preds['gt_label'].astype(np.int64)
+    return (preds['pred_score_n'].argmax(1) == gt,
+            preds['pred_score_i'].argmax(1) == gt)
+
+
 def _corr(x: np.ndarray, y: np.ndarray) -> Optional[float]:
     """Pearson's r; None where either does not vary."""
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -258,8 +270,7 @@ def branch_analysis(preds: Dict[str, np.ndarray]) -> Tuple[Optional[dict],
     gt = preds['gt_label'].astype(np.int64)
     p_n, p_i = preds['pred_score_n'], preds['pred_score_i']
     rho = preds['rho'].astype(np.float64)
-    right_n = p_n.argmax(1) == gt
-    right_i = p_i.argmax(1) == gt
+    right_n, right_i = branch_right(preds)
     right_fused = preds['pred_label'] == gt
     right_const = (0.5 * p_n.astype(np.float64) +
                    0.5 * p_i.astype(np.float64)).argmax(1) == gt

@@ -10,6 +10,7 @@ from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..matrix import VA
 from .backbones import EmotionalBackboneWrapper
 from .backbones.stage1 import recorded_classes
 from .heads import RegulationHead
@@ -47,8 +48,7 @@ def wire(backbone: dict, head: dict) -> Tuple[dict, dict]:
             stage1, head.get('affect_space', 'categorical'))
         if classes is None:
             dimensional = head.get('affect_space') == 'dimensional'
-            classes = ('valence', 'arousal') if dimensional else \
-                _default('emotion_classes')
+            classes = VA if dimensional else _default('emotion_classes')
             if stage1:
                 print_log(
                     'model.head.emotion_classes is unset and the stage-1 '

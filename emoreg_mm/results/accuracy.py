@@ -55,8 +55,7 @@ PAIR_COLUMNS = ('mean', 'ci low', 'ci high', 'n', 'verdict', 'p',
 def mode_order() -> Tuple[str, ...]:
     """The modes in table order: the matrix's, then the dimensional
     state's (:data:`emoreg_mm.matrix.DIMENSIONAL_MODES`)."""
-    return tuple(matrix.MODES) + tuple(
-        m for m in matrix.DIMENSIONAL_MODES if m not in matrix.MODES)
+    return matrix.MODES + matrix.DIMENSIONAL_MODES
 
 
 def row_order(combo: Tuple[str, str, str]) -> tuple:

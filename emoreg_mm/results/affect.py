@@ -46,12 +46,6 @@ def _bins_text() -> str:
                      for k, (name, low, high) in enumerate(AROUSAL_BINS))
 
 
-def dimensional(run: dict) -> bool:
-    """Whether ``run``'s config says its state is dimensional."""
-    return affect_of_config(run.get('config') or {})['space'] == \
-        'dimensional'
-
-
 def _names(cells: dict) -> List[str]:
     """Every dimension the runs name, in order of appearance."""
     names = []
@@ -161,9 +155,9 @@ def dimensional_sets(runs: List[dict]) -> List[str]:
     arousal)``."""
     found = {}
     for run in runs:
-        if run['mode'] != 'baseline' and dimensional(run):
-            names = affect_of_config(run['config'])['names']
-            found.setdefault(run['affective'], names)
+        state = affect_of_config(run.get('config') or {})
+        if run['mode'] != 'baseline' and state['space'] == 'dimensional':
+            found.setdefault(run['affective'], state['names'])
     return [f'{s} ({", ".join(n)})' if n else s
             for s, n in sorted(found.items())]
 

@@ -28,9 +28,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..evaluation.analysis import (affect_analysis, dimension_index,
-                                   dimension_names, infer_affect,
-                                   run_analysis)
+from ..evaluation.analysis import (affect_analysis, branch_right,
+                                   dimension_index, dimension_names,
+                                   infer_affect, run_analysis)
 from ..evaluation.predictions import check_predictions
 from ..fileio import atomic_write
 
@@ -127,9 +127,7 @@ def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
     """Write the distribution of rho on the images only I and only N got
     right (``preds`` holds both branches' scores and rho)."""
     plt = _plt()
-    gt = preds['gt_label']
-    right_n = preds['pred_score_n'].argmax(1) == gt
-    right_i = preds['pred_score_i'].argmax(1) == gt
+    right_n, right_i = branch_right(preds)
     rho = preds['rho'].astype(float)
     groups = ((right_i & ~right_n, 'only I right', '#dd8452'),
               (right_n & ~right_i, 'only N right', '#4c72b0'))
@@ -179,10 +177,9 @@ def rho_vs_arousal_figure(preds: dict, affect: dict, title: str = ''):
     if a_index is None:
         raise ValueError(f'the affective state names no arousal ({names})')
     arousal, rho = values[:, a_index], preds['rho'].astype(float)
-    gt = preds['gt_label']
-    if all(k in preds for k in ('pred_score_n', 'pred_score_i')):
-        right_n = preds['pred_score_n'].argmax(1) == gt
-        right_i = preds['pred_score_i'].argmax(1) == gt
+    rights = branch_right(preds)
+    if rights is not None:
+        right_n, right_i = rights
         masks = (right_i & ~right_n, right_n & ~right_i, right_i == right_n)
     else:
         masks = (None, None, np.ones(len(rho), dtype=bool))
