@@ -55,6 +55,17 @@ EOF
 then
     echo "[setup_env] $VENV already has emoreg_mm[$extras] and its requirements"
 else
+    # A first install takes about 7 GB where the venv lies (torch's CUDA
+    # build with its libraries on x86_64); stop before pip, not halfway.
+    need_gb=${EMOREG_SETUP_FREE_GB:-7}
+    free_kb=$(df -Pk "$VENV" | awk 'NR == 2 {print $4}')
+    if [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+        echo "[setup_env] error: installing emoreg_mm[$extras] needs about" \
+            "$need_gb GB free where $VENV lies; $((free_kb / 1024)) MB" \
+            "are. Free some, or set VENV to a path on a larger disk" \
+            "(EMOREG_SETUP_FREE_GB=N changes the check)." >&2
+        exit 1
+    fi
     echo "[setup_env] installing emoreg_mm[$extras] (first run: torch, a few GB)"
     "$VENV/bin/python" -m pip install --progress-bar off -q -e ".[$extras]"
 fi
