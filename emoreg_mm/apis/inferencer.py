@@ -11,12 +11,16 @@ that dict: a prediction of a ``RegulationHead`` adds
 - ``rho`` (float): the regulation weight;
 - ``affect_score`` (ndarray of K floats): the affective state;
 - ``affect_label`` (int) and ``affect_class`` (str): its top emotion;
+- ``affect_names`` (list of str), for a dimensional state: what each of the
+  K values of ``affect_score`` is (``['valence', 'arousal']``, or the
+  dimensions stage 1 recorded), as ``model.head.emotion_classes`` names them;
 - ``pred_score_n`` and ``pred_score_i`` (lists of C floats): each built
   branch's own class probabilities, softmax(z_N) and softmax(z_I) (with
   both, ``pred_scores = (1 - rho) pred_score_n + rho pred_score_i``).
 
 Each is added when the prediction carries it (a head with only N has no
-``pred_score_i``, one without E no affect).
+``pred_score_i``, one without E no affect; a categorical state has a top
+emotion, a dimensional one its dimension names).
 
 Built from a config file (or ``Config``) and a checkpoint file, a
 regulated model's emotion vocabulary is resolved as tools/test.py resolves
@@ -33,7 +37,7 @@ Predictions of other models give the same dicts as before::
 """
 import copy
 import os.path as osp
-from typing import Dict
+from typing import Dict, List, Optional
 
 #: The prediction fields added to the inferencer's dicts.
 REGULATION_FIELDS = ('rho', 'affect_score', 'affect_label', 'affect_class',
@@ -57,6 +61,16 @@ def regulation_fields(data_sample) -> Dict:
             value = value.detach().cpu().reshape(-1).tolist()
         out[name] = value
     return out
+
+
+def affect_names(model) -> Optional[List[str]]:
+    """The dimension names of ``model``'s dimensional affective state (its
+    head's ``emotion_classes``); None for a categorical state or a model
+    without a ``RegulationHead``."""
+    head = getattr(model, 'head', None)
+    if getattr(head, 'affect_space', None) != 'dimensional':
+        return None
+    return list(head.emotion_classes)
 
 
 def with_emotion_classes(model, pretrained):
@@ -98,8 +112,11 @@ def apply() -> None:
         results = postprocess(self, preds, visualization,
                               return_datasamples)
         if not return_datasamples:
+            names = affect_names(getattr(self, 'model', None))
             for result, data_sample in zip(results, preds):
                 result.update(regulation_fields(data_sample))
+                if names is not None and 'affect_score' in result:
+                    result['affect_names'] = list(names)
         return results
 
     postprocess_with_regulation._emoreg_regulation = True

@@ -90,6 +90,31 @@ def test_postprocess_adds_the_branch_scores_only_when_present():
     assert all(type(v) is float for v in out[1]['pred_score_i'])
 
 
+def test_postprocess_names_the_dimensions_of_a_dimensional_state():
+    """A head regressing (valence, arousal): its dicts name what the values
+    of ``affect_score`` are; a categorical head's dicts have no names."""
+    from emoreg_mm.models import RegulationHead
+    sample = DataSample().set_pred_score(torch.tensor([0.35, 0.65]))
+    sample.set_field(torch.tensor(0.25), 'rho')
+    sample.set_field(torch.tensor([0.5, -0.5]), 'affect_score')
+
+    def postprocess(head):
+        model = torch.nn.Module()
+        model.head = head
+        fake = type('Inferencer', (), dict(classes=('cat', 'dog'),
+                                           model=model))()
+        return ImageClassificationInferencer.postprocess(
+            fake, [sample], None)[0]
+
+    out = postprocess(RegulationHead(
+        num_classes=2, in_channels=4, regulator=dict(type='ArousalRegulator'),
+        emotion_classes=('pleasure', 'arousal'), affect_space='dimensional'))
+    assert out['affect_names'] == ['pleasure', 'arousal']
+    assert out['affect_score'].tolist() == [0.5, -0.5]
+    assert 'affect_names' not in postprocess(RegulationHead(
+        num_classes=2, in_channels=4, emotion_classes=('awe', 'fear')))
+
+
 def test_readme_inferencer_example(tmp_path):
     snippet = readme_snippet()
     config, = re.findall(r"'(configs/[^']+\.py)'", snippet)
