@@ -112,16 +112,13 @@ def dimension_index(names: Sequence[str], name: str) -> Optional[int]:
     return 1 if name == 'arousal' and len(names) > 1 else None
 
 
-def branch_right(preds: Mapping[str, np.ndarray]
-                 ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """``(right_n, right_i)``: which images N alone and I alone predict
-    right (argmax of ``pred_score_n`` / ``pred_score_i``); None unless the
-    file holds both branches' scores."""
-    if 'pred_score_n' not in preds or 'pred_score_i' not in preds:
-        return None
+def branch_right(preds: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Which images each branch alone predicts right (argmax of
+    ``pred_score_n`` / ``pred_score_i``), by branch (``'n'``, ``'i'``): the
+    branches whose scores the file holds."""
     gt = preds['gt_label'].astype(np.int64)
-    return (preds['pred_score_n'].argmax(1) == gt,
-            preds['pred_score_i'].argmax(1) == gt)
+    return {name: preds[f'pred_score_{name}'].argmax(1) == gt
+            for name in ('n', 'i') if f'pred_score_{name}' in preds}
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> Optional[float]:
@@ -162,10 +159,8 @@ def affect_analysis(preds: Mapping[str, np.ndarray],
     names = dimension_names(affect, values.shape[1])
     gt = preds['gt_label'].astype(np.int64)
     rho = preds['rho'].astype(np.float64) if 'rho' in preds else None
-    right = dict(fused=preds['pred_label'].astype(np.int64) == gt)
-    for key, name in (('pred_score_n', 'n'), ('pred_score_i', 'i')):
-        if key in preds:
-            right[name] = preds[key].argmax(1) == gt
+    right = dict(fused=preds['pred_label'].astype(np.int64) == gt,
+                 **branch_right(preds))
     both = 'n' in right and 'i' in right
     only_i = right['i'] & ~right['n'] if both else None
     only_n = right['n'] & ~right['i'] if both else None
@@ -270,7 +265,8 @@ def branch_analysis(preds: Dict[str, np.ndarray]) -> Tuple[Optional[dict],
     gt = preds['gt_label'].astype(np.int64)
     p_n, p_i = preds['pred_score_n'], preds['pred_score_i']
     rho = preds['rho'].astype(np.float64)
-    right_n, right_i = branch_right(preds)
+    right = branch_right(preds)
+    right_n, right_i = right['n'], right['i']
     right_fused = preds['pred_label'] == gt
     right_const = (0.5 * p_n.astype(np.float64) +
                    0.5 * p_i.astype(np.float64)).argmax(1) == gt

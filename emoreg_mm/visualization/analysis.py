@@ -127,7 +127,8 @@ def rho_by_branch(preds: dict, path: str, title: str = '') -> str:
     """Write the distribution of rho on the images only I and only N got
     right (``preds`` holds both branches' scores and rho)."""
     plt = _plt()
-    right_n, right_i = branch_right(preds)
+    right = branch_right(preds)
+    right_n, right_i = right['n'], right['i']
     rho = preds['rho'].astype(float)
     groups = ((right_i & ~right_n, 'only I right', '#dd8452'),
               (right_n & ~right_i, 'only N right', '#4c72b0'))
@@ -177,9 +178,9 @@ def rho_vs_arousal_figure(preds: dict, affect: dict, title: str = ''):
     if a_index is None:
         raise ValueError(f'the affective state names no arousal ({names})')
     arousal, rho = values[:, a_index], preds['rho'].astype(float)
-    rights = branch_right(preds)
-    if rights is not None:
-        right_n, right_i = rights
+    right = branch_right(preds)
+    if 'n' in right and 'i' in right:
+        right_n, right_i = right['n'], right['i']
         masks = (right_i & ~right_n, right_n & ~right_i, right_i == right_n)
     else:
         masks = (None, None, np.ones(len(rho), dtype=bool))
