@@ -322,10 +322,6 @@ def explanations(preds: PredictionsLike,
     num_classes = int(preds['pred_score'].shape[1])
     if not class_names or len(class_names) != num_classes:
         class_names = infer_class_names(preds, num_classes)
-    columns = [c for c in EXPLANATION_COLUMNS if c in (
-        'gt_class', 'pred_class', 'pred_score') or c in preds or (
-        c == 'pred_class_n' and 'pred_score_n' in preds) or (
-        c == 'pred_class_i' and 'pred_score_i' in preds)]
     values = {
         'sample_idx': preds['sample_idx'],
         'img_path': preds.get('img_path'),
@@ -341,6 +337,7 @@ def explanations(preds: PredictionsLike,
                          preds['pred_score_i'].argmax(1)]
         if 'pred_score_i' in preds else None,
     }
+    columns = [c for c in EXPLANATION_COLUMNS if values[c] is not None]
     header, table = list(columns), [values[c] for c in columns]
     if 'affect_score' in preds:
         state = preds['affect_score'].astype(float)
@@ -411,14 +408,23 @@ def _rho_hist(s: dict, prefix: str) -> Figure:
     return fig
 
 
+def _class_means(values: np.ndarray, gt: np.ndarray, num_classes: int,
+                 empty: float = np.nan) -> np.ndarray:
+    """The mean of ``values`` (N, ...) over each class's images, (C, ...);
+    ``empty`` for a class without images."""
+    return np.stack([
+        values[gt == c].mean(0) if np.any(gt == c) else
+        np.full(values.shape[1:], empty) for c in range(num_classes)
+    ])
+
+
 def _rho_per_class(s: dict, class_names: Sequence[str],
                    prefix: str) -> Figure:
     """Mean rho per class on [0, 1] with the equal-weight line; each class's
     image count under its name."""
     rho, gt, num_classes = s['rho'], s['gt'], s['num_classes']
     counts = np.array([int(np.sum(gt == c)) for c in range(num_classes)])
-    means = np.array([rho[gt == c].mean() if n else np.nan
-                      for c, n in enumerate(counts)])
+    means = _class_means(rho, gt, num_classes)
     stds = np.array([rho[gt == c].std() if n else 0
                      for c, n in enumerate(counts)])
     fig = Figure(figsize=(max(6, 0.6 * num_classes + 2), 5),
@@ -448,10 +454,7 @@ def _affect_per_class(s: dict, class_names: Sequence[str],
     """The mean affective state of each class, stacked by emotion."""
     affect, gt, num_classes = s['affect'], s['gt'], s['num_classes']
     k = affect.shape[1]
-    mix = np.stack([
-        affect[gt == c].mean(0) if np.any(gt == c) else np.zeros(k)
-        for c in range(num_classes)
-    ])
+    mix = _class_means(affect, gt, num_classes, empty=0.)
     fig = Figure(figsize=(max(7, 0.6 * num_classes + 4), 4.8))
     ax = fig.subplots()
     x = np.arange(num_classes)
@@ -477,10 +480,7 @@ def _dimensions_per_class(s: dict, class_names: Sequence[str],
     midpoint."""
     affect, gt, num_classes = s['affect'], s['gt'], s['num_classes']
     k = affect.shape[1]
-    means = np.stack([
-        affect[gt == c].mean(0) if np.any(gt == c) else np.full(k, np.nan)
-        for c in range(num_classes)
-    ])
+    means = _class_means(affect, gt, num_classes)
     fig = Figure(figsize=(max(7, 0.6 * num_classes * k / 2 + 4), 4.8),
                  layout='constrained')
     ax = fig.subplots()
