@@ -205,15 +205,17 @@ def affect_space(label: str,
     return spec.affect_space if spec else None
 
 
+def spaces_of(mode: str) -> List[str]:
+    """The affect spaces ``mode`` regulates (:data:`AFFECT_SPACE_MODES`; a
+    mode no space lists counts as a categorical one)."""
+    return [s for s, modes in AFFECT_SPACE_MODES.items() if mode in modes
+            ] or ['categorical']
+
+
 def regulates(mode: str, space: Optional[str]) -> bool:
-    """Whether ``mode`` regulates the affect ``space``
-    (:data:`AFFECT_SPACE_MODES`; a mode no space lists counts as a
-    categorical one, and a space of None, a set the matrix lacks, takes
-    every mode)."""
-    if space is None:
-        return True
-    listed = [s for s, modes in AFFECT_SPACE_MODES.items() if mode in modes]
-    return space in (listed or ['categorical'])
+    """Whether ``mode`` regulates the affect ``space`` (:func:`spaces_of`;
+    a space of None, a set the matrix lacks, takes every mode)."""
+    return space is None or space in spaces_of(mode)
 
 
 TARGETS = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100'}

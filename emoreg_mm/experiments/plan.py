@@ -236,12 +236,11 @@ def check_spaces(modes: Sequence[str], sets: Sequence[str],
         space = matrix.affect_space(name, specs)
         wrong = [m for m in modes if not matrix.regulates(m, space)]
         if wrong:
-            regulated = [s for s, ms in matrix.AFFECT_SPACE_MODES.items()
-                         if wrong[0] in ms] or ['categorical']
             raise PlanError(
                 f'--modes {wrong[0]} and --affective {name} do not go '
                 f'together: {wrong[0]} regulates a '
-                f'{" or ".join(regulated)} affective state, {name} gives '
+                f'{" or ".join(matrix.spaces_of(wrong[0]))} affective '
+                f'state, {name} gives '
                 f'a {space_words(space, specs.get(name))} one; the modes '
                 f'for {name}: {", ".join(matrix.AFFECT_SPACE_MODES[space])}'
                 ' (sets of the other space: a sweep of their own)')
