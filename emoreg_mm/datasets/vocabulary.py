@@ -72,6 +72,14 @@ def check_vocabulary(classes: Any, where: str,
     return list(classes)
 
 
+def nested_get(value: Any, key: Sequence[str]) -> Any:
+    """``value[key[0]][key[1]]...``; None where a level is missing or is
+    not a dict (what a checkpoint's ``meta`` holds is not trusted)."""
+    for part in key:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def recorded_vocabulary(checkpoint: Any, where: str,
                         keys: Sequence[Tuple[str, ...]],
                         head_weight: str) -> Optional[List[str]]:
@@ -102,9 +110,7 @@ def recorded_vocabulary(checkpoint: Any, where: str,
             f"{where}: the checkpoint's meta is {_shown(meta)}, of type "
             f'{type(meta).__name__}, not the dict a run writes.')
     for key in keys:
-        value = meta
-        for part in key:
-            value = value.get(part) if isinstance(value, dict) else None
+        value = nested_get(meta, key)
         if value is not None:
             break
     else:

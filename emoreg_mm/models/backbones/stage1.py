@@ -88,13 +88,11 @@ def recorded_classes(path: Optional[str],
         checkpoint = read_checkpoint(path)
     except FileNotFoundError:
         return None
+    from ...datasets.vocabulary import nested_get
     where = f"the stage-1 checkpoint '{path}'"
     classes = stage1_classes(checkpoint, where)
-    meta = checkpoint.get('meta') or {}
-    dataset_meta = (meta.get('dataset_meta') or {}) \
-        if isinstance(meta, dict) else {}
-    recorded = 'dimensional' if isinstance(dataset_meta, dict) and \
-        dataset_meta.get('dimensions') else 'categorical'
+    recorded = 'dimensional' if nested_get(
+        checkpoint, ('meta', 'dataset_meta', 'dimensions')) else 'categorical'
     if affect_space and classes is not None and recorded != affect_space:
         names = ', '.join(classes)
         raise ValueError(
