@@ -185,6 +185,9 @@ MODES = ('baseline', 'e-infl', 'const', 'ereg', 'learn-ereg',
 #: The modes of a dimensional affective state (emoreg_mm.models.
 #: dimensional_regulators.DIMENSIONAL_MODES maps each to its regulator).
 DIMENSIONAL_MODES = ('arousal-reg', 'learn-va-reg')
+#: Every mode, in the tables' order: the matrix's, then the dimensional
+#: state's.
+ALL_MODES = MODES + DIMENSIONAL_MODES
 #: The modes that regulate each affect space (stated here only): the E-Reg
 #: family reads a distribution over emotion categories, the dimensional
 #: modes a (valence, arousal) point; baseline, e-infl and const read no
@@ -324,7 +327,7 @@ PRESETS: Dict[str, Preset] = {
                                      if v.in_paper),
         targets=tuple(TARGETS),
         seeds=SEEDS,
-        modes=MODES + DIMENSIONAL_MODES),
+        modes=ALL_MODES),
     'demo': Preset(
         config_root='configs/demo',
         stage1='{backbone}_{affective}.py',

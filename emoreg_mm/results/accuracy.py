@@ -52,18 +52,12 @@ PAIR_COLUMNS = ('mean', 'ci low', 'ci high', 'n', 'verdict', 'p',
                 'adjusted p', 'adjusted verdict', 'detectable')
 
 
-def mode_order() -> Tuple[str, ...]:
-    """The modes in table order: the matrix's, then the dimensional
-    state's (:data:`emoreg_mm.matrix.DIMENSIONAL_MODES`)."""
-    return matrix.MODES + matrix.DIMENSIONAL_MODES
-
-
 def row_order(combo: Tuple[str, str, str]) -> tuple:
     """Rows by backbone, then ``baseline``, ``const``, then by affective
-    set and the order of :func:`mode_order` (the matrix's modes, then the
-    dimensional state's; modes neither knows last, by name)."""
+    set and the order of :data:`emoreg_mm.matrix.ALL_MODES` (modes it does
+    not know last, by name)."""
     backbone, affective, mode = combo
-    modes = mode_order()
+    modes = matrix.ALL_MODES
     return (backbone, mode != 'baseline', mode != 'const', affective,
             modes.index(mode) if mode in modes else len(modes), mode)
 

@@ -17,7 +17,7 @@ from emoreg_mm.evaluation.analysis import (affect_analysis, affect_of_config,
                                            infer_affect)
 from emoreg_mm.models.dimensional_regulators import DIMENSIONAL_MODES
 from emoreg_mm.results import build_report
-from emoreg_mm.results.accuracy import mode_order, row_order
+from emoreg_mm.results.accuracy import row_order
 from emoreg_mm.visualization import regulation
 from emoreg_mm.visualization.analysis import rho_vs_arousal_figure
 from launch_utils import run_cli
@@ -80,7 +80,7 @@ def test_affect_analysis_by_dimension_and_arousal(tmp_path):
 
 
 def test_dimensional_modes_follow_the_matrix_modes():
-    modes = mode_order()
+    modes = matrix.ALL_MODES
     assert modes[:len(matrix.MODES)] == tuple(matrix.MODES)
     assert set(modes) >= set(DIMENSIONAL_MODES)
     rows = [('r', 'x', m) for m in ('my-own', 'learn-va-reg', 'ereg',
